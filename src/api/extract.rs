@@ -1,0 +1,150 @@
+//! Request extractors for the JSON API whose rejections are problem+json:
+//! a body that is not JSON, has the wrong types or misses fields, or a query
+//! string that does not parse, all become a 4xx that says what was wrong.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError};
+
+/// Largest JSON body accepted by the API.
+pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
+
+/// A JSON body, parsed strictly.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|media| {
+                let media = media.trim().to_ascii_lowercase();
+                media == "application/json"
+                    || (media.starts_with("application/") && media.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType(
+                "the body must be JSON with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge(format!(
+                        "the body is larger than {JSON_BODY_MAX_BYTES} bytes"
+                    ))
+                } else {
+                    AppError::invalid_field(
+                        "body",
+                        format!("the body could not be read: {rejection}"),
+                    )
+                }
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON document; a wrong field is named by its path.
+///
+/// # Errors
+/// A 400 that says where the document is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        let field = if path == "." {
+            field_named_in(&message).unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        let detail = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("the body is not valid JSON: {message}")
+            }
+            _ => format!("{field}: {message}"),
+        };
+        AppError::Validation {
+            detail,
+            errors: vec![FieldError { field, message }],
+        }
+    })
+}
+
+/// serde names missing or unknown fields in backticks; use the first.
+fn field_named_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let length = message[start..].find('`')?;
+    Some(message[start..start + length].to_owned())
+}
+
+/// A query string, parsed strictly.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| AppError::invalid_field("query", rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Sample {
+        units: u32,
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let error = parse_json::<Sample>(b"{}").err();
+        let Some(AppError::Validation { errors, .. }) = error else {
+            unreachable!("expected a validation error")
+        };
+        assert_eq!(errors[0].field, "units");
+    }
+
+    #[test]
+    fn wrong_types_are_named_by_their_path() {
+        let error = parse_json::<Sample>(br#"{"units":"5"}"#).err();
+        let Some(AppError::Validation { errors, .. }) = error else {
+            unreachable!("expected a validation error")
+        };
+        assert_eq!(errors[0].field, "units");
+    }
+
+    #[test]
+    fn malformed_json_is_a_validation_error() {
+        assert!(matches!(
+            parse_json::<Sample>(b"{\"units\":"),
+            Err(AppError::Validation { .. })
+        ));
+    }
+}

@@ -1,0 +1,47 @@
+//! SQL for API clients.
+
+use sqlx::{AnyPool, Row};
+
+use super::{ApiCaller, Scope, token};
+
+/// Creates an API client and returns its id and its token, which is not
+/// stored anywhere and cannot be shown again.
+///
+/// # Errors
+/// A database fault, or no randomness.
+pub async fn create_client(
+    pool: &AnyPool,
+    name: &str,
+    scope: Scope,
+    now_ms: i64,
+) -> anyhow::Result<(i64, String)> {
+    let secret = token::generate()?;
+    let row = sqlx::query("INSERT INTO api_clients (name, scope, token_sha256, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(name)
+        .bind(scope.as_str())
+        .bind(token::hash(&secret))
+        .bind(now_ms)
+        .fetch_one(pool)
+        .await?;
+    Ok((row.try_get(0)?, secret))
+}
+
+/// The active client holding this token, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_active_by_token(pool: &AnyPool, secret: &str) -> sqlx::Result<Option<ApiCaller>> {
+    let row = sqlx::query(
+        "SELECT id, scope FROM api_clients WHERE token_sha256 = $1 AND revoked_at IS NULL",
+    )
+    .bind(token::hash(secret))
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let client_id: i64 = row.try_get(0)?;
+    let scope: String = row.try_get(1)?;
+    Ok(scope
+        .parse()
+        .ok()
+        .map(|scope| ApiCaller { client_id, scope }))
+}

@@ -1,0 +1,198 @@
+//! The command line: `serve`, `migrate`, `developer add`, `api-client create`
+//! and `ledger verify`. Output meant for scripts goes to stdout (a token is
+//! always the last line); logs go to stderr.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::Scope;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::developer::http::DeveloperFields;
+use crate::error::AppError;
+
+/// kuota — prepaid certificate quota for HIMS housing developers.
+#[derive(Debug, Parser)]
+#[command(name = "kuota", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the API.
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Manage developers.
+    #[command(subcommand)]
+    Developer(DeveloperCommand),
+    /// Manage API clients.
+    #[command(subcommand, name = "api-client")]
+    ApiClient(ApiClientCommand),
+    /// Check the quota ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeveloperCommand {
+    /// Register a verified developer.
+    Add {
+        /// Developer code (kod pemaju).
+        #[arg(long)]
+        code: String,
+        /// Company name.
+        #[arg(long)]
+        name: String,
+        /// SSM registration number (12 digits).
+        #[arg(long = "registration-no")]
+        registration_no: String,
+        /// Contact e-mail.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiClientCommand {
+    /// Create an API client; prints its token once, as the last line.
+    Create {
+        /// A name for people to recognise it by.
+        #[arg(long)]
+        name: String,
+        /// hims or admin.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["hims", "admin"]))]
+        scope: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Exit 0 when every balance equals the sum of its entries and nothing is negative.
+    Verify,
+}
+
+/// Runs the command line.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let (config, unknown) = Config::from_env()?;
+    for name in unknown {
+        tracing::warn!(
+            "unknown environment variable {name} is ignored (see README for the KUOTA_* variables)"
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve => {
+            crate::startup::serve(&config, clock).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Developer(DeveloperCommand::Add {
+            code,
+            name,
+            registration_no,
+            email,
+        }) => {
+            let db = migrated(&config).await?;
+            let fields = DeveloperFields {
+                code,
+                name,
+                registration_no,
+                email,
+            };
+            let developer = fields.parse().map_err(describe)?;
+            let created =
+                crate::developer::store::insert_verified(db.pool(), &developer, clock.now_ms())
+                    .await
+                    .map_err(describe)?;
+            println!("developer {} ({}) added", created.code, created.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiClient(ApiClientCommand::Create { name, scope }) => {
+            let db = migrated(&config).await?;
+            let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
+            let (id, token) =
+                crate::auth::store::create_client(db.pool(), &name, scope, clock.now_ms()).await?;
+            println!(
+                "API client {id} ({name}, scope {}) created. The token is shown only now:",
+                scope.as_str()
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let db = migrated(&config).await?;
+            let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
+            if wrong.is_empty() {
+                println!(
+                    "ledger verified: {checked} accounts, every balance equals the sum of its entries"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            for discrepancy in &wrong {
+                println!("MISMATCH {discrepancy}");
+            }
+            println!(
+                "ledger verify failed: {} of {checked} accounts are wrong",
+                wrong.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn migrated(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(config).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Turns an application error into a message for the terminal.
+fn describe(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Internal(cause) => cause,
+        other => anyhow::anyhow!(
+            "{}",
+            other.problem_body()["detail"].as_str().unwrap_or("refused")
+        ),
+    }
+}

@@ -1,0 +1,247 @@
+//! Typed configuration, loaded once at start from `KUOTA_*` environment
+//! variables over an optional TOML file (`KUOTA_CONFIG`). Unknown file keys are
+//! errors; unknown `KUOTA_*` variables are reported so a typo is noticed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Default folder for the SQLite file and, later, blobs.
+pub const DEFAULT_DATA_DIR: &str = "./kuota-data";
+/// Default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default size of the database pool per process.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// Every environment variable kuota reads, with what it is for.
+pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
+    (
+        "KUOTA_CONFIG",
+        "path of an optional TOML file with the same keys in lower case",
+    ),
+    (
+        "KUOTA_DATABASE_URL",
+        "sqlite://… or postgres://…; default: SQLite in the data dir",
+    ),
+    (
+        "KUOTA_DATA_DIR",
+        "folder for the SQLite database (default ./kuota-data)",
+    ),
+    (
+        "KUOTA_LISTEN",
+        "address to serve on (default 127.0.0.1:8080)",
+    ),
+    (
+        "KUOTA_DATABASE_MAX_CONNECTIONS",
+        "database pool size per process (default 10)",
+    ),
+    (
+        "KUOTA_SQLITE_SYNCHRONOUS",
+        "full (default) or normal; full makes every answered write survive a power cut",
+    ),
+    (
+        "KUOTA_TEST_POSTGRES_URL",
+        "used only by the test suite: the PostgreSQL server for throwaway databases",
+    ),
+];
+
+/// Durability of SQLite commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// fsync on every commit: an answered write survives a power cut.
+    #[default]
+    Full,
+    /// Faster, may lose the last commits on power loss (never corrupts).
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The PRAGMA value.
+    #[must_use]
+    pub fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the database is.
+    pub database_url: String,
+    /// Folder for local data.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Pool size per process.
+    pub max_connections: u32,
+    /// SQLite durability.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// The keys a TOML file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_max_connections: Option<u32>,
+    sqlite_synchronous: Option<SqliteSynchronous>,
+}
+
+impl Config {
+    /// Loads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A value that does not parse, or a config file that cannot be read.
+    pub fn from_env() -> anyhow::Result<(Self, Vec<String>)> {
+        let variables: BTreeMap<String, String> = std::env::vars()
+            .filter(|(name, _)| name.starts_with("KUOTA_"))
+            .collect();
+        Self::from_variables(&variables)
+    }
+
+    /// Loads the configuration from the given `KUOTA_*` variables; returns it
+    /// with the names of the variables that are not known.
+    ///
+    /// # Errors
+    /// A value that does not parse, or a config file that cannot be read.
+    pub fn from_variables(
+        variables: &BTreeMap<String, String>,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
+        let unknown = variables
+            .keys()
+            .filter(|name| !KNOWN_VARIABLES.iter().any(|(known, _)| known == name))
+            .cloned()
+            .collect();
+        let file = match variables.get("KUOTA_CONFIG") {
+            Some(path) => read_file(Path::new(path))?,
+            None => FileConfig::default(),
+        };
+        let data_dir = variables
+            .get("KUOTA_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let database_url = variables
+            .get("KUOTA_DATABASE_URL")
+            .cloned()
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url_in(&data_dir));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!("KUOTA_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+        }
+        let listen_text = variables
+            .get("KUOTA_LISTEN")
+            .cloned()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse().with_context(|| {
+            format!("KUOTA_LISTEN: {listen_text:?} is not an address like 127.0.0.1:8080")
+        })?;
+        let max_connections = match variables.get("KUOTA_DATABASE_MAX_CONNECTIONS") {
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .with_context(|| {
+                    format!(
+                        "KUOTA_DATABASE_MAX_CONNECTIONS: {text:?} is not a number from 1 to 1000"
+                    )
+                })?,
+            None => file
+                .database_max_connections
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        };
+        let sqlite_synchronous = match variables
+            .get("KUOTA_SQLITE_SYNCHRONOUS")
+            .map(|s| s.to_ascii_lowercase())
+        {
+            Some(text) if text == "full" => SqliteSynchronous::Full,
+            Some(text) if text == "normal" => SqliteSynchronous::Normal,
+            Some(text) => bail!("KUOTA_SQLITE_SYNCHRONOUS: {text:?} is not full or normal"),
+            None => file.sqlite_synchronous.unwrap_or_default(),
+        };
+        let config = Self {
+            database_url,
+            data_dir,
+            listen,
+            max_connections,
+            sqlite_synchronous,
+        };
+        Ok((config, unknown))
+    }
+
+    /// True when the database is SQLite.
+    #[must_use]
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+/// The SQLite URL of the default database file in `data_dir`.
+#[must_use]
+pub fn sqlite_url_in(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("kuota.db").display())
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_to_sqlite_in_the_data_dir() -> anyhow::Result<()> {
+        let (config, unknown) = Config::from_variables(&vars(&[]))?;
+        assert!(config.is_sqlite());
+        assert!(config.database_url.contains("kuota-data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.sqlite_synchronous, SqliteSynchronous::Full);
+        assert!(unknown.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_variables_are_reported() -> anyhow::Result<()> {
+        let (_, unknown) = Config::from_variables(&vars(&[("KUOTA_LISTN", "x")]))?;
+        assert_eq!(unknown, vec!["KUOTA_LISTN".to_owned()]);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_errors_that_name_the_variable() {
+        let error = Config::from_variables(&vars(&[("KUOTA_LISTEN", "nowhere")]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("KUOTA_LISTEN")));
+        assert!(Config::from_variables(&vars(&[("KUOTA_DATABASE_URL", "mysql://x")])).is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        assert!(toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"\nlistne = 1").is_err());
+        assert!(toml::from_str::<FileConfig>("listen = \"127.0.0.1:1\"").is_ok());
+    }
+}

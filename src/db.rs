@@ -1,0 +1,256 @@
+//! The database: one pool over SQLite or PostgreSQL through sqlx's `Any`
+//! driver, so every store function has one SQL text for both backends. The
+//! few dialect differences (connection pragmas, how a write transaction
+//! begins, migrations) live here and nowhere else.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+
+use crate::config::{Config, SqliteSynchronous};
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded default: one file, one writer.
+    Sqlite,
+    /// Scale-out: several kuota processes may share it.
+    Postgres,
+}
+
+/// Handle to the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+    sqlite_synchronous: SqliteSynchronous,
+}
+
+/// One schema change: version, name, and its SQL for each backend.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every migration, in order. Each backend has its own SQL text; a test checks
+/// that both produce the same tables and columns.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger",
+    sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
+    postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
+}];
+
+/// Arbitrary key of the PostgreSQL advisory lock held while migrating.
+const MIGRATION_LOCK_KEY: i64 = 0x6b75_6f74_61;
+
+/// How long a connection waits for a locked SQLite database.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Opens the pool (creating the SQLite data folder if needed).
+    ///
+    /// # Errors
+    /// The database cannot be reached or opened.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if config.is_sqlite() {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        if backend == Backend::Sqlite {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
+        }
+        let options: AnyConnectOptions = config
+            .database_url
+            .parse()
+            .context("parsing KUOTA_DATABASE_URL")?;
+        let synchronous = config.sqlite_synchronous;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        prepare_sqlite_connection(connection, synchronous).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .context("connecting to the database")?;
+        Ok(Self {
+            pool,
+            backend,
+            url: config.database_url.clone(),
+            sqlite_synchronous: synchronous,
+        })
+    }
+
+    /// The shared pool for reads and short writes.
+    #[must_use]
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which engine this is.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A dedicated connection outside the pool, for the ledger writer.
+    ///
+    /// # Errors
+    /// The database cannot be reached.
+    pub async fn dedicated_connection(&self) -> anyhow::Result<AnyConnection> {
+        let mut connection = AnyConnection::connect(&self.url)
+            .await
+            .context("opening the writer connection")?;
+        if self.backend == Backend::Sqlite {
+            prepare_sqlite_connection(&mut connection, self.sqlite_synchronous).await?;
+        }
+        Ok(connection)
+    }
+
+    /// The statement that opens a write transaction. On SQLite it takes the
+    /// write lock at once, so a transaction never fails half-way because
+    /// another writer got there first.
+    #[must_use]
+    pub fn begin_write_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Starts a write transaction on a pooled connection.
+    ///
+    /// # Errors
+    /// The database refused or is unreachable.
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.pool.begin_with(self.begin_write_statement()).await
+    }
+
+    /// Applies the migrations not yet applied, each in its own transaction.
+    /// Safe to run from several processes at once: PostgreSQL takes an
+    /// advisory lock, SQLite's `BEGIN IMMEDIATE` serialises writers. A
+    /// migration edited after it was applied is an error (checksums differ).
+    ///
+    /// # Errors
+    /// A migration failed, was edited, or the database is unreachable.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let mut connection = self.pool.acquire().await.context("connecting to migrate")?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *connection)
+                .await?;
+        }
+        let result = self.apply_migrations(&mut connection).await;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *connection)
+                .await?;
+        }
+        result
+    }
+
+    async fn apply_migrations(&self, connection: &mut AnyConnection) -> anyhow::Result<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS kuota_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *connection)
+        .await?;
+        for migration in MIGRATIONS {
+            let sql = match self.backend {
+                Backend::Sqlite => migration.sqlite,
+                Backend::Postgres => migration.postgres,
+            };
+            let checksum = crate::auth::token::sha256_hex(sql.as_bytes());
+            let mut transaction = connection.begin_with(self.begin_write_statement()).await?;
+            let applied = sqlx::query("SELECT checksum FROM kuota_migrations WHERE version = $1")
+                .bind(migration.version)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            if let Some(row) = applied {
+                let stored: String = sqlx::Row::try_get(&row, 0)?;
+                anyhow::ensure!(
+                    stored == checksum,
+                    "migration {} ({}) was changed after it was applied",
+                    migration.version,
+                    migration.name
+                );
+                continue;
+            }
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *transaction)
+                .await
+                .with_context(|| {
+                    format!(
+                        "applying migration {} ({})",
+                        migration.version, migration.name
+                    )
+                })?;
+            sqlx::query("INSERT INTO kuota_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(checksum)
+                .bind(crate::clock::Clock::now_ms(&crate::clock::SystemClock))
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "migration applied"
+            );
+        }
+        Ok(())
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn is_ready(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn prepare_sqlite_connection(
+    connection: &mut AnyConnection,
+    synchronous: SqliteSynchronous,
+) -> sqlx::Result<()> {
+    connection.execute("PRAGMA journal_mode = WAL").await?;
+    let pragmas = match synchronous {
+        SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
+        SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
+    };
+    connection.execute(pragmas).await?;
+    connection.execute("PRAGMA foreign_keys = ON").await?;
+    let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+    connection.execute(sqlx::AssertSqlSafe(busy)).await?;
+    Ok(())
+}
+
+/// True when `error` is a unique-constraint violation.
+#[must_use]
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+}

@@ -1,0 +1,275 @@
+//! Developer identifiers, parsed once at the edge: the developer code (kod
+//! pemaju), the SSM registration number, the company name and the e-mail.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest developer code accepted. Its real format is not public, so the rule
+/// is kept here, in one place.
+pub const DEVELOPER_CODE_MAX_CHARS: usize = 32;
+/// Longest company name accepted.
+pub const COMPANY_NAME_MAX_CHARS: usize = 200;
+/// Longest e-mail address (RFC 5321 path limit).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// Why a developer field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeveloperFieldError {
+    /// Empty or too long developer code.
+    #[error("the developer code must be 1 to {DEVELOPER_CODE_MAX_CHARS} characters")]
+    CodeLength,
+    /// A character outside letters, digits, '-' and '/'.
+    #[error("the developer code may hold only letters, digits, '-' and '/'")]
+    CodeCharacters,
+    /// Not 12 digits.
+    #[error("the SSM registration number must be the 12-digit new format, e.g. 201901000005")]
+    RegistrationFormat,
+    /// Year or entity type out of range.
+    #[error(
+        "the SSM registration number must start with a year from 1900 and an entity type 01 to 06"
+    )]
+    RegistrationParts,
+    /// Empty or too long name.
+    #[error("the company name must be 1 to {COMPANY_NAME_MAX_CHARS} characters")]
+    NameLength,
+    /// Control characters in a name.
+    #[error("the company name may not hold control characters")]
+    NameCharacters,
+    /// Not an e-mail address.
+    #[error("the e-mail address must look like name@example.com.my")]
+    Email,
+}
+
+/// A developer code, stored in upper case so `abc` and `ABC` are one developer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeveloperCode(String);
+
+impl FromStr for DeveloperCode {
+    type Err = DeveloperFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > DEVELOPER_CODE_MAX_CHARS {
+            return Err(DeveloperFieldError::CodeLength);
+        }
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
+        {
+            return Err(DeveloperFieldError::CodeCharacters);
+        }
+        Ok(Self(text.to_ascii_uppercase()))
+    }
+}
+
+impl DeveloperCode {
+    /// The code as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeveloperCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An SSM company registration number in the 12-digit format `YYYYTTNNNNNN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationNo(String);
+
+impl FromStr for RegistrationNo {
+    type Err = DeveloperFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DeveloperFieldError::RegistrationFormat);
+        }
+        let year: u32 = text[0..4]
+            .parse()
+            .map_err(|_| DeveloperFieldError::RegistrationFormat)?;
+        let entity_type: u32 = text[4..6]
+            .parse()
+            .map_err(|_| DeveloperFieldError::RegistrationFormat)?;
+        if year < 1900 || !(1..=6).contains(&entity_type) {
+            return Err(DeveloperFieldError::RegistrationParts);
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl RegistrationNo {
+    /// The number as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A company name: trimmed, 1..=200 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyName(String);
+
+impl FromStr for CompanyName {
+    type Err = DeveloperFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > COMPANY_NAME_MAX_CHARS {
+            return Err(DeveloperFieldError::NameLength);
+        }
+        if text.chars().any(char::is_control) {
+            return Err(DeveloperFieldError::NameCharacters);
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl CompanyName {
+    /// The name as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address, checked for shape only (delivery proves the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl FromStr for EmailAddress {
+    type Err = DeveloperFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let Some((local, domain)) = text.rsplit_once('@') else {
+            return Err(DeveloperFieldError::Email);
+        };
+        let well_formed = text.len() <= EMAIL_MAX_CHARS
+            && !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+            && !local.contains('@');
+        if !well_formed {
+            return Err(DeveloperFieldError::Email);
+        }
+        Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+}
+
+impl EmailAddress {
+    /// The address as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn developer_codes_are_normalised_to_upper_case() {
+        assert_eq!(
+            "pmj-001/kl".parse::<DeveloperCode>().map(|c| c.to_string()),
+            Ok("PMJ-001/KL".to_owned())
+        );
+    }
+
+    #[test]
+    fn developer_codes_refuse_spaces_empty_and_overlong() {
+        assert_eq!(
+            "A B".parse::<DeveloperCode>(),
+            Err(DeveloperFieldError::CodeCharacters)
+        );
+        assert_eq!(
+            "".parse::<DeveloperCode>(),
+            Err(DeveloperFieldError::CodeLength)
+        );
+        assert_eq!(
+            "X".repeat(33).parse::<DeveloperCode>(),
+            Err(DeveloperFieldError::CodeLength)
+        );
+        assert_eq!(
+            "<script>".parse::<DeveloperCode>(),
+            Err(DeveloperFieldError::CodeCharacters)
+        );
+    }
+
+    #[test]
+    fn registration_numbers_follow_the_new_ssm_format() {
+        assert!("201901000005".parse::<RegistrationNo>().is_ok());
+        assert!("202306054321".parse::<RegistrationNo>().is_ok());
+        assert_eq!(
+            "1312525-A".parse::<RegistrationNo>(),
+            Err(DeveloperFieldError::RegistrationFormat)
+        );
+        assert_eq!(
+            "20190100000".parse::<RegistrationNo>(),
+            Err(DeveloperFieldError::RegistrationFormat)
+        );
+        assert_eq!(
+            "201907000005".parse::<RegistrationNo>(),
+            Err(DeveloperFieldError::RegistrationParts)
+        );
+        assert_eq!(
+            "189901000005".parse::<RegistrationNo>(),
+            Err(DeveloperFieldError::RegistrationParts)
+        );
+        assert_eq!(
+            "２０１９01000005".parse::<RegistrationNo>(),
+            Err(DeveloperFieldError::RegistrationFormat)
+        );
+    }
+
+    #[test]
+    fn company_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            "  Syarikat Maju Sdn. Bhd. "
+                .parse::<CompanyName>()
+                .map(|n| n.0),
+            Ok("Syarikat Maju Sdn. Bhd.".into())
+        );
+        assert_eq!(
+            "   ".parse::<CompanyName>(),
+            Err(DeveloperFieldError::NameLength)
+        );
+        assert_eq!(
+            "a\u{0}b".parse::<CompanyName>(),
+            Err(DeveloperFieldError::NameCharacters)
+        );
+        assert!("天宇发展 Sdn Bhd".parse::<CompanyName>().is_ok());
+    }
+
+    #[test]
+    fn email_addresses_need_a_local_part_and_a_dotted_domain() {
+        assert!("admin@maju.com.my".parse::<EmailAddress>().is_ok());
+        assert_eq!(
+            "Admin@MAJU.com.my".parse::<EmailAddress>().map(|e| e.0),
+            Ok("Admin@maju.com.my".into())
+        );
+        for bad in [
+            "",
+            "admin",
+            "@maju.my",
+            "admin@maju",
+            "a b@maju.my",
+            "admin@.my",
+            "a@b@c.my",
+        ] {
+            assert_eq!(
+                bad.parse::<EmailAddress>(),
+                Err(DeveloperFieldError::Email),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! SQL for developers.
+
+use sqlx::{AnyPool, Row};
+
+use super::{DeveloperCode, NewDeveloper};
+use crate::db::is_unique_violation;
+use crate::error::{AppError, AppResult};
+
+/// A developer as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Developer {
+    /// Internal id.
+    #[serde(skip)]
+    pub id: i64,
+    /// Developer code.
+    pub code: String,
+    /// Company name.
+    pub name: String,
+    /// SSM registration number.
+    pub registration_no: String,
+    /// Contact e-mail.
+    pub email: String,
+    /// `pending_verification`, `verified` or `rejected`.
+    pub status: String,
+}
+
+/// Inserts a verified developer (created by an administrator). A duplicate
+/// code or registration number is a 409, decided by the database's unique
+/// constraints rather than a racy look-up first.
+///
+/// # Errors
+/// Conflict on a duplicate, or a database fault.
+pub async fn insert_verified(
+    pool: &AnyPool,
+    developer: &NewDeveloper,
+    now_ms: i64,
+) -> AppResult<Developer> {
+    let result = sqlx::query(
+        "INSERT INTO developers (code, name, registration_no, email, status, created_at)
+         VALUES ($1, $2, $3, $4, 'verified', $5) RETURNING id",
+    )
+    .bind(developer.code.as_str())
+    .bind(developer.name.as_str())
+    .bind(developer.registration_no.as_str())
+    .bind(developer.email.as_str())
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await;
+    match result {
+        Ok(row) => Ok(Developer {
+            id: row.try_get(0)?,
+            code: developer.code.to_string(),
+            name: developer.name.as_str().to_owned(),
+            registration_no: developer.registration_no.as_str().to_owned(),
+            email: developer.email.as_str().to_owned(),
+            status: "verified".to_owned(),
+        }),
+        Err(error) if is_unique_violation(&error) => Err(duplicate_conflict(pool, developer).await),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> AppError {
+    let code_taken = find_by_code(pool, &developer.code)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if code_taken {
+        AppError::conflict(
+            "developer-exists",
+            format!("developer code {} is already registered", developer.code),
+        )
+    } else {
+        AppError::conflict(
+            "registration-no-exists",
+            format!(
+                "SSM registration number {} is already registered",
+                developer.registration_no.as_str()
+            ),
+        )
+    }
+}
+
+/// The developer with this code, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<Option<Developer>> {
+    let row = sqlx::query(
+        "SELECT id, code, name, registration_no, email, status FROM developers WHERE code = $1",
+    )
+    .bind(code.as_str())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(Developer {
+            id: row.try_get(0)?,
+            code: row.try_get(1)?,
+            name: row.try_get(2)?,
+            registration_no: row.try_get(3)?,
+            email: row.try_get(4)?,
+            status: row.try_get(5)?,
+        })
+    })
+    .transpose()
+}
+
+/// The developer with this code, or a 404 that names it.
+///
+/// # Errors
+/// Not found, or a database fault.
+pub async fn require_by_code(pool: &AnyPool, code: &DeveloperCode) -> AppResult<Developer> {
+    find_by_code(pool, code)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("developer {code} does not exist")))
+}

@@ -1,0 +1,428 @@
+//! The ledger's HTTP API: balances, consumptions, holds, adjustments and the
+//! entry listing, as HIMS and administrators use them.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::domain::HoldSettlement;
+use super::{
+    Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, Units, Written, store,
+};
+use crate::api::{
+    ApiJson, ApiQuery, Validator, checked, idempotency_key, optional_idempotency_key,
+    stored_response,
+};
+use crate::auth::{ApiCaller, token::sha256_hex};
+use crate::clock::format_rfc3339_local;
+use crate::developer::{
+    DeveloperCode,
+    store::{Developer, require_by_code},
+};
+use crate::error::{AppError, AppResult};
+use crate::startup::AppState;
+
+/// Largest page of ledger entries.
+pub const LEDGER_PAGE_MAX: i64 = 500;
+/// Page size when none is asked for.
+pub const LEDGER_PAGE_DEFAULT: i64 = 100;
+
+/// The ledger's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/developers/{code}/balances", get(balances))
+        .route("/api/v1/developers/{code}/consumptions", post(consume))
+        .route("/api/v1/developers/{code}/holds", post(place_hold))
+        .route("/api/v1/developers/{code}/adjustments", post(adjust))
+        .route("/api/v1/developers/{code}/ledger", get(entries))
+        .route("/api/v1/holds/{id}", get(hold))
+        .route("/api/v1/holds/{id}/commit", post(commit_hold))
+        .route("/api/v1/holds/{id}/release", post(release_hold))
+}
+
+async fn developer(state: &AppState, code: &str) -> AppResult<Developer> {
+    let code: DeveloperCode = code
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
+    require_by_code(state.db.pool(), &code).await
+}
+
+async fn require_product(state: &AppState, product: &str) -> AppResult<()> {
+    if store::is_active_product(state.db.pool(), product).await? {
+        return Ok(());
+    }
+    Err(AppError::Unprocessable {
+        slug: "unknown-product",
+        detail: format!("product {product} is not in the active catalogue"),
+    })
+}
+
+fn request_hash<T: Serialize>(method: &Method, uri: &Uri, body: &T) -> String {
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    sha256_hex(format!("{method} {}\n{canonical}", uri.path()).as_bytes())
+}
+
+async fn write(state: &AppState, command: Command) -> AppResult<Response> {
+    let written = state.ledger.write(command).await?;
+    Ok(stored_response(
+        &written.response(),
+        matches!(written, Written::Replayed(_)),
+    ))
+}
+
+async fn balances(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    Path(code): Path<String>,
+) -> AppResult<Json<Value>> {
+    let developer = developer(&state, &code).await?;
+    let balances = state.ledger.balances(developer.id).await?;
+    let balances: Vec<Value> = balances
+        .into_iter()
+        .map(|(product, b)| json!({"product": product, "credited": b.credited, "consumed": b.consumed, "held": b.held, "available": b.available}))
+        .collect();
+    Ok(Json(
+        json!({"developer": developer.code, "balances": balances}),
+    ))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumeBody {
+    product: String,
+    units: i64,
+    reference: String,
+}
+
+async fn consume(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<ConsumeBody>,
+) -> AppResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let mut validator = Validator::default();
+    let units = validator.check("units", Units::new(body.units));
+    let reference = validator.check("reference", Reference::new(&body.reference));
+    validator.finish()?;
+    let developer = developer(&state, &code).await?;
+    require_product(&state, &body.product).await?;
+    let idempotency = Idempotency {
+        client_id: caller.client_id,
+        key,
+        request_sha256: request_hash(&method, &uri, &body),
+    };
+    let operation = Operation::Consume {
+        developer_id: developer.id,
+        product: body.product,
+        units: checked(units)?,
+        reference: checked(reference)?,
+    };
+    write(
+        &state,
+        Command {
+            operation,
+            actor: caller.actor(),
+            idempotency: Some(idempotency),
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    product: String,
+    units: i64,
+    reference: String,
+    #[serde(default)]
+    expires_in_seconds: Option<i64>,
+}
+
+async fn place_hold(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    ApiJson(mut body): ApiJson<HoldBody>,
+) -> AppResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let mut validator = Validator::default();
+    let units = validator.check("units", Units::new(body.units));
+    let reference = validator.check("reference", Reference::new(&body.reference));
+    let expiry = validator.check(
+        "expires_in_seconds",
+        HoldExpiry::new(body.expires_in_seconds),
+    );
+    validator.finish()?;
+    let developer = developer(&state, &code).await?;
+    require_product(&state, &body.product).await?;
+    let expiry = checked(expiry)?;
+    body.expires_in_seconds = Some(expiry.seconds());
+    let idempotency = Idempotency {
+        client_id: caller.client_id,
+        key,
+        request_sha256: request_hash(&method, &uri, &body),
+    };
+    let operation = Operation::PlaceHold {
+        developer_id: developer.id,
+        developer_code: developer.code,
+        product: body.product,
+        units: checked(units)?,
+        reference: checked(reference)?,
+        expiry,
+    };
+    write(
+        &state,
+        Command {
+            operation,
+            actor: caller.actor(),
+            idempotency: Some(idempotency),
+        },
+    )
+    .await
+}
+
+fn hold_id(text: &str) -> AppResult<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::NotFound(format!("hold {text} does not exist")))
+}
+
+async fn hold(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id = hold_id(&id)?;
+    let mut connection = state.db.pool().acquire().await?;
+    let hold = store::find_hold(&mut connection, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("hold {id} does not exist")))?;
+    drop(connection);
+    if hold.view.status == super::domain::HoldStatus::Pending
+        && hold.view.expires_at_ms <= state.clock.now_ms()
+    {
+        // Past its time: settle the expiry first so the answer is the truth.
+        state.ledger.expire_due_holds_of(hold.developer_id).await?;
+        let mut connection = state.db.pool().acquire().await?;
+        let fresh = store::find_hold(&mut connection, id)
+            .await?
+            .map_or(hold.view, |h| h.view);
+        return Ok(stored_response(
+            &super::Outcome::HoldSettled(fresh).response(),
+            false,
+        ));
+    }
+    Ok(stored_response(
+        &super::Outcome::HoldSettled(hold.view).response(),
+        false,
+    ))
+}
+
+async fn settle(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+    settlement: HoldSettlement,
+) -> AppResult<Response> {
+    let hold_id = hold_id(id)?;
+    let operation = Operation::SettleHold {
+        hold_id,
+        settlement,
+    };
+    write(
+        state,
+        Command {
+            operation,
+            actor: caller.actor(),
+            idempotency: None,
+        },
+    )
+    .await
+}
+
+async fn commit_hold(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    settle(&state, &caller, &id, HoldSettlement::Commit).await
+}
+
+async fn release_hold(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    settle(&state, &caller, &id, HoldSettlement::Release).await
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustBody {
+    product: String,
+    units: i64,
+    reason: String,
+}
+
+async fn adjust(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<AdjustBody>,
+) -> AppResult<Response> {
+    caller.require_admin()?;
+    let key = headers
+        .get("idempotency-key")
+        .map(optional_idempotency_key)
+        .transpose()?;
+    let mut validator = Validator::default();
+    let units = validator.check("units", SignedUnits::new(body.units));
+    let reason = validator.check("reason", Reference::new(&body.reason));
+    validator.finish()?;
+    let developer = developer(&state, &code).await?;
+    require_product(&state, &body.product).await?;
+    let idempotency = key.map(|key| Idempotency {
+        client_id: caller.client_id,
+        key,
+        request_sha256: request_hash(&method, &uri, &body),
+    });
+    let operation = Operation::Adjust {
+        developer_id: developer.id,
+        product: body.product,
+        units: checked(units)?,
+        reason: checked(reason)?,
+    };
+    write(
+        &state,
+        Command {
+            operation,
+            actor: caller.actor(),
+            idempotency,
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerQuery {
+    product: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+fn page_limit(limit: Option<&str>) -> AppResult<i64> {
+    let Some(text) = limit else {
+        return Ok(LEDGER_PAGE_DEFAULT);
+    };
+    text.parse::<i64>()
+        .ok()
+        .filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit))
+        .ok_or_else(|| {
+            AppError::invalid_field(
+                "limit",
+                format!("limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"),
+            )
+        })
+}
+
+fn cursor(after: Option<&str>) -> AppResult<i64> {
+    let Some(text) = after else {
+        return Ok(i64::MAX);
+    };
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            AppError::invalid_field(
+                "after",
+                "after must be the 'next' cursor of a previous page",
+            )
+        })
+}
+
+async fn entries(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    Path(code): Path<String>,
+    ApiQuery(query): ApiQuery<LedgerQuery>,
+) -> AppResult<Json<Value>> {
+    let limit = page_limit(query.limit.as_deref())?;
+    let before_id = cursor(query.after.as_deref())?;
+    if let Some(product) = &query.product {
+        if !store::is_product(state.db.pool(), product).await? {
+            return Err(AppError::invalid_field(
+                "product",
+                format!("product {product} is not in the catalogue"),
+            ));
+        }
+    }
+    let developer = developer(&state, &code).await?;
+    state.ledger.expire_due_holds_of(developer.id).await?;
+    let mut rows = store::entries(
+        state.db.pool(),
+        developer.id,
+        query.product.as_deref(),
+        before_id,
+        limit + 1,
+    )
+    .await?;
+    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = if has_more {
+        rows.last().map(|row| row.id.to_string())
+    } else {
+        None
+    };
+    let entries: Vec<Value> = rows
+        .into_iter()
+        .map(|row| json!({"id": row.id, "kind": row.kind, "product": row.product, "units": row.units, "reference": row.reference, "actor": row.actor, "at": format_rfc3339_local(row.at_ms)}))
+        .collect();
+    Ok(Json(json!({"entries": entries, "next": next})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limits_are_bounded() {
+        assert_eq!(page_limit(None).ok(), Some(LEDGER_PAGE_DEFAULT));
+        assert_eq!(page_limit(Some("500")).ok(), Some(500));
+        assert!(page_limit(Some("0")).is_err());
+        assert!(page_limit(Some("501")).is_err());
+        assert!(page_limit(Some("ten")).is_err());
+    }
+
+    #[test]
+    fn cursors_must_be_positive_ids() {
+        assert_eq!(cursor(Some("42")).ok(), Some(42));
+        assert!(cursor(Some("-1")).is_err());
+        assert!(cursor(Some("abc")).is_err());
+    }
+
+    #[test]
+    fn field_errors_name_the_rule() {
+        assert!(
+            super::super::domain::LedgerFieldError::Units
+                .to_string()
+                .contains("1000000")
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! SQL of the ledger: one function per statement, each taking a connection
+//! that is already inside the caller's transaction. Nothing here commits.
+//! Every balance change is one guarded `UPDATE … WHERE available >= …`, so two
+//! writers can never both spend the same unit, on either backend.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::HoldView;
+use super::domain::{Balance, EntryKind, HoldStatus};
+
+/// A new entry to append.
+pub struct NewEntry<'a> {
+    /// Account it belongs to.
+    pub account_id: i64,
+    /// Developer owning the account.
+    pub developer_id: i64,
+    /// What it does.
+    pub kind: EntryKind,
+    /// Units (signed only for adjustments).
+    pub units: i64,
+    /// Caller's reference or reason.
+    pub reference: &'a str,
+    /// Who did it.
+    pub actor: &'a str,
+    /// The hold it belongs to, for hold entries.
+    pub hold_id: Option<i64>,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// Appends an entry and returns its id.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_entry(
+    connection: &mut AnyConnection,
+    entry: &NewEntry<'_>,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO ledger_entries (account_id, developer_id, kind, units, reference, actor, hold_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(entry.account_id)
+    .bind(entry.developer_id)
+    .bind(entry.kind.as_str())
+    .bind(entry.units)
+    .bind(entry.reference)
+    .bind(entry.actor)
+    .bind(entry.hold_id)
+    .bind(entry.at_ms)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
+}
+
+/// Moves `units` out of available into `consumed` (or `held` when
+/// `into_held`), only if enough is available. Returns the account id and the
+/// new available, or `None` when there is not enough.
+///
+/// # Errors
+/// A database fault.
+pub async fn take_available(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    product: &str,
+    units: i64,
+    into_held: bool,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let sql = if into_held {
+        "UPDATE ledger_accounts SET held = held + $1, available = available - $1
+         WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available"
+    } else {
+        "UPDATE ledger_accounts SET consumed = consumed + $1, available = available - $1
+         WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available"
+    };
+    let row = sqlx::query(sql)
+        .bind(units)
+        .bind(developer_id)
+        .bind(product)
+        .fetch_optional(connection)
+        .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+}
+
+/// Adds signed `units` to credited and available, only if available stays
+/// non-negative. Returns the account id and new available, or `None`.
+///
+/// # Errors
+/// A database fault.
+pub async fn add_credited(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    product: &str,
+    units: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    sqlx::query("INSERT INTO ledger_accounts (developer_id, product_code) VALUES ($1, $2) ON CONFLICT (developer_id, product_code) DO NOTHING")
+        .bind(developer_id)
+        .bind(product)
+        .execute(&mut *connection)
+        .await?;
+    let row = sqlx::query(
+        "UPDATE ledger_accounts SET credited = credited + $1, available = available + $1
+         WHERE developer_id = $2 AND product_code = $3 AND available + $1 >= 0 RETURNING id, available",
+    )
+    .bind(units)
+    .bind(developer_id)
+    .bind(product)
+    .fetch_optional(connection)
+    .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+}
+
+/// Units available on an account (0 when it has never been used).
+///
+/// # Errors
+/// A database fault.
+pub async fn available(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    product: &str,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "SELECT available FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2",
+    )
+    .bind(developer_id)
+    .bind(product)
+    .fetch_optional(connection)
+    .await?;
+    row.map_or(Ok(0), |row| row.try_get(0))
+}
+
+/// Moves a settled hold's units out of `held`: into consumed on commit,
+/// back to available on release or expiry.
+///
+/// # Errors
+/// A database fault (including the CHECK constraints, which cannot fail for a
+/// pending hold whose units are in `held`).
+pub async fn settle_held(
+    connection: &mut AnyConnection,
+    account_id: i64,
+    units: i64,
+    commit: bool,
+) -> sqlx::Result<()> {
+    let (to_consumed, to_available) = if commit { (units, 0) } else { (0, units) };
+    sqlx::query("UPDATE ledger_accounts SET held = held - $1, consumed = consumed + $2, available = available + $3 WHERE id = $4")
+        .bind(units)
+        .bind(to_consumed)
+        .bind(to_available)
+        .bind(account_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// A new hold, pending.
+pub struct NewHold<'a> {
+    /// Account whose units are held.
+    pub account_id: i64,
+    /// Its developer.
+    pub developer_id: i64,
+    /// Units held.
+    pub units: i64,
+    /// Caller's reference.
+    pub reference: &'a str,
+    /// When it was placed.
+    pub created_at_ms: i64,
+    /// When it gives its units back on its own.
+    pub expires_at_ms: i64,
+}
+
+/// Inserts a pending hold and returns its id.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_hold(connection: &mut AnyConnection, hold: &NewHold<'_>) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO holds (account_id, developer_id, units, reference, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
+    )
+    .bind(hold.account_id)
+    .bind(hold.developer_id)
+    .bind(hold.units)
+    .bind(hold.reference)
+    .bind(hold.created_at_ms)
+    .bind(hold.expires_at_ms)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
+}
+
+const HOLD_COLUMNS: &str = "SELECT h.id, d.code, a.product_code, h.units, h.reference, h.status, h.expires_at, h.account_id, h.developer_id
+     FROM holds h JOIN ledger_accounts a ON a.id = h.account_id JOIN developers d ON d.id = h.developer_id";
+
+/// A hold with what is needed to settle it.
+pub struct StoredHold {
+    /// What the API shows.
+    pub view: HoldView,
+    /// Its account.
+    pub account_id: i64,
+    /// Its developer.
+    pub developer_id: i64,
+}
+
+fn hold_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<StoredHold> {
+    let status: String = row.try_get(5)?;
+    Ok(StoredHold {
+        view: HoldView {
+            id: row.try_get(0)?,
+            developer: row.try_get(1)?,
+            product: row.try_get(2)?,
+            units: row.try_get(3)?,
+            reference: row.try_get(4)?,
+            status: HoldStatus::parse(&status).unwrap_or(HoldStatus::Pending),
+            expires_at_ms: row.try_get(6)?,
+        },
+        account_id: row.try_get(7)?,
+        developer_id: row.try_get(8)?,
+    })
+}
+
+/// The hold with this id, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_hold(
+    connection: &mut AnyConnection,
+    hold_id: i64,
+) -> sqlx::Result<Option<StoredHold>> {
+    let sql = format!("{HOLD_COLUMNS} WHERE h.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(hold_id)
+        .fetch_optional(connection)
+        .await?;
+    row.as_ref().map(hold_from_row).transpose()
+}
+
+/// Marks a pending hold settled; false when it was no longer pending (another
+/// process settled it first).
+///
+/// # Errors
+/// A database fault.
+pub async fn mark_hold(
+    connection: &mut AnyConnection,
+    hold_id: i64,
+    status: HoldStatus,
+    at_ms: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE holds SET status = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(status.as_str())
+    .bind(at_ms)
+    .bind(hold_id)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ids of pending holds past their expiry, oldest first, at most `limit`.
+///
+/// # Errors
+/// A database fault.
+pub async fn due_holds(
+    connection: &mut AnyConnection,
+    now_ms: i64,
+    developer_id: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let rows = match developer_id {
+        Some(developer_id) => {
+            sqlx::query(
+                "SELECT id FROM holds WHERE status = 'pending' AND expires_at <= $1 AND developer_id = $2 ORDER BY expires_at LIMIT $3",
+            )
+            .bind(now_ms)
+            .bind(developer_id)
+            .bind(limit)
+            .fetch_all(connection)
+            .await?
+        }
+        None => {
+            sqlx::query("SELECT id FROM holds WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(connection)
+                .await?
+        }
+    };
+    rows.iter().map(|row| row.try_get(0)).collect()
+}
+
+/// True when the developer has a pending hold past its expiry.
+///
+/// # Errors
+/// A database fault.
+pub async fn has_due_holds(pool: &AnyPool, developer_id: i64, now_ms: i64) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT id FROM holds WHERE status = 'pending' AND developer_id = $1 AND expires_at <= $2 LIMIT 1")
+        .bind(developer_id)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// A stored answer to an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+/// The stored request hash and answer for a client's key.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_idempotency_record(
+    connection: &mut AnyConnection,
+    client_id: i64,
+    key: &str,
+) -> sqlx::Result<Option<(String, StoredResponse)>> {
+    let row = sqlx::query(
+        "SELECT request_sha256, response_status, response_body FROM idempotency_records WHERE api_client_id = $1 AND idempotency_key = $2",
+    )
+    .bind(client_id)
+    .bind(key)
+    .fetch_optional(connection)
+    .await?;
+    row.map(|row| {
+        let status: i64 = row.try_get(1)?;
+        Ok((
+            row.try_get(0)?,
+            StoredResponse {
+                status: u16::try_from(status).unwrap_or(500),
+                body: row.try_get(2)?,
+            },
+        ))
+    })
+    .transpose()
+}
+
+/// Stores the answer to an idempotent request. A unique violation means a
+/// concurrent request with the same key got there first.
+///
+/// # Errors
+/// A database fault or that unique violation.
+pub async fn insert_idempotency_record(
+    connection: &mut AnyConnection,
+    client_id: i64,
+    key: &str,
+    request_sha256: &str,
+    response: &StoredResponse,
+    at_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_records (api_client_id, idempotency_key, request_sha256, response_status, response_body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(client_id)
+    .bind(key)
+    .bind(request_sha256)
+    .bind(i64::from(response.status))
+    .bind(&response.body)
+    .bind(at_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Deletes idempotency records older than `before_ms`; returns how many.
+///
+/// # Errors
+/// A database fault.
+pub async fn prune_idempotency_records(pool: &AnyPool, before_ms: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
+        .bind(before_ms)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Balance of every active product for a developer, zeros included.
+///
+/// # Errors
+/// A database fault.
+pub async fn balances(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<(String, Balance)>> {
+    let rows = sqlx::query(
+        "SELECT p.code, COALESCE(a.credited, 0), COALESCE(a.consumed, 0), COALESCE(a.held, 0), COALESCE(a.available, 0)
+         FROM products p LEFT JOIN ledger_accounts a ON a.product_code = p.code AND a.developer_id = $1
+         WHERE p.active ORDER BY p.code",
+    )
+    .bind(developer_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let balance = Balance {
+                credited: row.try_get(1)?,
+                consumed: row.try_get(2)?,
+                held: row.try_get(3)?,
+                available: row.try_get(4)?,
+            };
+            Ok((row.try_get(0)?, balance))
+        })
+        .collect()
+}
+
+/// True when `code` is an active product.
+///
+/// # Errors
+/// A database fault.
+pub async fn is_active_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT code FROM products WHERE code = $1 AND active")
+        .bind(code)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// True when `code` is any product in the catalogue (active or not).
+///
+/// # Errors
+/// A database fault.
+pub async fn is_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT code FROM products WHERE code = $1")
+        .bind(code)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// One entry as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// Entry id (the pagination key).
+    pub id: i64,
+    /// Kind name.
+    pub kind: String,
+    /// Product code.
+    pub product: String,
+    /// Units.
+    pub units: i64,
+    /// Reference.
+    pub reference: String,
+    /// Actor.
+    pub actor: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+/// A developer's entries with id below `before_id`, newest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn entries(
+    pool: &AnyPool,
+    developer_id: i64,
+    product: Option<&str>,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EntryRow>> {
+    let rows = match product {
+        Some(product) => {
+            sqlx::query(
+                "SELECT e.id, e.kind, a.product_code, e.units, e.reference, e.actor, e.created_at
+                 FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+                 WHERE e.account_id = (SELECT id FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2)
+                   AND e.id < $3 ORDER BY e.id DESC LIMIT $4",
+            )
+            .bind(developer_id)
+            .bind(product)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT e.id, e.kind, a.product_code, e.units, e.reference, e.actor, e.created_at
+                 FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+                 WHERE e.developer_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3",
+            )
+            .bind(developer_id)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|row| {
+            Ok(EntryRow {
+                id: row.try_get(0)?,
+                kind: row.try_get(1)?,
+                product: row.try_get(2)?,
+                units: row.try_get(3)?,
+                reference: row.try_get(4)?,
+                actor: row.try_get(5)?,
+                at_ms: row.try_get(6)?,
+            })
+        })
+        .collect()
+}

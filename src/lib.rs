@@ -1,0 +1,14 @@
+//! kuota: prepaid certificate quota for HIMS housing developers.
+//!
+//! See ARCHITECTURE.md for the map of modules and the path of a request.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod developer;
+pub mod error;
+pub mod ledger;
+pub mod startup;

@@ -1,0 +1,147 @@
+//! Builds the application from its parts: state, the merged routers of every
+//! feature, middleware, and the background tasks; then serves it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::response::IntoResponse;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::api::extract::JSON_BODY_MAX_BYTES;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::ledger::Ledger;
+
+/// How often due holds are swept.
+pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often old idempotency records are pruned.
+pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The quota ledger.
+    pub ledger: Ledger,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// State over an open, migrated database; starts the ledger writer.
+    #[must_use]
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        let ledger = Ledger::start(db.clone(), clock.clone());
+        Self { db, ledger, clock }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(crate::api::docs::router())
+        .merge(crate::developer::http::router())
+        .merge(crate::ledger::http::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
+        .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError::NotFound(format!("there is nothing at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
+    AppError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// Starts the background tasks: hold expiry and idempotency pruning.
+pub fn spawn_background_tasks(state: &AppState) {
+    let ledger = state.ledger.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(HOLD_SWEEP_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = ledger.expire_due_holds().await {
+                tracing::warn!(error = %error, "hold expiry sweep failed");
+            }
+        }
+    });
+    let (db, clock) = (state.db.clone(), state.clock.clone());
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(IDEMPOTENCY_PRUNE_INTERVAL);
+        loop {
+            ticker.tick().await;
+            let before = clock.now_ms() - IDEMPOTENCY_RETENTION_MS;
+            if let Err(error) =
+                crate::ledger::store::prune_idempotency_records(db.pool(), before).await
+            {
+                tracing::warn!(error = %error, "idempotency pruning failed");
+            }
+        }
+    });
+}
+
+/// Migrates, then serves until Ctrl-C or SIGTERM. Prints the bound address
+/// on stdout (`listening on http://…`) so scripts can use port 0.
+///
+/// # Errors
+/// The database or the address cannot be used.
+pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let db = Db::connect(config).await?;
+    db.migrate().await?;
+    let state = AppState::new(db.clone(), clock);
+    spawn_background_tasks(&state);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
