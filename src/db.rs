@@ -47,7 +47,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.
-const MIGRATION_LOCK_KEY: i64 = 0x6b75_6f74_61;
+const MIGRATION_LOCK_KEY: i64 = 0x006b_756f_7461;
 
 /// How long a connection waits for a locked SQLite database.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;

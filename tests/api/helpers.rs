@@ -1,0 +1,255 @@
+//! Test harness: every test gets its own throwaway database (a temporary
+//! SQLite file, or a fresh PostgreSQL database dropped afterwards) and its own
+//! app on a random port, with a manual clock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kuota::auth::Scope;
+use kuota::clock::{Clock, ManualClock, SystemClock};
+use kuota::config::{Config, SqliteSynchronous};
+use kuota::db::Db;
+use kuota::startup::{AppState, app};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body on both backends, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL server the suite creates its databases on.
+pub fn postgres_server_url() -> String {
+    std::env::var("KUOTA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemClock.now().as_nanosecond();
+    format!("{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), nanos % 1_000_000_000)
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub url: String,
+    pub data_dir: PathBuf,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let suffix = unique_suffix();
+        let data_dir = std::env::temp_dir().join(format!("kuota-test-{suffix}"));
+        std::fs::create_dir_all(&data_dir).expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = kuota::config::sqlite_url_in(&data_dir);
+                Self { backend, url, data_dir, postgres_name: None }
+            }
+            Backend::Postgres => {
+                sqlx::any::install_default_drivers();
+                let server = postgres_server_url();
+                let name = format!("kuota_test_{suffix}");
+                let mut admin = sqlx::AnyConnection::connect(&server).await.expect("PostgreSQL must answer at KUOTA_TEST_POSTGRES_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create database");
+                let _ = admin.close().await;
+                let url = database_url_on(&server, &name);
+                Self { backend, url, data_dir, postgres_name: Some(name) }
+            }
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            database_url: self.url.clone(),
+            data_dir: self.data_dir.clone(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            max_connections: 8,
+            sqlite_synchronous: SqliteSynchronous::Full,
+        }
+    }
+
+    /// Environment for a `kuota` process using this database.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KUOTA_DATABASE_URL", self.url.clone()),
+            ("KUOTA_DATA_DIR", self.data_dir.display().to_string()),
+            ("KUOTA_LISTEN", "127.0.0.1:0".to_owned()),
+            ("KUOTA_DATABASE_MAX_CONNECTIONS", "8".to_owned()),
+        ]
+    }
+}
+
+/// `server` with its database name replaced by `name`.
+fn database_url_on(server: &str, name: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.postgres_name.take() {
+            // Drop runs outside async: use a fresh runtime on its own thread.
+            let server = postgres_server_url();
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    if let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running app with its database, clock, HTTP client and two API tokens.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub db: Db,
+    pub admin_token: String,
+    pub hims_token: String,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let db = Db::connect(&database.config()).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let clock = ManualClock::starting_at(SystemClock.now());
+        let state = AppState::new(db.clone(), Arc::new(clock.clone()));
+        kuota::startup::spawn_background_tasks(&state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        let now = clock.now_ms();
+        let (_, admin_token) = kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, now).await.expect("admin client");
+        let (_, hims_token) = kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, now).await.expect("hims client");
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        Self { address, client, clock, db, admin_token, hims_token, database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Adds a verified developer through the admin API.
+    pub async fn add_developer(&self, code: &str, registration_no: &str) {
+        let body = json!({"code": code, "name": format!("{code} Sdn. Bhd."), "registration_no": registration_no, "email": "admin@pemaju.com.my"});
+        let response = self.client.post(self.url("/api/v1/developers")).bearer_auth(&self.admin_token).json(&body).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::CREATED, "adding developer {code}");
+    }
+
+    /// Adds `units` (may be negative) through an admin adjustment.
+    pub async fn adjust(&self, code: &str, product: &str, units: i64) -> Response {
+        let body = json!({"product": product, "units": units, "reason": "test credit"});
+        self.client
+            .post(self.url(&format!("/api/v1/developers/{code}/adjustments")))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn consume(&self, code: &str, key: &str, product: &str, units: i64) -> Response {
+        self.consume_as(&self.hims_token, code, key, &json!({"product": product, "units": units, "reference": format!("cert-{key}")})).await
+    }
+
+    pub async fn consume_as(&self, token: &str, code: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(&format!("/api/v1/developers/{code}/consumptions")))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn place_hold(&self, code: &str, key: &str, product: &str, units: i64, expires_in_seconds: i64) -> Response {
+        let body = json!({"product": product, "units": units, "reference": format!("hold-{key}"), "expires_in_seconds": expires_in_seconds});
+        self.client
+            .post(self.url(&format!("/api/v1/developers/{code}/holds")))
+            .bearer_auth(&self.hims_token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn settle_hold(&self, id: i64, action: &str) -> Response {
+        self.client.post(self.url(&format!("/api/v1/holds/{id}/{action}"))).bearer_auth(&self.hims_token).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(&self.hims_token).send().await.expect("request")
+    }
+
+    /// The balance of one product.
+    pub async fn balance(&self, code: &str, product: &str) -> Value {
+        let body: Value = self.get(&format!("/api/v1/developers/{code}/balances")).await.json().await.expect("json");
+        body["balances"].as_array().and_then(|all| all.iter().find(|b| b["product"] == product).cloned()).expect("product balance")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(self.db.pool()).await.expect("count");
+        sqlx::Row::try_get::<i64, _>(&row, 0).expect("count value")
+    }
+
+    /// Asserts the ledger proves itself.
+    pub async fn assert_ledger_verifies(&self) {
+        let (_, wrong) = kuota::ledger::verify::verify(self.db.pool()).await.expect("verify");
+        assert!(wrong.is_empty(), "ledger discrepancies: {wrong:?}");
+    }
+}
+
+/// Asserts a problem+json answer with the given status and type suffix; returns its body.
+pub async fn assert_problem(response: Response, status: u16, type_suffix: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    let problem_type = body["type"].as_str().unwrap_or_default();
+    assert!(problem_type.ends_with(type_suffix), "type {problem_type} should end with {type_suffix}; body {body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail missing: {body}");
+    body
+}

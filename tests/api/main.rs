@@ -1,0 +1,14 @@
+//! The integration suite: one binary, every test on SQLite and on PostgreSQL.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod helpers;
+
+mod bad_input;
+mod concurrency;
+mod developers;
+mod holds;
+mod idempotency;
+mod ledger;
+mod processes;
+mod properties;
+mod schema;

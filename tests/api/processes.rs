@@ -1,0 +1,154 @@
+//! The real binary: its command line, a kill -9 in the middle of a load, and
+//! two server processes sharing one PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use kuota::db::Db;
+use serde_json::json;
+
+use crate::concurrency::hammer;
+use crate::helpers::{Backend, TestDatabase};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_kill_during_load_loses_no_answered_consumption,
+    the_cli_creates_developers_and_clients_and_verifies_the_ledger,
+);
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kuota");
+
+fn cli(database: &TestDatabase, args: &[&str]) -> Output {
+    Command::new(BINARY).args(args).envs(database.env()).output().expect("run kuota")
+}
+
+fn last_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned()
+}
+
+/// A `kuota serve` process; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(database: &TestDatabase) -> Self {
+        let mut child = Command::new(BINARY)
+            .arg("serve")
+            .envs(database.env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kuota serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn prepare(database: &TestDatabase) -> (String, String) {
+    let added = cli(database, &["developer", "add", "--code", "PMJ-1", "--name", "Maju Sdn Bhd", "--registration-no", "201901000005", "--email", "a@maju.my"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let admin = last_line(&cli(database, &["api-client", "create", "--name", "ops", "--scope", "admin"]));
+    let hims = last_line(&cli(database, &["api-client", "create", "--name", "HIMS", "--scope", "hims"]));
+    (admin, hims)
+}
+
+async fn credit(url: &str, admin: &str, units: i64) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/v1/developers/PMJ-1/adjustments"))
+        .bearer_auth(admin)
+        .json(&json!({"product": "CERT-1Y", "units": units, "reason": "opening balance"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let (admin, hims) = prepare(&database);
+    let mut server = Server::start(&database);
+    credit(&server.url, &admin, 1_000_000).await;
+    let load = tokio::spawn(hammer(vec![server.url.clone()], hims.clone(), "PMJ-1", 50_000, 16));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.child.kill().expect("kill -9");
+    let _ = server.child.wait();
+    let tally = load.await.unwrap();
+    assert!(tally.created > 50, "the load ran before the kill ({} created)", tally.created);
+    let verify = cli(&database, &["ledger", "verify"]);
+    assert!(verify.status.success(), "ledger verify after a crash: {}", String::from_utf8_lossy(&verify.stdout));
+    let db = Db::connect(&database.config()).await.unwrap();
+    let mut missing = Vec::new();
+    for id in &tally.created_ids {
+        let row = sqlx::query("SELECT id FROM ledger_entries WHERE id = $1 AND kind = 'consume'").bind(*id).fetch_optional(db.pool()).await.unwrap();
+        if row.is_none() {
+            missing.push(*id);
+        }
+    }
+    assert!(missing.is_empty(), "{} answered consumptions are missing after the crash: {missing:?}", missing.len());
+    let restarted = Server::start(&database);
+    let balance: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/developers/PMJ-1/balances", restarted.url))
+        .bearer_auth(&hims)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consumed = balance["balances"][1]["consumed"].as_i64().unwrap();
+    assert!(consumed >= i64::try_from(tally.created).unwrap(), "consumed {consumed} < answered {}", tally.created);
+    db.close().await;
+}
+
+async fn the_cli_creates_developers_and_clients_and_verifies_the_ledger(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let (admin, _) = prepare(&database);
+    assert!(admin.starts_with("kuota_") && admin.len() > 60, "the token is the last line: {admin}");
+    let duplicate = cli(&database, &["developer", "add", "--code", "pmj-1", "--name", "X", "--registration-no", "202001000001", "--email", "a@b.my"]);
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already registered"));
+    let invalid = cli(&database, &["developer", "add", "--code", "P 1", "--name", "X", "--registration-no", "123", "--email", "a@b.my"]);
+    assert!(!invalid.status.success());
+    let db = Db::connect(&database.config()).await.unwrap();
+    let stored = sqlx::query("SELECT token_sha256 FROM api_clients WHERE token_sha256 = $1").bind(&admin).fetch_optional(db.pool()).await.unwrap();
+    assert!(stored.is_none(), "the token itself is not stored");
+    assert!(cli(&database, &["ledger", "verify"]).status.success());
+    let server = Server::start(&database);
+    credit(&server.url, &admin, 10).await;
+    drop(server);
+    // Tamper with a balance behind the ledger's back: verify must notice.
+    sqlx::query("UPDATE ledger_accounts SET credited = credited + 5, available = available + 5").execute(db.pool()).await.unwrap();
+    let verify = cli(&database, &["ledger", "verify"]);
+    assert!(!verify.status.success());
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(report.contains("PMJ-1") && report.contains("CERT-1Y"), "names the account: {report}");
+    db.close().await;
+    let unknown = Command::new(BINARY).arg("migrate").envs(database.env()).env("KUOTA_LISTN", "1").output().unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("KUOTA_LISTN"), "unknown variables are reported");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_postgres_spend_exactly_the_units_there_are() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let (admin, hims) = prepare(&database);
+    let (first, second) = (Server::start(&database), Server::start(&database));
+    credit(&first.url, &admin, 1000).await;
+    let tally = hammer(vec![first.url.clone(), second.url.clone()], hims, "PMJ-1", 2000, 64).await;
+    assert_eq!(tally.other, Vec::<u16>::new());
+    assert_eq!((tally.created, tally.insufficient), (1000, 1000));
+    let verify = cli(&database, &["ledger", "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}

@@ -1,0 +1,71 @@
+//! The two backends' migrations produce the same tables and columns.
+
+use std::collections::BTreeSet;
+
+use sqlx::Row;
+
+use crate::helpers::{Backend, TestApp};
+
+async fn columns(app: &TestApp) -> BTreeSet<(String, String)> {
+    let sql = match app.database.backend {
+        Backend::Sqlite => {
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+        }
+        Backend::Postgres => "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = 'public'",
+    };
+    let rows = sqlx::query(sql).fetch_all(app.db.pool()).await.unwrap();
+    rows.iter().map(|row| (row.try_get::<String, _>(0).unwrap(), row.try_get::<String, _>(1).unwrap())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_have_the_same_tables_and_columns() {
+    let sqlite = TestApp::spawn(Backend::Sqlite).await;
+    let postgres = TestApp::spawn(Backend::Postgres).await;
+    let (sqlite_columns, postgres_columns) = (columns(&sqlite).await, columns(&postgres).await);
+    assert!(sqlite_columns.len() > 40, "the schema was read: {sqlite_columns:?}");
+    let only_sqlite: Vec<_> = sqlite_columns.difference(&postgres_columns).collect();
+    let only_postgres: Vec<_> = postgres_columns.difference(&sqlite_columns).collect();
+    assert!(only_sqlite.is_empty() && only_postgres.is_empty(), "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_twice_changes_nothing() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let before = columns(&app).await;
+    app.db.migrate().await.unwrap();
+    assert_eq!(columns(&app).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_entries_cannot_be_edited_or_deleted() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::spawn(backend).await;
+        app.add_developer("PMJ-1", "201901000005").await;
+        app.adjust("PMJ-1", "CERT-1Y", 5).await;
+        assert!(sqlx::query("UPDATE ledger_entries SET units = 500").execute(app.db.pool()).await.is_err(), "{backend:?}");
+        assert!(sqlx::query("DELETE FROM ledger_entries").execute(app.db.pool()).await.is_err(), "{backend:?}");
+        let negative = sqlx::query("UPDATE ledger_accounts SET available = -1, credited = credited - available - 1").execute(app.db.pool()).await;
+        assert!(negative.is_err(), "the database refuses a negative available on {backend:?}");
+    }
+}
+
+/// Every path and method in the OpenAPI document is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let document: serde_json::Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let concrete = path.replace("{code}", "PMJ-1").replace("{id}", "1");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = app.client.request(method.clone(), app.url(&concrete)).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert!(status != 405 && !body.contains("there is nothing at"), "{method} {path} is documented but not served ({status})");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 12);
+}
