@@ -84,14 +84,10 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -110,9 +106,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let (config, unknown) = Config::from_env()?;
     for name in unknown {
-        tracing::warn!(
-            "unknown environment variable {name} is ignored (see README for the KUOTA_* variables)"
-        );
+        tracing::warn!("unknown environment variable {name} is ignored (see README for the KUOTA_* variables)");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match command {
@@ -126,36 +120,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Developer(DeveloperCommand::Add {
-            code,
-            name,
-            registration_no,
-            email,
-        }) => {
+        Command::Developer(DeveloperCommand::Add { code, name, registration_no, email }) => {
             let db = migrated(&config).await?;
-            let fields = DeveloperFields {
-                code,
-                name,
-                registration_no,
-                email,
-            };
+            let fields = DeveloperFields { code, name, registration_no, email };
             let developer = fields.parse().map_err(describe)?;
-            let created =
-                crate::developer::store::insert_verified(db.pool(), &developer, clock.now_ms())
-                    .await
-                    .map_err(describe)?;
+            let created = crate::developer::store::insert_verified(db.pool(), &developer, clock.now_ms())
+                .await
+                .map_err(describe)?;
             println!("developer {} ({}) added", created.code, created.name);
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiClient(ApiClientCommand::Create { name, scope }) => {
             let db = migrated(&config).await?;
             let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
-            let (id, token) =
-                crate::auth::store::create_client(db.pool(), &name, scope, clock.now_ms()).await?;
-            println!(
-                "API client {id} ({name}, scope {}) created. The token is shown only now:",
-                scope.as_str()
-            );
+            let (id, token) = crate::auth::store::create_client(db.pool(), &name, scope, clock.now_ms()).await?;
+            println!("API client {id} ({name}, scope {}) created. The token is shown only now:", scope.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
@@ -163,18 +142,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = migrated(&config).await?;
             let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
             if wrong.is_empty() {
-                println!(
-                    "ledger verified: {checked} accounts, every balance equals the sum of its entries"
-                );
+                println!("ledger verified: {checked} accounts, every balance equals the sum of its entries");
                 return Ok(ExitCode::SUCCESS);
             }
             for discrepancy in &wrong {
                 println!("MISMATCH {discrepancy}");
             }
-            println!(
-                "ledger verify failed: {} of {checked} accounts are wrong",
-                wrong.len()
-            );
+            println!("ledger verify failed: {} of {checked} accounts are wrong", wrong.len());
             Ok(ExitCode::FAILURE)
         }
     }
@@ -190,9 +164,6 @@ async fn migrated(config: &Config) -> anyhow::Result<Db> {
 fn describe(error: AppError) -> anyhow::Error {
     match error {
         AppError::Internal(cause) => cause,
-        other => anyhow::anyhow!(
-            "{}",
-            other.problem_body()["detail"].as_str().unwrap_or("refused")
-        ),
+        other => anyhow::anyhow!("{}", other.problem_body()["detail"].as_str().unwrap_or("refused")),
     }
 }

@@ -44,9 +44,7 @@ impl ManualClock {
     /// A manual clock set to `start`.
     #[must_use]
     pub fn starting_at(start: Timestamp) -> Self {
-        Self {
-            now_ms: Arc::new(AtomicI64::new(start.as_millisecond())),
-        }
+        Self { now_ms: Arc::new(AtomicI64::new(start.as_millisecond())) }
     }
 
     /// Moves the clock forward by `seconds`.
@@ -65,11 +63,7 @@ impl Clock for ManualClock {
 /// jiff's range (which only a corrupted row could hold).
 #[must_use]
 pub fn millis_to_timestamp(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    })
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 { Timestamp::MIN } else { Timestamp::MAX })
 }
 
 /// The user-facing time zone. The zone is bundled into the binary
@@ -95,13 +89,8 @@ mod tests {
     #[test]
     fn local_times_are_shown_in_kuala_lumpur() {
         // 2026-11-28T04:00:00Z is noon in Kuala Lumpur.
-        let ms = "2026-11-28T04:00:00Z"
-            .parse::<Timestamp>()
-            .map(Timestamp::as_millisecond);
-        assert_eq!(
-            ms.map(format_rfc3339_local).ok().as_deref(),
-            Some("2026-11-28T12:00:00.000+08:00")
-        );
+        let ms = "2026-11-28T04:00:00Z".parse::<Timestamp>().map(Timestamp::as_millisecond);
+        assert_eq!(ms.map(format_rfc3339_local).ok().as_deref(), Some("2026-11-28T12:00:00.000+08:00"));
     }
 
     #[test]

@@ -18,34 +18,13 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
 /// Every environment variable kuota reads, with what it is for.
 pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
-    (
-        "KUOTA_CONFIG",
-        "path of an optional TOML file with the same keys in lower case",
-    ),
-    (
-        "KUOTA_DATABASE_URL",
-        "sqlite://… or postgres://…; default: SQLite in the data dir",
-    ),
-    (
-        "KUOTA_DATA_DIR",
-        "folder for the SQLite database (default ./kuota-data)",
-    ),
-    (
-        "KUOTA_LISTEN",
-        "address to serve on (default 127.0.0.1:8080)",
-    ),
-    (
-        "KUOTA_DATABASE_MAX_CONNECTIONS",
-        "database pool size per process (default 10)",
-    ),
-    (
-        "KUOTA_SQLITE_SYNCHRONOUS",
-        "full (default) or normal; full makes every answered write survive a power cut",
-    ),
-    (
-        "KUOTA_TEST_POSTGRES_URL",
-        "used only by the test suite: the PostgreSQL server for throwaway databases",
-    ),
+    ("KUOTA_CONFIG", "path of an optional TOML file with the same keys in lower case"),
+    ("KUOTA_DATABASE_URL", "sqlite://… or postgres://…; default: SQLite in the data dir"),
+    ("KUOTA_DATA_DIR", "folder for the SQLite database (default ./kuota-data)"),
+    ("KUOTA_LISTEN", "address to serve on (default 127.0.0.1:8080)"),
+    ("KUOTA_DATABASE_MAX_CONNECTIONS", "database pool size per process (default 10)"),
+    ("KUOTA_SQLITE_SYNCHRONOUS", "full (default) or normal; full makes every answered write survive a power cut"),
+    ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
 /// Durability of SQLite commits.
@@ -102,9 +81,8 @@ impl Config {
     /// # Errors
     /// A value that does not parse, or a config file that cannot be read.
     pub fn from_env() -> anyhow::Result<(Self, Vec<String>)> {
-        let variables: BTreeMap<String, String> = std::env::vars()
-            .filter(|(name, _)| name.starts_with("KUOTA_"))
-            .collect();
+        let variables: BTreeMap<String, String> =
+            std::env::vars().filter(|(name, _)| name.starts_with("KUOTA_")).collect();
         Self::from_variables(&variables)
     }
 
@@ -113,14 +91,9 @@ impl Config {
     ///
     /// # Errors
     /// A value that does not parse, or a config file that cannot be read.
-    pub fn from_variables(
-        variables: &BTreeMap<String, String>,
-    ) -> anyhow::Result<(Self, Vec<String>)> {
-        let unknown = variables
-            .keys()
-            .filter(|name| !KNOWN_VARIABLES.iter().any(|(known, _)| known == name))
-            .cloned()
-            .collect();
+    pub fn from_variables(variables: &BTreeMap<String, String>) -> anyhow::Result<(Self, Vec<String>)> {
+        let unknown =
+            variables.keys().filter(|name| !KNOWN_VARIABLES.iter().any(|(known, _)| known == name)).cloned().collect();
         let file = match variables.get("KUOTA_CONFIG") {
             Some(path) => read_file(Path::new(path))?,
             None => FileConfig::default(),
@@ -141,44 +114,25 @@ impl Config {
         {
             bail!("KUOTA_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
         }
-        let listen_text = variables
-            .get("KUOTA_LISTEN")
-            .cloned()
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text.parse().with_context(|| {
-            format!("KUOTA_LISTEN: {listen_text:?} is not an address like 127.0.0.1:8080")
-        })?;
-        let max_connections = match variables.get("KUOTA_DATABASE_MAX_CONNECTIONS") {
-            Some(text) => text
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .with_context(|| {
-                    format!(
-                        "KUOTA_DATABASE_MAX_CONNECTIONS: {text:?} is not a number from 1 to 1000"
-                    )
+        let listen_text =
+            variables.get("KUOTA_LISTEN").cloned().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text
+            .parse()
+            .with_context(|| format!("KUOTA_LISTEN: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let max_connections =
+            match variables.get("KUOTA_DATABASE_MAX_CONNECTIONS") {
+                Some(text) => text.parse().ok().filter(|n| (1..=1000).contains(n)).with_context(|| {
+                    format!("KUOTA_DATABASE_MAX_CONNECTIONS: {text:?} is not a number from 1 to 1000")
                 })?,
-            None => file
-                .database_max_connections
-                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
-        };
-        let sqlite_synchronous = match variables
-            .get("KUOTA_SQLITE_SYNCHRONOUS")
-            .map(|s| s.to_ascii_lowercase())
-        {
+                None => file.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            };
+        let sqlite_synchronous = match variables.get("KUOTA_SQLITE_SYNCHRONOUS").map(|s| s.to_ascii_lowercase()) {
             Some(text) if text == "full" => SqliteSynchronous::Full,
             Some(text) if text == "normal" => SqliteSynchronous::Normal,
             Some(text) => bail!("KUOTA_SQLITE_SYNCHRONOUS: {text:?} is not full or normal"),
             None => file.sqlite_synchronous.unwrap_or_default(),
         };
-        let config = Self {
-            database_url,
-            data_dir,
-            listen,
-            max_connections,
-            sqlite_synchronous,
-        };
+        let config = Self { database_url, data_dir, listen, max_connections, sqlite_synchronous };
         Ok((config, unknown))
     }
 
@@ -196,8 +150,7 @@ pub fn sqlite_url_in(data_dir: &Path) -> String {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
@@ -206,10 +159,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -232,9 +182,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors_that_name_the_variable() {
-        let error = Config::from_variables(&vars(&[("KUOTA_LISTEN", "nowhere")]))
-            .err()
-            .map(|e| e.to_string());
+        let error = Config::from_variables(&vars(&[("KUOTA_LISTEN", "nowhere")])).err().map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("KUOTA_LISTEN")));
         assert!(Config::from_variables(&vars(&[("KUOTA_DATABASE_URL", "mysql://x")])).is_err());
     }

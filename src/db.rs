@@ -61,19 +61,12 @@ impl Db {
     /// The database cannot be reached or opened.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = if config.is_sqlite() {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = if config.is_sqlite() { Backend::Sqlite } else { Backend::Postgres };
         if backend == Backend::Sqlite {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
         }
-        let options: AnyConnectOptions = config
-            .database_url
-            .parse()
-            .context("parsing KUOTA_DATABASE_URL")?;
+        let options: AnyConnectOptions = config.database_url.parse().context("parsing KUOTA_DATABASE_URL")?;
         let synchronous = config.sqlite_synchronous;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
@@ -89,12 +82,7 @@ impl Db {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        Ok(Self {
-            pool,
-            backend,
-            url: config.database_url.clone(),
-            sqlite_synchronous: synchronous,
-        })
+        Ok(Self { pool, backend, url: config.database_url.clone(), sqlite_synchronous: synchronous })
     }
 
     /// The shared pool for reads and short writes.
@@ -114,9 +102,7 @@ impl Db {
     /// # Errors
     /// The database cannot be reached.
     pub async fn dedicated_connection(&self) -> anyhow::Result<AnyConnection> {
-        let mut connection = AnyConnection::connect(&self.url)
-            .await
-            .context("opening the writer connection")?;
+        let mut connection = AnyConnection::connect(&self.url).await.context("opening the writer connection")?;
         if self.backend == Backend::Sqlite {
             prepare_sqlite_connection(&mut connection, self.sqlite_synchronous).await?;
         }
@@ -152,17 +138,11 @@ impl Db {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut connection = self.pool.acquire().await.context("connecting to migrate")?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_lock($1)")
-                .bind(MIGRATION_LOCK_KEY)
-                .execute(&mut *connection)
-                .await?;
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK_KEY).execute(&mut *connection).await?;
         }
         let result = self.apply_migrations(&mut connection).await;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(MIGRATION_LOCK_KEY)
-                .execute(&mut *connection)
-                .await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK_KEY).execute(&mut *connection).await?;
         }
         result
     }
@@ -197,12 +177,7 @@ impl Db {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *transaction)
                 .await
-                .with_context(|| {
-                    format!(
-                        "applying migration {} ({})",
-                        migration.version, migration.name
-                    )
-                })?;
+                .with_context(|| format!("applying migration {} ({})", migration.version, migration.name))?;
             sqlx::query("INSERT INTO kuota_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
                 .bind(migration.version)
                 .bind(migration.name)
@@ -211,11 +186,7 @@ impl Db {
                 .execute(&mut *transaction)
                 .await?;
             transaction.commit().await?;
-            tracing::info!(
-                version = migration.version,
-                name = migration.name,
-                "migration applied"
-            );
+            tracing::info!(version = migration.version, name = migration.name, "migration applied");
         }
         Ok(())
     }
@@ -231,10 +202,7 @@ impl Db {
     }
 }
 
-async fn prepare_sqlite_connection(
-    connection: &mut AnyConnection,
-    synchronous: SqliteSynchronous,
-) -> sqlx::Result<()> {
+async fn prepare_sqlite_connection(connection: &mut AnyConnection, synchronous: SqliteSynchronous) -> sqlx::Result<()> {
     connection.execute("PRAGMA journal_mode = WAL").await?;
     let pragmas = match synchronous {
         SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
@@ -250,7 +218,5 @@ async fn prepare_sqlite_connection(
 /// True when `error` is a unique-constraint violation.
 #[must_use]
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+    error.as_database_error().is_some_and(sqlx::error::DatabaseError::is_unique_violation)
 }

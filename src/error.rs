@@ -26,10 +26,7 @@ pub struct FieldError {
 pub enum AppError {
     /// The request is malformed or a value breaks a rule (400).
     #[error("{detail}")]
-    Validation {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    Validation { detail: String, errors: Vec<FieldError> },
     /// No or unknown credentials (401).
     #[error("{0}")]
     Unauthorized(String),
@@ -45,11 +42,7 @@ pub enum AppError {
     /// The request conflicts with the current state (409), with a specific type
     /// and extension members (e.g. `available`).
     #[error("{detail}")]
-    Conflict {
-        slug: &'static str,
-        detail: String,
-        extensions: Map<String, Value>,
-    },
+    Conflict { slug: &'static str, detail: String, extensions: Map<String, Value> },
     /// The body is larger than allowed (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -77,22 +70,12 @@ impl AppError {
     /// A 400 about one field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::Validation {
-            detail: message.clone(),
-            errors: vec![FieldError {
-                field: field.into(),
-                message,
-            }],
-        }
+        Self::Validation { detail: message.clone(), errors: vec![FieldError { field: field.into(), message }] }
     }
 
     /// A 409 without extension members.
     pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            slug,
-            detail: detail.into(),
-            extensions: Map::new(),
-        }
+        Self::Conflict { slug, detail: detail.into(), extensions: Map::new() }
     }
 
     fn status_and_slug(&self) -> (StatusCode, &'static str, &'static str) {
@@ -101,37 +84,15 @@ impl AppError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Self::MethodNotAllowed(_) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            ),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
             Self::Conflict { slug, .. } => (StatusCode::CONFLICT, slug, "Conflict"),
-            Self::PayloadTooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-            ),
-            Self::UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-            ),
-            Self::Unprocessable { slug, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                slug,
-                "Unprocessable request",
-            ),
-            Self::Unavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            Self::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal server error",
-            ),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            Self::Unprocessable { slug, .. } => (StatusCode::UNPROCESSABLE_ENTITY, slug, "Unprocessable request"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
         }
     }
 
@@ -168,9 +129,7 @@ impl AppError {
 #[must_use]
 pub fn problem_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
 }
 
@@ -182,9 +141,7 @@ impl IntoResponse for AppError {
         }
         let mut response = problem_response(status, self.problem_body().to_string());
         if matches!(self, Self::Unauthorized(_)) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -208,11 +165,7 @@ mod tests {
     fn conflicts_carry_their_extension_members() {
         let mut extensions = Map::new();
         extensions.insert("available".to_owned(), json!(3));
-        let error = AppError::Conflict {
-            slug: "insufficient-quota",
-            detail: "short".into(),
-            extensions,
-        };
+        let error = AppError::Conflict { slug: "insufficient-quota", detail: "short".into(), extensions };
         let body = error.problem_body();
         assert_eq!(body["type"], "/problems/insufficient-quota");
         assert_eq!(body["available"], 3);

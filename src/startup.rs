@@ -94,9 +94,7 @@ pub fn spawn_background_tasks(state: &AppState) {
         loop {
             ticker.tick().await;
             let before = clock.now_ms() - IDEMPOTENCY_RETENTION_MS;
-            if let Err(error) =
-                crate::ledger::store::prune_idempotency_records(db.pool(), before).await
-            {
+            if let Err(error) = crate::ledger::store::prune_idempotency_records(db.pool(), before).await {
                 tracing::warn!(error = %error, "idempotency pruning failed");
             }
         }
@@ -113,15 +111,11 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()>
     db.migrate().await?;
     let state = AppState::new(db.clone(), clock);
     spawn_background_tasks(&state);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;
     Ok(())
 }
@@ -132,9 +126,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             signal.recv().await;
         }
     };

@@ -37,10 +37,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
 
 async fn openapi() -> Response {
     let mut response = (StatusCode::OK, OPENAPI_JSON).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -56,10 +53,6 @@ mod tests {
     fn the_openapi_document_is_valid_json_of_version_3_1() {
         let document: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
         assert_eq!(document["openapi"], "3.1.0");
-        assert!(
-            document["paths"]
-                .as_object()
-                .is_some_and(|paths| paths.len() >= 10)
-        );
+        assert!(document["paths"].as_object().is_some_and(|paths| paths.len() >= 10));
     }
 }

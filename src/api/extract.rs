@@ -33,28 +33,20 @@ where
             .and_then(|value| value.split(';').next())
             .is_some_and(|media| {
                 let media = media.trim().to_ascii_lowercase();
-                media == "application/json"
-                    || (media.starts_with("application/") && media.ends_with("+json"))
+                media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
             });
         if !is_json {
             return Err(AppError::UnsupportedMediaType(
                 "the body must be JSON with Content-Type: application/json".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::PayloadTooLarge(format!(
-                        "the body is larger than {JSON_BODY_MAX_BYTES} bytes"
-                    ))
-                } else {
-                    AppError::invalid_field(
-                        "body",
-                        format!("the body could not be read: {rejection}"),
-                    )
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(format!("the body is larger than {JSON_BODY_MAX_BYTES} bytes"))
+            } else {
+                AppError::invalid_field("body", format!("the body could not be read: {rejection}"))
+            }
+        })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -69,21 +61,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = inner.to_string();
-        let field = if path == "." {
-            field_named_in(&message).unwrap_or_else(|| "body".to_owned())
-        } else {
-            path
-        };
+        let field = if path == "." { field_named_in(&message).unwrap_or_else(|| "body".to_owned()) } else { path };
         let detail = match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 format!("the body is not valid JSON: {message}")
             }
             _ => format!("{field}: {message}"),
         };
-        AppError::Validation {
-            detail,
-            errors: vec![FieldError { field, message }],
-        }
+        AppError::Validation { detail, errors: vec![FieldError { field, message }] }
     })
 }
 
@@ -125,26 +110,19 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         let error = parse_json::<Sample>(b"{}").err();
-        let Some(AppError::Validation { errors, .. }) = error else {
-            unreachable!("expected a validation error")
-        };
+        let Some(AppError::Validation { errors, .. }) = error else { unreachable!("expected a validation error") };
         assert_eq!(errors[0].field, "units");
     }
 
     #[test]
     fn wrong_types_are_named_by_their_path() {
         let error = parse_json::<Sample>(br#"{"units":"5"}"#).err();
-        let Some(AppError::Validation { errors, .. }) = error else {
-            unreachable!("expected a validation error")
-        };
+        let Some(AppError::Validation { errors, .. }) = error else { unreachable!("expected a validation error") };
         assert_eq!(errors[0].field, "units");
     }
 
     #[test]
     fn malformed_json_is_a_validation_error() {
-        assert!(matches!(
-            parse_json::<Sample>(b"{\"units\":"),
-            Err(AppError::Validation { .. })
-        ));
+        assert!(matches!(parse_json::<Sample>(b"{\"units\":"), Err(AppError::Validation { .. })));
     }
 }

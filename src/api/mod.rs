@@ -21,18 +21,11 @@ pub struct Validator {
 
 impl Validator {
     /// Keeps the value, or records the error under `field`.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        result: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
-                self.errors.push(FieldError {
-                    field: field.to_owned(),
-                    message: error.to_string(),
-                });
+                self.errors.push(FieldError { field: field.to_owned(), message: error.to_string() });
                 None
             }
         }
@@ -46,16 +39,8 @@ impl Validator {
         if self.errors.is_empty() {
             return Ok(());
         }
-        let detail = self
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(AppError::Validation {
-            detail,
-            errors: self.errors,
-        })
+        let detail = self.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Err(AppError::Validation { detail, errors: self.errors })
     }
 }
 
@@ -73,10 +58,7 @@ pub fn checked<T>(value: Option<T>) -> Result<T, AppError> {
 /// 400 when missing or malformed.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<crate::ledger::IdempotencyKey, AppError> {
     let value = headers.get("idempotency-key").ok_or_else(|| {
-        AppError::invalid_field(
-            "Idempotency-Key",
-            "the Idempotency-Key header is required for this request",
-        )
+        AppError::invalid_field("Idempotency-Key", "the Idempotency-Key header is required for this request")
     })?;
     optional_idempotency_key(value)
 }
@@ -85,14 +67,9 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<crate::ledger::Idempotency
 ///
 /// # Errors
 /// 400 when malformed.
-pub fn optional_idempotency_key(
-    value: &HeaderValue,
-) -> Result<crate::ledger::IdempotencyKey, AppError> {
+pub fn optional_idempotency_key(value: &HeaderValue) -> Result<crate::ledger::IdempotencyKey, AppError> {
     let text = value.to_str().map_err(|_| {
-        AppError::invalid_field(
-            "Idempotency-Key",
-            crate::ledger::domain::LedgerFieldError::IdempotencyKey.to_string(),
-        )
+        AppError::invalid_field("Idempotency-Key", crate::ledger::domain::LedgerFieldError::IdempotencyKey.to_string())
     })?;
     crate::ledger::IdempotencyKey::new(text)
         .map_err(|error| AppError::invalid_field("Idempotency-Key", error.to_string()))
@@ -102,19 +79,11 @@ pub fn optional_idempotency_key(
 #[must_use]
 pub fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let content_type = if status.is_success() {
-        "application/json"
-    } else {
-        PROBLEM_JSON
-    };
+    let content_type = if status.is_success() { "application/json" } else { PROBLEM_JSON };
     let mut answer = (status, response.body.clone()).into_response();
-    answer
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if replayed {
-        answer
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        answer.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     answer
 }

@@ -66,9 +66,7 @@ impl ApiCaller {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.scope {
             Scope::Admin => Ok(()),
-            Scope::Hims => Err(AppError::Forbidden(
-                "this operation needs an API client with the admin scope".into(),
-            )),
+            Scope::Hims => Err(AppError::Forbidden("this operation needs an API client with the admin scope".into())),
         }
     }
 }
@@ -76,26 +74,20 @@ impl ApiCaller {
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            AppError::Unauthorized("an Authorization: Bearer token is required".into())
-        })?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is required".into()))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                AppError::Unauthorized("the Authorization header must be 'Bearer <token>'".into())
-            })?;
+            .ok_or_else(|| AppError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))?;
         store::find_active_by_token(state.db.pool(), token)
             .await?
-            .ok_or_else(|| {
-                AppError::Unauthorized("the token is not known or has been revoked".into())
-            })
+            .ok_or_else(|| AppError::Unauthorized("the token is not known or has been revoked".into()))
     }
 }

@@ -9,20 +9,17 @@ use super::{ApiCaller, Scope, token};
 ///
 /// # Errors
 /// A database fault, or no randomness.
-pub async fn create_client(
-    pool: &AnyPool,
-    name: &str,
-    scope: Scope,
-    now_ms: i64,
-) -> anyhow::Result<(i64, String)> {
+pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64) -> anyhow::Result<(i64, String)> {
     let secret = token::generate()?;
-    let row = sqlx::query("INSERT INTO api_clients (name, scope, token_sha256, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(name)
-        .bind(scope.as_str())
-        .bind(token::hash(&secret))
-        .bind(now_ms)
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(
+        "INSERT INTO api_clients (name, scope, token_sha256, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(scope.as_str())
+    .bind(token::hash(&secret))
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
     Ok((row.try_get(0)?, secret))
 }
 
@@ -31,17 +28,12 @@ pub async fn create_client(
 /// # Errors
 /// A database fault.
 pub async fn find_active_by_token(pool: &AnyPool, secret: &str) -> sqlx::Result<Option<ApiCaller>> {
-    let row = sqlx::query(
-        "SELECT id, scope FROM api_clients WHERE token_sha256 = $1 AND revoked_at IS NULL",
-    )
-    .bind(token::hash(secret))
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query("SELECT id, scope FROM api_clients WHERE token_sha256 = $1 AND revoked_at IS NULL")
+        .bind(token::hash(secret))
+        .fetch_optional(pool)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let client_id: i64 = row.try_get(0)?;
     let scope: String = row.try_get(1)?;
-    Ok(scope
-        .parse()
-        .ok()
-        .map(|scope| ApiCaller { client_id, scope }))
+    Ok(scope.parse().ok().map(|scope| ApiCaller { client_id, scope }))
 }

@@ -25,9 +25,7 @@ pub enum DeveloperFieldError {
     #[error("the SSM registration number must be the 12-digit new format, e.g. 201901000005")]
     RegistrationFormat,
     /// Year or entity type out of range.
-    #[error(
-        "the SSM registration number must start with a year from 1900 and an entity type 01 to 06"
-    )]
+    #[error("the SSM registration number must start with a year from 1900 and an entity type 01 to 06")]
     RegistrationParts,
     /// Empty or too long name.
     #[error("the company name must be 1 to {COMPANY_NAME_MAX_CHARS} characters")]
@@ -52,10 +50,7 @@ impl FromStr for DeveloperCode {
         if text.is_empty() || text.chars().count() > DEVELOPER_CODE_MAX_CHARS {
             return Err(DeveloperFieldError::CodeLength);
         }
-        if !text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
-        {
+        if !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/') {
             return Err(DeveloperFieldError::CodeCharacters);
         }
         Ok(Self(text.to_ascii_uppercase()))
@@ -88,12 +83,8 @@ impl FromStr for RegistrationNo {
         if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DeveloperFieldError::RegistrationFormat);
         }
-        let year: u32 = text[0..4]
-            .parse()
-            .map_err(|_| DeveloperFieldError::RegistrationFormat)?;
-        let entity_type: u32 = text[4..6]
-            .parse()
-            .map_err(|_| DeveloperFieldError::RegistrationFormat)?;
+        let year: u32 = text[0..4].parse().map_err(|_| DeveloperFieldError::RegistrationFormat)?;
+        let entity_type: u32 = text[4..6].parse().map_err(|_| DeveloperFieldError::RegistrationFormat)?;
         if year < 1900 || !(1..=6).contains(&entity_type) {
             return Err(DeveloperFieldError::RegistrationParts);
         }
@@ -153,9 +144,7 @@ impl FromStr for EmailAddress {
             && domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !text
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+            && !text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
             && !local.contains('@');
         if !well_formed {
             return Err(DeveloperFieldError::Email);
@@ -178,98 +167,45 @@ mod tests {
 
     #[test]
     fn developer_codes_are_normalised_to_upper_case() {
-        assert_eq!(
-            "pmj-001/kl".parse::<DeveloperCode>().map(|c| c.to_string()),
-            Ok("PMJ-001/KL".to_owned())
-        );
+        assert_eq!("pmj-001/kl".parse::<DeveloperCode>().map(|c| c.to_string()), Ok("PMJ-001/KL".to_owned()));
     }
 
     #[test]
     fn developer_codes_refuse_spaces_empty_and_overlong() {
-        assert_eq!(
-            "A B".parse::<DeveloperCode>(),
-            Err(DeveloperFieldError::CodeCharacters)
-        );
-        assert_eq!(
-            "".parse::<DeveloperCode>(),
-            Err(DeveloperFieldError::CodeLength)
-        );
-        assert_eq!(
-            "X".repeat(33).parse::<DeveloperCode>(),
-            Err(DeveloperFieldError::CodeLength)
-        );
-        assert_eq!(
-            "<script>".parse::<DeveloperCode>(),
-            Err(DeveloperFieldError::CodeCharacters)
-        );
+        assert_eq!("A B".parse::<DeveloperCode>(), Err(DeveloperFieldError::CodeCharacters));
+        assert_eq!("".parse::<DeveloperCode>(), Err(DeveloperFieldError::CodeLength));
+        assert_eq!("X".repeat(33).parse::<DeveloperCode>(), Err(DeveloperFieldError::CodeLength));
+        assert_eq!("<script>".parse::<DeveloperCode>(), Err(DeveloperFieldError::CodeCharacters));
     }
 
     #[test]
     fn registration_numbers_follow_the_new_ssm_format() {
         assert!("201901000005".parse::<RegistrationNo>().is_ok());
         assert!("202306054321".parse::<RegistrationNo>().is_ok());
-        assert_eq!(
-            "1312525-A".parse::<RegistrationNo>(),
-            Err(DeveloperFieldError::RegistrationFormat)
-        );
-        assert_eq!(
-            "20190100000".parse::<RegistrationNo>(),
-            Err(DeveloperFieldError::RegistrationFormat)
-        );
-        assert_eq!(
-            "201907000005".parse::<RegistrationNo>(),
-            Err(DeveloperFieldError::RegistrationParts)
-        );
-        assert_eq!(
-            "189901000005".parse::<RegistrationNo>(),
-            Err(DeveloperFieldError::RegistrationParts)
-        );
-        assert_eq!(
-            "２０１９01000005".parse::<RegistrationNo>(),
-            Err(DeveloperFieldError::RegistrationFormat)
-        );
+        assert_eq!("1312525-A".parse::<RegistrationNo>(), Err(DeveloperFieldError::RegistrationFormat));
+        assert_eq!("20190100000".parse::<RegistrationNo>(), Err(DeveloperFieldError::RegistrationFormat));
+        assert_eq!("201907000005".parse::<RegistrationNo>(), Err(DeveloperFieldError::RegistrationParts));
+        assert_eq!("189901000005".parse::<RegistrationNo>(), Err(DeveloperFieldError::RegistrationParts));
+        assert_eq!("２０１９01000005".parse::<RegistrationNo>(), Err(DeveloperFieldError::RegistrationFormat));
     }
 
     #[test]
     fn company_names_are_trimmed_and_bounded() {
         assert_eq!(
-            "  Syarikat Maju Sdn. Bhd. "
-                .parse::<CompanyName>()
-                .map(|n| n.0),
+            "  Syarikat Maju Sdn. Bhd. ".parse::<CompanyName>().map(|n| n.0),
             Ok("Syarikat Maju Sdn. Bhd.".into())
         );
-        assert_eq!(
-            "   ".parse::<CompanyName>(),
-            Err(DeveloperFieldError::NameLength)
-        );
-        assert_eq!(
-            "a\u{0}b".parse::<CompanyName>(),
-            Err(DeveloperFieldError::NameCharacters)
-        );
+        assert_eq!("   ".parse::<CompanyName>(), Err(DeveloperFieldError::NameLength));
+        assert_eq!("a\u{0}b".parse::<CompanyName>(), Err(DeveloperFieldError::NameCharacters));
         assert!("天宇发展 Sdn Bhd".parse::<CompanyName>().is_ok());
     }
 
     #[test]
     fn email_addresses_need_a_local_part_and_a_dotted_domain() {
         assert!("admin@maju.com.my".parse::<EmailAddress>().is_ok());
-        assert_eq!(
-            "Admin@MAJU.com.my".parse::<EmailAddress>().map(|e| e.0),
-            Ok("Admin@maju.com.my".into())
-        );
-        for bad in [
-            "",
-            "admin",
-            "@maju.my",
-            "admin@maju",
-            "a b@maju.my",
-            "admin@.my",
-            "a@b@c.my",
-        ] {
-            assert_eq!(
-                bad.parse::<EmailAddress>(),
-                Err(DeveloperFieldError::Email),
-                "{bad}"
-            );
+        assert_eq!("Admin@MAJU.com.my".parse::<EmailAddress>().map(|e| e.0), Ok("Admin@maju.com.my".into()));
+        for bad in ["", "admin", "@maju.my", "admin@maju", "a b@maju.my", "admin@.my", "a@b@c.my"] {
+            assert_eq!(bad.parse::<EmailAddress>(), Err(DeveloperFieldError::Email), "{bad}");
         }
     }
 }

@@ -42,10 +42,7 @@ impl DeveloperFields {
         let mut validator = Validator::default();
         let code = validator.check("code", self.code.parse::<DeveloperCode>());
         let name = validator.check("name", self.name.parse::<CompanyName>());
-        let registration_no = validator.check(
-            "registration_no",
-            self.registration_no.parse::<RegistrationNo>(),
-        );
+        let registration_no = validator.check("registration_no", self.registration_no.parse::<RegistrationNo>());
         let email = validator.check("email", self.email.parse::<EmailAddress>());
         validator.finish()?;
         Ok(NewDeveloper {

@@ -30,11 +30,7 @@ pub struct Developer {
 ///
 /// # Errors
 /// Conflict on a duplicate, or a database fault.
-pub async fn insert_verified(
-    pool: &AnyPool,
-    developer: &NewDeveloper,
-    now_ms: i64,
-) -> AppResult<Developer> {
+pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i64) -> AppResult<Developer> {
     let result = sqlx::query(
         "INSERT INTO developers (code, name, registration_no, email, status, created_at)
          VALUES ($1, $2, $3, $4, 'verified', $5) RETURNING id",
@@ -61,23 +57,13 @@ pub async fn insert_verified(
 }
 
 async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> AppError {
-    let code_taken = find_by_code(pool, &developer.code)
-        .await
-        .ok()
-        .flatten()
-        .is_some();
+    let code_taken = find_by_code(pool, &developer.code).await.ok().flatten().is_some();
     if code_taken {
-        AppError::conflict(
-            "developer-exists",
-            format!("developer code {} is already registered", developer.code),
-        )
+        AppError::conflict("developer-exists", format!("developer code {} is already registered", developer.code))
     } else {
         AppError::conflict(
             "registration-no-exists",
-            format!(
-                "SSM registration number {} is already registered",
-                developer.registration_no.as_str()
-            ),
+            format!("SSM registration number {} is already registered", developer.registration_no.as_str()),
         )
     }
 }
@@ -87,12 +73,10 @@ async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> AppErro
 /// # Errors
 /// A database fault.
 pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<Option<Developer>> {
-    let row = sqlx::query(
-        "SELECT id, code, name, registration_no, email, status FROM developers WHERE code = $1",
-    )
-    .bind(code.as_str())
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query("SELECT id, code, name, registration_no, email, status FROM developers WHERE code = $1")
+        .bind(code.as_str())
+        .fetch_optional(pool)
+        .await?;
     row.map(|row| {
         Ok(Developer {
             id: row.try_get(0)?,
@@ -111,7 +95,5 @@ pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<
 /// # Errors
 /// Not found, or a database fault.
 pub async fn require_by_code(pool: &AnyPool, code: &DeveloperCode) -> AppResult<Developer> {
-    find_by_code(pool, code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("developer {code} does not exist")))
+    find_by_code(pool, code).await?.ok_or_else(|| AppError::NotFound(format!("developer {code} does not exist")))
 }

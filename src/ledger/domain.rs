@@ -28,9 +28,7 @@ pub enum LedgerFieldError {
     #[error("must be 1 to {REFERENCE_MAX_CHARS} characters without control characters")]
     Reference,
     /// Idempotency key of the wrong length or with non-printable characters.
-    #[error(
-        "the Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters"
-    )]
+    #[error("the Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters")]
     IdempotencyKey,
     /// Hold lifetime out of range.
     #[error("expires_in_seconds must be a whole number from 1 to {HOLD_EXPIRY_SECONDS_MAX}")]
@@ -47,11 +45,7 @@ impl Units {
     /// # Errors
     /// Outside 1..=1,000,000.
     pub fn new(units: i64) -> Result<Self, LedgerFieldError> {
-        if (1..=UNITS_MAX).contains(&units) {
-            Ok(Self(units))
-        } else {
-            Err(LedgerFieldError::Units)
-        }
+        if (1..=UNITS_MAX).contains(&units) { Ok(Self(units)) } else { Err(LedgerFieldError::Units) }
     }
 
     /// The amount.
@@ -96,10 +90,7 @@ impl Reference {
     /// Empty, longer than 200 characters, or with control characters.
     pub fn new(text: &str) -> Result<Self, LedgerFieldError> {
         let text = text.trim();
-        if text.is_empty()
-            || text.chars().count() > REFERENCE_MAX_CHARS
-            || text.chars().any(char::is_control)
-        {
+        if text.is_empty() || text.chars().count() > REFERENCE_MAX_CHARS || text.chars().any(char::is_control) {
             return Err(LedgerFieldError::Reference);
         }
         Ok(Self(text.to_owned()))
@@ -188,15 +179,8 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 7] = [
-        Self::Credit,
-        Self::Consume,
-        Self::Hold,
-        Self::HoldCommit,
-        Self::HoldRelease,
-        Self::HoldExpire,
-        Self::Adjust,
-    ];
+    pub const ALL: [Self; 7] =
+        [Self::Credit, Self::Consume, Self::Hold, Self::HoldCommit, Self::HoldRelease, Self::HoldExpire, Self::Adjust];
 
     /// The stored name.
     #[must_use]
@@ -253,14 +237,7 @@ impl HoldStatus {
     /// The status with this stored name.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Committed,
-            Self::Released,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        [Self::Pending, Self::Committed, Self::Released, Self::Expired].into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -344,11 +321,7 @@ impl Balance {
     /// would have made it negative.
     #[must_use]
     pub fn from_entries(entries: impl IntoIterator<Item = (EntryKind, i64)>) -> Option<Self> {
-        entries
-            .into_iter()
-            .try_fold(Self::default(), |balance, (kind, units)| {
-                balance.apply(kind, units).ok()
-            })
+        entries.into_iter().try_fold(Self::default(), |balance, (kind, units)| balance.apply(kind, units).ok())
     }
 
     /// True when the parts agree with each other and none is negative.
@@ -379,10 +352,7 @@ mod tests {
     fn signed_units_refuse_zero() {
         assert!(SignedUnits::new(-3).is_ok());
         assert_eq!(SignedUnits::new(0), Err(LedgerFieldError::SignedUnits));
-        assert_eq!(
-            SignedUnits::new(-UNITS_MAX - 1),
-            Err(LedgerFieldError::SignedUnits)
-        );
+        assert_eq!(SignedUnits::new(-UNITS_MAX - 1), Err(LedgerFieldError::SignedUnits));
     }
 
     #[test]
@@ -404,50 +374,21 @@ mod tests {
 
     #[test]
     fn available_quota_never_goes_negative() {
-        let balance = Balance::default()
-            .apply(EntryKind::Credit, 5)
-            .unwrap_or_default();
+        let balance = Balance::default().apply(EntryKind::Credit, 5).unwrap_or_default();
         assert_eq!(balance.apply(EntryKind::Consume, 6), Err(WouldGoNegative));
         assert_eq!(balance.apply(EntryKind::Hold, 6), Err(WouldGoNegative));
         assert_eq!(balance.apply(EntryKind::Adjust, -6), Err(WouldGoNegative));
-        assert_eq!(
-            balance.apply(EntryKind::Consume, 5).map(|b| b.available),
-            Ok(0)
-        );
+        assert_eq!(balance.apply(EntryKind::Consume, 5).map(|b| b.available), Ok(0));
     }
 
     #[test]
     fn a_hold_moves_units_from_available_to_held_and_back() {
         let held = Balance::from_entries([(EntryKind::Credit, 10), (EntryKind::Hold, 4)]);
-        assert_eq!(
-            held,
-            Some(Balance {
-                credited: 10,
-                consumed: 0,
-                held: 4,
-                available: 6
-            })
-        );
+        assert_eq!(held, Some(Balance { credited: 10, consumed: 0, held: 4, available: 6 }));
         let committed = held.and_then(|b| b.apply(EntryKind::HoldCommit, 4).ok());
-        assert_eq!(
-            committed,
-            Some(Balance {
-                credited: 10,
-                consumed: 4,
-                held: 0,
-                available: 6
-            })
-        );
+        assert_eq!(committed, Some(Balance { credited: 10, consumed: 4, held: 0, available: 6 }));
         let released = held.and_then(|b| b.apply(EntryKind::HoldExpire, 4).ok());
-        assert_eq!(
-            released,
-            Some(Balance {
-                credited: 10,
-                consumed: 0,
-                held: 0,
-                available: 10
-            })
-        );
+        assert_eq!(released, Some(Balance { credited: 10, consumed: 0, held: 0, available: 10 }));
     }
 
     #[test]

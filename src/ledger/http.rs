@@ -11,13 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::domain::HoldSettlement;
-use super::{
-    Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, Units, Written, store,
-};
-use crate::api::{
-    ApiJson, ApiQuery, Validator, checked, idempotency_key, optional_idempotency_key,
-    stored_response,
-};
+use super::{Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, Units, Written, store};
+use crate::api::{ApiJson, ApiQuery, Validator, checked, idempotency_key, optional_idempotency_key, stored_response};
 use crate::auth::{ApiCaller, token::sha256_hex};
 use crate::clock::format_rfc3339_local;
 use crate::developer::{
@@ -46,9 +41,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn developer(state: &AppState, code: &str) -> AppResult<Developer> {
-    let code: DeveloperCode = code
-        .parse()
-        .map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
+    let code: DeveloperCode =
+        code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
     require_by_code(state.db.pool(), &code).await
 }
 
@@ -69,10 +63,7 @@ fn request_hash<T: Serialize>(method: &Method, uri: &Uri, body: &T) -> String {
 
 async fn write(state: &AppState, command: Command) -> AppResult<Response> {
     let written = state.ledger.write(command).await?;
-    Ok(stored_response(
-        &written.response(),
-        matches!(written, Written::Replayed(_)),
-    ))
+    Ok(stored_response(&written.response(), matches!(written, Written::Replayed(_))))
 }
 
 async fn balances(
@@ -86,9 +77,7 @@ async fn balances(
         .into_iter()
         .map(|(product, b)| json!({"product": product, "credited": b.credited, "consumed": b.consumed, "held": b.held, "available": b.available}))
         .collect();
-    Ok(Json(
-        json!({"developer": developer.code, "balances": balances}),
-    ))
+    Ok(Json(json!({"developer": developer.code, "balances": balances})))
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -115,26 +104,15 @@ async fn consume(
     validator.finish()?;
     let developer = developer(&state, &code).await?;
     require_product(&state, &body.product).await?;
-    let idempotency = Idempotency {
-        client_id: caller.client_id,
-        key,
-        request_sha256: request_hash(&method, &uri, &body),
-    };
+    let idempotency =
+        Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::Consume {
         developer_id: developer.id,
         product: body.product,
         units: checked(units)?,
         reference: checked(reference)?,
     };
-    write(
-        &state,
-        Command {
-            operation,
-            actor: caller.actor(),
-            idempotency: Some(idempotency),
-        },
-    )
-    .await
+    write(&state, Command { operation, actor: caller.actor(), idempotency: Some(idempotency) }).await
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -160,20 +138,14 @@ async fn place_hold(
     let mut validator = Validator::default();
     let units = validator.check("units", Units::new(body.units));
     let reference = validator.check("reference", Reference::new(&body.reference));
-    let expiry = validator.check(
-        "expires_in_seconds",
-        HoldExpiry::new(body.expires_in_seconds),
-    );
+    let expiry = validator.check("expires_in_seconds", HoldExpiry::new(body.expires_in_seconds));
     validator.finish()?;
     let developer = developer(&state, &code).await?;
     require_product(&state, &body.product).await?;
     let expiry = checked(expiry)?;
     body.expires_in_seconds = Some(expiry.seconds());
-    let idempotency = Idempotency {
-        client_id: caller.client_id,
-        key,
-        request_sha256: request_hash(&method, &uri, &body),
-    };
+    let idempotency =
+        Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::PlaceHold {
         developer_id: developer.id,
         developer_code: developer.code,
@@ -182,15 +154,7 @@ async fn place_hold(
         reference: checked(reference)?,
         expiry,
     };
-    write(
-        &state,
-        Command {
-            operation,
-            actor: caller.actor(),
-            idempotency: Some(idempotency),
-        },
-    )
-    .await
+    write(&state, Command { operation, actor: caller.actor(), idempotency: Some(idempotency) }).await
 }
 
 fn hold_id(text: &str) -> AppResult<i64> {
@@ -200,72 +164,34 @@ fn hold_id(text: &str) -> AppResult<i64> {
         .ok_or_else(|| AppError::NotFound(format!("hold {text} does not exist")))
 }
 
-async fn hold(
-    State(state): State<AppState>,
-    _caller: ApiCaller,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
+async fn hold(State(state): State<AppState>, _caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {
     let id = hold_id(&id)?;
     let mut connection = state.db.pool().acquire().await?;
     let hold = store::find_hold(&mut connection, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("hold {id} does not exist")))?;
     drop(connection);
-    if hold.view.status == super::domain::HoldStatus::Pending
-        && hold.view.expires_at_ms <= state.clock.now_ms()
-    {
+    if hold.view.status == super::domain::HoldStatus::Pending && hold.view.expires_at_ms <= state.clock.now_ms() {
         // Past its time: settle the expiry first so the answer is the truth.
         state.ledger.expire_due_holds_of(hold.developer_id).await?;
         let mut connection = state.db.pool().acquire().await?;
-        let fresh = store::find_hold(&mut connection, id)
-            .await?
-            .map_or(hold.view, |h| h.view);
-        return Ok(stored_response(
-            &super::Outcome::HoldSettled(fresh).response(),
-            false,
-        ));
+        let fresh = store::find_hold(&mut connection, id).await?.map_or(hold.view, |h| h.view);
+        return Ok(stored_response(&super::Outcome::HoldSettled(fresh).response(), false));
     }
-    Ok(stored_response(
-        &super::Outcome::HoldSettled(hold.view).response(),
-        false,
-    ))
+    Ok(stored_response(&super::Outcome::HoldSettled(hold.view).response(), false))
 }
 
-async fn settle(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: &str,
-    settlement: HoldSettlement,
-) -> AppResult<Response> {
+async fn settle(state: &AppState, caller: &ApiCaller, id: &str, settlement: HoldSettlement) -> AppResult<Response> {
     let hold_id = hold_id(id)?;
-    let operation = Operation::SettleHold {
-        hold_id,
-        settlement,
-    };
-    write(
-        state,
-        Command {
-            operation,
-            actor: caller.actor(),
-            idempotency: None,
-        },
-    )
-    .await
+    let operation = Operation::SettleHold { hold_id, settlement };
+    write(state, Command { operation, actor: caller.actor(), idempotency: None }).await
 }
 
-async fn commit_hold(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
+async fn commit_hold(State(state): State<AppState>, caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {
     settle(&state, &caller, &id, HoldSettlement::Commit).await
 }
 
-async fn release_hold(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
+async fn release_hold(State(state): State<AppState>, caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {
     settle(&state, &caller, &id, HoldSettlement::Release).await
 }
 
@@ -287,10 +213,7 @@ async fn adjust(
     ApiJson(body): ApiJson<AdjustBody>,
 ) -> AppResult<Response> {
     caller.require_admin()?;
-    let key = headers
-        .get("idempotency-key")
-        .map(optional_idempotency_key)
-        .transpose()?;
+    let key = headers.get("idempotency-key").map(optional_idempotency_key).transpose()?;
     let mut validator = Validator::default();
     let units = validator.check("units", SignedUnits::new(body.units));
     let reason = validator.check("reason", Reference::new(&body.reason));
@@ -308,15 +231,7 @@ async fn adjust(
         units: checked(units)?,
         reason: checked(reason)?,
     };
-    write(
-        &state,
-        Command {
-            operation,
-            actor: caller.actor(),
-            idempotency,
-        },
-    )
-    .await
+    write(&state, Command { operation, actor: caller.actor(), idempotency }).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,15 +246,9 @@ fn page_limit(limit: Option<&str>) -> AppResult<i64> {
     let Some(text) = limit else {
         return Ok(LEDGER_PAGE_DEFAULT);
     };
-    text.parse::<i64>()
-        .ok()
-        .filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit))
-        .ok_or_else(|| {
-            AppError::invalid_field(
-                "limit",
-                format!("limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"),
-            )
-        })
+    text.parse::<i64>().ok().filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit)).ok_or_else(|| {
+        AppError::invalid_field("limit", format!("limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"))
+    })
 }
 
 fn cursor(after: Option<&str>) -> AppResult<i64> {
@@ -349,12 +258,7 @@ fn cursor(after: Option<&str>) -> AppResult<i64> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            AppError::invalid_field(
-                "after",
-                "after must be the 'next' cursor of a previous page",
-            )
-        })
+        .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))
 }
 
 async fn entries(
@@ -367,29 +271,16 @@ async fn entries(
     let before_id = cursor(query.after.as_deref())?;
     if let Some(product) = &query.product {
         if !store::is_product(state.db.pool(), product).await? {
-            return Err(AppError::invalid_field(
-                "product",
-                format!("product {product} is not in the catalogue"),
-            ));
+            return Err(AppError::invalid_field("product", format!("product {product} is not in the catalogue")));
         }
     }
     let developer = developer(&state, &code).await?;
     state.ledger.expire_due_holds_of(developer.id).await?;
-    let mut rows = store::entries(
-        state.db.pool(),
-        developer.id,
-        query.product.as_deref(),
-        before_id,
-        limit + 1,
-    )
-    .await?;
+    let mut rows =
+        store::entries(state.db.pool(), developer.id, query.product.as_deref(), before_id, limit + 1).await?;
     let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = if has_more {
-        rows.last().map(|row| row.id.to_string())
-    } else {
-        None
-    };
+    let next = if has_more { rows.last().map(|row| row.id.to_string()) } else { None };
     let entries: Vec<Value> = rows
         .into_iter()
         .map(|row| json!({"id": row.id, "kind": row.kind, "product": row.product, "units": row.units, "reference": row.reference, "actor": row.actor, "at": format_rfc3339_local(row.at_ms)}))
@@ -419,10 +310,6 @@ mod tests {
 
     #[test]
     fn field_errors_name_the_rule() {
-        assert!(
-            super::super::domain::LedgerFieldError::Units
-                .to_string()
-                .contains("1000000")
-        );
+        assert!(super::super::domain::LedgerFieldError::Units.to_string().contains("1000000"));
     }
 }

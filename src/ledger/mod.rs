@@ -17,9 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use domain::{
-    Balance, HoldExpiry, HoldSettlement, IdempotencyKey, Reference, SignedUnits, Units,
-};
+pub use domain::{Balance, HoldExpiry, HoldSettlement, IdempotencyKey, Reference, SignedUnits, Units};
 pub use outcome::{HoldView, Outcome, Rejection};
 pub use store::StoredResponse;
 
@@ -151,10 +149,7 @@ impl LedgerError {
 impl From<LedgerError> for AppError {
     fn from(error: LedgerError) -> Self {
         match error {
-            LedgerError::KeyReused => Self::Unprocessable {
-                slug: "idempotency-key-reused",
-                detail: error.to_string(),
-            },
+            LedgerError::KeyReused => Self::Unprocessable { slug: "idempotency-key-reused", detail: error.to_string() },
             LedgerError::Unconfirmed(detail) => Self::Unavailable(detail),
             LedgerError::Database(cause) => Self::Internal(cause.into()),
         }
@@ -183,13 +178,8 @@ impl Ledger {
     /// Key reused, unconfirmed, or a database fault.
     pub async fn write(&self, command: Command) -> Result<Written, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || {
-            LedgerError::Unconfirmed("the ledger writer has stopped; nothing was written".into())
-        };
-        self.writer
-            .send(writer::Job { command, reply })
-            .await
-            .map_err(|_| stopped())?;
+        let stopped = || LedgerError::Unconfirmed("the ledger writer has stopped; nothing was written".into());
+        self.writer.send(writer::Job { command, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -200,15 +190,8 @@ impl Ledger {
     /// A database fault.
     pub async fn expire_due_holds_of(&self, developer_id: i64) -> Result<(), LedgerError> {
         if store::has_due_holds(self.db.pool(), developer_id, self.clock.now_ms()).await? {
-            let operation = Operation::ExpireDueHolds {
-                developer_id: Some(developer_id),
-            };
-            self.write(Command {
-                operation,
-                actor: EXPIRY_ACTOR.into(),
-                idempotency: None,
-            })
-            .await?;
+            let operation = Operation::ExpireDueHolds { developer_id: Some(developer_id) };
+            self.write(Command { operation, actor: EXPIRY_ACTOR.into(), idempotency: None }).await?;
         }
         Ok(())
     }
@@ -219,14 +202,7 @@ impl Ledger {
     /// A database fault.
     pub async fn expire_due_holds(&self) -> Result<usize, LedgerError> {
         let operation = Operation::ExpireDueHolds { developer_id: None };
-        match self
-            .write(Command {
-                operation,
-                actor: EXPIRY_ACTOR.into(),
-                idempotency: None,
-            })
-            .await?
-        {
+        match self.write(Command { operation, actor: EXPIRY_ACTOR.into(), idempotency: None }).await? {
             Written::Fresh(Outcome::HoldsExpired(count)) => Ok(count),
             _ => Ok(0),
         }

@@ -107,20 +107,14 @@ impl Rejection {
     #[must_use]
     pub fn to_error(&self) -> AppError {
         match self {
-            Self::InsufficientQuota {
-                product,
-                requested,
-                available,
-            } => {
+            Self::InsufficientQuota { product, requested, available } => {
                 let mut extensions = Map::new();
                 extensions.insert("product".into(), json!(product));
                 extensions.insert("requested".into(), json!(requested));
                 extensions.insert("available".into(), json!(available));
                 AppError::Conflict {
                     slug: "insufficient-quota",
-                    detail: format!(
-                        "{requested} units of {product} were asked for but only {available} are available"
-                    ),
+                    detail: format!("{requested} units of {product} were asked for but only {available} are available"),
                     extensions,
                 }
             }
@@ -143,25 +137,13 @@ impl Outcome {
     #[must_use]
     pub fn response(&self) -> StoredResponse {
         let (status, body) = match self {
-            Self::Consumed {
-                entry_id,
-                product,
-                units,
-                reference,
-                available,
-            } => (
+            Self::Consumed { entry_id, product, units, reference, available } => (
                 201,
                 json!({"id": entry_id, "product": product, "units": units, "reference": reference, "available": available}),
             ),
             Self::HoldPlaced(hold) => (201, hold.to_json()),
             Self::HoldSettled(hold) => (200, hold.to_json()),
-            Self::Adjusted {
-                entry_id,
-                product,
-                units,
-                reason,
-                available,
-            } => (
+            Self::Adjusted { entry_id, product, units, reason, available } => (
                 201,
                 json!({"id": entry_id, "product": product, "units": units, "reason": reason, "available": available}),
             ),
@@ -169,17 +151,11 @@ impl Outcome {
             Self::Rejected(rejection) => {
                 let error = rejection.to_error();
                 let body = error.problem_body();
-                let status = body["status"]
-                    .as_u64()
-                    .and_then(|s| u16::try_from(s).ok())
-                    .unwrap_or(409);
+                let status = body["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(409);
                 (status, body)
             }
         };
-        StoredResponse {
-            status,
-            body: body.to_string(),
-        }
+        StoredResponse { status, body: body.to_string() }
     }
 }
 
@@ -189,11 +165,8 @@ mod tests {
 
     #[test]
     fn insufficient_quota_is_a_409_that_says_what_is_available() {
-        let outcome = Outcome::Rejected(Rejection::InsufficientQuota {
-            product: "CERT-1Y".into(),
-            requested: 5,
-            available: 2,
-        });
+        let outcome =
+            Outcome::Rejected(Rejection::InsufficientQuota { product: "CERT-1Y".into(), requested: 5, available: 2 });
         let response = outcome.response();
         assert_eq!(response.status, 409);
         let body: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();

@@ -32,10 +32,7 @@ pub struct NewEntry<'a> {
 ///
 /// # Errors
 /// A database fault.
-pub async fn insert_entry(
-    connection: &mut AnyConnection,
-    entry: &NewEntry<'_>,
-) -> sqlx::Result<i64> {
+pub async fn insert_entry(connection: &mut AnyConnection, entry: &NewEntry<'_>) -> sqlx::Result<i64> {
     sqlx::query(
         "INSERT INTO ledger_entries (account_id, developer_id, kind, units, reference, actor, hold_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -73,14 +70,8 @@ pub async fn take_available(
         "UPDATE ledger_accounts SET consumed = consumed + $1, available = available - $1
          WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available"
     };
-    let row = sqlx::query(sql)
-        .bind(units)
-        .bind(developer_id)
-        .bind(product)
-        .fetch_optional(connection)
-        .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .transpose()
+    let row = sqlx::query(sql).bind(units).bind(developer_id).bind(product).fetch_optional(connection).await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
 /// Adds signed `units` to credited and available, only if available stays
@@ -108,26 +99,19 @@ pub async fn add_credited(
     .bind(product)
     .fetch_optional(connection)
     .await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .transpose()
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
 /// Units available on an account (0 when it has never been used).
 ///
 /// # Errors
 /// A database fault.
-pub async fn available(
-    connection: &mut AnyConnection,
-    developer_id: i64,
-    product: &str,
-) -> sqlx::Result<i64> {
-    let row = sqlx::query(
-        "SELECT available FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2",
-    )
-    .bind(developer_id)
-    .bind(product)
-    .fetch_optional(connection)
-    .await?;
+pub async fn available(connection: &mut AnyConnection, developer_id: i64, product: &str) -> sqlx::Result<i64> {
+    let row = sqlx::query("SELECT available FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2")
+        .bind(developer_id)
+        .bind(product)
+        .fetch_optional(connection)
+        .await?;
     row.map_or(Ok(0), |row| row.try_get(0))
 }
 
@@ -190,7 +174,8 @@ pub async fn insert_hold(connection: &mut AnyConnection, hold: &NewHold<'_>) -> 
     .try_get(0)
 }
 
-const HOLD_COLUMNS: &str = "SELECT h.id, d.code, a.product_code, h.units, h.reference, h.status, h.expires_at, h.account_id, h.developer_id
+const HOLD_COLUMNS: &str =
+    "SELECT h.id, d.code, a.product_code, h.units, h.reference, h.status, h.expires_at, h.account_id, h.developer_id
      FROM holds h JOIN ledger_accounts a ON a.id = h.account_id JOIN developers d ON d.id = h.developer_id";
 
 /// A hold with what is needed to settle it.
@@ -224,15 +209,9 @@ fn hold_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<StoredHold> {
 ///
 /// # Errors
 /// A database fault.
-pub async fn find_hold(
-    connection: &mut AnyConnection,
-    hold_id: i64,
-) -> sqlx::Result<Option<StoredHold>> {
+pub async fn find_hold(connection: &mut AnyConnection, hold_id: i64) -> sqlx::Result<Option<StoredHold>> {
     let sql = format!("{HOLD_COLUMNS} WHERE h.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(hold_id)
-        .fetch_optional(connection)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hold_id).fetch_optional(connection).await?;
     row.as_ref().map(hold_from_row).transpose()
 }
 
@@ -247,14 +226,12 @@ pub async fn mark_hold(
     status: HoldStatus,
     at_ms: i64,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE holds SET status = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(status.as_str())
-    .bind(at_ms)
-    .bind(hold_id)
-    .execute(connection)
-    .await?;
+    let result = sqlx::query("UPDATE holds SET status = $1, settled_at = $2 WHERE id = $3 AND status = 'pending'")
+        .bind(status.as_str())
+        .bind(at_ms)
+        .bind(hold_id)
+        .execute(connection)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -295,11 +272,12 @@ pub async fn due_holds(
 /// # Errors
 /// A database fault.
 pub async fn has_due_holds(pool: &AnyPool, developer_id: i64, now_ms: i64) -> sqlx::Result<bool> {
-    let row = sqlx::query("SELECT id FROM holds WHERE status = 'pending' AND developer_id = $1 AND expires_at <= $2 LIMIT 1")
-        .bind(developer_id)
-        .bind(now_ms)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT id FROM holds WHERE status = 'pending' AND developer_id = $1 AND expires_at <= $2 LIMIT 1")
+            .bind(developer_id)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.is_some())
 }
 
@@ -330,13 +308,7 @@ pub async fn find_idempotency_record(
     .await?;
     row.map(|row| {
         let status: i64 = row.try_get(1)?;
-        Ok((
-            row.try_get(0)?,
-            StoredResponse {
-                status: u16::try_from(status).unwrap_or(500),
-                body: row.try_get(2)?,
-            },
-        ))
+        Ok((row.try_get(0)?, StoredResponse { status: u16::try_from(status).unwrap_or(500), body: row.try_get(2)? }))
     })
     .transpose()
 }
@@ -374,10 +346,8 @@ pub async fn insert_idempotency_record(
 /// # Errors
 /// A database fault.
 pub async fn prune_idempotency_records(pool: &AnyPool, before_ms: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
-        .bind(before_ms)
-        .execute(pool)
-        .await?;
+    let result =
+        sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1").bind(before_ms).execute(pool).await?;
     Ok(result.rows_affected())
 }
 
@@ -412,10 +382,8 @@ pub async fn balances(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<(St
 /// # Errors
 /// A database fault.
 pub async fn is_active_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
-    let row = sqlx::query("SELECT code FROM products WHERE code = $1 AND active")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT code FROM products WHERE code = $1 AND active").bind(code).fetch_optional(pool).await?;
     Ok(row.is_some())
 }
 
@@ -424,10 +392,7 @@ pub async fn is_active_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool>
 /// # Errors
 /// A database fault.
 pub async fn is_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
-    let row = sqlx::query("SELECT code FROM products WHERE code = $1")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query("SELECT code FROM products WHERE code = $1").bind(code).fetch_optional(pool).await?;
     Ok(row.is_some())
 }
 

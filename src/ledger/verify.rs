@@ -80,14 +80,8 @@ pub async fn verify(pool: &AnyPool) -> sqlx::Result<(usize, Vec<Discrepancy>)> {
             held: row.try_get(5)?,
             available: row.try_get(6)?,
         };
-        let (credited, consumed, held): (i64, i64, i64) =
-            (row.try_get(7)?, row.try_get(8)?, row.try_get(9)?);
-        let from_entries = Balance {
-            credited,
-            consumed,
-            held,
-            available: credited - consumed - held,
-        };
+        let (credited, consumed, held): (i64, i64, i64) = (row.try_get(7)?, row.try_get(8)?, row.try_get(9)?);
+        let from_entries = Balance { credited, consumed, held, available: credited - consumed - held };
         let pending_hold_units: i64 = row.try_get(10)?;
         if stored != from_entries || !stored.is_consistent() || pending_hold_units != stored.held {
             wrong.push(Discrepancy {

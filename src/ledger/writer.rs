@@ -48,27 +48,18 @@ async fn run(db: Db, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<Job>) {
                 Ok(opened) => connection = Some(opened),
                 Err(error) => {
                     tracing::error!(error = format!("{error:#}"), "ledger writer cannot connect");
-                    fail_all(
-                        &mut batch,
-                        "the database is unreachable; nothing was written",
-                    );
+                    fail_all(&mut batch, "the database is unreachable; nothing was written");
                     continue;
                 }
             }
         }
         if let Some(open) = connection.as_mut() {
             if let Err(error) = execute_batch(&db, open, clock.as_ref(), &mut batch).await {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "ledger batch failed; reconnecting"
-                );
+                tracing::error!(error = format!("{error:#}"), "ledger batch failed; reconnecting");
                 connection = None;
             }
         }
-        fail_all(
-            &mut batch,
-            "the write could not be confirmed; retry with the same Idempotency-Key",
-        );
+        fail_all(&mut batch, "the write could not be confirmed; retry with the same Idempotency-Key");
     }
     if let Some(open) = connection {
         let _ = open.close().await;
@@ -78,9 +69,7 @@ async fn run(db: Db, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<Job>) {
 /// Answers every job still in `batch` with an error and empties it.
 fn fail_all(batch: &mut Vec<Job>, detail: &str) {
     for job in batch.drain(..) {
-        let _ = job
-            .reply
-            .send(Err(LedgerError::Unconfirmed(detail.to_owned())));
+        let _ = job.reply.send(Err(LedgerError::Unconfirmed(detail.to_owned())));
     }
 }
 
@@ -122,8 +111,7 @@ async fn execute_isolated(
             }
             Err(error) => {
                 savepoint.rollback().await.map_err(LedgerError::database)?;
-                let raced =
-                    matches!(&error, LedgerError::Database(cause) if is_unique_violation(cause));
+                let raced = matches!(&error, LedgerError::Database(cause) if is_unique_violation(cause));
                 if !(raced && attempt < IDEMPOTENCY_RACE_ATTEMPTS) {
                     return Err(error);
                 }
@@ -132,18 +120,10 @@ async fn execute_isolated(
     }
 }
 
-async fn execute(
-    connection: &mut AnyConnection,
-    command: &Command,
-    now_ms: i64,
-) -> Result<Written, LedgerError> {
+async fn execute(connection: &mut AnyConnection, command: &Command, now_ms: i64) -> Result<Written, LedgerError> {
     if let Some(idempotency) = &command.idempotency {
-        let stored = store::find_idempotency_record(
-            connection,
-            idempotency.client_id,
-            idempotency.key.as_str(),
-        )
-        .await?;
+        let stored =
+            store::find_idempotency_record(connection, idempotency.client_id, idempotency.key.as_str()).await?;
         if let Some((request_sha256, response)) = stored {
             if request_sha256 != idempotency.request_sha256 {
                 return Err(LedgerError::KeyReused);
@@ -152,22 +132,10 @@ async fn execute(
         }
     }
     let outcome = apply(connection, &command.operation, &command.actor, now_ms).await?;
-    if let Some(Idempotency {
-        client_id,
-        key,
-        request_sha256,
-    }) = &command.idempotency
-    {
+    if let Some(Idempotency { client_id, key, request_sha256 }) = &command.idempotency {
         let response = outcome.response();
-        store::insert_idempotency_record(
-            connection,
-            *client_id,
-            key.as_str(),
-            request_sha256,
-            &response,
-            now_ms,
-        )
-        .await?;
+        store::insert_idempotency_record(connection, *client_id, key.as_str(), request_sha256, &response, now_ms)
+            .await?;
     }
     Ok(Written::Fresh(outcome))
 }
@@ -179,15 +147,9 @@ async fn apply(
     now_ms: i64,
 ) -> sqlx::Result<Outcome> {
     match operation {
-        Operation::Consume {
-            developer_id,
-            product,
-            units,
-            reference,
-        } => {
+        Operation::Consume { developer_id, product, units, reference } => {
             let Some((account_id, available)) =
-                store::take_available(connection, *developer_id, product, units.get(), false)
-                    .await?
+                store::take_available(connection, *developer_id, product, units.get(), false).await?
             else {
                 return insufficient(connection, *developer_id, product, units.get()).await;
             };
@@ -210,17 +172,9 @@ async fn apply(
                 available,
             })
         }
-        Operation::PlaceHold {
-            developer_id,
-            developer_code,
-            product,
-            units,
-            reference,
-            expiry,
-        } => {
+        Operation::PlaceHold { developer_id, developer_code, product, units, reference, expiry } => {
             let Some((account_id, _)) =
-                store::take_available(connection, *developer_id, product, units.get(), true)
-                    .await?
+                store::take_available(connection, *developer_id, product, units.get(), true).await?
             else {
                 return insufficient(connection, *developer_id, product, units.get()).await;
             };
@@ -255,16 +209,10 @@ async fn apply(
                 expires_at_ms,
             }))
         }
-        Operation::SettleHold {
-            hold_id,
-            settlement,
-        } => settle_hold(connection, *hold_id, *settlement, actor, now_ms).await,
-        Operation::Adjust {
-            developer_id,
-            product,
-            units,
-            reason,
-        } => {
+        Operation::SettleHold { hold_id, settlement } => {
+            settle_hold(connection, *hold_id, *settlement, actor, now_ms).await
+        }
+        Operation::Adjust { developer_id, product, units, reason } => {
             let Some((account_id, available)) =
                 store::add_credited(connection, *developer_id, product, units.get()).await?
             else {
@@ -311,11 +259,7 @@ async fn insufficient(
     requested: i64,
 ) -> sqlx::Result<Outcome> {
     let available = store::available(connection, developer_id, product).await?;
-    Ok(Outcome::Rejected(Rejection::InsufficientQuota {
-        product: product.to_owned(),
-        requested,
-        available,
-    }))
+    Ok(Outcome::Rejected(Rejection::InsufficientQuota { product: product.to_owned(), requested, available }))
 }
 
 /// Ends a pending hold. A hold found past its expiry is expired first, so a
@@ -334,29 +278,13 @@ async fn settle_hold(
         return Ok(Outcome::Rejected(Rejection::HoldNotPending(hold.view)));
     }
     let late = settlement != HoldSettlement::Expire && hold.view.expires_at_ms <= now_ms;
-    let effective = if late {
-        HoldSettlement::Expire
-    } else {
-        settlement
-    };
+    let effective = if late { HoldSettlement::Expire } else { settlement };
     if !store::mark_hold(connection, hold_id, effective.final_status(), now_ms).await? {
-        let current = store::find_hold(connection, hold_id)
-            .await?
-            .map_or(hold.view, |h| h.view);
+        let current = store::find_hold(connection, hold_id).await?.map_or(hold.view, |h| h.view);
         return Ok(Outcome::Rejected(Rejection::HoldNotPending(current)));
     }
-    store::settle_held(
-        connection,
-        hold.account_id,
-        hold.view.units,
-        effective == HoldSettlement::Commit,
-    )
-    .await?;
-    let actor = if effective == HoldSettlement::Expire {
-        super::EXPIRY_ACTOR
-    } else {
-        actor
-    };
+    store::settle_held(connection, hold.account_id, hold.view.units, effective == HoldSettlement::Commit).await?;
+    let actor = if effective == HoldSettlement::Expire { super::EXPIRY_ACTOR } else { actor };
     let entry = NewEntry {
         account_id: hold.account_id,
         developer_id: hold.developer_id,
@@ -368,10 +296,7 @@ async fn settle_hold(
         at_ms: now_ms,
     };
     store::insert_entry(connection, &entry).await?;
-    let view = HoldView {
-        status: effective.final_status(),
-        ..hold.view
-    };
+    let view = HoldView { status: effective.final_status(), ..hold.view };
     if late {
         return Ok(Outcome::Rejected(Rejection::HoldNotPending(view)));
     }

@@ -41,7 +41,8 @@ macro_rules! on_both_backends {
 
 /// The PostgreSQL server the suite creates its databases on.
 pub fn postgres_server_url() -> String {
-    std::env::var("KUOTA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("KUOTA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 fn unique_suffix() -> String {
@@ -72,8 +73,13 @@ impl TestDatabase {
                 sqlx::any::install_default_drivers();
                 let server = postgres_server_url();
                 let name = format!("kuota_test_{suffix}");
-                let mut admin = sqlx::AnyConnection::connect(&server).await.expect("PostgreSQL must answer at KUOTA_TEST_POSTGRES_URL");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create database");
+                let mut admin = sqlx::AnyConnection::connect(&server)
+                    .await
+                    .expect("PostgreSQL must answer at KUOTA_TEST_POSTGRES_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create database");
                 let _ = admin.close().await;
                 let url = database_url_on(&server, &name);
                 Self { backend, url, data_dir, postgres_name: Some(name) }
@@ -159,8 +165,10 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, app(state)).await });
         let now = clock.now_ms();
-        let (_, admin_token) = kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, now).await.expect("admin client");
-        let (_, hims_token) = kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, now).await.expect("hims client");
+        let (_, admin_token) =
+            kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, now).await.expect("admin client");
+        let (_, hims_token) =
+            kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, now).await.expect("hims client");
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
         Self { address, client, clock, db, admin_token, hims_token, database }
     }
@@ -172,7 +180,14 @@ impl TestApp {
     /// Adds a verified developer through the admin API.
     pub async fn add_developer(&self, code: &str, registration_no: &str) {
         let body = json!({"code": code, "name": format!("{code} Sdn. Bhd."), "registration_no": registration_no, "email": "admin@pemaju.com.my"});
-        let response = self.client.post(self.url("/api/v1/developers")).bearer_auth(&self.admin_token).json(&body).send().await.expect("request");
+        let response = self
+            .client
+            .post(self.url("/api/v1/developers"))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), StatusCode::CREATED, "adding developer {code}");
     }
 
@@ -189,7 +204,13 @@ impl TestApp {
     }
 
     pub async fn consume(&self, code: &str, key: &str, product: &str, units: i64) -> Response {
-        self.consume_as(&self.hims_token, code, key, &json!({"product": product, "units": units, "reference": format!("cert-{key}")})).await
+        self.consume_as(
+            &self.hims_token,
+            code,
+            key,
+            &json!({"product": product, "units": units, "reference": format!("cert-{key}")}),
+        )
+        .await
     }
 
     pub async fn consume_as(&self, token: &str, code: &str, key: &str, body: &Value) -> Response {
@@ -203,7 +224,14 @@ impl TestApp {
             .expect("request")
     }
 
-    pub async fn place_hold(&self, code: &str, key: &str, product: &str, units: i64, expires_in_seconds: i64) -> Response {
+    pub async fn place_hold(
+        &self,
+        code: &str,
+        key: &str,
+        product: &str,
+        units: i64,
+        expires_in_seconds: i64,
+    ) -> Response {
         let body = json!({"product": product, "units": units, "reference": format!("hold-{key}"), "expires_in_seconds": expires_in_seconds});
         self.client
             .post(self.url(&format!("/api/v1/developers/{code}/holds")))
@@ -216,7 +244,12 @@ impl TestApp {
     }
 
     pub async fn settle_hold(&self, id: i64, action: &str) -> Response {
-        self.client.post(self.url(&format!("/api/v1/holds/{id}/{action}"))).bearer_auth(&self.hims_token).send().await.expect("request")
+        self.client
+            .post(self.url(&format!("/api/v1/holds/{id}/{action}")))
+            .bearer_auth(&self.hims_token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -226,7 +259,10 @@ impl TestApp {
     /// The balance of one product.
     pub async fn balance(&self, code: &str, product: &str) -> Value {
         let body: Value = self.get(&format!("/api/v1/developers/{code}/balances")).await.json().await.expect("json");
-        body["balances"].as_array().and_then(|all| all.iter().find(|b| b["product"] == product).cloned()).expect("product balance")
+        body["balances"]
+            .as_array()
+            .and_then(|all| all.iter().find(|b| b["product"] == product).cloned())
+            .expect("product balance")
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -245,7 +281,8 @@ impl TestApp {
 /// Asserts a problem+json answer with the given status and type suffix; returns its body.
 pub async fn assert_problem(response: Response, status: u16, type_suffix: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem json");
     let problem_type = body["type"].as_str().unwrap_or_default();

@@ -38,7 +38,10 @@ async fn a_hold_moves_units_to_held_and_commit_consumes_them(backend: Backend) {
     assert_eq!(committed.status(), 200);
     assert_eq!(committed.json::<Value>().await.unwrap()["status"], "committed");
     let balance = app.balance("PMJ-1", "CERT-1Y").await;
-    assert_eq!((balance["held"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()), (Some(0), Some(4), Some(6)));
+    assert_eq!(
+        (balance["held"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()),
+        (Some(0), Some(4), Some(6))
+    );
     app.assert_ledger_verifies().await;
 }
 
@@ -48,7 +51,10 @@ async fn a_released_hold_gives_its_units_back(backend: Backend) {
     let released = app.settle_hold(placed["id"].as_i64().unwrap(), "release").await;
     assert_eq!(released.json::<Value>().await.unwrap()["status"], "released");
     let balance = app.balance("PMJ-1", "CERT-1Y").await;
-    assert_eq!((balance["held"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()), (Some(0), Some(0), Some(10)));
+    assert_eq!(
+        (balance["held"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()),
+        (Some(0), Some(0), Some(10))
+    );
     app.assert_ledger_verifies().await;
 }
 
@@ -89,7 +95,8 @@ async fn the_sweeper_expires_holds_on_its_own(backend: Backend) {
     let mut status = String::new();
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let row = sqlx::query("SELECT status FROM holds WHERE id = $1").bind(id).fetch_one(app.db.pool()).await.unwrap();
+        let row =
+            sqlx::query("SELECT status FROM holds WHERE id = $1").bind(id).fetch_one(app.db.pool()).await.unwrap();
         status = sqlx::Row::try_get(&row, 0).unwrap();
         if status == "expired" {
             break;

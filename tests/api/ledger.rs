@@ -21,7 +21,8 @@ async fn balances_list_every_active_product_with_zeros(backend: Backend) {
     app.add_developer("PMJ-1", "201901000005").await;
     let body: Value = app.get("/api/v1/developers/pmj-1/balances").await.json().await.unwrap();
     assert_eq!(body["developer"], "PMJ-1");
-    let products: Vec<&str> = body["balances"].as_array().unwrap().iter().map(|b| b["product"].as_str().unwrap()).collect();
+    let products: Vec<&str> =
+        body["balances"].as_array().unwrap().iter().map(|b| b["product"].as_str().unwrap()).collect();
     assert_eq!(products, ["CERT-1M", "CERT-1Y"]);
     for balance in body["balances"].as_array().unwrap() {
         for part in ["credited", "consumed", "held", "available"] {
@@ -37,10 +38,16 @@ async fn a_consumption_takes_units_and_is_in_the_ledger(backend: Backend) {
     let response = app.consume("PMJ-1", "k1", "CERT-1Y", 3).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    assert_eq!((body["product"].as_str(), body["units"].as_i64(), body["available"].as_i64()), (Some("CERT-1Y"), Some(3), Some(7)));
+    assert_eq!(
+        (body["product"].as_str(), body["units"].as_i64(), body["available"].as_i64()),
+        (Some("CERT-1Y"), Some(3), Some(7))
+    );
     assert_eq!(body["reference"], "cert-k1");
     let balance = app.balance("PMJ-1", "CERT-1Y").await;
-    assert_eq!((balance["credited"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()), (Some(10), Some(3), Some(7)));
+    assert_eq!(
+        (balance["credited"].as_i64(), balance["consumed"].as_i64(), balance["available"].as_i64()),
+        (Some(10), Some(3), Some(7))
+    );
     let ledger: Value = app.get("/api/v1/developers/PMJ-1/ledger").await.json().await.unwrap();
     let newest = &ledger["entries"][0];
     assert_eq!((newest["kind"].as_str(), newest["units"].as_i64()), (Some("consume"), Some(3)));

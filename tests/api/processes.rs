@@ -45,7 +45,11 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
         Self { child, url }
     }
 }
@@ -58,7 +62,21 @@ impl Drop for Server {
 }
 
 fn prepare(database: &TestDatabase) -> (String, String) {
-    let added = cli(database, &["developer", "add", "--code", "PMJ-1", "--name", "Maju Sdn Bhd", "--registration-no", "201901000005", "--email", "a@maju.my"]);
+    let added = cli(
+        database,
+        &[
+            "developer",
+            "add",
+            "--code",
+            "PMJ-1",
+            "--name",
+            "Maju Sdn Bhd",
+            "--registration-no",
+            "201901000005",
+            "--email",
+            "a@maju.my",
+        ],
+    );
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let admin = last_line(&cli(database, &["api-client", "create", "--name", "ops", "--scope", "admin"]));
     let hims = last_line(&cli(database, &["api-client", "create", "--name", "HIMS", "--scope", "hims"]));
@@ -92,7 +110,11 @@ async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
     let db = Db::connect(&database.config()).await.unwrap();
     let mut missing = Vec::new();
     for id in &tally.created_ids {
-        let row = sqlx::query("SELECT id FROM ledger_entries WHERE id = $1 AND kind = 'consume'").bind(*id).fetch_optional(db.pool()).await.unwrap();
+        let row = sqlx::query("SELECT id FROM ledger_entries WHERE id = $1 AND kind = 'consume'")
+            .bind(*id)
+            .fetch_optional(db.pool())
+            .await
+            .unwrap();
         if row.is_none() {
             missing.push(*id);
         }
@@ -117,20 +139,44 @@ async fn the_cli_creates_developers_and_clients_and_verifies_the_ledger(backend:
     let database = TestDatabase::create(backend).await;
     let (admin, _) = prepare(&database);
     assert!(admin.starts_with("kuota_") && admin.len() > 60, "the token is the last line: {admin}");
-    let duplicate = cli(&database, &["developer", "add", "--code", "pmj-1", "--name", "X", "--registration-no", "202001000001", "--email", "a@b.my"]);
+    let duplicate = cli(
+        &database,
+        &[
+            "developer",
+            "add",
+            "--code",
+            "pmj-1",
+            "--name",
+            "X",
+            "--registration-no",
+            "202001000001",
+            "--email",
+            "a@b.my",
+        ],
+    );
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already registered"));
-    let invalid = cli(&database, &["developer", "add", "--code", "P 1", "--name", "X", "--registration-no", "123", "--email", "a@b.my"]);
+    let invalid = cli(
+        &database,
+        &["developer", "add", "--code", "P 1", "--name", "X", "--registration-no", "123", "--email", "a@b.my"],
+    );
     assert!(!invalid.status.success());
     let db = Db::connect(&database.config()).await.unwrap();
-    let stored = sqlx::query("SELECT token_sha256 FROM api_clients WHERE token_sha256 = $1").bind(&admin).fetch_optional(db.pool()).await.unwrap();
+    let stored = sqlx::query("SELECT token_sha256 FROM api_clients WHERE token_sha256 = $1")
+        .bind(&admin)
+        .fetch_optional(db.pool())
+        .await
+        .unwrap();
     assert!(stored.is_none(), "the token itself is not stored");
     assert!(cli(&database, &["ledger", "verify"]).status.success());
     let server = Server::start(&database);
     credit(&server.url, &admin, 10).await;
     drop(server);
     // Tamper with a balance behind the ledger's back: verify must notice.
-    sqlx::query("UPDATE ledger_accounts SET credited = credited + 5, available = available + 5").execute(db.pool()).await.unwrap();
+    sqlx::query("UPDATE ledger_accounts SET credited = credited + 5, available = available + 5")
+        .execute(db.pool())
+        .await
+        .unwrap();
     let verify = cli(&database, &["ledger", "verify"]);
     assert!(!verify.status.success());
     let report = String::from_utf8_lossy(&verify.stdout);

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kuota::clock::{Clock, ManualClock, SystemClock};
 use kuota::db::Db;
 use kuota::developer::{NewDeveloper, store::insert_verified};
-use kuota::ledger::{Command, HoldExpiry, HoldSettlement, Ledger, Operation, Outcome, Reference, Rejection, SignedUnits, Units, Written};
+use kuota::ledger::{
+    Command, HoldExpiry, HoldSettlement, Ledger, Operation, Outcome, Reference, Rejection, SignedUnits, Units, Written,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
@@ -113,11 +115,23 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
         match step {
             Step::Consume { product, units } => {
                 let reference = Reference::new("p").unwrap();
-                let operation = Operation::Consume { developer_id, product: PRODUCTS[product].into(), units: Units::new(units).unwrap(), reference };
+                let operation = Operation::Consume {
+                    developer_id,
+                    product: PRODUCTS[product].into(),
+                    units: Units::new(units).unwrap(),
+                    reference,
+                };
                 let outcome = write(&fixture.ledger, operation).await;
                 model.expire(now_ms);
                 let enough = model.available(product) >= units;
-                prop_assert_eq!(matches!(outcome, Outcome::Consumed { .. }), enough, "consume {} of {}: {:?}", units, product, outcome);
+                prop_assert_eq!(
+                    matches!(outcome, Outcome::Consumed { .. }),
+                    enough,
+                    "consume {} of {}: {:?}",
+                    units,
+                    product,
+                    outcome
+                );
                 if enough {
                     model.accounts.entry(product).or_default().1 += units;
                 }
@@ -138,15 +152,26 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
                     Outcome::HoldPlaced(hold) => {
                         prop_assert!(enough, "hold placed without enough units");
                         model.accounts.entry(product).or_default().2 += units;
-                        model.holds.push(ModelHold { id: hold.id, product, units, expires_at_ms: now_ms + seconds * 1000, pending: true });
+                        model.holds.push(ModelHold {
+                            id: hold.id,
+                            product,
+                            units,
+                            expires_at_ms: now_ms + seconds * 1000,
+                            pending: true,
+                        });
                     }
-                    other => prop_assert!(!enough && matches!(other, Outcome::Rejected(Rejection::InsufficientQuota { .. })), "{:?}", other),
+                    other => prop_assert!(
+                        !enough && matches!(other, Outcome::Rejected(Rejection::InsufficientQuota { .. })),
+                        "{:?}",
+                        other
+                    ),
                 }
             }
             Step::Commit { hold } | Step::Release { hold } if hold < model.holds.len() => {
                 let commit = matches!(step, Step::Commit { .. });
                 let settlement = if commit { HoldSettlement::Commit } else { HoldSettlement::Release };
-                let outcome = write(&fixture.ledger, Operation::SettleHold { hold_id: model.holds[hold].id, settlement }).await;
+                let outcome =
+                    write(&fixture.ledger, Operation::SettleHold { hold_id: model.holds[hold].id, settlement }).await;
                 model.expire(now_ms);
                 let target = &mut model.holds[hold];
                 prop_assert_eq!(matches!(outcome, Outcome::HoldSettled(_)), target.pending, "{:?}", outcome);
@@ -166,7 +191,12 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
                 model.expire(fixture.clock.now_ms());
             }
             Step::Adjust { product, units } => {
-                let operation = Operation::Adjust { developer_id, product: PRODUCTS[product].into(), units: SignedUnits::new(units).unwrap(), reason: Reference::new("a").unwrap() };
+                let operation = Operation::Adjust {
+                    developer_id,
+                    product: PRODUCTS[product].into(),
+                    units: SignedUnits::new(units).unwrap(),
+                    reason: Reference::new("a").unwrap(),
+                };
                 let outcome = write(&fixture.ledger, operation).await;
                 model.expire(now_ms);
                 let allowed = model.available(product) + units >= 0;
@@ -181,7 +211,10 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
         for (index, product) in PRODUCTS.iter().enumerate() {
             let (_, stored) = balances.iter().find(|(code, _)| code == product).unwrap();
             let (credited, consumed, held) = model.accounts.get(&index).copied().unwrap_or_default();
-            prop_assert_eq!((stored.credited, stored.consumed, stored.held, stored.available), (credited, consumed, held, credited - consumed - held));
+            prop_assert_eq!(
+                (stored.credited, stored.consumed, stored.held, stored.available),
+                (credited, consumed, held, credited - consumed - held)
+            );
             prop_assert!(stored.available >= 0 && stored.held >= 0);
         }
     }
@@ -193,7 +226,8 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
 fn run(backend: Backend, cases: u32) {
     let fixture = fixture(backend);
     let mut runner = TestRunner::new(ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() });
-    let result = runner.run(&proptest::collection::vec(step(), 1..40), |steps| fixture.runtime.block_on(run_case(&fixture, steps)));
+    let result = runner
+        .run(&proptest::collection::vec(step(), 1..40), |steps| fixture.runtime.block_on(run_case(&fixture, steps)));
     if let Err(failure) = result {
         panic!("{failure}");
     }

@@ -12,7 +12,9 @@ async fn columns(app: &TestApp) -> BTreeSet<(String, String)> {
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
         }
-        Backend::Postgres => "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = 'public'",
+        Backend::Postgres => {
+            "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = 'public'"
+        }
     };
     let rows = sqlx::query(sql).fetch_all(app.db.pool()).await.unwrap();
     rows.iter().map(|row| (row.try_get::<String, _>(0).unwrap(), row.try_get::<String, _>(1).unwrap())).collect()
@@ -26,7 +28,10 @@ async fn both_backends_have_the_same_tables_and_columns() {
     assert!(sqlite_columns.len() > 40, "the schema was read: {sqlite_columns:?}");
     let only_sqlite: Vec<_> = sqlite_columns.difference(&postgres_columns).collect();
     let only_postgres: Vec<_> = postgres_columns.difference(&sqlite_columns).collect();
-    assert!(only_sqlite.is_empty() && only_postgres.is_empty(), "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}");
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,9 +48,14 @@ async fn ledger_entries_cannot_be_edited_or_deleted() {
         let app = TestApp::spawn(backend).await;
         app.add_developer("PMJ-1", "201901000005").await;
         app.adjust("PMJ-1", "CERT-1Y", 5).await;
-        assert!(sqlx::query("UPDATE ledger_entries SET units = 500").execute(app.db.pool()).await.is_err(), "{backend:?}");
+        assert!(
+            sqlx::query("UPDATE ledger_entries SET units = 500").execute(app.db.pool()).await.is_err(),
+            "{backend:?}"
+        );
         assert!(sqlx::query("DELETE FROM ledger_entries").execute(app.db.pool()).await.is_err(), "{backend:?}");
-        let negative = sqlx::query("UPDATE ledger_accounts SET available = -1, credited = credited - available - 1").execute(app.db.pool()).await;
+        let negative = sqlx::query("UPDATE ledger_accounts SET available = -1, credited = credited - available - 1")
+            .execute(app.db.pool())
+            .await;
         assert!(negative.is_err(), "the database refuses a negative available on {backend:?}");
     }
 }
@@ -54,7 +64,8 @@ async fn ledger_entries_cannot_be_edited_or_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_served() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let document: serde_json::Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let document: serde_json::Value =
+        app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     let mut operations = 0;
     for (path, item) in document["paths"].as_object().unwrap() {
         let concrete = path.replace("{code}", "PMJ-1").replace("{id}", "1");
@@ -63,7 +74,10 @@ async fn every_documented_operation_is_served() {
             let response = app.client.request(method.clone(), app.url(&concrete)).send().await.unwrap();
             let status = response.status().as_u16();
             let body = response.text().await.unwrap();
-            assert!(status != 405 && !body.contains("there is nothing at"), "{method} {path} is documented but not served ({status})");
+            assert!(
+                status != 405 && !body.contains("there is nothing at"),
+                "{method} {path} is documented but not served ({status})"
+            );
             operations += 1;
         }
     }
