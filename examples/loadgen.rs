@@ -1,0 +1,153 @@
+//! Load generator for `scripts/bench` (not a test): many concurrent clients
+//! doing consumptions over HTTP, or, as the baseline, the ledger's own SQL
+//! transaction in a tight loop without HTTP (one transaction per consumption,
+//! same durability settings).
+//!
+//! ```text
+//! loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE_PER_SECOND]
+//! loadgen baseline DATABASE_URL DEVELOPER SECONDS
+//! ```
+//! Prints one JSON line of results.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kuota::clock::{Clock, SystemClock};
+use kuota::config::Config;
+use kuota::db::Db;
+use kuota::ledger::store::{self, NewEntry, StoredResponse};
+use kuota::ledger::domain::EntryKind;
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("http") => http(&args[1..]).await,
+        Some("baseline") => baseline(&args[1..]).await,
+        _ => panic!("usage: loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE] | loadgen baseline DATABASE_URL DEVELOPER SECONDS"),
+    }
+}
+
+fn percentile(sorted_us: &[u64], fraction: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted_us.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted_us[index] as f64 / 1000.0
+}
+
+fn report(mode: &str, elapsed: Duration, mut latencies_us: Vec<u64>, ok: u64, refused: u64, errors: u64) {
+    latencies_us.sort_unstable();
+    let seconds = elapsed.as_secs_f64();
+    let line = json!({
+        "mode": mode,
+        "seconds": (seconds * 10.0).round() / 10.0,
+        "ok": ok, "refused": refused, "errors": errors,
+        "throughput_per_s": ((ok + refused) as f64 / seconds).round(),
+        "p50_ms": (percentile(&latencies_us, 0.50) * 100.0).round() / 100.0,
+        "p99_ms": (percentile(&latencies_us, 0.99) * 100.0).round() / 100.0,
+    });
+    println!("{line}");
+}
+
+async fn http(args: &[String]) {
+    let [url, token, developer, clients, seconds, rest @ ..] = args else { panic!("http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE]") };
+    let clients: usize = clients.parse().expect("clients");
+    let duration = Duration::from_secs(seconds.parse().expect("seconds"));
+    let rate: Option<f64> = rest.first().map(|r| r.parse().expect("rate"));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let sequence = Arc::new(AtomicU64::new(0));
+    let run_id = SystemClock.now_ms();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, sequence) = (http.clone(), sequence.clone());
+        let endpoint = format!("{url}/api/v1/developers/{developer}/consumptions");
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut ok, mut refused, mut errors) = (Vec::new(), 0_u64, 0_u64, 0_u64);
+            let mut ticker = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(clients as f64 / r)));
+            while start.elapsed() < duration {
+                if let Some(ticker) = ticker.as_mut() {
+                    ticker.tick().await;
+                }
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let key = format!("bench-{run_id}-{n}");
+                let sent = Instant::now();
+                let response = http
+                    .post(&endpoint)
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", &key)
+                    .json(&json!({"product": "CERT-1Y", "units": 1, "reference": key}))
+                    .send()
+                    .await;
+                let status = match response {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let _ = response.bytes().await;
+                        status
+                    }
+                    Err(_) => 0,
+                };
+                latencies.push(sent.elapsed().as_micros() as u64);
+                match status {
+                    201 => ok += 1,
+                    409 => refused += 1,
+                    _ => errors += 1,
+                }
+            }
+            (latencies, ok, refused, errors)
+        }));
+    }
+    let (mut all, mut ok, mut refused, mut errors) = (Vec::new(), 0, 0, 0);
+    for task in tasks {
+        let (latencies, o, r, e) = task.await.expect("task");
+        all.extend(latencies);
+        ok += o;
+        refused += r;
+        errors += e;
+    }
+    report(if rate.is_some() { "http-fixed-rate" } else { "http" }, start.elapsed(), all, ok, refused, errors);
+}
+
+/// The service's SQL for one consumption, one transaction each, no HTTP.
+async fn baseline(args: &[String]) {
+    let [database_url, developer, seconds] = args else { panic!("baseline DATABASE_URL DEVELOPER SECONDS") };
+    let variables = [("KUOTA_DATABASE_URL".to_owned(), database_url.clone())].into_iter().collect();
+    let (config, _) = Config::from_variables(&variables).expect("config");
+    let db = Db::connect(&config).await.expect("connect");
+    let row = sqlx::query("SELECT id FROM developers WHERE code = $1").bind(developer).fetch_one(db.pool()).await.expect("developer");
+    let developer_id: i64 = sqlx::Row::try_get(&row, 0).expect("id");
+    let row = sqlx::query("SELECT id FROM api_clients ORDER BY id LIMIT 1").fetch_one(db.pool()).await.expect("client");
+    let client_id: i64 = sqlx::Row::try_get(&row, 0).expect("id");
+    let duration = Duration::from_secs(seconds.parse().expect("seconds"));
+    let run_id = SystemClock.now_ms();
+    let start = Instant::now();
+    let (mut latencies, mut ok, mut refused) = (Vec::new(), 0_u64, 0_u64);
+    let mut n = 0_u64;
+    while start.elapsed() < duration {
+        n += 1;
+        let key = format!("baseline-{run_id}-{n}");
+        let began = Instant::now();
+        let now_ms = SystemClock.now_ms();
+        let mut tx = db.begin_write().await.expect("begin");
+        let found = store::find_idempotency_record(&mut tx, client_id, &key).await.expect("lookup");
+        assert!(found.is_none());
+        match store::take_available(&mut tx, developer_id, "CERT-1Y", 1, false).await.expect("update") {
+            Some((account_id, available)) => {
+                let entry = NewEntry { account_id, developer_id, kind: EntryKind::Consume, units: 1, reference: &key, actor: "baseline", hold_id: None, at_ms: now_ms };
+                let id = store::insert_entry(&mut tx, &entry).await.expect("entry");
+                let body = json!({"id": id, "product": "CERT-1Y", "units": 1, "reference": key, "available": available}).to_string();
+                store::insert_idempotency_record(&mut tx, client_id, &key, "hash", &StoredResponse { status: 201, body }, now_ms).await.expect("record");
+                ok += 1;
+            }
+            None => refused += 1,
+        }
+        tx.commit().await.expect("commit");
+        latencies.push(began.elapsed().as_micros() as u64);
+    }
+    report("baseline-sql-loop", start.elapsed(), latencies, ok, refused, 0);
+}
