@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use kuota::clock::{Clock, SystemClock};
 use kuota::config::Config;
 use kuota::db::Db;
-use kuota::ledger::store::{self, NewEntry, StoredResponse};
 use kuota::ledger::domain::EntryKind;
+use kuota::ledger::store::{self, IdempotencyRecord, NewEntry, StoredResponse};
 use serde_json::json;
 
 #[tokio::main]
@@ -27,7 +27,9 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("http") => http(&args[1..]).await,
         Some("baseline") => baseline(&args[1..]).await,
-        _ => panic!("usage: loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE] | loadgen baseline DATABASE_URL DEVELOPER SECONDS"),
+        _ => panic!(
+            "usage: loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE] | loadgen baseline DATABASE_URL DEVELOPER SECONDS"
+        ),
     }
 }
 
@@ -54,7 +56,9 @@ fn report(mode: &str, elapsed: Duration, mut latencies_us: Vec<u64>, ok: u64, re
 }
 
 async fn http(args: &[String]) {
-    let [url, token, developer, clients, seconds, rest @ ..] = args else { panic!("http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE]") };
+    let [url, token, developer, clients, seconds, rest @ ..] = args else {
+        panic!("http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE]")
+    };
     let clients: usize = clients.parse().expect("clients");
     let duration = Duration::from_secs(seconds.parse().expect("seconds"));
     let rate: Option<f64> = rest.first().map(|r| r.parse().expect("rate"));
@@ -113,13 +117,18 @@ async fn http(args: &[String]) {
     report(if rate.is_some() { "http-fixed-rate" } else { "http" }, start.elapsed(), all, ok, refused, errors);
 }
 
-/// The service's SQL for one consumption, one transaction each, no HTTP.
+/// The service's statements for one consumption (a group of one), one
+/// transaction each, no HTTP.
 async fn baseline(args: &[String]) {
     let [database_url, developer, seconds] = args else { panic!("baseline DATABASE_URL DEVELOPER SECONDS") };
     let variables = [("KUOTA_DATABASE_URL".to_owned(), database_url.clone())].into_iter().collect();
     let (config, _) = Config::from_variables(&variables).expect("config");
     let db = Db::connect(&config).await.expect("connect");
-    let row = sqlx::query("SELECT id FROM developers WHERE code = $1").bind(developer).fetch_one(db.pool()).await.expect("developer");
+    let row = sqlx::query("SELECT id FROM developers WHERE code = $1")
+        .bind(developer)
+        .fetch_one(db.pool())
+        .await
+        .expect("developer");
     let developer_id: i64 = sqlx::Row::try_get(&row, 0).expect("id");
     let row = sqlx::query("SELECT id FROM api_clients ORDER BY id LIMIT 1").fetch_one(db.pool()).await.expect("client");
     let client_id: i64 = sqlx::Row::try_get(&row, 0).expect("id");
@@ -134,17 +143,36 @@ async fn baseline(args: &[String]) {
         let began = Instant::now();
         let now_ms = SystemClock.now_ms();
         let mut tx = db.begin_write().await.expect("begin");
-        let found = store::find_idempotency_record(&mut tx, client_id, &key).await.expect("lookup");
-        assert!(found.is_none());
-        match store::take_available(&mut tx, developer_id, "CERT-1Y", 1, false).await.expect("update") {
-            Some((account_id, available)) => {
-                let entry = NewEntry { account_id, developer_id, kind: EntryKind::Consume, units: 1, reference: &key, actor: "baseline", hold_id: None, at_ms: now_ms };
-                let id = store::insert_entry(&mut tx, &entry).await.expect("entry");
-                let body = json!({"id": id, "product": "CERT-1Y", "units": 1, "reference": key, "available": available}).to_string();
-                store::insert_idempotency_record(&mut tx, client_id, &key, "hash", &StoredResponse { status: 201, body }, now_ms).await.expect("record");
+        let found = store::find_idempotency_records(&mut tx, &[(client_id, key.as_str())]).await.expect("lookup");
+        assert!(found.is_empty());
+        let account = store::lock_account(&mut tx, developer_id, "CERT-1Y", db.row_lock_clause()).await.expect("lock");
+        match account {
+            Some((account_id, available)) if available >= 1 => {
+                assert!(store::consume_from_account(&mut tx, account_id, 1).await.expect("update"));
+                let entry = NewEntry {
+                    account_id,
+                    developer_id,
+                    kind: EntryKind::Consume,
+                    units: 1,
+                    reference: &key,
+                    actor: "baseline",
+                    hold_id: None,
+                    at_ms: now_ms,
+                };
+                let id = store::insert_entries(&mut tx, &[entry]).await.expect("entry")[0];
+                let body =
+                    json!({"id": id, "product": "CERT-1Y", "units": 1, "reference": key, "available": available - 1})
+                        .to_string();
+                let record = IdempotencyRecord {
+                    client_id,
+                    key: key.clone(),
+                    request_sha256: "hash".into(),
+                    response: StoredResponse { status: 201, body },
+                };
+                store::insert_idempotency_records(&mut tx, &[record], now_ms).await.expect("record");
                 ok += 1;
             }
-            None => refused += 1,
+            _ => refused += 1,
         }
         tx.commit().await.expect("commit");
         latencies.push(began.elapsed().as_micros() as u64);

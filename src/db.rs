@@ -120,6 +120,16 @@ impl Db {
         }
     }
 
+    /// What locks a selected row until the transaction ends: `FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, whose write transaction holds the file.
+    #[must_use]
+    pub fn row_lock_clause(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE",
+        }
+    }
+
     /// Starts a write transaction on a pooled connection.
     ///
     /// # Errors

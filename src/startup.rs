@@ -37,6 +37,8 @@ pub struct AppState {
     pub ledger: Ledger,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Recently authenticated API tokens.
+    pub token_cache: crate::auth::cache::TokenCache,
 }
 
 impl AppState {
@@ -44,7 +46,7 @@ impl AppState {
     #[must_use]
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
         let ledger = Ledger::start(db.clone(), clock.clone());
-        Self { db, ledger, clock }
+        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default() }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Who is calling: API clients (machine callers such as HIMS) with a scope,
 //! authenticated by a Bearer token of which only the SHA-256 is stored.
 
+pub mod cache;
 pub mod store;
 pub mod token;
 
@@ -86,8 +87,14 @@ impl FromRequestParts<AppState> for ApiCaller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| AppError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))?;
-        store::find_active_by_token(state.db.pool(), token)
+        let token_sha256 = token::hash(token);
+        if let Some(caller) = state.token_cache.get(&token_sha256) {
+            return Ok(caller);
+        }
+        let caller = store::find_active_by_token_hash(state.db.pool(), &token_sha256)
             .await?
-            .ok_or_else(|| AppError::Unauthorized("the token is not known or has been revoked".into()))
+            .ok_or_else(|| AppError::Unauthorized("the token is not known or has been revoked".into()))?;
+        state.token_cache.insert(token_sha256, caller.clone());
+        Ok(caller)
     }
 }

@@ -23,13 +23,13 @@ pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64
     Ok((row.try_get(0)?, secret))
 }
 
-/// The active client holding this token, if any.
+/// The active client whose token has this SHA-256, if any.
 ///
 /// # Errors
 /// A database fault.
-pub async fn find_active_by_token(pool: &AnyPool, secret: &str) -> sqlx::Result<Option<ApiCaller>> {
+pub async fn find_active_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sqlx::Result<Option<ApiCaller>> {
     let row = sqlx::query("SELECT id, scope FROM api_clients WHERE token_sha256 = $1 AND revoked_at IS NULL")
-        .bind(token::hash(secret))
+        .bind(token_sha256)
         .fetch_optional(pool)
         .await?;
     let Some(row) = row else { return Ok(None) };

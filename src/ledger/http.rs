@@ -46,14 +46,19 @@ async fn developer(state: &AppState, code: &str) -> AppResult<Developer> {
     require_by_code(state.db.pool(), &code).await
 }
 
-async fn require_product(state: &AppState, product: &str) -> AppResult<()> {
-    if store::is_active_product(state.db.pool(), product).await? {
-        return Ok(());
+/// The developer's id and code (404 if unknown) and a check that the product
+/// is active (422 if not), in one query: this is on every write's hot path.
+async fn account_owner(state: &AppState, code: &str, product: &str) -> AppResult<(i64, String)> {
+    let parsed: DeveloperCode =
+        code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
+    match store::developer_and_product(state.db.pool(), parsed.as_str(), product).await? {
+        None => Err(AppError::NotFound(format!("developer {parsed} does not exist"))),
+        Some((_, false)) => Err(AppError::Unprocessable {
+            slug: "unknown-product",
+            detail: format!("product {product} is not in the active catalogue"),
+        }),
+        Some((developer_id, true)) => Ok((developer_id, parsed.to_string())),
     }
-    Err(AppError::Unprocessable {
-        slug: "unknown-product",
-        detail: format!("product {product} is not in the active catalogue"),
-    })
 }
 
 fn request_hash<T: Serialize>(method: &Method, uri: &Uri, body: &T) -> String {
@@ -102,12 +107,11 @@ async fn consume(
     let units = validator.check("units", Units::new(body.units));
     let reference = validator.check("reference", Reference::new(&body.reference));
     validator.finish()?;
-    let developer = developer(&state, &code).await?;
-    require_product(&state, &body.product).await?;
+    let (developer_id, _) = account_owner(&state, &code, &body.product).await?;
     let idempotency =
         Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::Consume {
-        developer_id: developer.id,
+        developer_id,
         product: body.product,
         units: checked(units)?,
         reference: checked(reference)?,
@@ -140,15 +144,14 @@ async fn place_hold(
     let reference = validator.check("reference", Reference::new(&body.reference));
     let expiry = validator.check("expires_in_seconds", HoldExpiry::new(body.expires_in_seconds));
     validator.finish()?;
-    let developer = developer(&state, &code).await?;
-    require_product(&state, &body.product).await?;
+    let (developer_id, developer_code) = account_owner(&state, &code, &body.product).await?;
     let expiry = checked(expiry)?;
     body.expires_in_seconds = Some(expiry.seconds());
     let idempotency =
         Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::PlaceHold {
-        developer_id: developer.id,
-        developer_code: developer.code,
+        developer_id,
+        developer_code,
         product: body.product,
         units: checked(units)?,
         reference: checked(reference)?,
@@ -218,19 +221,14 @@ async fn adjust(
     let units = validator.check("units", SignedUnits::new(body.units));
     let reason = validator.check("reason", Reference::new(&body.reason));
     validator.finish()?;
-    let developer = developer(&state, &code).await?;
-    require_product(&state, &body.product).await?;
+    let (developer_id, _) = account_owner(&state, &code, &body.product).await?;
     let idempotency = key.map(|key| Idempotency {
         client_id: caller.client_id,
         key,
         request_sha256: request_hash(&method, &uri, &body),
     });
-    let operation = Operation::Adjust {
-        developer_id: developer.id,
-        product: body.product,
-        units: checked(units)?,
-        reason: checked(reason)?,
-    };
+    let operation =
+        Operation::Adjust { developer_id, product: body.product, units: checked(units)?, reason: checked(reason)? };
     write(&state, Command { operation, actor: caller.actor(), idempotency }).await
 }
 

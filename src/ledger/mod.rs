@@ -135,15 +135,12 @@ pub enum LedgerError {
     /// with the same key.
     #[error("{0}")]
     Unconfirmed(String),
+    /// A concurrent process stored the same idempotency key first.
+    #[error("a request with the same Idempotency-Key is being processed; retry it")]
+    IdempotencyRace,
     /// A database fault inside one command.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-}
-
-impl LedgerError {
-    fn database(error: sqlx::Error) -> Self {
-        Self::Database(error)
-    }
 }
 
 impl From<LedgerError> for AppError {
@@ -151,6 +148,7 @@ impl From<LedgerError> for AppError {
         match error {
             LedgerError::KeyReused => Self::Unprocessable { slug: "idempotency-key-reused", detail: error.to_string() },
             LedgerError::Unconfirmed(detail) => Self::Unavailable(detail),
+            LedgerError::IdempotencyRace => Self::Unavailable(error.to_string()),
             LedgerError::Database(cause) => Self::Internal(cause.into()),
         }
     }

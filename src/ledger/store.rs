@@ -33,44 +33,125 @@ pub struct NewEntry<'a> {
 /// # Errors
 /// A database fault.
 pub async fn insert_entry(connection: &mut AnyConnection, entry: &NewEntry<'_>) -> sqlx::Result<i64> {
-    sqlx::query(
-        "INSERT INTO ledger_entries (account_id, developer_id, kind, units, reference, actor, hold_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(entry.account_id)
-    .bind(entry.developer_id)
-    .bind(entry.kind.as_str())
-    .bind(entry.units)
-    .bind(entry.reference)
-    .bind(entry.actor)
-    .bind(entry.hold_id)
-    .bind(entry.at_ms)
-    .fetch_one(connection)
-    .await?
-    .try_get(0)
+    let ids = insert_entries(connection, std::slice::from_ref(entry)).await?;
+    ids.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Moves `units` out of available into `consumed` (or `held` when
-/// `into_held`), only if enough is available. Returns the account id and the
-/// new available, or `None` when there is not enough.
+/// Appends entries with one multi-row INSERT and returns their ids in the
+/// order given. Ids are assigned in VALUES order on both backends; the
+/// returned ids are sorted to match, and the caller checks each row it gets
+/// back against what it inserted.
 ///
 /// # Errors
 /// A database fault.
-pub async fn take_available(
+pub async fn insert_entries(connection: &mut AnyConnection, entries: &[NewEntry<'_>]) -> sqlx::Result<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from(
+        "INSERT INTO ledger_entries (account_id, developer_id, kind, units, reference, actor, hold_id, created_at) VALUES ",
+    );
+    for index in 0..entries.len() {
+        let base = index * 8;
+        let separator = if index == 0 { "" } else { ", " };
+        sql.push_str(&format!(
+            "{separator}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            base + 5,
+            base + 6,
+            base + 7,
+            base + 8
+        ));
+    }
+    sql.push_str(" RETURNING id, units, reference");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for entry in entries {
+        query = query
+            .bind(entry.account_id)
+            .bind(entry.developer_id)
+            .bind(entry.kind.as_str())
+            .bind(entry.units)
+            .bind(entry.reference)
+            .bind(entry.actor)
+            .bind(entry.hold_id)
+            .bind(entry.at_ms);
+    }
+    let rows = query.fetch_all(connection).await?;
+    let mut inserted = rows
+        .iter()
+        .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?, row.try_get::<String, _>(2)?)))
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    inserted.sort_unstable_by_key(|(id, _, _)| *id);
+    let matches = inserted.len() == entries.len()
+        && inserted
+            .iter()
+            .zip(entries)
+            .all(|((_, units, reference), entry)| *units == entry.units && reference == entry.reference);
+    if !matches {
+        return Err(sqlx::Error::Protocol("inserted ledger entries came back in an unexpected order".into()));
+    }
+    Ok(inserted.into_iter().map(|(id, _, _)| id).collect())
+}
+
+/// The account of (developer, product) with its available units, locked for
+/// the rest of the transaction (`lock_clause` is `FOR UPDATE` on PostgreSQL;
+/// SQLite's write transaction already holds the whole database).
+///
+/// # Errors
+/// A database fault.
+pub async fn lock_account(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    product: &str,
+    lock_clause: &str,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let sql = format!(
+        "SELECT id, available FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2 {lock_clause}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(developer_id).bind(product).fetch_optional(connection).await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+}
+
+/// Consumes `units` from a locked account; false if it would go negative
+/// (which the caller's arithmetic has already excluded).
+///
+/// # Errors
+/// A database fault.
+pub async fn consume_from_account(connection: &mut AnyConnection, account_id: i64, units: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE ledger_accounts SET consumed = consumed + $1, available = available - $1 WHERE id = $2 AND available >= $1",
+    )
+    .bind(units)
+    .bind(account_id)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Moves `units` from available to held, only if enough is available.
+/// Returns the account id and the new available, or `None` when there is not
+/// enough.
+///
+/// # Errors
+/// A database fault.
+pub async fn hold_available(
     connection: &mut AnyConnection,
     developer_id: i64,
     product: &str,
     units: i64,
-    into_held: bool,
 ) -> sqlx::Result<Option<(i64, i64)>> {
-    let sql = if into_held {
+    let row = sqlx::query(
         "UPDATE ledger_accounts SET held = held + $1, available = available - $1
-         WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available"
-    } else {
-        "UPDATE ledger_accounts SET consumed = consumed + $1, available = available - $1
-         WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available"
-    };
-    let row = sqlx::query(sql).bind(units).bind(developer_id).bind(product).fetch_optional(connection).await?;
+         WHERE developer_id = $2 AND product_code = $3 AND available >= $1 RETURNING id, available",
+    )
+    .bind(units)
+    .bind(developer_id)
+    .bind(product)
+    .fetch_optional(connection)
+    .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
@@ -290,55 +371,102 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-/// The stored request hash and answer for a client's key.
+/// A stored idempotency record: who, which key, what was asked, what was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// API client id.
+    pub client_id: i64,
+    /// The key.
+    pub key: String,
+    /// SHA-256 of the request.
+    pub request_sha256: String,
+    /// The answer.
+    pub response: StoredResponse,
+}
+
+/// The stored records for the given (client, key) pairs, in one query.
 ///
 /// # Errors
 /// A database fault.
-pub async fn find_idempotency_record(
+pub async fn find_idempotency_records(
     connection: &mut AnyConnection,
-    client_id: i64,
-    key: &str,
-) -> sqlx::Result<Option<(String, StoredResponse)>> {
-    let row = sqlx::query(
-        "SELECT request_sha256, response_status, response_body FROM idempotency_records WHERE api_client_id = $1 AND idempotency_key = $2",
-    )
-    .bind(client_id)
-    .bind(key)
-    .fetch_optional(connection)
-    .await?;
-    row.map(|row| {
-        let status: i64 = row.try_get(1)?;
-        Ok((row.try_get(0)?, StoredResponse { status: u16::try_from(status).unwrap_or(500), body: row.try_get(2)? }))
-    })
-    .transpose()
+    keys: &[(i64, &str)],
+) -> sqlx::Result<Vec<IdempotencyRecord>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from(
+        "SELECT api_client_id, idempotency_key, request_sha256, response_status, response_body FROM idempotency_records WHERE ",
+    );
+    for index in 0..keys.len() {
+        let separator = if index == 0 { "" } else { " OR " };
+        sql.push_str(&format!(
+            "{separator}(api_client_id = ${} AND idempotency_key = ${})",
+            index * 2 + 1,
+            index * 2 + 2
+        ));
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (client_id, key) in keys {
+        query = query.bind(*client_id).bind(*key);
+    }
+    let rows = query.fetch_all(connection).await?;
+    rows.iter()
+        .map(|row| {
+            let status: i64 = row.try_get(3)?;
+            Ok(IdempotencyRecord {
+                client_id: row.try_get(0)?,
+                key: row.try_get(1)?,
+                request_sha256: row.try_get(2)?,
+                response: StoredResponse { status: u16::try_from(status).unwrap_or(500), body: row.try_get(4)? },
+            })
+        })
+        .collect()
 }
 
-/// Stores the answer to an idempotent request. A unique violation means a
-/// concurrent request with the same key got there first.
+/// Stores answers to idempotent requests in one statement; returns how many
+/// were stored. Fewer than given means a concurrent process stored the same
+/// key first (`ON CONFLICT DO NOTHING` waits for it, then skips).
 ///
 /// # Errors
-/// A database fault or that unique violation.
-pub async fn insert_idempotency_record(
+/// A database fault.
+pub async fn insert_idempotency_records(
     connection: &mut AnyConnection,
-    client_id: i64,
-    key: &str,
-    request_sha256: &str,
-    response: &StoredResponse,
+    records: &[IdempotencyRecord],
     at_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO idempotency_records (api_client_id, idempotency_key, request_sha256, response_status, response_body, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(client_id)
-    .bind(key)
-    .bind(request_sha256)
-    .bind(i64::from(response.status))
-    .bind(&response.body)
-    .bind(at_ms)
-    .execute(connection)
-    .await?;
-    Ok(())
+) -> sqlx::Result<usize> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = String::from(
+        "INSERT INTO idempotency_records (api_client_id, idempotency_key, request_sha256, response_status, response_body, created_at) VALUES ",
+    );
+    for index in 0..records.len() {
+        let base = index * 6;
+        let separator = if index == 0 { "" } else { ", " };
+        sql.push_str(&format!(
+            "{separator}(${}, ${}, ${}, ${}, ${}, ${})",
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            base + 5,
+            base + 6
+        ));
+    }
+    sql.push_str(" ON CONFLICT (api_client_id, idempotency_key) DO NOTHING");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for record in records {
+        query = query
+            .bind(record.client_id)
+            .bind(record.key.as_str())
+            .bind(record.request_sha256.as_str())
+            .bind(i64::from(record.response.status))
+            .bind(record.response.body.as_str())
+            .bind(at_ms);
+    }
+    let result = query.execute(connection).await?;
+    Ok(usize::try_from(result.rows_affected()).unwrap_or(0))
 }
 
 /// Deletes idempotency records older than `before_ms`; returns how many.
@@ -377,14 +505,24 @@ pub async fn balances(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<(St
         .collect()
 }
 
-/// True when `code` is an active product.
+/// The id of the developer with this code, and whether `product` is an
+/// active product; `None` when there is no such developer.
 ///
 /// # Errors
 /// A database fault.
-pub async fn is_active_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
-    let row =
-        sqlx::query("SELECT code FROM products WHERE code = $1 AND active").bind(code).fetch_optional(pool).await?;
-    Ok(row.is_some())
+pub async fn developer_and_product(
+    pool: &AnyPool,
+    developer_code: &str,
+    product: &str,
+) -> sqlx::Result<Option<(i64, bool)>> {
+    let row = sqlx::query(
+        "SELECT d.id, (SELECT COUNT(*) FROM products p WHERE p.code = $1 AND p.active) FROM developers d WHERE d.code = $2",
+    )
+    .bind(product)
+    .bind(developer_code)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get::<i64, _>(1)? > 0))).transpose()
 }
 
 /// True when `code` is any product in the catalogue (active or not).

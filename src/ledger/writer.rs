@@ -1,10 +1,18 @@
 //! The ledger writer: one task per process that owns a dedicated connection
-//! and applies writes in batches (group commit). Every request that arrives
-//! while a batch is committing waits in the queue and goes into the next
-//! batch, so one fsync serves many requests. Each command runs inside its own
-//! savepoint, so a fault in one never undoes another; every caller gets its
-//! own result, and only after the batch's COMMIT has returned.
+//! and applies writes in batches (group commit). Requests that arrive while a
+//! batch commits wait in the queue and form the next batch, so one fsync
+//! serves many requests, and every caller gets its own answer only after that
+//! COMMIT has returned.
+//!
+//! Consecutive consumptions in a batch are applied as a group: their
+//! idempotency records are looked up in one query, each account is locked
+//! once, each consumption is decided in order against the locked balance,
+//! and the balance update, the entries and the idempotency records are each
+//! written with one statement. If anything in the grouped batch fails, the
+//! batch is rolled back and replayed one command at a time, each in its own
+//! savepoint, so one bad command never costs the others their answer.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use sqlx::{AnyConnection, Connection};
@@ -12,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::domain::{EntryKind, HoldSettlement, HoldStatus};
 use super::outcome::{HoldView, Outcome, Rejection};
-use super::store::{self, NewEntry, NewHold};
+use super::store::{self, IdempotencyRecord, NewEntry, NewHold};
 use super::{Command, Idempotency, LedgerError, Operation, Written};
 use crate::clock::Clock;
 use crate::db::{Db, is_unique_violation};
@@ -26,10 +34,13 @@ const IDEMPOTENCY_RACE_ATTEMPTS: usize = 3;
 /// Most holds expired by one sweep command.
 pub const EXPIRE_BATCH_MAX: i64 = 500;
 
-/// A command and where its result goes.
+/// A command's own answer: written, or refused because its key was reused.
+type Answer = Result<Written, LedgerError>;
+
+/// A command and where its answer goes.
 pub(super) struct Job {
     pub(super) command: Command,
-    pub(super) reply: oneshot::Sender<Result<Written, LedgerError>>,
+    pub(super) reply: oneshot::Sender<Answer>,
 }
 
 /// Starts the writer task; it stops when every sender is dropped.
@@ -80,38 +91,78 @@ async fn execute_batch(
     clock: &dyn Clock,
     batch: &mut Vec<Job>,
 ) -> sqlx::Result<()> {
-    let mut transaction = connection.begin_with(db.begin_write_statement()).await?;
     let now_ms = clock.now_ms();
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch.iter() {
-        results.push(execute_isolated(&mut transaction, &job.command, now_ms).await);
-    }
+    let lock = db.row_lock_clause();
+    let commands: Vec<&Command> = batch.iter().map(|job| &job.command).collect();
+    let mut transaction = connection.begin_with(db.begin_write_statement()).await?;
+    let answers = match execute_grouped(&mut transaction, lock, &commands, now_ms).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            tracing::debug!(error = %error, size = commands.len(), "grouped batch failed; applying it one command at a time");
+            transaction.rollback().await?;
+            transaction = connection.begin_with(db.begin_write_statement()).await?;
+            let mut answers = Vec::with_capacity(commands.len());
+            for command in &commands {
+                answers.push(execute_isolated(&mut transaction, lock, command, now_ms).await);
+            }
+            answers
+        }
+    };
     transaction.commit().await?;
-    for (job, result) in batch.drain(..).zip(results) {
-        let _ = job.reply.send(result);
+    for (job, answer) in batch.drain(..).zip(answers) {
+        let _ = job.reply.send(answer);
     }
     Ok(())
 }
 
-/// Runs one command inside a savepoint, retrying when a concurrent process
-/// stored the same idempotency key first (the retry then replays its answer).
+/// The fast path: runs of consumptions as groups, other commands one by one.
+/// Any error fails the whole batch (the caller then takes the slow path).
+async fn execute_grouped(
+    connection: &mut AnyConnection,
+    lock: &str,
+    commands: &[&Command],
+    now_ms: i64,
+) -> Result<Vec<Answer>, LedgerError> {
+    let mut answers = Vec::with_capacity(commands.len());
+    let mut start = 0;
+    while start < commands.len() {
+        let run = commands[start..].iter().take_while(|c| matches!(c.operation, Operation::Consume { .. })).count();
+        if run > 0 {
+            answers.extend(consume_group(connection, lock, &commands[start..start + run], now_ms).await?);
+            start += run;
+        } else {
+            answers.push(execute_single(connection, lock, commands[start], now_ms).await?);
+            start += 1;
+        }
+    }
+    Ok(answers)
+}
+
+/// The slow path for one command: inside a savepoint, retrying when a
+/// concurrent process stored the same idempotency key first (the retry then
+/// replays that process's answer).
 async fn execute_isolated(
     transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    lock: &str,
     command: &Command,
     now_ms: i64,
-) -> Result<Written, LedgerError> {
+) -> Answer {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut savepoint = transaction.begin().await.map_err(LedgerError::database)?;
-        match execute(&mut savepoint, command, now_ms).await {
-            Ok(written) => {
-                savepoint.commit().await.map_err(LedgerError::database)?;
-                return Ok(written);
+        let mut savepoint = transaction.begin().await?;
+        match execute_single(&mut savepoint, lock, command, now_ms).await {
+            Ok(answer) => {
+                savepoint.commit().await?;
+                return answer;
             }
             Err(error) => {
-                savepoint.rollback().await.map_err(LedgerError::database)?;
-                let raced = matches!(&error, LedgerError::Database(cause) if is_unique_violation(cause));
+                savepoint.rollback().await?;
+                let raced = match &error {
+                    LedgerError::IdempotencyRace => true,
+                    LedgerError::Database(cause) => is_unique_violation(cause),
+                    _ => false,
+                };
                 if !(raced && attempt < IDEMPOTENCY_RACE_ATTEMPTS) {
                     return Err(error);
                 }
@@ -120,24 +171,174 @@ async fn execute_isolated(
     }
 }
 
-async fn execute(connection: &mut AnyConnection, command: &Command, now_ms: i64) -> Result<Written, LedgerError> {
+/// The stored answer for a repeated key: a replay, or a refusal when the
+/// request differs.
+fn replay_or_refuse(record: &IdempotencyRecord, idempotency: &Idempotency) -> Answer {
+    if record.request_sha256 == idempotency.request_sha256 {
+        Ok(Written::Replayed(record.response.clone()))
+    } else {
+        Err(LedgerError::KeyReused)
+    }
+}
+
+/// One command with its idempotency handled around it.
+async fn execute_single(
+    connection: &mut AnyConnection,
+    lock: &str,
+    command: &Command,
+    now_ms: i64,
+) -> Result<Answer, LedgerError> {
+    if matches!(command.operation, Operation::Consume { .. }) {
+        let mut answers = consume_group(connection, lock, &[command], now_ms).await?;
+        return answers.pop().ok_or_else(|| LedgerError::Unconfirmed("no answer for a consumption".into()));
+    }
     if let Some(idempotency) = &command.idempotency {
-        let stored =
-            store::find_idempotency_record(connection, idempotency.client_id, idempotency.key.as_str()).await?;
-        if let Some((request_sha256, response)) = stored {
-            if request_sha256 != idempotency.request_sha256 {
-                return Err(LedgerError::KeyReused);
-            }
-            return Ok(Written::Replayed(response));
+        let keys = [(idempotency.client_id, idempotency.key.as_str())];
+        if let Some(record) = store::find_idempotency_records(connection, &keys).await?.first() {
+            return Ok(replay_or_refuse(record, idempotency));
         }
     }
     let outcome = apply(connection, &command.operation, &command.actor, now_ms).await?;
     if let Some(Idempotency { client_id, key, request_sha256 }) = &command.idempotency {
-        let response = outcome.response();
-        store::insert_idempotency_record(connection, *client_id, key.as_str(), request_sha256, &response, now_ms)
-            .await?;
+        let record = IdempotencyRecord {
+            client_id: *client_id,
+            key: key.as_str().to_owned(),
+            request_sha256: request_sha256.clone(),
+            response: outcome.response(),
+        };
+        if store::insert_idempotency_records(connection, &[record], now_ms).await? != 1 {
+            return Err(LedgerError::IdempotencyRace);
+        }
     }
-    Ok(Written::Fresh(outcome))
+    Ok(Ok(Written::Fresh(outcome)))
+}
+
+/// Where one consumption of a group stands while the group is planned.
+enum Planned {
+    /// Answered without writing (replay or refused key).
+    Answered(Answer),
+    /// Same key and request as an earlier command of this group: its answer.
+    SameAs(usize),
+    /// Not enough units.
+    Refused(Outcome),
+    /// Consumed; its entry is `entries[entry]`.
+    Consumed { entry: usize, available: i64 },
+}
+
+/// Applies consecutive consumptions with a fixed number of statements.
+async fn consume_group(
+    connection: &mut AnyConnection,
+    lock: &str,
+    commands: &[&Command],
+    now_ms: i64,
+) -> Result<Vec<Answer>, LedgerError> {
+    let mut consumptions = Vec::with_capacity(commands.len());
+    for command in commands {
+        let Operation::Consume { developer_id, product, units, reference } = &command.operation else {
+            return Err(LedgerError::Unconfirmed("a non-consumption reached the consumption group".into()));
+        };
+        consumptions.push((*command, *developer_id, product.as_str(), units.get(), reference.as_str()));
+    }
+    // 1. Stored answers for every key, in one query.
+    let keys: Vec<(i64, &str)> =
+        commands.iter().filter_map(|c| c.idempotency.as_ref()).map(|i| (i.client_id, i.key.as_str())).collect();
+    let stored: HashMap<(i64, String), IdempotencyRecord> = store::find_idempotency_records(connection, &keys)
+        .await?
+        .into_iter()
+        .map(|record| ((record.client_id, record.key.clone()), record))
+        .collect();
+    // 2. Lock every account once, in a fixed order (no deadlock between nodes).
+    let account_keys: BTreeSet<(i64, &str)> = consumptions.iter().map(|(_, d, p, _, _)| (*d, *p)).collect();
+    let mut accounts: HashMap<(i64, &str), Option<(i64, i64)>> = HashMap::new();
+    for (developer_id, product) in account_keys {
+        accounts.insert((developer_id, product), store::lock_account(connection, developer_id, product, lock).await?);
+    }
+    // 3. Decide each consumption in order against the locked balances.
+    let mut plan = Vec::with_capacity(commands.len());
+    let mut entries = Vec::new();
+    let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut first_with_key: HashMap<(i64, &str), (usize, &str)> = HashMap::new();
+    for (index, (command, developer_id, product, units, reference)) in consumptions.iter().enumerate() {
+        if let Some(idempotency) = &command.idempotency {
+            let key = (idempotency.client_id, idempotency.key.as_str());
+            if let Some(record) = stored.get(&(key.0, key.1.to_owned())) {
+                plan.push(Planned::Answered(replay_or_refuse(record, idempotency)));
+                continue;
+            }
+            if let Some((first, request_sha256)) = first_with_key.get(&key) {
+                let same = *request_sha256 == idempotency.request_sha256;
+                plan.push(if same { Planned::SameAs(*first) } else { Planned::Answered(Err(LedgerError::KeyReused)) });
+                continue;
+            }
+            first_with_key.insert(key, (index, idempotency.request_sha256.as_str()));
+        }
+        match accounts.get_mut(&(*developer_id, *product)).and_then(Option::as_mut) {
+            Some((account_id, available)) if *available >= *units => {
+                *available -= units;
+                *totals.entry(*account_id).or_default() += units;
+                entries.push(NewEntry {
+                    account_id: *account_id,
+                    developer_id: *developer_id,
+                    kind: EntryKind::Consume,
+                    units: *units,
+                    reference,
+                    actor: &command.actor,
+                    hold_id: None,
+                    at_ms: now_ms,
+                });
+                plan.push(Planned::Consumed { entry: entries.len() - 1, available: *available });
+            }
+            account => {
+                let available = account.map_or(0, |(_, available)| *available);
+                let rejection =
+                    Rejection::InsufficientQuota { product: (*product).to_owned(), requested: *units, available };
+                plan.push(Planned::Refused(Outcome::Rejected(rejection)));
+            }
+        }
+    }
+    // 4. One UPDATE per account, one INSERT for the entries.
+    for (account_id, units) in totals {
+        if !store::consume_from_account(connection, account_id, units).await? {
+            return Err(LedgerError::Unconfirmed("a locked balance changed under the writer".into()));
+        }
+    }
+    let entry_ids = store::insert_entries(connection, &entries).await?;
+    // 5. Answers, and one INSERT for the new idempotency records.
+    let mut answers: Vec<Answer> = Vec::with_capacity(plan.len());
+    let mut records = Vec::new();
+    for (index, planned) in plan.into_iter().enumerate() {
+        let answer = match planned {
+            Planned::Answered(answer) => answer,
+            Planned::SameAs(first) => match &answers[first] {
+                Ok(written) => Ok(Written::Replayed(written.response())),
+                Err(_) => Err(LedgerError::KeyReused),
+            },
+            Planned::Refused(outcome) => Ok(Written::Fresh(outcome)),
+            Planned::Consumed { entry, available } => {
+                let (_, _, product, units, reference) = consumptions[index];
+                Ok(Written::Fresh(Outcome::Consumed {
+                    entry_id: entry_ids[entry],
+                    product: product.to_owned(),
+                    units,
+                    reference: reference.to_owned(),
+                    available,
+                }))
+            }
+        };
+        if let (Some(idempotency), Ok(Written::Fresh(outcome))) = (&commands[index].idempotency, &answer) {
+            records.push(IdempotencyRecord {
+                client_id: idempotency.client_id,
+                key: idempotency.key.as_str().to_owned(),
+                request_sha256: idempotency.request_sha256.clone(),
+                response: outcome.response(),
+            });
+        }
+        answers.push(answer);
+    }
+    if store::insert_idempotency_records(connection, &records, now_ms).await? != records.len() {
+        return Err(LedgerError::IdempotencyRace);
+    }
+    Ok(answers)
 }
 
 async fn apply(
@@ -145,38 +346,13 @@ async fn apply(
     operation: &Operation,
     actor: &str,
     now_ms: i64,
-) -> sqlx::Result<Outcome> {
+) -> Result<Outcome, LedgerError> {
     match operation {
-        Operation::Consume { developer_id, product, units, reference } => {
-            let Some((account_id, available)) =
-                store::take_available(connection, *developer_id, product, units.get(), false).await?
-            else {
-                return insufficient(connection, *developer_id, product, units.get()).await;
-            };
-            let entry = NewEntry {
-                account_id,
-                developer_id: *developer_id,
-                kind: EntryKind::Consume,
-                units: units.get(),
-                reference: reference.as_str(),
-                actor,
-                hold_id: None,
-                at_ms: now_ms,
-            };
-            let entry_id = store::insert_entry(connection, &entry).await?;
-            Ok(Outcome::Consumed {
-                entry_id,
-                product: product.clone(),
-                units: units.get(),
-                reference: reference.as_str().to_owned(),
-                available,
-            })
-        }
+        Operation::Consume { .. } => Err(LedgerError::Unconfirmed("consumptions are applied in groups".into())),
         Operation::PlaceHold { developer_id, developer_code, product, units, reference, expiry } => {
-            let Some((account_id, _)) =
-                store::take_available(connection, *developer_id, product, units.get(), true).await?
+            let Some((account_id, _)) = store::hold_available(connection, *developer_id, product, units.get()).await?
             else {
-                return insufficient(connection, *developer_id, product, units.get()).await;
+                return Ok(insufficient(connection, *developer_id, product, units.get()).await?);
             };
             let expires_at_ms = now_ms.saturating_add(expiry.as_millis());
             let hold = NewHold {
@@ -210,13 +386,13 @@ async fn apply(
             }))
         }
         Operation::SettleHold { hold_id, settlement } => {
-            settle_hold(connection, *hold_id, *settlement, actor, now_ms).await
+            Ok(settle_hold(connection, *hold_id, *settlement, actor, now_ms).await?)
         }
         Operation::Adjust { developer_id, product, units, reason } => {
             let Some((account_id, available)) =
                 store::add_credited(connection, *developer_id, product, units.get()).await?
             else {
-                return insufficient(connection, *developer_id, product, -units.get()).await;
+                return Ok(insufficient(connection, *developer_id, product, -units.get()).await?);
             };
             let entry = NewEntry {
                 account_id,
@@ -251,7 +427,6 @@ async fn apply(
         }
     }
 }
-
 async fn insufficient(
     connection: &mut AnyConnection,
     developer_id: i64,

@@ -198,3 +198,35 @@ async fn two_servers_on_one_postgres_spend_exactly_the_units_there_are() {
     let verify = cli(&database, &["ledger", "verify"]);
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_sent_to_two_servers_at_once_writes_one_entry() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let (admin, hims) = prepare(&database);
+    let (first, second) = (Server::start(&database), Server::start(&database));
+    credit(&first.url, &admin, 100).await;
+    let http = reqwest::Client::new();
+    let mut requests = Vec::new();
+    for index in 0..20 {
+        let url = if index % 2 == 0 { &first.url } else { &second.url };
+        requests.push(
+            http.post(format!("{url}/api/v1/developers/PMJ-1/consumptions"))
+                .bearer_auth(&hims)
+                .header("Idempotency-Key", "shared-key")
+                .json(&json!({"product": "CERT-1Y", "units": 3, "reference": "across nodes"}))
+                .send(),
+        );
+    }
+    let mut bodies = Vec::new();
+    for response in crate::idempotency::futures_join_all(requests).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        bodies.push(response.text().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "identical answers from both nodes: {bodies:?}");
+    let db = Db::connect(&database.config()).await.unwrap();
+    let row =
+        sqlx::query("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'consume'").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(sqlx::Row::try_get::<i64, _>(&row, 0).unwrap(), 1);
+    db.close().await;
+}
