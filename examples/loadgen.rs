@@ -67,13 +67,21 @@ async fn http(args: &[String]) {
     let run_id = SystemClock.now_ms();
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for client_index in 0..clients {
         let (http, sequence) = (http.clone(), sequence.clone());
         let endpoint = format!("{url}/api/v1/developers/{developer}/consumptions");
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut ok, mut refused, mut errors) = (Vec::new(), 0_u64, 0_u64, 0_u64);
-            let mut ticker = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(clients as f64 / r)));
+            // Stagger the clients evenly over one period, so a fixed rate is an
+            // even stream rather than bursts of every client at once.
+            let mut ticker = rate.map(|r| {
+                let period = Duration::from_secs_f64(clients as f64 / r);
+                let offset = period.mul_f64(client_index as f64 / clients as f64);
+                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker
+            });
             while start.elapsed() < duration {
                 if let Some(ticker) = ticker.as_mut() {
                     ticker.tick().await;
