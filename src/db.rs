@@ -39,12 +39,26 @@ struct Migration {
 
 /// Every migration, in order. Each backend has its own SQL text; a test checks
 /// that both produce the same tables and columns.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
-    postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
+        postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "workflow",
+        sqlite: include_str!("../migrations/sqlite/0002_workflow.sql"),
+        postgres: include_str!("../migrations/postgres/0002_workflow.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "holidays_2026",
+        sqlite: include_str!("../migrations/sqlite/0003_holidays_2026.sql"),
+        postgres: include_str!("../migrations/postgres/0003_holidays_2026.sql"),
+    },
+];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.
 const MIGRATION_LOCK_KEY: i64 = 0x006b_756f_7461;

@@ -52,6 +52,9 @@ pub enum AppError {
     /// Well-formed but refused (422), with a specific type.
     #[error("{detail}")]
     Unprocessable { slug: &'static str, detail: String },
+    /// Too many attempts; try later (429).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A dependency is down (503).
     #[error("{0}")]
     Unavailable(String),
@@ -91,6 +94,7 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
             }
             Self::Unprocessable { slug, .. } => (StatusCode::UNPROCESSABLE_ENTITY, slug, "Unprocessable request"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
         }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -11,4 +12,5 @@ pub mod db;
 pub mod developer;
 pub mod error;
 pub mod ledger;
+pub mod money;
 pub mod startup;

@@ -51,8 +51,8 @@ mod tests {
     fn cached_callers_are_returned_until_they_expire() {
         let cache = TokenCache::default();
         assert!(cache.get("h").is_none());
-        cache.insert("h".into(), ApiCaller { client_id: 3, scope: Scope::Hims });
-        assert_eq!(cache.get("h").map(|c| c.client_id), Some(3));
+        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        assert_eq!(cache.get("h").and_then(|c| c.client_id), Some(3));
         if let Ok(mut entries) = cache.entries.lock() {
             if let Some(entry) = entries.get_mut("h") {
                 entry.1 = Instant::now().checked_sub(TOKEN_CACHE_TTL).unwrap_or(entry.1);

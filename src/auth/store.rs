@@ -35,5 +35,5 @@ pub async fn find_active_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sq
     let Some(row) = row else { return Ok(None) };
     let client_id: i64 = row.try_get(0)?;
     let scope: String = row.try_get(1)?;
-    Ok(scope.parse().ok().map(|scope| ApiCaller { client_id, scope }))
+    Ok(scope.parse().ok().map(|scope| ApiCaller::client(client_id, scope)))
 }

@@ -28,10 +28,10 @@ pub enum DeveloperFieldError {
     #[error("the SSM registration number must start with a year from 1900 and an entity type 01 to 06")]
     RegistrationParts,
     /// Empty or too long name.
-    #[error("the company name must be 1 to {COMPANY_NAME_MAX_CHARS} characters")]
+    #[error("the name must be 1 to {COMPANY_NAME_MAX_CHARS} characters")]
     NameLength,
     /// Control characters in a name.
-    #[error("the company name may not hold control characters")]
+    #[error("the name may not hold control characters")]
     NameCharacters,
     /// Not an e-mail address.
     #[error("the e-mail address must look like name@example.com.my")]
@@ -100,11 +100,12 @@ impl RegistrationNo {
     }
 }
 
-/// A company name: trimmed, 1..=200 characters, no control characters.
+/// A name of a company or a person: trimmed, 1..=200 characters, no control
+/// characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompanyName(String);
+pub struct DisplayName(String);
 
-impl FromStr for CompanyName {
+impl FromStr for DisplayName {
     type Err = DeveloperFieldError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -119,7 +120,7 @@ impl FromStr for CompanyName {
     }
 }
 
-impl CompanyName {
+impl DisplayName {
     /// The name as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -192,12 +193,12 @@ mod tests {
     #[test]
     fn company_names_are_trimmed_and_bounded() {
         assert_eq!(
-            "  Syarikat Maju Sdn. Bhd. ".parse::<CompanyName>().map(|n| n.0),
+            "  Syarikat Maju Sdn. Bhd. ".parse::<DisplayName>().map(|n| n.0),
             Ok("Syarikat Maju Sdn. Bhd.".into())
         );
-        assert_eq!("   ".parse::<CompanyName>(), Err(DeveloperFieldError::NameLength));
-        assert_eq!("a\u{0}b".parse::<CompanyName>(), Err(DeveloperFieldError::NameCharacters));
-        assert!("天宇发展 Sdn Bhd".parse::<CompanyName>().is_ok());
+        assert_eq!("   ".parse::<DisplayName>(), Err(DeveloperFieldError::NameLength));
+        assert_eq!("a\u{0}b".parse::<DisplayName>(), Err(DeveloperFieldError::NameCharacters));
+        assert!("天宇发展 Sdn Bhd".parse::<DisplayName>().is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::routing::post;
 use serde::Deserialize;
 
 use super::store::{Developer, insert_verified};
-use super::{CompanyName, DeveloperCode, EmailAddress, NewDeveloper, RegistrationNo};
+use super::{DeveloperCode, DisplayName, EmailAddress, NewDeveloper, RegistrationNo};
 use crate::api::{ApiJson, Validator, checked};
 use crate::auth::ApiCaller;
 use crate::error::{AppError, AppResult};
@@ -41,7 +41,7 @@ impl DeveloperFields {
     pub fn parse(&self) -> Result<NewDeveloper, AppError> {
         let mut validator = Validator::default();
         let code = validator.check("code", self.code.parse::<DeveloperCode>());
-        let name = validator.check("name", self.name.parse::<CompanyName>());
+        let name = validator.check("name", self.name.parse::<DisplayName>());
         let registration_no = validator.check("registration_no", self.registration_no.parse::<RegistrationNo>());
         let email = validator.check("email", self.email.parse::<EmailAddress>());
         validator.finish()?;

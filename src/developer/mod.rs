@@ -6,7 +6,7 @@ pub mod domain;
 pub mod http;
 pub mod store;
 
-pub use domain::{CompanyName, DeveloperCode, EmailAddress, RegistrationNo};
+pub use domain::{DeveloperCode, DisplayName, EmailAddress, RegistrationNo};
 
 /// A developer to be created, already validated.
 #[derive(Debug, Clone)]
@@ -14,7 +14,7 @@ pub struct NewDeveloper {
     /// Developer code (kod pemaju).
     pub code: DeveloperCode,
     /// Company name.
-    pub name: CompanyName,
+    pub name: DisplayName,
     /// SSM registration number.
     pub registration_no: RegistrationNo,
     /// Contact e-mail.

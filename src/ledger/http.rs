@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::domain::HoldSettlement;
 use super::{Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, Units, Written, store};
 use crate::api::{ApiJson, ApiQuery, Validator, checked, idempotency_key, optional_idempotency_key, stored_response};
-use crate::auth::{ApiCaller, token::sha256_hex};
+use crate::auth::{ApiCaller, Role, token::sha256_hex};
 use crate::clock::format_rfc3339_local;
 use crate::developer::{
     DeveloperCode,
@@ -40,10 +40,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/holds/{id}/release", post(release_hold))
 }
 
-async fn developer(state: &AppState, code: &str) -> AppResult<Developer> {
-    let code: DeveloperCode =
+/// The developer, if the caller may see it; 404 otherwise (a developer user
+/// must not learn that another company exists).
+async fn developer(state: &AppState, caller: &ApiCaller, code: &str) -> AppResult<Developer> {
+    let parsed: DeveloperCode =
         code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
-    require_by_code(state.db.pool(), &code).await
+    let developer = require_by_code(state.db.pool(), &parsed).await?;
+    if !caller.may_see_developer(developer.id) {
+        return Err(AppError::NotFound(format!("developer {parsed} does not exist")));
+    }
+    Ok(developer)
 }
 
 /// The developer's id and code (404 if unknown) and a check that the product
@@ -73,10 +79,10 @@ async fn write(state: &AppState, command: Command) -> AppResult<Response> {
 
 async fn balances(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     Path(code): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let developer = developer(&state, &code).await?;
+    let developer = developer(&state, &caller, &code).await?;
     let balances = state.ledger.balances(developer.id).await?;
     let balances: Vec<Value> = balances
         .into_iter()
@@ -109,7 +115,7 @@ async fn consume(
     validator.finish()?;
     let (developer_id, _) = account_owner(&state, &code, &body.product).await?;
     let idempotency =
-        Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
+        Idempotency { client_id: caller.require_client()?, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::Consume {
         developer_id,
         product: body.product,
@@ -148,7 +154,7 @@ async fn place_hold(
     let expiry = checked(expiry)?;
     body.expires_in_seconds = Some(expiry.seconds());
     let idempotency =
-        Idempotency { client_id: caller.client_id, key, request_sha256: request_hash(&method, &uri, &body) };
+        Idempotency { client_id: caller.require_client()?, key, request_sha256: request_hash(&method, &uri, &body) };
     let operation = Operation::PlaceHold {
         developer_id,
         developer_code,
@@ -167,11 +173,12 @@ fn hold_id(text: &str) -> AppResult<i64> {
         .ok_or_else(|| AppError::NotFound(format!("hold {text} does not exist")))
 }
 
-async fn hold(State(state): State<AppState>, _caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {
+async fn hold(State(state): State<AppState>, caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {
     let id = hold_id(&id)?;
     let mut connection = state.db.pool().acquire().await?;
     let hold = store::find_hold(&mut connection, id)
         .await?
+        .filter(|hold| caller.may_see_developer(hold.developer_id))
         .ok_or_else(|| AppError::NotFound(format!("hold {id} does not exist")))?;
     drop(connection);
     if hold.view.status == super::domain::HoldStatus::Pending && hold.view.expires_at_ms <= state.clock.now_ms() {
@@ -185,6 +192,7 @@ async fn hold(State(state): State<AppState>, _caller: ApiCaller, Path(id): Path<
 }
 
 async fn settle(state: &AppState, caller: &ApiCaller, id: &str, settlement: HoldSettlement) -> AppResult<Response> {
+    caller.require(&[Role::Hims], "HIMS")?;
     let hold_id = hold_id(id)?;
     let operation = Operation::SettleHold { hold_id, settlement };
     write(state, Command { operation, actor: caller.actor(), idempotency: None }).await
@@ -222,11 +230,14 @@ async fn adjust(
     let reason = validator.check("reason", Reference::new(&body.reason));
     validator.finish()?;
     let (developer_id, _) = account_owner(&state, &code, &body.product).await?;
-    let idempotency = key.map(|key| Idempotency {
-        client_id: caller.client_id,
-        key,
-        request_sha256: request_hash(&method, &uri, &body),
-    });
+    let idempotency = match key {
+        Some(key) => Some(Idempotency {
+            client_id: caller.require_client()?,
+            key,
+            request_sha256: request_hash(&method, &uri, &body),
+        }),
+        None => None,
+    };
     let operation =
         Operation::Adjust { developer_id, product: body.product, units: checked(units)?, reason: checked(reason)? };
     write(&state, Command { operation, actor: caller.actor(), idempotency }).await
@@ -261,7 +272,7 @@ fn cursor(after: Option<&str>) -> AppResult<i64> {
 
 async fn entries(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     Path(code): Path<String>,
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> AppResult<Json<Value>> {
@@ -272,7 +283,7 @@ async fn entries(
             return Err(AppError::invalid_field("product", format!("product {product} is not in the catalogue")));
         }
     }
-    let developer = developer(&state, &code).await?;
+    let developer = developer(&state, &caller, &code).await?;
     state.ledger.expire_due_holds_of(developer.id).await?;
     let mut rows =
         store::entries(state.db.pool(), developer.id, query.product.as_deref(), before_id, limit + 1).await?;

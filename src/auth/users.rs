@@ -1,0 +1,192 @@
+//! Users: people with a role, their personal API tokens, and sign-in with
+//! throttling (5 failures per account in 15 minutes lock it for 15 minutes).
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::{ApiCaller, Role, password, token};
+use crate::db::is_unique_violation;
+use crate::developer::{DisplayName, EmailAddress};
+use crate::error::{AppError, AppResult};
+
+/// Failed sign-ins that lock an account.
+pub const LOGIN_FAILURES_MAX: i64 = 5;
+/// The window in which they are counted, and how long the lock lasts.
+pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// The language a user reads kuota in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Bahasa Melayu (the default).
+    Ms,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// The stored code.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ms => "ms",
+            Self::En => "en",
+        }
+    }
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "ms" => Ok(Self::Ms),
+            "en" => Ok(Self::En),
+            other => Err(format!("unknown language {other:?}; expected ms or en")),
+        }
+    }
+}
+
+/// A user to create, validated.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Sign-in address.
+    pub email: EmailAddress,
+    /// Full name.
+    pub name: DisplayName,
+    /// Language of pages and mail.
+    pub language: Language,
+    /// Role.
+    pub role: Role,
+    /// Company, for developer roles (required for them, refused for others).
+    pub developer_id: Option<i64>,
+}
+
+/// Inserts a user with an already hashed password; a taken e-mail is a 409.
+///
+/// # Errors
+/// Conflict, a role/company mismatch (400), or a database fault.
+pub async fn insert(
+    connection: &mut AnyConnection,
+    user: &NewUser,
+    password_hash: &str,
+    now_ms: i64,
+) -> AppResult<i64> {
+    if user.role.is_developer() != user.developer_id.is_some() {
+        return Err(AppError::invalid_field(
+            "developer",
+            "developer roles need a developer company, and only they may have one",
+        ));
+    }
+    let result = sqlx::query(
+        "INSERT INTO users (email, name, language, role, developer_id, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(user.email.as_str())
+    .bind(user.name.as_str())
+    .bind(user.language.as_str())
+    .bind(user.role.as_str())
+    .bind(user.developer_id)
+    .bind(password_hash)
+    .bind(now_ms)
+    .fetch_one(connection)
+    .await;
+    match result {
+        Ok(row) => Ok(row.try_get(0)?),
+        Err(error) if is_unique_violation(&error) => {
+            Err(AppError::conflict("user-exists", format!("a user with e-mail {} already exists", user.email.as_str())))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Creates a personal token for a user; returns it (shown once).
+///
+/// # Errors
+/// A database fault, or no randomness.
+pub async fn create_token(pool: &AnyPool, user_id: i64, now_ms: i64) -> anyhow::Result<String> {
+    let secret = token::generate()?;
+    sqlx::query("INSERT INTO user_tokens (user_id, token_sha256, created_at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(token::hash(&secret))
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(secret)
+}
+
+fn caller_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Option<ApiCaller>> {
+    let role: String = row.try_get(1)?;
+    let Ok(role) = role.parse::<Role>() else { return Ok(None) };
+    Ok(Some(ApiCaller { client_id: None, user_id: Some(row.try_get(0)?), role, developer_id: row.try_get(2)? }))
+}
+
+/// The user holding this personal token, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sqlx::Result<Option<ApiCaller>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.role, u.developer_id FROM user_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(token_sha256)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(caller_from_row).transpose().map(Option::flatten)
+}
+
+/// The id of the user with this e-mail, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_id_by_email(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
+    row.map(|row| row.try_get(0)).transpose()
+}
+
+/// Checks an e-mail and password, with throttling, and records the attempt.
+/// Unknown e-mail and wrong password get the same answer.
+///
+/// # Errors
+/// 401 for bad credentials, 429 while the account is locked.
+pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i64) -> AppResult<ApiCaller> {
+    let refused = || AppError::Unauthorized("the e-mail or password is wrong".into());
+    let email: EmailAddress = email.parse().map_err(|_| refused())?;
+    let row = sqlx::query("SELECT id, role, developer_id, password_hash FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        // Spend the same time as a real check, so timing does not reveal accounts.
+        let _ = password::verify(
+            password_text,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI",
+        );
+        return Err(refused());
+    };
+    let user_id: i64 = row.try_get(0)?;
+    let failures =
+        sqlx::query("SELECT COUNT(*) FROM login_attempts WHERE user_id = $1 AND succeeded = 0 AND created_at > $2")
+            .bind(user_id)
+            .bind(now_ms - LOGIN_WINDOW_MS)
+            .fetch_one(pool)
+            .await?
+            .try_get::<i64, _>(0)?;
+    if failures >= LOGIN_FAILURES_MAX {
+        return Err(AppError::TooManyRequests(format!(
+            "this account is locked for 15 minutes after {LOGIN_FAILURES_MAX} failed sign-ins"
+        )));
+    }
+    let stored: String = row.try_get(3)?;
+    let succeeded = password::verify(password_text, &stored);
+    sqlx::query("INSERT INTO login_attempts (user_id, succeeded, created_at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(i64::from(succeeded))
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    if !succeeded {
+        return Err(refused());
+    }
+    caller_from_row(&row)?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} has an unknown role")))
+}
