@@ -37,6 +37,47 @@ enum Command {
     /// Check the quota ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage personal API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// developer_admin, developer_member, retail, finance or admin.
+        #[arg(long)]
+        role: String,
+        /// Developer code, for developer roles.
+        #[arg(long)]
+        developer: Option<String>,
+        /// ms (default) or en.
+        #[arg(long, default_value = "ms")]
+        language: String,
+        /// Read the password from standard input (required).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a personal API token for a user; prints it once, as the last line.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +179,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::User(UserCommand::Add { email, name, role, developer, language, password_stdin: _ }) => {
+            let db = migrated(&config).await?;
+            add_user(&db, clock.as_ref(), (email, name, role, developer, language)).await
+        }
+        Command::Token(TokenCommand::Create { email }) => {
+            let db = migrated(&config).await?;
+            let email: crate::developer::EmailAddress = email.parse()?;
+            let Some(user_id) = crate::auth::users::find_id_by_email(db.pool(), &email).await? else {
+                anyhow::bail!("no user has the e-mail {}", email.as_str());
+            };
+            let token = crate::auth::users::create_token(db.pool(), user_id, clock.now_ms()).await?;
+            println!("personal token for {} created. It is shown only now:", email.as_str());
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ledger(LedgerCommand::Verify) => {
             let db = migrated(&config).await?;
             let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
@@ -152,6 +208,38 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+async fn add_user(
+    db: &Db,
+    clock: &dyn Clock,
+    fields: (String, String, String, Option<String>, String),
+) -> anyhow::Result<ExitCode> {
+    use crate::auth::users::{self, NewUser};
+    let (email, name, role, developer, language) = fields;
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    crate::auth::password::check(password)?;
+    let developer_id = match developer {
+        Some(code) => {
+            let code: crate::developer::DeveloperCode = code.parse()?;
+            Some(crate::developer::store::require_by_code(db.pool(), &code).await.map_err(describe)?.id)
+        }
+        None => None,
+    };
+    let user = NewUser {
+        email: email.parse()?,
+        name: name.parse()?,
+        language: language.parse().map_err(anyhow::Error::msg)?,
+        role: role.parse().map_err(anyhow::Error::msg)?,
+        developer_id,
+    };
+    let hash = crate::auth::password::hash(password)?;
+    let mut connection = db.pool().acquire().await?;
+    let id = users::insert(&mut connection, &user, &hash, clock.now_ms()).await.map_err(describe)?;
+    println!("user {id} ({}, {}) added", user.email.as_str(), user.role.as_str());
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn migrated(config: &Config) -> anyhow::Result<Db> {

@@ -73,6 +73,12 @@ pub fn user_time_zone() -> TimeZone {
     TimeZone::get(USER_TIME_ZONE).unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
 }
 
+/// The calendar date in Kuala Lumpur at `instant`.
+#[must_use]
+pub fn today_local(instant: Timestamp) -> jiff::civil::Date {
+    instant.to_zoned(user_time_zone()).date()
+}
+
 /// RFC 3339 text of stored milliseconds, in Kuala Lumpur time
 /// (for example `2026-11-28T12:30:00.000+08:00`).
 #[must_use]

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,4 +14,5 @@ pub mod developer;
 pub mod error;
 pub mod ledger;
 pub mod money;
+pub mod settings;
 pub mod startup;

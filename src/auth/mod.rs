@@ -4,6 +4,7 @@
 //! stored; passwords are Argon2id.
 
 pub mod cache;
+pub mod http;
 pub mod password;
 pub mod store;
 pub mod token;

@@ -162,9 +162,147 @@ impl EmailAddress {
     }
 }
 
+/// The 16 states and federal territories with their official codes.
+pub const STATES: [(&str, &str); 16] = [
+    ("01", "Johor"),
+    ("02", "Kedah"),
+    ("03", "Kelantan"),
+    ("04", "Melaka"),
+    ("05", "Negeri Sembilan"),
+    ("06", "Pahang"),
+    ("07", "Pulau Pinang"),
+    ("08", "Perak"),
+    ("09", "Perlis"),
+    ("10", "Selangor"),
+    ("11", "Terengganu"),
+    ("12", "Sabah"),
+    ("13", "Sarawak"),
+    ("14", "W.P. Kuala Lumpur"),
+    ("15", "W.P. Labuan"),
+    ("16", "W.P. Putrajaya"),
+];
+
+/// Why an address or phone field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContactFieldError {
+    /// Not one of the 16 state codes.
+    #[error("the state must be one of the codes 01 (Johor) to 16 (W.P. Putrajaya)")]
+    State,
+    /// Not five digits.
+    #[error("the postcode must be 5 digits")]
+    Postcode,
+    /// Not a Malaysian number.
+    #[error("the phone must be a Malaysian number, e.g. 012-345 6789 or 03-1234 5678")]
+    Phone,
+}
+
+/// A state or federal territory, by its official two-digit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateCode(&'static str);
+
+impl FromStr for StateCode {
+    type Err = ContactFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        STATES.iter().find(|(code, _)| *code == text.trim()).map(|(code, _)| Self(code)).ok_or(ContactFieldError::State)
+    }
+}
+
+impl StateCode {
+    /// The two-digit code.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+}
+
+/// A Malaysian postcode: five digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postcode(String);
+
+impl FromStr for Postcode {
+    type Err = ContactFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.len() == 5 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ContactFieldError::Postcode)
+        }
+    }
+}
+
+impl Postcode {
+    /// The postcode.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Malaysian phone number, stored in E.164 (`+60123456789`). Mobiles are
+/// `01X` + 7 or 8 digits; landlines 9 or 10 digits with the trunk 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl FromStr for Phone {
+    type Err = ContactFieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let compact: String = text.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+        let national = if let Some(rest) = compact.strip_prefix("+60") {
+            format!("0{rest}")
+        } else if let Some(rest) = compact.strip_prefix("60").filter(|_| !compact.starts_with('0')) {
+            format!("0{rest}")
+        } else {
+            compact
+        };
+        if !national.starts_with('0') || !national.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ContactFieldError::Phone);
+        }
+        let valid = if national.starts_with("01") {
+            (10..=11).contains(&national.len())
+        } else {
+            (9..=10).contains(&national.len())
+        };
+        if !valid {
+            return Err(ContactFieldError::Phone);
+        }
+        Ok(Self(format!("+60{}", &national[1..])))
+    }
+}
+
+impl Phone {
+    /// The E.164 form.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_stored_in_e164() {
+        assert_eq!("012-345 6789".parse::<Phone>().map(|p| p.0), Ok("+60123456789".into()));
+        assert_eq!("011-2345 6789".parse::<Phone>().map(|p| p.0), Ok("+601123456789".into()));
+        assert_eq!("+60 3-1234 5678".parse::<Phone>().map(|p| p.0), Ok("+60312345678".into()));
+        assert_eq!("03-1234 5678".parse::<Phone>().map(|p| p.0), Ok("+60312345678".into()));
+        for bad in ["12345", "012-34", "+65 6123 4567", "abc", "0123456789012"] {
+            assert_eq!(bad.parse::<Phone>(), Err(ContactFieldError::Phone), "{bad}");
+        }
+    }
+
+    #[test]
+    fn states_and_postcodes_follow_the_official_lists() {
+        assert_eq!("14".parse::<StateCode>().map(StateCode::code), Ok("14"));
+        assert!("17".parse::<StateCode>().is_err());
+        assert!("50450".parse::<Postcode>().is_ok());
+        assert!("5045".parse::<Postcode>().is_err());
+    }
 
     #[test]
     fn developer_codes_are_normalised_to_upper_case() {

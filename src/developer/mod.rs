@@ -4,6 +4,7 @@
 
 pub mod domain;
 pub mod http;
+pub mod registration;
 pub mod store;
 
 pub use domain::{DeveloperCode, DisplayName, EmailAddress, RegistrationNo};

@@ -56,7 +56,8 @@ pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i
     }
 }
 
-async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> AppError {
+/// The 409 for a developer whose code or SSM number is taken.
+pub async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> AppError {
     let code_taken = find_by_code(pool, &developer.code).await.ok().flatten().is_some();
     if code_taken {
         AppError::conflict("developer-exists", format!("developer code {} is already registered", developer.code))

@@ -1,0 +1,70 @@
+//! The product catalogue and its price list. A price has an effective date;
+//! the price in force on a quotation's date is the latest one on or before it.
+
+pub mod http;
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::money::Sen;
+
+/// A product with its price today, if any.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Product {
+    /// Code, e.g. `CERT-1Y`.
+    pub code: String,
+    /// Malay name.
+    pub name_ms: String,
+    /// English name.
+    pub name_en: String,
+    /// Certificate validity.
+    pub validity_months: i64,
+    /// Whether it can be bought and used.
+    pub active: bool,
+    /// Unit price in force on the given day.
+    pub unit_price: Option<Sen>,
+}
+
+/// Every product, with the price in force on `day` (`YYYY-MM-DD`).
+///
+/// # Errors
+/// A database fault.
+pub async fn products(pool: &AnyPool, day: &str) -> sqlx::Result<Vec<Product>> {
+    let rows = sqlx::query(
+        "SELECT p.code, p.name_ms, p.name_en, p.validity_months, CASE WHEN p.active THEN 1 ELSE 0 END,
+                (SELECT unit_price_sen FROM product_prices pp WHERE pp.product_code = p.code AND pp.effective_from <= $1
+                 ORDER BY pp.effective_from DESC LIMIT 1)
+         FROM products p ORDER BY p.code",
+    )
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let price: Option<i64> = row.try_get(5)?;
+            Ok(Product {
+                code: row.try_get(0)?,
+                name_ms: row.try_get(1)?,
+                name_en: row.try_get(2)?,
+                validity_months: row.try_get(3)?,
+                active: row.try_get::<i64, _>(4)? == 1,
+                unit_price: price.and_then(|sen| Sen::new(sen).ok()),
+            })
+        })
+        .collect()
+}
+
+/// The unit price of `product` in force on `day`.
+///
+/// # Errors
+/// A database fault.
+pub async fn price_on(connection: &mut AnyConnection, product: &str, day: &str) -> sqlx::Result<Option<Sen>> {
+    let row = sqlx::query(
+        "SELECT unit_price_sen FROM product_prices WHERE product_code = $1 AND effective_from <= $2
+         ORDER BY effective_from DESC LIMIT 1",
+    )
+    .bind(product)
+    .bind(day)
+    .fetch_optional(connection)
+    .await?;
+    Ok(row.map(|row| row.try_get::<i64, _>(0)).transpose()?.and_then(|sen| Sen::new(sen).ok()))
+}

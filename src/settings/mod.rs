@@ -1,0 +1,185 @@
+//! Settings an administrator changes without a release: SST rate, quotation
+//! validity, seller and bank details, weekend days, low-balance threshold and
+//! mail addresses. Stored as one JSON document; missing keys take defaults.
+
+pub mod http;
+
+use jiff::civil::Weekday;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyPool, Row};
+
+use crate::calendar::WorkingCalendar;
+use crate::money::BasisPoints;
+
+/// Seller particulars printed on quotations and invoices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Seller {
+    /// Company name.
+    pub name: String,
+    /// SSM registration number.
+    pub registration_no: String,
+    /// SST registration number.
+    pub sst_no: String,
+    /// Postal address.
+    pub address: String,
+    /// Telephone.
+    pub phone: String,
+    /// E-mail.
+    pub email: String,
+    /// Bank for transfers.
+    pub bank_name: String,
+    /// Account number for transfers.
+    pub bank_account: String,
+}
+
+impl Default for Seller {
+    fn default() -> Self {
+        Self {
+            name: "Pos Digicert Sdn. Bhd.".into(),
+            registration_no: "(not set)".into(),
+            sst_no: "(not set)".into(),
+            address: "(not set)".into(),
+            phone: "(not set)".into(),
+            email: "kpkt.retail@posdigicert.com.my".into(),
+            bank_name: "(not set)".into(),
+            bank_account: "(not set)".into(),
+        }
+    }
+}
+
+/// Every setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Service tax, as a percentage text ("8.00").
+    pub sst_rate: String,
+    /// How long a quotation stays valid.
+    pub quotation_validity_working_days: i64,
+    /// Days not worked, lower-case English names.
+    pub weekend: Vec<String>,
+    /// Balance at or below which a developer is warned, per product.
+    pub low_balance_threshold: i64,
+    /// Seller particulars.
+    pub seller: Seller,
+    /// Retail team's address.
+    pub retail_email: String,
+    /// Finance department's address.
+    pub finance_email: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sst_rate: "8.00".into(),
+            quotation_validity_working_days: 14,
+            weekend: vec!["saturday".into(), "sunday".into()],
+            low_balance_threshold: 10,
+            seller: Seller::default(),
+            retail_email: "kpkt.retail@posdigicert.com.my".into(),
+            finance_email: "finance@posdigicert.com.my".into(),
+        }
+    }
+}
+
+/// The weekday with this English name.
+#[must_use]
+pub fn weekday(name: &str) -> Option<Weekday> {
+    [
+        ("monday", Weekday::Monday),
+        ("tuesday", Weekday::Tuesday),
+        ("wednesday", Weekday::Wednesday),
+        ("thursday", Weekday::Thursday),
+        ("friday", Weekday::Friday),
+        ("saturday", Weekday::Saturday),
+        ("sunday", Weekday::Sunday),
+    ]
+    .into_iter()
+    .find_map(|(text, day)| (text == name).then_some(day))
+}
+
+impl Settings {
+    /// Checks every value; returns (field, message) for each wrong one.
+    #[must_use]
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.sst_rate.parse::<BasisPoints>().is_err() {
+            problems.push(("sst_rate".into(), "must be a percentage from 0 to 100, e.g. \"8\"".into()));
+        }
+        if !(1..=365).contains(&self.quotation_validity_working_days) {
+            problems.push(("quotation_validity_working_days".into(), "must be from 1 to 365".into()));
+        }
+        if self.weekend.len() > 6 || self.weekend.iter().any(|day| weekday(day).is_none()) {
+            problems.push(("weekend".into(), "must list at most six lower-case English day names".into()));
+        }
+        if !(0..=1_000_000).contains(&self.low_balance_threshold) {
+            problems.push(("low_balance_threshold".into(), "must be from 0 to 1000000".into()));
+        }
+        problems
+    }
+
+    /// The SST rate (8% if the stored text were ever unreadable).
+    #[must_use]
+    pub fn sst(&self) -> BasisPoints {
+        self.sst_rate.parse().unwrap_or_else(|_| BasisPoints::new(800).unwrap_or_default())
+    }
+
+    /// The working calendar with these weekend days and the given holidays.
+    #[must_use]
+    pub fn calendar(&self, holidays: Vec<jiff::civil::Date>) -> WorkingCalendar {
+        WorkingCalendar::new(self.weekend.iter().filter_map(|day| weekday(day)), holidays)
+    }
+}
+
+/// The current settings.
+///
+/// # Errors
+/// A database fault.
+pub async fn load(pool: &AnyPool) -> sqlx::Result<Settings> {
+    let row = sqlx::query("SELECT value FROM settings WHERE name = 'settings'").fetch_optional(pool).await?;
+    let Some(row) = row else { return Ok(Settings::default()) };
+    let text: String = row.try_get(0)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Stores the settings.
+///
+/// # Errors
+/// A database fault.
+pub async fn save(pool: &AnyPool, settings: &Settings) -> sqlx::Result<()> {
+    let text = serde_json::to_string(settings).unwrap_or_default();
+    sqlx::query("INSERT INTO settings (name, value) VALUES ('settings', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        .bind(text)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The working calendar in force: settings' weekend and the holiday table.
+///
+/// # Errors
+/// A database fault.
+pub async fn working_calendar(pool: &AnyPool) -> sqlx::Result<WorkingCalendar> {
+    let settings = load(pool).await?;
+    Ok(settings.calendar(crate::calendar::store::dates(pool).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_seed_and_the_tax_rules() {
+        let settings = Settings::default();
+        assert!(settings.problems().is_empty());
+        assert_eq!(settings.sst().get(), 800);
+        assert_eq!(settings.quotation_validity_working_days, 14);
+    }
+
+    #[test]
+    fn wrong_values_are_named() {
+        let settings = Settings { sst_rate: "eight".into(), weekend: vec!["funday".into()], ..Settings::default() };
+        let fields: Vec<String> = settings.problems().into_iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["sst_rate", "weekend"]);
+    }
+}
