@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blob;
 pub mod calendar;
 pub mod catalogue;
 pub mod cli;
@@ -12,7 +13,9 @@ pub mod config;
 pub mod db;
 pub mod developer;
 pub mod error;
+pub mod finance;
 pub mod ledger;
 pub mod money;
+pub mod request;
 pub mod settings;
 pub mod startup;

@@ -39,14 +39,16 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Recently authenticated API tokens.
     pub token_cache: crate::auth::cache::TokenCache,
+    /// Uploaded documents.
+    pub blobs: Arc<dyn crate::blob::BlobStore>,
 }
 
 impl AppState {
     /// State over an open, migrated database; starts the ledger writer.
     #[must_use]
-    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>) -> Self {
         let ledger = Ledger::start(db.clone(), clock.clone());
-        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default() }
+        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs }
     }
 }
 
@@ -62,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::calendar::http::router())
         .merge(crate::catalogue::http::router())
         .merge(crate::settings::http::router())
+        .merge(crate::request::http::router())
+        .merge(crate::finance::http::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
@@ -116,7 +120,8 @@ pub fn spawn_background_tasks(state: &AppState) {
 pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let db = Db::connect(config).await?;
     db.migrate().await?;
-    let state = AppState::new(db.clone(), clock);
+    let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    let state = AppState::new(db.clone(), clock, blobs);
     spawn_background_tasks(&state);
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;

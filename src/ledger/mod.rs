@@ -154,6 +154,38 @@ impl From<LedgerError> for AppError {
     }
 }
 
+/// Credits purchased units inside the caller's transaction, so the workflow
+/// step that verifies a payment and the quota it buys commit together. (HIMS
+/// writes go through the writer; a credit is rare and must share the
+/// request's transaction, so it takes the same guarded SQL directly.)
+///
+/// # Errors
+/// A database fault.
+pub async fn credit(
+    connection: &mut sqlx::AnyConnection,
+    developer_id: i64,
+    product: &str,
+    units: i64,
+    reference: &str,
+    actor: &str,
+    now_ms: i64,
+) -> sqlx::Result<i64> {
+    let (account_id, _) = store::add_credited(connection, developer_id, product, units)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("a credit cannot take available below zero".into()))?;
+    let entry = store::NewEntry {
+        account_id,
+        developer_id,
+        kind: domain::EntryKind::Credit,
+        units,
+        reference,
+        actor,
+        hold_id: None,
+        at_ms: now_ms,
+    };
+    store::insert_entry(connection, &entry).await
+}
+
 /// The ledger service: writes through the group-commit writer, reads from the pool.
 #[derive(Clone)]
 pub struct Ledger {

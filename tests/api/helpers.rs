@@ -159,7 +159,8 @@ impl TestApp {
         let db = Db::connect(&database.config()).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = ManualClock::starting_at(SystemClock.now());
-        let state = AppState::new(db.clone(), Arc::new(clock.clone()));
+        let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
+        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs);
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));

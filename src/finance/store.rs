@@ -1,0 +1,146 @@
+//! SQL for invoices.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::money::Sen;
+
+/// An invoice to store.
+pub struct NewInvoice<'a> {
+    /// `INV-2026-000001`.
+    pub number: &'a str,
+    /// `DO-2026-000001`.
+    pub delivery_order_number: &'a str,
+    /// The request invoiced.
+    pub request_id: i64,
+    /// Total, sen.
+    pub total_sen: i64,
+    /// Paid at issue (bank transfer, card) or not yet (PO).
+    pub paid: bool,
+    /// `YYYY-MM-DD`.
+    pub issued_on: &'a str,
+    /// When paid, for paid invoices.
+    pub paid_on: Option<&'a str>,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+/// Stores an invoice.
+///
+/// # Errors
+/// A database fault (a second invoice for a request violates a unique key).
+pub async fn insert_invoice(connection: &mut AnyConnection, invoice: &NewInvoice<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO invoices (number, delivery_order_number, request_id, total_sen, payment_status, issued_on, paid_on, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(invoice.number)
+    .bind(invoice.delivery_order_number)
+    .bind(invoice.request_id)
+    .bind(invoice.total_sen)
+    .bind(if invoice.paid { "paid" } else { "unpaid" })
+    .bind(invoice.issued_on)
+    .bind(invoice.paid_on)
+    .bind(invoice.now_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// An invoice as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InvoiceRow {
+    /// Invoice number.
+    pub number: String,
+    /// Delivery order number.
+    pub delivery_order_number: String,
+    /// Request number.
+    pub request: String,
+    /// Developer code.
+    pub developer: String,
+    /// Total.
+    pub total: Sen,
+    /// `paid` or `unpaid`.
+    pub payment_status: String,
+    /// `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// `YYYY-MM-DD`, once paid.
+    pub paid_on: Option<String>,
+    /// Settlement reference, for settled POs.
+    pub settlement_reference: Option<String>,
+    /// The owning developer's id.
+    #[serde(skip)]
+    pub developer_id: i64,
+}
+
+const INVOICE_COLUMNS: &str = "SELECT i.number, i.delivery_order_number, r.number, d.code, i.total_sen, i.payment_status, i.issued_on, i.paid_on, i.settlement_reference, d.id
+     FROM invoices i JOIN quota_requests r ON r.id = i.request_id JOIN developers d ON d.id = r.developer_id";
+
+fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
+    Ok(InvoiceRow {
+        number: row.try_get(0)?,
+        delivery_order_number: row.try_get(1)?,
+        request: row.try_get(2)?,
+        developer: row.try_get(3)?,
+        total: Sen::new(row.try_get(4)?).unwrap_or_default(),
+        payment_status: row.try_get(5)?,
+        issued_on: row.try_get(6)?,
+        paid_on: row.try_get(7)?,
+        settlement_reference: row.try_get(8)?,
+        developer_id: row.try_get(9)?,
+    })
+}
+
+/// The invoice of a request, if issued.
+///
+/// # Errors
+/// A database fault.
+pub async fn invoice_of_request(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Option<InvoiceRow>> {
+    let sql = format!("{INVOICE_COLUMNS} WHERE i.request_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(request_id).fetch_optional(connection).await?;
+    row.as_ref().map(invoice_from_row).transpose()
+}
+
+/// The invoice with this number.
+///
+/// # Errors
+/// A database fault.
+pub async fn find(pool: &AnyPool, number: &str) -> sqlx::Result<Option<InvoiceRow>> {
+    let sql = format!("{INVOICE_COLUMNS} WHERE i.number = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(pool).await?;
+    row.as_ref().map(invoice_from_row).transpose()
+}
+
+/// Invoices, optionally of one payment status, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn list(pool: &AnyPool, payment_status: Option<&str>) -> sqlx::Result<Vec<InvoiceRow>> {
+    let rows = match payment_status {
+        Some(status) => {
+            let sql = format!("{INVOICE_COLUMNS} WHERE i.payment_status = $1 ORDER BY i.id LIMIT 1000");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).fetch_all(pool).await?
+        }
+        None => {
+            let sql = format!("{INVOICE_COLUMNS} ORDER BY i.id LIMIT 1000");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?
+        }
+    };
+    rows.iter().map(invoice_from_row).collect()
+}
+
+/// Marks an unpaid invoice paid; false when it was not unpaid.
+///
+/// # Errors
+/// A database fault.
+pub async fn settle(pool: &AnyPool, number: &str, paid_on: &str, reference: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE invoices SET payment_status = 'paid', paid_on = $1, settlement_reference = $2 WHERE number = $3 AND payment_status = 'unpaid'",
+    )
+    .bind(paid_on)
+    .bind(reference)
+    .bind(number)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

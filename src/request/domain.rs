@@ -1,0 +1,330 @@
+//! The quota request's life, as pure rules: states, actions, who may take
+//! each action, where it leads, who must act next and by when.
+//!
+//! ```text
+//! submitted ⇄ info_requested
+//! submitted → quoted (→ quoted: a revision) → payment_submitted → credited → completed
+//! payment_submitted → quoted (payment rejected)
+//! submitted | info_requested | quoted → cancelled (developer or retail)
+//! payment_submitted → cancelled (retail)
+//! quoted → expired (the quotation ran out without a payment)
+//! ```
+
+use std::fmt;
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Sent by the developer; retail to quote.
+    Submitted,
+    /// Retail asked for details; developer to answer.
+    InfoRequested,
+    /// Quotation issued; developer to pay or send a PO.
+    Quoted,
+    /// Proof of payment or PO sent; retail to verify.
+    PaymentSubmitted,
+    /// Payment verified and quota credited; finance to invoice.
+    Credited,
+    /// Invoice and delivery order issued.
+    Completed,
+    /// Withdrawn.
+    Cancelled,
+    /// The quotation ran out without a payment.
+    Expired,
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Self; 8] = [
+        Self::Submitted,
+        Self::InfoRequested,
+        Self::Quoted,
+        Self::PaymentSubmitted,
+        Self::Credited,
+        Self::Completed,
+        Self::Cancelled,
+        Self::Expired,
+    ];
+
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::InfoRequested => "info_requested",
+            Self::Quoted => "quoted",
+            Self::PaymentSubmitted => "payment_submitted",
+            Self::Credited => "credited",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The status with this stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Who must act next, if anyone.
+    #[must_use]
+    pub fn owner(self) -> Option<Party> {
+        match self {
+            Self::Submitted | Self::PaymentSubmitted => Some(Party::Retail),
+            Self::InfoRequested | Self::Quoted => Some(Party::Developer),
+            Self::Credited => Some(Party::Finance),
+            Self::Completed | Self::Cancelled | Self::Expired => None,
+        }
+    }
+
+    /// How long the owner has, from the seed's table.
+    #[must_use]
+    pub fn deadline(self) -> Deadline {
+        match self {
+            Self::Submitted | Self::PaymentSubmitted | Self::Credited => Deadline::WorkingDays(2),
+            Self::Quoted => Deadline::QuotationValidUntil,
+            Self::InfoRequested | Self::Completed | Self::Cancelled | Self::Expired => Deadline::None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When the owner of a status must have acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// This many working days after entering the status.
+    WorkingDays(i64),
+    /// The valid-until date of the quotation.
+    QuotationValidUntil,
+    /// No deadline.
+    None,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// A user of the developer company that owns the request.
+    Developer,
+    /// Retail officer.
+    Retail,
+    /// Finance officer.
+    Finance,
+    /// Administrator (may act for any party).
+    Admin,
+    /// kuota itself (expiry).
+    System,
+}
+
+impl Party {
+    /// Every party.
+    pub const ALL: [Self; 5] = [Self::Developer, Self::Retail, Self::Finance, Self::Admin, Self::System];
+}
+
+/// Something done to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Retail asks for missing details.
+    RequestInfo,
+    /// The developer answers.
+    RespondInfo,
+    /// Retail issues (or revises) the quotation.
+    IssueQuotation,
+    /// The developer sends proof of payment or a PO.
+    SubmitPayment,
+    /// Retail verifies the payment; quota is credited.
+    ApprovePayment,
+    /// Retail refuses the proof, with a reason.
+    RejectPayment,
+    /// Finance issues the invoice and delivery order.
+    IssueInvoice,
+    /// Withdraws the request.
+    Cancel,
+    /// The quotation ran out.
+    Expire,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Self; 9] = [
+        Self::RequestInfo,
+        Self::RespondInfo,
+        Self::IssueQuotation,
+        Self::SubmitPayment,
+        Self::ApprovePayment,
+        Self::RejectPayment,
+        Self::IssueInvoice,
+        Self::Cancel,
+        Self::Expire,
+    ];
+
+    /// The name recorded in the timeline.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequestInfo => "request_info",
+            Self::RespondInfo => "respond_info",
+            Self::IssueQuotation => "issue_quotation",
+            Self::SubmitPayment => "submit_payment",
+            Self::ApprovePayment => "approve_payment",
+            Self::RejectPayment => "reject_payment",
+            Self::IssueInvoice => "issue_invoice",
+            Self::Cancel => "cancel",
+            Self::Expire => "expire",
+        }
+    }
+
+    /// The parties that may take this action (admin may take any but expiry).
+    fn parties(self) -> &'static [Party] {
+        match self {
+            Self::RespondInfo | Self::SubmitPayment => &[Party::Developer, Party::Admin],
+            Self::RequestInfo | Self::IssueQuotation | Self::ApprovePayment | Self::RejectPayment => {
+                &[Party::Retail, Party::Admin]
+            }
+            Self::IssueInvoice => &[Party::Finance, Party::Admin],
+            Self::Cancel => &[Party::Developer, Party::Retail, Party::Admin],
+            Self::Expire => &[Party::System],
+        }
+    }
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// This party may not take this action at all (403).
+    #[error("{party:?} may not {action} a request", action = action.as_str())]
+    WrongParty {
+        /// Who tried.
+        party: Party,
+        /// What.
+        action: Action,
+    },
+    /// Not in this state (409).
+    #[error("a request that is {status} cannot {action}", action = action.as_str())]
+    WrongStatus {
+        /// Where the request stands.
+        status: Status,
+        /// What was tried.
+        action: Action,
+    },
+}
+
+/// The status after `party` takes `action` on a request in `status`.
+///
+/// # Errors
+/// `WrongParty` when the party may never take the action; `WrongStatus` when
+/// it may, but not now.
+pub fn transition(status: Status, action: Action, party: Party) -> Result<Status, TransitionError> {
+    if !action.parties().contains(&party) {
+        return Err(TransitionError::WrongParty { party, action });
+    }
+    let developer = matches!(party, Party::Developer);
+    let next = match (status, action) {
+        (Status::Submitted, Action::RequestInfo) => Status::InfoRequested,
+        (Status::InfoRequested, Action::RespondInfo) => Status::Submitted,
+        (Status::Submitted | Status::Quoted, Action::IssueQuotation) => Status::Quoted,
+        (Status::Quoted, Action::SubmitPayment) => Status::PaymentSubmitted,
+        (Status::PaymentSubmitted, Action::ApprovePayment) => Status::Credited,
+        (Status::PaymentSubmitted, Action::RejectPayment) => Status::Quoted,
+        (Status::Credited, Action::IssueInvoice) => Status::Completed,
+        (Status::Submitted | Status::InfoRequested | Status::Quoted, Action::Cancel) => Status::Cancelled,
+        (Status::PaymentSubmitted, Action::Cancel) if !developer => Status::Cancelled,
+        (Status::Quoted, Action::Expire) => Status::Expired,
+        _ => return Err(TransitionError::WrongStatus { status, action }),
+    };
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action as A;
+    use Party as P;
+    use Status as S;
+
+    /// The allowed moves, written out by hand from the issue, independent of
+    /// `transition`'s match: (from, action, parties, to).
+    fn allowed() -> Vec<(Status, Action, Vec<Party>, Status)> {
+        vec![
+            (S::Submitted, A::RequestInfo, vec![P::Retail, P::Admin], S::InfoRequested),
+            (S::InfoRequested, A::RespondInfo, vec![P::Developer, P::Admin], S::Submitted),
+            (S::Submitted, A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
+            (S::Quoted, A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
+            (S::Quoted, A::SubmitPayment, vec![P::Developer, P::Admin], S::PaymentSubmitted),
+            (S::PaymentSubmitted, A::ApprovePayment, vec![P::Retail, P::Admin], S::Credited),
+            (S::PaymentSubmitted, A::RejectPayment, vec![P::Retail, P::Admin], S::Quoted),
+            (S::Credited, A::IssueInvoice, vec![P::Finance, P::Admin], S::Completed),
+            (S::Submitted, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (S::InfoRequested, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (S::Quoted, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (S::PaymentSubmitted, A::Cancel, vec![P::Retail, P::Admin], S::Cancelled),
+            (S::Quoted, A::Expire, vec![P::System], S::Expired),
+        ]
+    }
+
+    #[test]
+    fn every_state_action_and_party_gives_the_right_answer() {
+        let table = allowed();
+        for status in S::ALL {
+            for action in A::ALL {
+                for party in P::ALL {
+                    let result = transition(status, action, party);
+                    let row = table.iter().find(|(from, act, _, _)| *from == status && *act == action);
+                    let may_ever = action.parties().contains(&party);
+                    match row {
+                        Some((_, _, parties, to)) if parties.contains(&party) => {
+                            assert_eq!(result, Ok(*to), "{status} {action:?} by {party:?}");
+                        }
+                        _ if !may_ever => {
+                            assert_eq!(
+                                result,
+                                Err(TransitionError::WrongParty { party, action }),
+                                "{status} {action:?} by {party:?}"
+                            );
+                        }
+                        _ => {
+                            assert_eq!(
+                                result,
+                                Err(TransitionError::WrongStatus { status, action }),
+                                "{status} {action:?} by {party:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_have_no_way_out_and_no_owner() {
+        for status in [S::Completed, S::Cancelled, S::Expired] {
+            assert_eq!(status.owner(), None);
+            for action in A::ALL {
+                for party in P::ALL {
+                    assert!(transition(status, action, party).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deadlines_follow_the_seed() {
+        assert_eq!(S::Submitted.deadline(), Deadline::WorkingDays(2));
+        assert_eq!(S::Quoted.deadline(), Deadline::QuotationValidUntil);
+        assert_eq!(S::PaymentSubmitted.deadline(), Deadline::WorkingDays(2));
+        assert_eq!(S::Credited.deadline(), Deadline::WorkingDays(2));
+        assert_eq!(S::Credited.owner(), Some(P::Finance));
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in S::ALL {
+            assert_eq!(S::parse(status.as_str()), Some(status));
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Quota requests: seed steps 2–6 as states of one request — the request and
+//! its lines, information requests, quotations, payments, crediting and the
+//! hand-over to finance. Every action goes through [`act`], which applies the
+//! pure rules of [`domain`], records the timeline event with its due date,
+//! and refuses a concurrent change.
+
+pub mod domain;
+pub mod http;
+pub mod numbering;
+pub mod payment;
+pub mod quotation;
+pub mod store;
+
+use jiff::civil::Date;
+use sqlx::AnyConnection;
+
+use crate::auth::{ApiCaller, Role};
+use crate::calendar::WorkingCalendar;
+use crate::error::{AppError, AppResult};
+use domain::{Action, Deadline, Party, Status, TransitionError};
+use store::RequestRow;
+
+/// Largest units on one line.
+pub const LINE_UNITS_MAX: i64 = 100_000;
+/// Longest message or note.
+pub const MESSAGE_MAX_CHARS: usize = 2_000;
+
+/// The party a caller plays on a request. Developer users act only on their
+/// own company's requests; callers who may not see the request get 404.
+///
+/// # Errors
+/// 404 for another company's request; 403 for HIMS.
+pub fn party_of(caller: &ApiCaller, request: &RequestRow) -> AppResult<Party> {
+    if !caller.may_see_developer(request.developer_id) {
+        return Err(AppError::NotFound(format!("quota request {} does not exist", request.id)));
+    }
+    match caller.role {
+        Role::DeveloperAdmin | Role::DeveloperMember => Ok(Party::Developer),
+        Role::Retail => Ok(Party::Retail),
+        Role::Finance => Ok(Party::Finance),
+        Role::Admin => Ok(Party::Admin),
+        Role::Hims => Err(AppError::Forbidden("HIMS does not take part in the purchase workflow".into())),
+    }
+}
+
+/// The error for a refused transition: 403 for the wrong party, 409 for the wrong status.
+#[must_use]
+pub fn transition_error(error: &TransitionError) -> AppError {
+    match error {
+        TransitionError::WrongParty { .. } => AppError::Forbidden(error.to_string()),
+        TransitionError::WrongStatus { .. } => AppError::conflict("wrong-status", error.to_string()),
+    }
+}
+
+/// What an action needs to know besides the request.
+pub struct ActionContext<'a> {
+    /// Who.
+    pub actor: &'a str,
+    /// In which role.
+    pub party: Party,
+    /// The working calendar.
+    pub calendar: &'a WorkingCalendar,
+    /// Today in Kuala Lumpur.
+    pub today: Date,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+    /// The quotation's valid-until date, for actions that lead to `quoted`.
+    pub valid_until: Option<Date>,
+    /// A message for the timeline.
+    pub message: Option<&'a str>,
+}
+
+/// The due date of the status being entered.
+#[must_use]
+pub fn due_on(status: Status, context: &ActionContext<'_>) -> Option<Date> {
+    match status.deadline() {
+        Deadline::WorkingDays(days) => Some(context.calendar.add_working_days(context.today, days)),
+        Deadline::QuotationValidUntil => context.valid_until,
+        Deadline::None => None,
+    }
+}
+
+/// Applies `action` to the request inside the caller's transaction and
+/// records it; returns the new status.
+///
+/// # Errors
+/// 403 / 409 from the rules, 409 when the request changed meanwhile, or a database fault.
+pub async fn act(
+    connection: &mut AnyConnection,
+    request: &RequestRow,
+    action: Action,
+    context: &ActionContext<'_>,
+) -> AppResult<Status> {
+    let next = domain::transition(request.status, action, context.party).map_err(|e| transition_error(&e))?;
+    let due = due_on(next, context).map(|date| date.to_string());
+    if !store::set_status(connection, request.id, request.status, next, due.as_deref(), context.now_ms).await? {
+        return Err(AppError::conflict(
+            "wrong-status",
+            format!("quota request {} changed meanwhile; reload it", request.number),
+        ));
+    }
+    let event = store::NewEvent {
+        request_id: request.id,
+        action: action.as_str(),
+        from: Some(request.status.as_str()),
+        to: next.as_str(),
+        actor: context.actor,
+        message: context.message,
+        due_on: due.as_deref(),
+        at_ms: context.now_ms,
+    };
+    store::insert_event(connection, &event).await?;
+    Ok(next)
+}

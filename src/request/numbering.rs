@@ -1,0 +1,50 @@
+//! Gapless document numbers per kind and year (`REQ-2026-000001`). The
+//! counter row is incremented inside the transaction that uses the number, so
+//! a rolled-back transaction gives its number back and two transactions never
+//! get the same one (the row is locked until commit).
+
+use sqlx::{AnyConnection, Row};
+
+/// The kinds of numbered documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberKind {
+    /// Quota request.
+    Request,
+    /// Quotation.
+    Quotation,
+    /// Invoice.
+    Invoice,
+    /// Delivery order.
+    DeliveryOrder,
+}
+
+impl NumberKind {
+    /// The prefix printed on the document.
+    #[must_use]
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Request => "REQ",
+            Self::Quotation => "QT",
+            Self::Invoice => "INV",
+            Self::DeliveryOrder => "DO",
+        }
+    }
+}
+
+/// The next number of `kind` in `year`.
+///
+/// # Errors
+/// A database fault.
+pub async fn next_number(connection: &mut AnyConnection, kind: NumberKind, year: i16) -> sqlx::Result<String> {
+    let row = sqlx::query(
+        "INSERT INTO document_sequences (kind, year, last_value) VALUES ($1, $2, 1)
+         ON CONFLICT (kind, year) DO UPDATE SET last_value = document_sequences.last_value + 1
+         RETURNING last_value",
+    )
+    .bind(kind.prefix())
+    .bind(i64::from(year))
+    .fetch_one(connection)
+    .await?;
+    let value: i64 = row.try_get(0)?;
+    Ok(format!("{}-{year}-{value:06}", kind.prefix()))
+}

@@ -1,0 +1,506 @@
+//! SQL for quota requests, their lines, timeline, quotations and payments.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::domain::Status;
+use super::quotation::Pricing;
+use crate::money::Sen;
+
+/// A request as stored.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    /// Id.
+    pub id: i64,
+    /// `REQ-2026-000001`.
+    pub number: String,
+    /// Owning developer.
+    pub developer_id: i64,
+    /// Its code.
+    pub developer_code: String,
+    /// Status.
+    pub status: Status,
+    /// The developer's note.
+    pub note: String,
+    /// Current due date, `YYYY-MM-DD`.
+    pub due_on: Option<String>,
+    /// Created, Unix ms.
+    pub created_at_ms: i64,
+}
+
+const REQUEST_COLUMNS: &str = "SELECT r.id, r.number, r.developer_id, d.code, r.status, r.note, r.due_on, r.created_at
+     FROM quota_requests r JOIN developers d ON d.id = r.developer_id";
+
+fn request_from_row(row: &AnyRow) -> sqlx::Result<RequestRow> {
+    let status: String = row.try_get(4)?;
+    Ok(RequestRow {
+        id: row.try_get(0)?,
+        number: row.try_get(1)?,
+        developer_id: row.try_get(2)?,
+        developer_code: row.try_get(3)?,
+        status: Status::parse(&status).ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status}").into()))?,
+        note: row.try_get(5)?,
+        due_on: row.try_get(6)?,
+        created_at_ms: row.try_get(7)?,
+    })
+}
+
+/// The request with this id.
+///
+/// # Errors
+/// A database fault.
+pub async fn find(connection: &mut AnyConnection, id: i64) -> sqlx::Result<Option<RequestRow>> {
+    let sql = format!("{REQUEST_COLUMNS} WHERE r.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(connection).await?;
+    row.as_ref().map(request_from_row).transpose()
+}
+
+/// Filters of the request list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this developer.
+    pub developer_id: Option<i64>,
+    /// Only requests past their due date on this day.
+    pub overdue_on: Option<String>,
+    /// Ids below this (keyset pagination, newest first).
+    pub before_id: i64,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Requests matching the filter, newest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn list(pool: &AnyPool, filter: &ListFilter) -> sqlx::Result<Vec<RequestRow>> {
+    let mut sql = format!("{REQUEST_COLUMNS} WHERE r.id < $1");
+    let mut next = 2;
+    if filter.status.is_some() {
+        sql.push_str(&format!(" AND r.status = ${next}"));
+        next += 1;
+    }
+    if filter.developer_id.is_some() {
+        sql.push_str(&format!(" AND r.developer_id = ${next}"));
+        next += 1;
+    }
+    if filter.overdue_on.is_some() {
+        sql.push_str(&format!(" AND r.due_on IS NOT NULL AND r.due_on < ${next}"));
+        next += 1;
+    }
+    sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ${next}"));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(filter.before_id);
+    if let Some(status) = &filter.status {
+        query = query.bind(status.clone());
+    }
+    if let Some(developer_id) = filter.developer_id {
+        query = query.bind(developer_id);
+    }
+    if let Some(day) = &filter.overdue_on {
+        query = query.bind(day.clone());
+    }
+    let rows = query.bind(filter.limit).fetch_all(pool).await?;
+    rows.iter().map(request_from_row).collect()
+}
+
+/// Inserts a request and returns its id.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_request(
+    connection: &mut AnyConnection,
+    number: &str,
+    developer_id: i64,
+    note: &str,
+    actor: &str,
+    due_on: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO quota_requests (number, developer_id, status, note, created_by, created_at, updated_at, due_on)
+         VALUES ($1, $2, 'submitted', $3, $4, $5, $5, $6) RETURNING id",
+    )
+    .bind(number)
+    .bind(developer_id)
+    .bind(note)
+    .bind(actor)
+    .bind(now_ms)
+    .bind(due_on)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
+}
+
+/// Replaces the lines of a request.
+///
+/// # Errors
+/// A database fault.
+pub async fn replace_lines(
+    connection: &mut AnyConnection,
+    request_id: i64,
+    lines: &[(String, i64)],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM quota_request_lines WHERE request_id = $1")
+        .bind(request_id)
+        .execute(&mut *connection)
+        .await?;
+    for (product, units) in lines {
+        sqlx::query("INSERT INTO quota_request_lines (request_id, product_code, units) VALUES ($1, $2, $3)")
+            .bind(request_id)
+            .bind(product)
+            .bind(*units)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The lines of a request, by product.
+///
+/// # Errors
+/// A database fault.
+pub async fn lines(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows =
+        sqlx::query("SELECT product_code, units FROM quota_request_lines WHERE request_id = $1 ORDER BY product_code")
+            .bind(request_id)
+            .fetch_all(connection)
+            .await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+}
+
+/// Moves a request from `from` to `to`; false when it was no longer in `from`.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_status(
+    connection: &mut AnyConnection,
+    id: i64,
+    from: Status,
+    to: Status,
+    due_on: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE quota_requests SET status = $1, due_on = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(to.as_str())
+    .bind(due_on)
+    .bind(now_ms)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// A timeline event.
+pub struct NewEvent<'a> {
+    /// Request.
+    pub request_id: i64,
+    /// What happened.
+    pub action: &'a str,
+    /// Status before (none at submission).
+    pub from: Option<&'a str>,
+    /// Status after.
+    pub to: &'a str,
+    /// Who.
+    pub actor: &'a str,
+    /// A message or reason.
+    pub message: Option<&'a str>,
+    /// Due date of the status entered.
+    pub due_on: Option<&'a str>,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// Records a timeline event.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_event(connection: &mut AnyConnection, event: &NewEvent<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO quota_request_events (request_id, action, from_status, to_status, actor, message, due_on, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(event.request_id)
+    .bind(event.action)
+    .bind(event.from)
+    .bind(event.to)
+    .bind(event.actor)
+    .bind(event.message)
+    .bind(event.due_on)
+    .bind(event.at_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// One stored timeline event.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// What happened.
+    pub action: String,
+    /// Status before.
+    pub from: Option<String>,
+    /// Status after.
+    pub to: String,
+    /// Who.
+    pub actor: String,
+    /// Message or reason.
+    pub message: Option<String>,
+    /// Due date of the status entered.
+    pub due_on: Option<String>,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+/// The timeline of a request, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn events(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "SELECT action, from_status, to_status, actor, message, due_on, created_at FROM quota_request_events WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(request_id)
+    .fetch_all(connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(EventRow {
+                action: row.try_get(0)?,
+                from: row.try_get(1)?,
+                to: row.try_get(2)?,
+                actor: row.try_get(3)?,
+                message: row.try_get(4)?,
+                due_on: row.try_get(5)?,
+                at_ms: row.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// Stores a quotation revision (superseding earlier ones) and its lines.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_quotation(
+    connection: &mut AnyConnection,
+    request_id: i64,
+    number: &str,
+    pricing: &Pricing,
+    issued_on: &str,
+    valid_until: &str,
+    now_ms: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query("UPDATE quotations SET superseded = 1 WHERE request_id = $1")
+        .bind(request_id)
+        .execute(&mut *connection)
+        .await?;
+    let revision: i64 = sqlx::query("SELECT COUNT(*) FROM quotations WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_one(&mut *connection)
+        .await?
+        .try_get::<i64, _>(0)?
+        + 1;
+    let id: i64 = sqlx::query(
+        "INSERT INTO quotations (request_id, number, revision, subtotal_sen, discount_bp, discount_sen, tax_bp, tax_sen, total_sen, issued_on, valid_until, superseded, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) RETURNING id",
+    )
+    .bind(request_id)
+    .bind(number)
+    .bind(revision)
+    .bind(pricing.subtotal.get())
+    .bind(pricing.discount_rate.get())
+    .bind(pricing.discount.get())
+    .bind(pricing.tax_rate.get())
+    .bind(pricing.tax.get())
+    .bind(pricing.total.get())
+    .bind(issued_on)
+    .bind(valid_until)
+    .bind(now_ms)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get(0)?;
+    for line in &pricing.lines {
+        sqlx::query("INSERT INTO quotation_lines (quotation_id, product_code, units, unit_price_sen, amount_sen) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(&line.product)
+            .bind(line.units)
+            .bind(line.unit_price.get())
+            .bind(line.amount.get())
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// A stored quotation.
+#[derive(Debug, Clone)]
+pub struct QuotationRow {
+    /// Id.
+    pub id: i64,
+    /// `QT-2026-000001`.
+    pub number: String,
+    /// 1, 2, …
+    pub revision: i64,
+    /// Figures (sen / basis points).
+    pub subtotal: i64,
+    /// Discount rate, basis points.
+    pub discount_bp: i64,
+    /// Discount, sen.
+    pub discount: i64,
+    /// Tax rate, basis points.
+    pub tax_bp: i64,
+    /// Tax, sen.
+    pub tax: i64,
+    /// Total, sen.
+    pub total: i64,
+    /// `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// `YYYY-MM-DD`.
+    pub valid_until: String,
+    /// Replaced by a later revision.
+    pub superseded: bool,
+    /// (product, units, unit price sen, amount sen).
+    pub lines: Vec<(String, i64, i64, i64)>,
+}
+
+/// The quotations of a request, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Vec<QuotationRow>> {
+    let rows = sqlx::query(
+        "SELECT id, number, revision, subtotal_sen, discount_bp, discount_sen, tax_bp, tax_sen, total_sen, issued_on, valid_until, superseded
+         FROM quotations WHERE request_id = $1 ORDER BY revision",
+    )
+    .bind(request_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut quotations = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let line_rows = sqlx::query(
+            "SELECT product_code, units, unit_price_sen, amount_sen FROM quotation_lines WHERE quotation_id = $1 ORDER BY product_code",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?;
+        let lines = line_rows
+            .iter()
+            .map(|l| Ok((l.try_get(0)?, l.try_get(1)?, l.try_get(2)?, l.try_get(3)?)))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        quotations.push(QuotationRow {
+            id,
+            number: row.try_get(1)?,
+            revision: row.try_get(2)?,
+            subtotal: row.try_get(3)?,
+            discount_bp: row.try_get(4)?,
+            discount: row.try_get(5)?,
+            tax_bp: row.try_get(6)?,
+            tax: row.try_get(7)?,
+            total: row.try_get(8)?,
+            issued_on: row.try_get(9)?,
+            valid_until: row.try_get(10)?,
+            superseded: row.try_get::<i64, _>(11)? == 1,
+            lines,
+        });
+    }
+    Ok(quotations)
+}
+
+/// The request's quotation in force (the latest revision).
+///
+/// # Errors
+/// A database fault.
+pub async fn current_quotation(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Option<QuotationRow>> {
+    Ok(quotations(connection, request_id).await?.into_iter().rfind(|q| !q.superseded))
+}
+
+/// A stored payment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PaymentRow {
+    /// Id.
+    pub id: i64,
+    /// Request.
+    #[serde(skip)]
+    pub request_id: i64,
+    /// `po`, `bank_transfer` or `card_counter`.
+    pub method: String,
+    /// PO number or transfer reference.
+    pub reference: String,
+    /// Amount.
+    pub amount: Sen,
+    /// `YYYY-MM-DD`.
+    pub paid_on: String,
+    /// `submitted`, `approved` or `rejected`.
+    pub status: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// SHA-256 of the uploaded document (its blob key).
+    pub document_sha256: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub document_type: String,
+}
+
+fn payment_from_row(row: &AnyRow) -> sqlx::Result<PaymentRow> {
+    Ok(PaymentRow {
+        id: row.try_get(0)?,
+        request_id: row.try_get(1)?,
+        method: row.try_get(2)?,
+        reference: row.try_get(3)?,
+        amount: Sen::new(row.try_get(4)?).unwrap_or_default(),
+        paid_on: row.try_get(5)?,
+        status: row.try_get(6)?,
+        reason: row.try_get(7)?,
+        document_sha256: row.try_get(8)?,
+        document_type: row.try_get(9)?,
+    })
+}
+
+const PAYMENT_COLUMNS: &str = "SELECT id, request_id, method, reference, amount_sen, paid_on, status, reason, document_sha256, document_type FROM payments";
+
+/// The payments of a request, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn payments(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Vec<PaymentRow>> {
+    let sql = format!("{PAYMENT_COLUMNS} WHERE request_id = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(request_id).fetch_all(connection).await?;
+    rows.iter().map(payment_from_row).collect()
+}
+
+/// The payment with this id.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_payment(connection: &mut AnyConnection, id: i64) -> sqlx::Result<Option<PaymentRow>> {
+    let sql = format!("{PAYMENT_COLUMNS} WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(connection).await?;
+    row.as_ref().map(payment_from_row).transpose()
+}
+
+/// Ends a submitted payment; false when it was no longer submitted.
+///
+/// # Errors
+/// A database fault.
+pub async fn decide_payment(
+    connection: &mut AnyConnection,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE payments SET status = $1, reason = $2, decided_at = $3 WHERE id = $4 AND status = 'submitted'",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(now_ms)
+    .bind(id)
+    .execute(connection)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
