@@ -291,3 +291,79 @@ pub async fn assert_problem(response: Response, status: u16, type_suffix: &str) 
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "detail missing: {body}");
     body
 }
+
+impl TestApp {
+    /// Adds a user directly and returns a personal token for them.
+    pub async fn add_user(&self, email: &str, role: &str, developer: Option<&str>) -> String {
+        use kuota::auth::users::{Language, NewUser};
+        let developer_id = match developer {
+            Some(code) => {
+                Some(kuota::developer::store::require_by_code(self.db.pool(), &code.parse().unwrap()).await.unwrap().id)
+            }
+            None => None,
+        };
+        let user = NewUser {
+            email: email.parse().unwrap(),
+            name: "Pengguna Ujian".parse().unwrap(),
+            language: Language::Ms,
+            role: role.parse().unwrap(),
+            developer_id,
+        };
+        let hash = kuota::auth::password::hash("kata-laluan-ujian").unwrap();
+        let mut connection = self.db.pool().acquire().await.unwrap();
+        let id = kuota::auth::users::insert(&mut connection, &user, &hash, self.clock.now_ms()).await.unwrap();
+        kuota::auth::users::create_token(self.db.pool(), id, self.clock.now_ms()).await.unwrap()
+    }
+
+    /// Sets a product's unit price from 2020-01-01.
+    pub async fn set_price(&self, product: &str, price: &str) {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/products/{product}/prices")))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({"unit_price": price, "effective_from": "2020-01-01"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    /// Submits a payment with a document.
+    pub async fn submit_payment(
+        &self,
+        token: &str,
+        request_id: i64,
+        method: &str,
+        reference: &str,
+        amount: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
+        let form = reqwest::multipart::Form::new()
+            .text("method", method.to_owned())
+            .text("reference", reference.to_owned())
+            .text("amount", amount.to_owned())
+            .text("paid_on", "2026-11-20")
+            .part("document", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()));
+        self.client
+            .post(self.url(&format!("/api/v1/quota-requests/{request_id}/payments")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A small valid-looking PDF, different for each `seed`.
+pub fn pdf_bytes(seed: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% bukti pembayaran {seed}\n%%EOF\n").into_bytes()
+}

@@ -12,3 +12,4 @@ mod ledger;
 mod processes;
 mod properties;
 mod schema;
+mod workflow;
