@@ -337,6 +337,7 @@ impl TestApp {
     }
 
     /// Submits a payment with a document.
+    #[allow(clippy::too_many_arguments, reason = "one argument per form field keeps the tests readable")]
     pub async fn submit_payment(
         &self,
         token: &str,
