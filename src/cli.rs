@@ -43,6 +43,15 @@ enum Command {
     /// Manage personal API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Exit 0 when no audit record was edited or deleted; otherwise name the first bad one.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +203,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = migrated(&config).await?;
+            match crate::audit::verify(db.pool()).await? {
+                (count, None) => {
+                    println!("audit trail verified: {count} records, chain intact");
+                    Ok(ExitCode::SUCCESS)
+                }
+                (good, Some((id, problem))) => {
+                    println!("BAD audit record {id}: {problem} ({good} records before it are intact)");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Ledger(LedgerCommand::Verify) => {
             let db = migrated(&config).await?;
             let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
@@ -236,8 +258,9 @@ async fn add_user(
         developer_id,
     };
     let hash = crate::auth::password::hash(password)?;
-    let mut connection = db.pool().acquire().await?;
-    let id = users::insert(&mut connection, &user, &hash, clock.now_ms()).await.map_err(describe)?;
+    let mut transaction = db.pool().begin().await?;
+    let id = users::insert(&mut transaction, &user, &hash, clock.now_ms()).await.map_err(describe)?;
+    transaction.commit().await?;
     println!("user {id} ({}, {}) added", user.email.as_str(), user.role.as_str());
     Ok(ExitCode::SUCCESS)
 }

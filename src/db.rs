@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_holidays_2026.sql"),
         postgres: include_str!("../migrations/postgres/0003_holidays_2026.sql"),
     },
+    Migration {
+        version: 4,
+        name: "audit",
+        sqlite: include_str!("../migrations/sqlite/0004_audit.sql"),
+        postgres: include_str!("../migrations/postgres/0004_audit.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

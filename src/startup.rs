@@ -23,6 +23,8 @@ use crate::ledger::Ledger;
 
 /// How often due holds are swept.
 pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often quotations past their validity are expired.
+pub const QUOTATION_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 /// How often old idempotency records are pruned.
 pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long an idempotency key is remembered.
@@ -96,6 +98,16 @@ pub fn spawn_background_tasks(state: &AppState) {
             ticker.tick().await;
             if let Err(error) = ledger.expire_due_holds().await {
                 tracing::warn!(error = %error, "hold expiry sweep failed");
+            }
+        }
+    });
+    let (db, clock) = (state.db.clone(), state.clock.clone());
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(QUOTATION_EXPIRY_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = crate::request::expire_quotations(&db, clock.as_ref()).await {
+                tracing::warn!(error = %error, "quotation expiry sweep failed");
             }
         }
     });

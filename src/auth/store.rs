@@ -20,7 +20,19 @@ pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64
     .bind(now_ms)
     .fetch_one(pool)
     .await?;
-    Ok((row.try_get(0)?, secret))
+    let id: i64 = row.try_get(0)?;
+    let subject = format!("api_client:{id}");
+    let after = serde_json::json!({"name": name, "scope": scope.as_str()});
+    let audit = crate::audit::Record {
+        actor: "cli",
+        action: "api_client.create",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record_alone(pool, &audit).await?;
+    Ok((id, secret))
 }
 
 /// The active client whose token has this SHA-256, if any.

@@ -88,10 +88,24 @@ pub async fn insert(
     .bind(user.developer_id)
     .bind(password_hash)
     .bind(now_ms)
-    .fetch_one(connection)
+    .fetch_one(&mut *connection)
     .await;
     match result {
-        Ok(row) => Ok(row.try_get(0)?),
+        Ok(row) => {
+            let id: i64 = row.try_get(0)?;
+            let subject = format!("user:{id}");
+            let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer_id": user.developer_id});
+            let audit = crate::audit::Record {
+                actor: "admin",
+                action: "user.create",
+                subject: &subject,
+                before: None,
+                after: Some(after),
+                at_ms: now_ms,
+            };
+            crate::audit::record(connection, &audit).await?;
+            Ok(id)
+        }
         Err(error) if is_unique_violation(&error) => {
             Err(AppError::conflict("user-exists", format!("a user with e-mail {} already exists", user.email.as_str())))
         }
@@ -111,6 +125,16 @@ pub async fn create_token(pool: &AnyPool, user_id: i64, now_ms: i64) -> anyhow::
         .bind(now_ms)
         .execute(pool)
         .await?;
+    let subject = format!("user:{user_id}");
+    let audit = crate::audit::Record {
+        actor: &subject,
+        action: "user_token.create",
+        subject: &subject,
+        before: None,
+        after: None,
+        at_ms: now_ms,
+    };
+    crate::audit::record_alone(pool, &audit).await?;
     Ok(secret)
 }
 
@@ -185,6 +209,11 @@ pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i
         .bind(now_ms)
         .execute(pool)
         .await?;
+    let subject = format!("user:{user_id}");
+    let action = if succeeded { "user.sign_in" } else { "user.sign_in_failed" };
+    let audit =
+        crate::audit::Record { actor: &subject, action, subject: &subject, before: None, after: None, at_ms: now_ms };
+    crate::audit::record_alone(pool, &audit).await?;
     if !succeeded {
         return Err(refused());
     }

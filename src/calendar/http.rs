@@ -49,12 +49,32 @@ async fn add(
         name_en: checked(name_en)?.as_str().to_owned(),
     };
     let created = store::upsert(state.db.pool(), &holiday).await?;
+    let (actor, subject) = (caller.actor(), format!("holiday:{}", holiday.date));
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "holiday.set",
+        subject: &subject,
+        before: None,
+        after: serde_json::to_value(&holiday).ok(),
+        at_ms: state.clock.now_ms(),
+    };
+    crate::audit::record_alone(state.db.pool(), &audit).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(holiday)))
 }
 
 async fn remove(State(state): State<AppState>, caller: ApiCaller, Path(date): Path<String>) -> AppResult<StatusCode> {
     caller.require_admin()?;
     if store::delete(state.db.pool(), &date).await? {
+        let (actor, subject) = (caller.actor(), format!("holiday:{date}"));
+        let audit = crate::audit::Record {
+            actor: &actor,
+            action: "holiday.delete",
+            subject: &subject,
+            before: None,
+            after: None,
+            at_ms: state.clock.now_ms(),
+        };
+        crate::audit::record_alone(state.db.pool(), &audit).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("{date} is not a holiday")))

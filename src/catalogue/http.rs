@@ -58,10 +58,21 @@ async fn add_price(
     .execute(state.db.pool())
     .await;
     match result {
-        Ok(_) => Ok((
-            StatusCode::CREATED,
-            Json(serde_json::json!({"product": code, "unit_price": price, "effective_from": from})),
-        )),
+        Ok(_) => {
+            let after = serde_json::json!({"product": code, "unit_price": price, "effective_from": from});
+            let subject = format!("product:{code}");
+            let actor = caller.actor();
+            let audit = crate::audit::Record {
+                actor: &actor,
+                action: "price.add",
+                subject: &subject,
+                before: None,
+                after: Some(after.clone()),
+                at_ms: state.clock.now_ms(),
+            };
+            crate::audit::record_alone(state.db.pool(), &audit).await?;
+            Ok((StatusCode::CREATED, Json(after)))
+        }
         Err(error) if is_unique_violation(&error) => {
             Err(AppError::conflict("price-exists", format!("{code} already has a price effective from {from}")))
         }

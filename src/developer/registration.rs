@@ -106,6 +106,17 @@ async fn register(
         developer_id: Some(developer_id),
     };
     crate::auth::users::insert(&mut transaction, &user, &password_hash, now_ms).await?;
+    let subject = format!("developer:{}", developer.code);
+    let after = json!({"code": developer.code.as_str(), "registration_no": developer.registration_no.as_str(), "status": "pending_verification"});
+    let audit = crate::audit::Record {
+        actor: "registration",
+        action: "developer.register",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &audit).await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"developer": developer.code.as_str(), "status": "pending_verification"}))))
 }
@@ -136,6 +147,16 @@ async fn decide(
     .execute(state.db.pool())
     .await?;
     if result.rows_affected() == 1 {
+        let (actor, subject) = (caller.actor(), format!("developer:{code}"));
+        let audit = crate::audit::Record {
+            actor: &actor,
+            action: if to == "verified" { "developer.verify" } else { "developer.reject" },
+            subject: &subject,
+            before: Some(json!({"status": "pending_verification"})),
+            after: Some(json!({"status": to, "reason": reason})),
+            at_ms: state.clock.now_ms(),
+        };
+        crate::audit::record_alone(state.db.pool(), &audit).await?;
         return Ok(Json(json!({"developer": code.as_str(), "status": to})));
     }
     let developer = super::store::require_by_code(state.db.pool(), &code).await?;

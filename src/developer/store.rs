@@ -43,14 +43,27 @@ pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i
     .fetch_one(pool)
     .await;
     match result {
-        Ok(row) => Ok(Developer {
-            id: row.try_get(0)?,
-            code: developer.code.to_string(),
-            name: developer.name.as_str().to_owned(),
-            registration_no: developer.registration_no.as_str().to_owned(),
-            email: developer.email.as_str().to_owned(),
-            status: "verified".to_owned(),
-        }),
+        Ok(row) => {
+            let subject = format!("developer:{}", developer.code);
+            let after = serde_json::json!({"code": developer.code.as_str(), "registration_no": developer.registration_no.as_str(), "status": "verified"});
+            let audit = crate::audit::Record {
+                actor: "admin",
+                action: "developer.create",
+                subject: &subject,
+                before: None,
+                after: Some(after),
+                at_ms: now_ms,
+            };
+            crate::audit::record_alone(pool, &audit).await?;
+            Ok(Developer {
+                id: row.try_get(0)?,
+                code: developer.code.to_string(),
+                name: developer.name.as_str().to_owned(),
+                registration_no: developer.registration_no.as_str().to_owned(),
+                email: developer.email.as_str().to_owned(),
+                status: "verified".to_owned(),
+            })
+        }
         Err(error) if is_unique_violation(&error) => Err(duplicate_conflict(pool, developer).await),
         Err(error) => Err(error.into()),
     }

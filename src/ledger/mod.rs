@@ -183,7 +183,19 @@ pub async fn credit(
         hold_id: None,
         at_ms: now_ms,
     };
-    store::insert_entry(connection, &entry).await
+    let entry_id = store::insert_entry(connection, &entry).await?;
+    let subject = format!("ledger_account:{account_id}");
+    let after = serde_json::json!({"entry": entry_id, "kind": "credit", "product": product, "units": units, "reference": reference});
+    let audit = crate::audit::Record {
+        actor,
+        action: "ledger.credit",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(connection, &audit).await?;
+    Ok(entry_id)
 }
 
 /// The ledger service: writes through the group-commit writer, reads from the pool.

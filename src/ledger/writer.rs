@@ -95,12 +95,14 @@ async fn execute_batch(
     let lock = db.row_lock_clause();
     let commands: Vec<&Command> = batch.iter().map(|job| &job.command).collect();
     let mut transaction = connection.begin_with(db.begin_write_statement()).await?;
+    lock_audit_head_if_needed(&mut transaction, &commands).await?;
     let answers = match execute_grouped(&mut transaction, lock, &commands, now_ms).await {
         Ok(answers) => answers,
         Err(error) => {
             tracing::debug!(error = %error, size = commands.len(), "grouped batch failed; applying it one command at a time");
             transaction.rollback().await?;
             transaction = connection.begin_with(db.begin_write_statement()).await?;
+            lock_audit_head_if_needed(&mut transaction, &commands).await?;
             let mut answers = Vec::with_capacity(commands.len());
             for command in &commands {
                 answers.push(execute_isolated(&mut transaction, lock, command, now_ms).await);
@@ -111,6 +113,16 @@ async fn execute_batch(
     transaction.commit().await?;
     for (job, answer) in batch.drain(..).zip(answers) {
         let _ = job.reply.send(answer);
+    }
+    Ok(())
+}
+
+/// Takes the audit head's lock first when the batch will write audit records
+/// (adjustments), so the writer locks in the same order as workflow
+/// transactions: audit head, then accounts.
+async fn lock_audit_head_if_needed(connection: &mut AnyConnection, commands: &[&Command]) -> sqlx::Result<()> {
+    if commands.iter().any(|c| matches!(c.operation, Operation::Adjust { .. })) {
+        sqlx::query("UPDATE audit_head SET last_seq = last_seq WHERE id = 1").execute(connection).await?;
     }
     Ok(())
 }
@@ -405,6 +417,17 @@ async fn apply(
                 at_ms: now_ms,
             };
             let entry_id = store::insert_entry(connection, &entry).await?;
+            let subject = format!("ledger_account:{account_id}");
+            let after = serde_json::json!({"entry": entry_id, "units": units.get(), "reason": reason.as_str(), "available": available});
+            let audit = crate::audit::Record {
+                actor,
+                action: "ledger.adjust",
+                subject: &subject,
+                before: None,
+                after: Some(after),
+                at_ms: now_ms,
+            };
+            crate::audit::record(connection, &audit).await?;
             Ok(Outcome::Adjusted {
                 entry_id,
                 product: product.clone(),

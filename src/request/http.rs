@@ -151,6 +151,17 @@ async fn create(
         at_ms: now_ms,
     };
     store::insert_event(&mut transaction, &event).await?;
+    let subject = format!("quota_request:{id}");
+    let after = json!({"number": number, "status": "submitted", "lines": lines});
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "submit",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &audit).await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&state, id).await?)))
 }
@@ -647,6 +658,8 @@ async fn approve_payment(
         valid_until: None,
         message: None,
     };
+    // Lock order: request row, audit head (both in `act`), then accounts —
+    // the ledger writer also takes the audit head before accounts.
     act(&mut transaction, &row, Action::ApprovePayment, &context).await?;
     if !store::decide_payment(&mut transaction, payment.id, "approved", None, now_ms).await? {
         return Err(AppError::conflict(

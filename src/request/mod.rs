@@ -110,5 +110,49 @@ pub async fn act(
         at_ms: context.now_ms,
     };
     store::insert_event(connection, &event).await?;
+    let subject = format!("quota_request:{}", request.id);
+    let audit = crate::audit::Record {
+        actor: context.actor,
+        action: action.as_str(),
+        subject: &subject,
+        before: Some(serde_json::json!({"status": request.status.as_str()})),
+        after: Some(serde_json::json!({"status": next.as_str(), "due_on": due, "message": context.message})),
+        at_ms: context.now_ms,
+    };
+    crate::audit::record(connection, &audit).await?;
     Ok(next)
+}
+
+/// Most requests expired by one sweep.
+pub const EXPIRY_BATCH_MAX: i64 = 200;
+
+/// Moves quoted requests whose quotation ran out (valid-until before today)
+/// to `expired`; returns how many. Each in its own transaction, so one
+/// concurrent change costs only itself.
+///
+/// # Errors
+/// A database fault.
+pub async fn expire_quotations(db: &crate::db::Db, clock: &dyn crate::clock::Clock) -> AppResult<usize> {
+    let today = crate::clock::today_local(clock.now());
+    let calendar = crate::settings::working_calendar(db.pool()).await?;
+    let ids = store::quoted_past(db.pool(), &today.to_string(), EXPIRY_BATCH_MAX).await?;
+    let mut expired = 0;
+    for id in ids {
+        let mut transaction = db.begin_write().await?;
+        let Some(row) = store::find(&mut transaction, id).await? else { continue };
+        let context = ActionContext {
+            actor: "system:quotation-expiry",
+            party: Party::System,
+            calendar: &calendar,
+            today,
+            now_ms: clock.now_ms(),
+            valid_until: None,
+            message: None,
+        };
+        if act(&mut transaction, &row, Action::Expire, &context).await.is_ok() {
+            transaction.commit().await?;
+            expired += 1;
+        }
+    }
+    Ok(expired)
 }

@@ -102,6 +102,6 @@ mod tests {
         let free =
             price(&[("CERT-1M".into(), 5, sen("10.00"))], rate("100"), rate("8")).unwrap_or_else(|_| unreachable!());
         assert_eq!(free.total, Sen::ZERO);
-        assert_eq!(price(&[("X".into(), 100_000, sen("99999999999"))], rate("0"), rate("8")), Err(TooLarge));
+        assert_eq!(price(&[("X".into(), 100_000, sen("9999999999.00"))], rate("0"), rate("8")), Err(TooLarge));
     }
 }

@@ -104,6 +104,22 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> sqlx::Result<Vec<Reque
     rows.iter().map(request_from_row).collect()
 }
 
+/// Ids of quoted requests whose current quotation's valid-until is before `today`.
+///
+/// # Errors
+/// A database fault.
+pub async fn quoted_past(pool: &AnyPool, today: &str, limit: i64) -> sqlx::Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT r.id FROM quota_requests r JOIN quotations q ON q.request_id = r.id AND q.superseded = 0
+         WHERE r.status = 'quoted' AND q.valid_until < $1 ORDER BY r.id LIMIT $2",
+    )
+    .bind(today)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
+}
+
 /// Inserts a request and returns its id.
 ///
 /// # Errors

@@ -35,6 +35,17 @@ async fn replace(
         return Err(AppError::Validation { detail, errors });
     }
     let settings = Settings { sst_rate: settings.sst().to_string(), ..settings };
+    let before = super::load(state.db.pool()).await?;
     super::save(state.db.pool(), &settings).await?;
+    let actor = caller.actor();
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "settings.replace",
+        subject: "settings",
+        before: serde_json::to_value(&before).ok(),
+        after: serde_json::to_value(&settings).ok(),
+        at_ms: state.clock.now_ms(),
+    };
+    crate::audit::record_alone(state.db.pool(), &audit).await?;
     Ok(Json(settings))
 }

@@ -310,8 +310,9 @@ impl TestApp {
             developer_id,
         };
         let hash = kuota::auth::password::hash("kata-laluan-ujian").unwrap();
-        let mut connection = self.db.pool().acquire().await.unwrap();
-        let id = kuota::auth::users::insert(&mut connection, &user, &hash, self.clock.now_ms()).await.unwrap();
+        let mut transaction = self.db.pool().begin().await.unwrap();
+        let id = kuota::auth::users::insert(&mut transaction, &user, &hash, self.clock.now_ms()).await.unwrap();
+        transaction.commit().await.unwrap();
         kuota::auth::users::create_token(self.db.pool(), id, self.clock.now_ms()).await.unwrap()
     }
 

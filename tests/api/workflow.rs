@@ -18,6 +18,8 @@ on_both_backends!(
     wrong_roles_and_wrong_states_change_nothing,
     sign_in_is_throttled_after_five_failures,
     overdue_steps_are_flagged,
+    a_quotation_past_its_validity_expires_the_request,
+    the_audit_trail_proves_itself_and_names_the_first_bad_record,
 );
 
 struct Parties {
@@ -137,6 +139,29 @@ async fn six_steps(backend: Backend, method: &str, paid: bool) {
         app.get_as(&parties.developer, "/api/v1/developers/PMJ-1/balances").await.json().await.unwrap();
     assert_eq!(balances["balances"][1]["credited"], 100);
     assert_balances(&app, 100, 40).await;
+    let (records, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    assert_eq!(bad, None);
+    let actions: Vec<String> = sqlx::query("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| sqlx::Row::try_get(r, 0).unwrap())
+        .collect();
+    assert_eq!(i64::try_from(actions.len()).unwrap(), records);
+    for expected in [
+        "submit",
+        "request_info",
+        "issue_quotation",
+        "submit_payment",
+        "approve_payment",
+        "ledger.credit",
+        "issue_invoice",
+        "price.add",
+        "user.create",
+    ] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} is audited: {actions:?}");
+    }
 }
 
 async fn six_steps_by_bank_transfer_end_paid(backend: Backend) {
@@ -420,4 +445,44 @@ async fn overdue_steps_are_flagged(backend: Backend) {
     let request: Value =
         app.get_as(&parties.retail, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
     assert_eq!(request["timeline"][0]["overdue"], true);
+}
+
+async fn a_quotation_past_its_validity_expires_the_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    let id = new_request(&app, &parties.developer).await["id"].as_i64().unwrap();
+    let quotation = quote(&app, &parties, id).await;
+    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock).await.unwrap(), 0, "still valid");
+    // 14 working days of validity end well within 30 calendar days.
+    app.clock.advance_seconds(30 * 24 * 3600);
+    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock).await.unwrap(), 1);
+    let request: Value =
+        app.get_as(&parties.developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
+    assert_eq!(request["status"], "expired");
+    assert_eq!(request["timeline"].as_array().unwrap().last().unwrap()["actor"], "system:quotation-expiry");
+    let total = quotation["total"].as_str().unwrap();
+    let late = app.submit_payment(&parties.developer, id, "po", "PO-LATE", total, "po.pdf", pdf_bytes("late")).await;
+    assert_problem(late, 409, "/wrong-status").await;
+}
+
+async fn the_audit_trail_proves_itself_and_names_the_first_bad_record(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    new_request(&app, &parties.developer).await;
+    app.adjust("PMJ-1", "CERT-1Y", 5).await;
+    let (records, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    assert!(records >= 6, "{records}");
+    assert_eq!(bad, None);
+    sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE id = 3").execute(app.db.pool()).await.unwrap();
+    assert_eq!(kuota::audit::verify(app.db.pool()).await.unwrap().1.map(|(id, _)| id), Some(3));
+    sqlx::query("DELETE FROM audit_log WHERE id = 3").execute(app.db.pool()).await.unwrap();
+    let (_, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    assert_eq!(bad.as_ref().map(|(id, _)| *id), Some(3));
+    assert!(bad.unwrap().1.contains("missing"));
+    let last: i64 =
+        sqlx::Row::try_get(&sqlx::query("SELECT MAX(id) FROM audit_log").fetch_one(app.db.pool()).await.unwrap(), 0)
+            .unwrap();
+    sqlx::query("INSERT INTO audit_log SELECT 3, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log WHERE id = 2").execute(app.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(last).execute(app.db.pool()).await.unwrap();
+    assert!(kuota::audit::verify(app.db.pool()).await.unwrap().1.is_some(), "a copied record or a cut tail is found");
 }

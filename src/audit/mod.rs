@@ -1,0 +1,150 @@
+//! The audit trail: who did what to what, when, with the state before and
+//! after. Records form a hash chain (each stores the hash of the previous
+//! one) with gapless sequence ids, so `kuota audit verify` can prove nothing
+//! was edited, deleted or inserted afterwards.
+
+use serde_json::Value;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::auth::token::sha256_hex;
+
+/// The hash before the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One thing to record.
+pub struct Record<'a> {
+    /// Who (`user:3`, `api_client:1`, `system:…`, `cli`).
+    pub actor: &'a str,
+    /// What (`request.approve_payment`, `price.add`, `user.sign_in_failed`, …).
+    pub action: &'a str,
+    /// To what (`quota_request:12`, `product:CERT-1Y`, …).
+    pub subject: &'a str,
+    /// State before, if any.
+    pub before: Option<Value>,
+    /// State after, if any.
+    pub after: Option<Value>,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+fn chain_hash(seq: i64, prev_hash: &str, record: &StoredFields<'_>) -> String {
+    let text = format!(
+        "{seq}\u{1f}{prev_hash}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        record.at_ms,
+        record.actor,
+        record.action,
+        record.subject,
+        record.before.unwrap_or(""),
+        record.after.unwrap_or("")
+    );
+    sha256_hex(text.as_bytes())
+}
+
+struct StoredFields<'a> {
+    actor: &'a str,
+    action: &'a str,
+    subject: &'a str,
+    before: Option<&'a str>,
+    after: Option<&'a str>,
+    at_ms: i64,
+}
+
+/// Appends a record inside the caller's transaction.
+///
+/// # Errors
+/// A database fault.
+pub async fn record(connection: &mut AnyConnection, record: &Record<'_>) -> sqlx::Result<()> {
+    let head = sqlx::query("UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash")
+        .fetch_one(&mut *connection)
+        .await?;
+    let (seq, prev_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    let before = record.before.as_ref().map(Value::to_string);
+    let after = record.after.as_ref().map(Value::to_string);
+    let fields = StoredFields {
+        actor: record.actor,
+        action: record.action,
+        subject: record.subject,
+        before: before.as_deref(),
+        after: after.as_deref(),
+        at_ms: record.at_ms,
+    };
+    let hash = chain_hash(seq, &prev_hash, &fields);
+    sqlx::query(
+        "INSERT INTO audit_log (id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(record.actor)
+    .bind(record.action)
+    .bind(record.subject)
+    .bind(before.as_deref())
+    .bind(after.as_deref())
+    .bind(record.at_ms)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(connection).await?;
+    Ok(())
+}
+
+/// Appends a record in its own transaction, for changes made outside one.
+/// (The three statements of [`record`] must share a transaction: the head
+/// row's lock is what keeps two writers from forking the chain.)
+///
+/// # Errors
+/// A database fault.
+pub async fn record_alone(pool: &AnyPool, entry: &Record<'_>) -> sqlx::Result<()> {
+    let mut transaction = pool.begin().await?;
+    record(&mut transaction, entry).await?;
+    transaction.commit().await
+}
+
+/// Checks the whole chain; returns the number of records and the first bad
+/// one (its id and what is wrong), if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn verify(pool: &AnyPool) -> sqlx::Result<(i64, Option<(i64, String)>)> {
+    let rows = sqlx::query(
+        "SELECT id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut expected_id = 1;
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let (actor, action, subject): (String, String, String) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        let (before, after): (Option<String>, Option<String>) = (row.try_get(4)?, row.try_get(5)?);
+        let (prev_hash, hash): (String, String) = (row.try_get(7)?, row.try_get(8)?);
+        if id != expected_id {
+            return Ok((expected_id - 1, Some((expected_id, "record is missing (deleted)".into()))));
+        }
+        if prev_hash != expected_prev {
+            return Ok((id - 1, Some((id, "does not link to the record before it".into()))));
+        }
+        let fields = StoredFields {
+            actor: &actor,
+            action: &action,
+            subject: &subject,
+            before: before.as_deref(),
+            after: after.as_deref(),
+            at_ms: row.try_get(6)?,
+        };
+        if chain_hash(id, &prev_hash, &fields) != hash {
+            return Ok((id - 1, Some((id, "was edited after it was written".into()))));
+        }
+        expected_prev = hash;
+        expected_id += 1;
+    }
+    let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
+    let (last_seq, last_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    if last_seq != expected_id - 1 || last_hash != expected_prev {
+        return Ok((
+            expected_id - 1,
+            Some((expected_id, "records at the end of the trail are missing (deleted)".into())),
+        ));
+    }
+    Ok((expected_id - 1, None))
+}
