@@ -56,6 +56,11 @@ where
 /// # Errors
 /// A 400 that says where the document is wrong.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Every body of this API is an object; serde would also accept an array
+    // for a struct, so `[]` could pass as a body whose fields are all optional.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AppError::invalid_field("body", "the body must be a JSON object"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -122,7 +127,34 @@ mod tests {
     }
 
     #[test]
+    fn only_objects_are_bodies() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct AllOptional {
+            discount: Option<String>,
+        }
+        assert!(matches!(parse_json::<AllOptional>(b"[]"), Err(AppError::Validation { .. })));
+        assert!(parse_json::<AllOptional>(b" {}").is_ok());
+    }
+
+    #[test]
     fn malformed_json_is_a_validation_error() {
         assert!(matches!(parse_json::<Sample>(b"{\"units\":"), Err(AppError::Validation { .. })));
+    }
+}
+
+/// A multipart form whose rejection (not multipart, no boundary) is problem+json.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S> FromRequest<S> for ApiMultipart
+where
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(request, state).await.map(ApiMultipart).map_err(|rejection| {
+            AppError::UnsupportedMediaType(format!("the body must be multipart/form-data: {}", rejection.body_text()))
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::api::extract::ApiMultipart;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -539,7 +540,7 @@ async fn submit_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let request_id = id_from(&id, "quota request")?;
     let form = read_payment_form(multipart).await?;

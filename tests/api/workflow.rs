@@ -20,6 +20,7 @@ on_both_backends!(
     overdue_steps_are_flagged,
     a_quotation_past_its_validity_expires_the_request,
     the_audit_trail_proves_itself_and_names_the_first_bad_record,
+    garbage_on_every_workflow_endpoint_gets_a_4xx_and_writes_nothing,
 );
 
 struct Parties {
@@ -485,4 +486,75 @@ async fn the_audit_trail_proves_itself_and_names_the_first_bad_record(backend: B
     sqlx::query("INSERT INTO audit_log SELECT 3, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log WHERE id = 2").execute(app.db.pool()).await.unwrap();
     sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(last).execute(app.db.pool()).await.unwrap();
     assert!(kuota::audit::verify(app.db.pool()).await.unwrap().1.is_some(), "a copied record or a cut tail is found");
+}
+
+async fn garbage_on_every_workflow_endpoint_gets_a_4xx_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    let id = new_request(&app, &parties.developer).await["id"].as_i64().unwrap();
+    let tables = [
+        "quota_requests",
+        "quota_request_events",
+        "quotations",
+        "payments",
+        "invoices",
+        "developers",
+        "users",
+        "holidays",
+        "product_prices",
+        "settings",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(app.count(table).await);
+    }
+    let paths = [
+        "/api/v1/registrations".to_owned(),
+        "/api/v1/tokens".into(),
+        "/api/v1/quota-requests".into(),
+        format!("/api/v1/quota-requests/{id}/info-requests"),
+        format!("/api/v1/quota-requests/{id}/info-responses"),
+        format!("/api/v1/quota-requests/{id}/quotations"),
+        format!("/api/v1/quota-requests/{id}/cancellation"),
+        format!("/api/v1/quota-requests/{id}/invoice"),
+        format!("/api/v1/quota-requests/{id}/payments"),
+        "/api/v1/payments/1/approval".into(),
+        "/api/v1/payments/1/rejection".into(),
+        "/api/v1/payments/abc/rejection".into(),
+        "/api/v1/invoices/INV-2026-000009/settlement".into(),
+        "/api/v1/products/CERT-1Y/prices".into(),
+        "/api/v1/holidays".into(),
+        "/api/v1/developers/PMJ-1/verification".into(),
+        "/api/v1/developers/PMJ-1/rejection".into(),
+    ];
+    let bodies = [
+        "{\"lines\":",
+        "[]",
+        "{\"unexpected\":1}",
+        "{\"lines\":\"many\",\"developer\":5}",
+        "{\"discount_percent\":\"-5\",\"message\":\"\",\"reason\":\"\"}",
+    ];
+    for token in [&parties.developer, &parties.retail, &parties.finance, &app.admin_token] {
+        for path in &paths {
+            for body in bodies {
+                let response = app
+                    .client
+                    .post(app.url(path))
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                assert!((400..500).contains(&status), "{path} {body}: {status}");
+                let content_type =
+                    response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                assert_eq!(content_type, "application/problem+json", "{path} {body}");
+            }
+        }
+    }
+    for (table, count) in tables.iter().zip(before) {
+        assert_eq!(app.count(table).await, count, "nothing written to {table}");
+    }
 }
