@@ -102,6 +102,22 @@ where
     }
 }
 
+/// A multipart form whose rejection (not multipart, no boundary) is problem+json.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S> FromRequest<S> for ApiMultipart
+where
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(request, state).await.map(ApiMultipart).map_err(|rejection| {
+            AppError::UnsupportedMediaType(format!("the body must be multipart/form-data: {}", rejection.body_text()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,21 +156,5 @@ mod tests {
     #[test]
     fn malformed_json_is_a_validation_error() {
         assert!(matches!(parse_json::<Sample>(b"{\"units\":"), Err(AppError::Validation { .. })));
-    }
-}
-
-/// A multipart form whose rejection (not multipart, no boundary) is problem+json.
-pub struct ApiMultipart(pub axum::extract::Multipart);
-
-impl<S> FromRequest<S> for ApiMultipart
-where
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Multipart::from_request(request, state).await.map(ApiMultipart).map_err(|rejection| {
-            AppError::UnsupportedMediaType(format!("the body must be multipart/form-data: {}", rejection.body_text()))
-        })
     }
 }
