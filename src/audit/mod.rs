@@ -54,37 +54,64 @@ struct StoredFields<'a> {
 /// # Errors
 /// A database fault.
 pub async fn record(connection: &mut AnyConnection, record: &Record<'_>) -> sqlx::Result<()> {
-    let head = sqlx::query("UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash")
+    record_many(connection, std::slice::from_ref(record)).await
+}
+
+/// Appends records, in order, with three statements whatever their number:
+/// reserve the sequence numbers, insert the chained rows, move the head.
+///
+/// # Errors
+/// A database fault.
+pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>]) -> sqlx::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
+    let head = sqlx::query("UPDATE audit_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq, last_hash")
+        .bind(count)
         .fetch_one(&mut *connection)
         .await?;
-    let (seq, prev_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    let before = record.before.as_ref().map(Value::to_string);
-    let after = record.after.as_ref().map(Value::to_string);
-    let fields = StoredFields {
-        actor: record.actor,
-        action: record.action,
-        subject: record.subject,
-        before: before.as_deref(),
-        after: after.as_deref(),
-        at_ms: record.at_ms,
-    };
-    let hash = chain_hash(seq, &prev_hash, &fields);
-    sqlx::query(
-        "INSERT INTO audit_log (id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(record.actor)
-    .bind(record.action)
-    .bind(record.subject)
-    .bind(before.as_deref())
-    .bind(after.as_deref())
-    .bind(record.at_ms)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(connection).await?;
+    let (last_seq, mut prev_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    let mut rows = Vec::with_capacity(records.len());
+    for (offset, record) in (0_i64..).zip(records) {
+        let seq = last_seq - count + 1 + offset;
+        let before = record.before.as_ref().map(Value::to_string);
+        let after = record.after.as_ref().map(Value::to_string);
+        let fields = StoredFields {
+            actor: record.actor,
+            action: record.action,
+            subject: record.subject,
+            before: before.as_deref(),
+            after: after.as_deref(),
+            at_ms: record.at_ms,
+        };
+        let hash = chain_hash(seq, &prev_hash, &fields);
+        rows.push((seq, record, before, after, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+    }
+    let mut sql = String::from(
+        "INSERT INTO audit_log (id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash) VALUES ",
+    );
+    for index in 0..rows.len() {
+        let base = index * 9;
+        let separator = if index == 0 { "" } else { ", " };
+        let placeholders: Vec<String> = (1..=9).map(|n| format!("${}", base + n)).collect();
+        sql.push_str(&format!("{separator}({})", placeholders.join(", ")));
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (seq, record, before, after, prev, hash) in &rows {
+        query = query
+            .bind(*seq)
+            .bind(record.actor)
+            .bind(record.action)
+            .bind(record.subject)
+            .bind(before.as_deref())
+            .bind(after.as_deref())
+            .bind(record.at_ms)
+            .bind(prev.as_str())
+            .bind(hash.as_str());
+    }
+    query.execute(&mut *connection).await?;
+    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&prev_hash).execute(connection).await?;
     Ok(())
 }
 

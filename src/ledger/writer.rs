@@ -95,14 +95,14 @@ async fn execute_batch(
     let lock = db.row_lock_clause();
     let commands: Vec<&Command> = batch.iter().map(|job| &job.command).collect();
     let mut transaction = connection.begin_with(db.begin_write_statement()).await?;
-    lock_audit_head_if_needed(&mut transaction, &commands).await?;
+    lock_audit_head(&mut transaction).await?;
     let answers = match execute_grouped(&mut transaction, lock, &commands, now_ms).await {
         Ok(answers) => answers,
         Err(error) => {
             tracing::debug!(error = %error, size = commands.len(), "grouped batch failed; applying it one command at a time");
             transaction.rollback().await?;
             transaction = connection.begin_with(db.begin_write_statement()).await?;
-            lock_audit_head_if_needed(&mut transaction, &commands).await?;
+            lock_audit_head(&mut transaction).await?;
             let mut answers = Vec::with_capacity(commands.len());
             for command in &commands {
                 answers.push(execute_isolated(&mut transaction, lock, command, now_ms).await);
@@ -117,13 +117,11 @@ async fn execute_batch(
     Ok(())
 }
 
-/// Takes the audit head's lock first when the batch will write audit records
-/// (adjustments), so the writer locks in the same order as workflow
-/// transactions: audit head, then accounts.
-async fn lock_audit_head_if_needed(connection: &mut AnyConnection, commands: &[&Command]) -> sqlx::Result<()> {
-    if commands.iter().any(|c| matches!(c.operation, Operation::Adjust { .. })) {
-        sqlx::query("UPDATE audit_head SET last_seq = last_seq WHERE id = 1").execute(connection).await?;
-    }
+/// Takes the audit head's lock before any account's, as workflow
+/// transactions do (every entry the writer appends is audited), so the two
+/// never wait on each other in opposite orders.
+async fn lock_audit_head(connection: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("UPDATE audit_head SET last_seq = last_seq WHERE id = 1").execute(connection).await?;
     Ok(())
 }
 
@@ -350,7 +348,32 @@ async fn consume_group(
     if store::insert_idempotency_records(connection, &records, now_ms).await? != records.len() {
         return Err(LedgerError::IdempotencyRace);
     }
+    audit_consumptions(connection, &entries, &entry_ids, now_ms).await?;
     Ok(answers)
+}
+
+/// One audit record per consumption entry, written with one statement.
+async fn audit_consumptions(
+    connection: &mut AnyConnection,
+    entries: &[NewEntry<'_>],
+    ids: &[i64],
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    let subjects: Vec<String> = entries.iter().map(|entry| format!("ledger_account:{}", entry.account_id)).collect();
+    let records: Vec<crate::audit::Record<'_>> = entries
+        .iter()
+        .zip(ids)
+        .zip(&subjects)
+        .map(|((entry, id), subject)| crate::audit::Record {
+            actor: entry.actor,
+            action: "ledger.consume",
+            subject,
+            before: None,
+            after: Some(serde_json::json!({"entry": id, "units": entry.units, "reference": entry.reference})),
+            at_ms: now_ms,
+        })
+        .collect();
+    crate::audit::record_many(connection, &records).await
 }
 
 async fn apply(
@@ -386,7 +409,8 @@ async fn apply(
                 hold_id: Some(hold_id),
                 at_ms: now_ms,
             };
-            store::insert_entry(connection, &entry).await?;
+            let entry_id = store::insert_entry(connection, &entry).await?;
+            audit_entry(connection, &entry, entry_id, "ledger.hold").await?;
             Ok(Outcome::HoldPlaced(HoldView {
                 id: hold_id,
                 developer: developer_code.clone(),
@@ -450,6 +474,26 @@ async fn apply(
         }
     }
 }
+/// The audit record of one hold entry.
+async fn audit_entry(
+    connection: &mut AnyConnection,
+    entry: &NewEntry<'_>,
+    entry_id: i64,
+    action: &str,
+) -> sqlx::Result<()> {
+    let subject = format!("ledger_account:{}", entry.account_id);
+    let after = serde_json::json!({"entry": entry_id, "units": entry.units, "reference": entry.reference, "hold": entry.hold_id});
+    let record = crate::audit::Record {
+        actor: entry.actor,
+        action,
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: entry.at_ms,
+    };
+    crate::audit::record(connection, &record).await
+}
+
 async fn insufficient(
     connection: &mut AnyConnection,
     developer_id: i64,
@@ -493,7 +537,13 @@ async fn settle_hold(
         hold_id: Some(hold_id),
         at_ms: now_ms,
     };
-    store::insert_entry(connection, &entry).await?;
+    let entry_id = store::insert_entry(connection, &entry).await?;
+    let action = match effective {
+        HoldSettlement::Commit => "ledger.hold_commit",
+        HoldSettlement::Release => "ledger.hold_release",
+        HoldSettlement::Expire => "ledger.hold_expire",
+    };
+    audit_entry(connection, &entry, entry_id, action).await?;
     let view = HoldView { status: effective.final_status(), ..hold.view };
     if late {
         return Ok(Outcome::Rejected(Rejection::HoldNotPending(view)));

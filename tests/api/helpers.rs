@@ -272,10 +272,15 @@ impl TestApp {
         sqlx::Row::try_get::<i64, _>(&row, 0).expect("count value")
     }
 
-    /// Asserts the ledger proves itself.
+    /// Asserts the ledger and the audit trail prove themselves.
     pub async fn assert_ledger_verifies(&self) {
         let (_, wrong) = kuota::ledger::verify::verify(self.db.pool()).await.expect("verify");
         assert!(wrong.is_empty(), "ledger discrepancies: {wrong:?}");
+        let (_, bad) = kuota::audit::verify(self.db.pool()).await.expect("audit verify");
+        assert_eq!(bad, None, "the audit chain is intact");
+        let entries = self.count("ledger_entries").await;
+        let audited = self.count("audit_log WHERE action LIKE 'ledger.%'").await;
+        assert_eq!(audited, entries, "every ledger entry has its audit record");
     }
 }
 

@@ -107,6 +107,8 @@ async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
     assert!(tally.created > 50, "the load ran before the kill ({} created)", tally.created);
     let verify = cli(&database, &["ledger", "verify"]);
     assert!(verify.status.success(), "ledger verify after a crash: {}", String::from_utf8_lossy(&verify.stdout));
+    let audit = cli(&database, &["audit", "verify"]);
+    assert!(audit.status.success(), "audit verify after a crash: {}", String::from_utf8_lossy(&audit.stdout));
     let db = Db::connect(&database.config()).await.unwrap();
     let mut missing = Vec::new();
     for id in &tally.created_ids {

@@ -220,6 +220,8 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
     }
     let (_, wrong) = kuota::ledger::verify::verify(fixture.db.pool()).await.unwrap();
     prop_assert!(wrong.is_empty(), "{:?}", wrong);
+    let (_, bad) = kuota::audit::verify(fixture.db.pool()).await.unwrap();
+    prop_assert_eq!(bad, None);
     Ok(())
 }
 
