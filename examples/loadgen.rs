@@ -125,8 +125,9 @@ async fn http(args: &[String]) {
     report(if rate.is_some() { "http-fixed-rate" } else { "http" }, start.elapsed(), all, ok, refused, errors);
 }
 
-/// The service's statements for one consumption (a group of one), one
-/// transaction each, no HTTP.
+/// The service's statements for one consumption (a group of one: audit head
+/// lock, idempotency look-up, account lock, guarded UPDATE, entry, idempotency
+/// record, audit record), one transaction each, no HTTP.
 async fn baseline(args: &[String]) {
     let [database_url, developer, seconds] = args else { panic!("baseline DATABASE_URL DEVELOPER SECONDS") };
     let variables = [("KUOTA_DATABASE_URL".to_owned(), database_url.clone())].into_iter().collect();
@@ -151,6 +152,10 @@ async fn baseline(args: &[String]) {
         let began = Instant::now();
         let now_ms = SystemClock.now_ms();
         let mut tx = db.begin_write().await.expect("begin");
+        sqlx::query("UPDATE audit_head SET last_seq = last_seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .expect("audit head");
         let found = store::find_idempotency_records(&mut tx, &[(client_id, key.as_str())]).await.expect("lookup");
         assert!(found.is_empty());
         let account = store::lock_account(&mut tx, developer_id, "CERT-1Y", db.row_lock_clause()).await.expect("lock");
@@ -178,6 +183,16 @@ async fn baseline(args: &[String]) {
                     response: StoredResponse { status: 201, body },
                 };
                 store::insert_idempotency_records(&mut tx, &[record], now_ms).await.expect("record");
+                let subject = format!("ledger_account:{account_id}");
+                let audit = kuota::audit::Record {
+                    actor: "baseline",
+                    action: "ledger.consume",
+                    subject: &subject,
+                    before: None,
+                    after: Some(json!({"entry": id, "units": 1, "reference": key})),
+                    at_ms: now_ms,
+                };
+                kuota::audit::record(&mut tx, &audit).await.expect("audit");
                 ok += 1;
             }
             _ => refused += 1,
