@@ -24,6 +24,10 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_LISTEN", "address to serve on (default 127.0.0.1:8080)"),
     ("KUOTA_DATABASE_MAX_CONNECTIONS", "database pool size per process (default 10)"),
     ("KUOTA_SQLITE_SYNCHRONOUS", "full (default) or normal; full makes every answered write survive a power cut"),
+    ("KUOTA_SMTP_URL", "smtp://host:port, smtps://user:pass@host; without it messages wait in the outbox"),
+    ("KUOTA_MAIL_FROM", "the From address of every message (default kuota@localhost)"),
+    ("KUOTA_MAIL_RETRY_BASE_MS", "first retry delay of a failed message, doubling each time (default 5000)"),
+    ("KUOTA_PUBLIC_URL", "the portal's address in e-mail links (default http://<KUOTA_LISTEN>)"),
     ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
@@ -62,6 +66,14 @@ pub struct Config {
     pub max_connections: u32,
     /// SQLite durability.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SMTP server; `None` keeps messages in the outbox.
+    pub smtp_url: Option<String>,
+    /// From address.
+    pub mail_from: String,
+    /// First retry delay of a failed message.
+    pub mail_retry_base_ms: i64,
+    /// The portal's address, for links in e-mail.
+    pub public_url: String,
 }
 
 /// The keys a TOML file may hold.
@@ -73,6 +85,10 @@ struct FileConfig {
     listen: Option<String>,
     database_max_connections: Option<u32>,
     sqlite_synchronous: Option<SqliteSynchronous>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_retry_base_ms: Option<i64>,
+    public_url: Option<String>,
 }
 
 impl Config {
@@ -132,7 +148,31 @@ impl Config {
             Some(text) => bail!("KUOTA_SQLITE_SYNCHRONOUS: {text:?} is not full or normal"),
             None => file.sqlite_synchronous.unwrap_or_default(),
         };
-        let config = Self { database_url, data_dir, listen, max_connections, sqlite_synchronous };
+        let mail_retry_base_ms = match variables.get("KUOTA_MAIL_RETRY_BASE_MS") {
+            Some(text) => text.parse().ok().filter(|ms| (1..=3_600_000).contains(ms)).with_context(|| {
+                format!("KUOTA_MAIL_RETRY_BASE_MS: {text:?} is not a number of milliseconds from 1 to 3600000")
+            })?,
+            None => file.mail_retry_base_ms.unwrap_or(5_000),
+        };
+        let config = Self {
+            database_url,
+            data_dir,
+            listen,
+            max_connections,
+            sqlite_synchronous,
+            smtp_url: variables.get("KUOTA_SMTP_URL").cloned().or(file.smtp_url).filter(|url| !url.is_empty()),
+            mail_from: variables
+                .get("KUOTA_MAIL_FROM")
+                .cloned()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "kuota@localhost".to_owned()),
+            mail_retry_base_ms,
+            public_url: variables
+                .get("KUOTA_PUBLIC_URL")
+                .cloned()
+                .or(file.public_url)
+                .unwrap_or_else(|| format!("http://{listen}")),
+        };
         Ok((config, unknown))
     }
 

@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_audit.sql"),
         postgres: include_str!("../migrations/postgres/0004_audit.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox",
+        sqlite: include_str!("../migrations/sqlite/0005_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0005_outbox.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

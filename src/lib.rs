@@ -17,6 +17,7 @@ pub mod error;
 pub mod finance;
 pub mod ledger;
 pub mod money;
+pub mod notify;
 pub mod request;
 pub mod settings;
 pub mod startup;

@@ -43,14 +43,16 @@ pub struct AppState {
     pub token_cache: crate::auth::cache::TokenCache,
     /// Uploaded documents.
     pub blobs: Arc<dyn crate::blob::BlobStore>,
+    /// The portal's address, for links in e-mail.
+    pub public_url: String,
 }
 
 impl AppState {
     /// State over an open, migrated database; starts the ledger writer.
     #[must_use]
-    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>) -> Self {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
         let ledger = Ledger::start(db.clone(), clock.clone());
-        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs }
+        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs, public_url }
     }
 }
 
@@ -101,12 +103,12 @@ pub fn spawn_background_tasks(state: &AppState) {
             }
         }
     });
-    let (db, clock) = (state.db.clone(), state.clock.clone());
+    let (db, clock, portal_url) = (state.db.clone(), state.clock.clone(), state.public_url.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(QUOTATION_EXPIRY_INTERVAL);
         loop {
             ticker.tick().await;
-            if let Err(error) = crate::request::expire_quotations(&db, clock.as_ref()).await {
+            if let Err(error) = crate::request::expire_quotations(&db, clock.as_ref(), &portal_url).await {
                 tracing::warn!(error = %error, "quotation expiry sweep failed");
             }
         }
@@ -133,8 +135,9 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()>
     let db = Db::connect(config).await?;
     db.migrate().await?;
     let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
-    let state = AppState::new(db.clone(), clock, blobs);
+    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone());
     spawn_background_tasks(&state);
+    start_mail(config, &db, clock)?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
@@ -142,6 +145,24 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()>
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;
     Ok(())
+}
+
+/// Starts the outbox worker when SMTP is configured; otherwise says that
+/// messages wait in the outbox (nothing is dropped).
+///
+/// # Errors
+/// The SMTP URL or From address does not parse.
+pub fn start_mail(config: &Config, db: &Db, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let Some(smtp_url) = &config.smtp_url else {
+        tracing::warn!("KUOTA_SMTP_URL is not set: e-mail waits in the outbox and is sent once SMTP is configured");
+        return Ok(());
+    };
+    let settings = crate::notify::worker::MailSettings {
+        smtp_url: smtp_url.clone(),
+        from: config.mail_from.clone(),
+        retry_base_ms: config.mail_retry_base_ms,
+    };
+    crate::notify::worker::spawn(db.clone(), clock, settings)
 }
 
 async fn shutdown_signal() {

@@ -117,6 +117,13 @@ async fn register(
         at_ms: now_ms,
     };
     crate::audit::record(&mut transaction, &audit).await?;
+    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
+    let facts = crate::notify::Facts {
+        developer: format!("{} ({})", developer.code, developer.name.as_str()),
+        ..Default::default()
+    };
+    let kind = crate::notify::MessageKind::RegistrationReceived;
+    crate::notify::enqueue(&mut transaction, kind, &retail, &facts, None, &state.public_url, now_ms).await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"developer": developer.code.as_str(), "status": "pending_verification"}))))
 }
@@ -137,28 +144,46 @@ async fn decide(
     caller.require(&[Role::Retail], "the retail team")?;
     let code: DeveloperCode =
         code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
-    let result = sqlx::query(
-        "UPDATE developers SET status = $1, decided_at = $2, decision_reason = $3 WHERE code = $4 AND status = 'pending_verification'",
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE developers SET status = $1, decided_at = $2, decision_reason = $3 WHERE code = $4 AND status = 'pending_verification' RETURNING id",
     )
     .bind(to)
-    .bind(state.clock.now_ms())
+    .bind(now_ms)
     .bind(reason)
     .bind(code.as_str())
-    .execute(state.db.pool())
+    .fetch_optional(&mut *transaction)
     .await?;
-    if result.rows_affected() == 1 {
+    if let Some(row) = updated {
+        let developer_id: i64 = row.try_get(0)?;
         let (actor, subject) = (caller.actor(), format!("developer:{code}"));
+        let verified = to == "verified";
         let audit = crate::audit::Record {
             actor: &actor,
-            action: if to == "verified" { "developer.verify" } else { "developer.reject" },
+            action: if verified { "developer.verify" } else { "developer.reject" },
             subject: &subject,
             before: Some(json!({"status": "pending_verification"})),
             after: Some(json!({"status": to, "reason": reason})),
-            at_ms: state.clock.now_ms(),
+            at_ms: now_ms,
         };
-        crate::audit::record_alone(state.db.pool(), &audit).await?;
+        crate::audit::record(&mut transaction, &audit).await?;
+        let recipients = crate::notify::recipients::developer(&mut transaction, developer_id).await?;
+        let facts = crate::notify::Facts {
+            developer: code.to_string(),
+            detail: reason.map(str::to_owned),
+            ..Default::default()
+        };
+        let kind = if verified {
+            crate::notify::MessageKind::RegistrationVerified
+        } else {
+            crate::notify::MessageKind::RegistrationRejected
+        };
+        crate::notify::enqueue(&mut transaction, kind, &recipients, &facts, None, &state.public_url, now_ms).await?;
+        transaction.commit().await?;
         return Ok(Json(json!({"developer": code.as_str(), "status": to})));
     }
+    drop(transaction);
     let developer = super::store::require_by_code(state.db.pool(), &code).await?;
     Err(AppError::conflict("developer-not-pending", format!("developer {code} is already {}", developer.status)))
 }

@@ -163,6 +163,15 @@ async fn create(
         at_ms: now_ms,
     };
     crate::audit::record(&mut transaction, &audit).await?;
+    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
+    let facts = crate::notify::Facts {
+        request_number: number.clone(),
+        developer: developer.code.clone(),
+        detail: None,
+        reference: None,
+    };
+    let kind = crate::notify::MessageKind::RequestSubmitted;
+    crate::notify::enqueue(&mut transaction, kind, &retail, &facts, Some(id), &state.public_url, now_ms).await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&state, id).await?)))
 }
@@ -350,6 +359,8 @@ async fn simple_action(
         now_ms: state.clock.now_ms(),
         valid_until: None,
         message: text,
+        portal_url: &state.public_url,
+        reference: None,
     };
     act(&mut transaction, &row, action, &context).await?;
     transaction.commit().await?;
@@ -402,6 +413,8 @@ async fn respond_info(
         now_ms: state.clock.now_ms(),
         valid_until: None,
         message: Some(&text),
+        portal_url: &state.public_url,
+        reference: None,
     };
     act(&mut transaction, &row, Action::RespondInfo, &context).await?;
     if let Some(lines) = lines {
@@ -449,6 +462,8 @@ async fn issue_quotation(
         .map_err(|e| AppError::invalid_field("lines", e.to_string()))?;
     let valid_until = calendar.add_working_days(today, settings.quotation_validity_working_days);
     let actor = caller.actor();
+    let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
+    let summary = format!("{} · {}", pricing.total.display_rm(), valid_until.strftime("%d/%m/%Y"));
     let context = ActionContext {
         actor: &actor,
         party,
@@ -456,10 +471,11 @@ async fn issue_quotation(
         today,
         now_ms: state.clock.now_ms(),
         valid_until: Some(valid_until),
-        message: None,
+        message: Some(&summary),
+        portal_url: &state.public_url,
+        reference: Some(&number),
     };
     act(&mut transaction, &row, Action::IssueQuotation, &context).await?;
-    let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
     store::insert_quotation(
         &mut transaction,
         request_id,
@@ -574,6 +590,8 @@ async fn submit_payment(
         now_ms: state.clock.now_ms(),
         valid_until: None,
         message: None,
+        portal_url: &state.public_url,
+        reference: Some(reference.as_str()),
     };
     act(&mut transaction, &row, Action::SubmitPayment, &context).await?;
     let quotation = quotation.ok_or_else(|| AppError::conflict("wrong-status", "the request has no quotation"))?;
@@ -658,6 +676,8 @@ async fn approve_payment(
         now_ms,
         valid_until: None,
         message: None,
+        portal_url: &state.public_url,
+        reference: None,
     };
     // Lock order: request row, audit head (both in `act`), then accounts —
     // the ledger writer also takes the audit head before accounts.
@@ -696,6 +716,8 @@ async fn reject_payment(
         now_ms,
         valid_until,
         message: Some(&reason),
+        portal_url: &state.public_url,
+        reference: None,
     };
     act(&mut transaction, &row, Action::RejectPayment, &context).await?;
     if !store::decide_payment(&mut transaction, payment.id, "rejected", Some(&reason), now_ms).await? {
@@ -739,6 +761,8 @@ async fn issue_invoice(
     let (mut transaction, row, party, calendar) = begin_action(&state, &caller, request_id).await?;
     let actor = caller.actor();
     let today = today_local(state.clock.now());
+    let invoice_number = next_number(&mut transaction, NumberKind::Invoice, today.year()).await?;
+    let delivery_number = next_number(&mut transaction, NumberKind::DeliveryOrder, today.year()).await?;
     let context = ActionContext {
         actor: &actor,
         party,
@@ -746,7 +770,9 @@ async fn issue_invoice(
         today,
         now_ms: state.clock.now_ms(),
         valid_until: None,
-        message: None,
+        message: Some(&delivery_number),
+        portal_url: &state.public_url,
+        reference: Some(&invoice_number),
     };
     act(&mut transaction, &row, Action::IssueInvoice, &context).await?;
     let quotation = store::current_quotation(&mut transaction, request_id)
@@ -754,8 +780,6 @@ async fn issue_invoice(
         .ok_or_else(|| AppError::conflict("wrong-status", "the request has no quotation"))?;
     let paid = store::payments(&mut transaction, request_id).await?.into_iter().rfind(|p| p.status == "approved");
     let paid_method = paid.as_ref().and_then(|p| p.method.parse::<Method>().ok());
-    let invoice_number = next_number(&mut transaction, NumberKind::Invoice, today.year()).await?;
-    let delivery_number = next_number(&mut transaction, NumberKind::DeliveryOrder, today.year()).await?;
     let is_paid = paid_method.is_some_and(Method::is_paid);
     crate::finance::store::insert_invoice(
         &mut transaction,

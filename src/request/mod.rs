@@ -68,6 +68,10 @@ pub struct ActionContext<'a> {
     pub valid_until: Option<Date>,
     /// A message for the timeline.
     pub message: Option<&'a str>,
+    /// The portal's address, for links in e-mail.
+    pub portal_url: &'a str,
+    /// A document number or payment reference the e-mail should name.
+    pub reference: Option<&'a str>,
 }
 
 /// The due date of the status being entered.
@@ -120,7 +124,61 @@ pub async fn act(
         at_ms: context.now_ms,
     };
     crate::audit::record(connection, &audit).await?;
+    notify_action(connection, request, action, context).await?;
     Ok(next)
+}
+
+/// Writes the e-mail an action causes to the outbox, in the action's transaction.
+async fn notify_action(
+    connection: &mut AnyConnection,
+    request: &RequestRow,
+    action: Action,
+    context: &ActionContext<'_>,
+) -> AppResult<()> {
+    use crate::notify::recipients::{self, Team};
+    use crate::notify::{Facts, MessageKind};
+    let id = request.developer_id;
+    let mut messages = Vec::new();
+    match action {
+        Action::RequestInfo => {
+            messages.push((MessageKind::InfoRequested, recipients::developer(connection, id).await?))
+        }
+        Action::RespondInfo => {
+            messages.push((MessageKind::InfoResponded, recipients::team(connection, Team::Retail).await?))
+        }
+        Action::IssueQuotation => {
+            messages.push((MessageKind::QuotationIssued, recipients::developer(connection, id).await?))
+        }
+        Action::SubmitPayment => {
+            messages.push((MessageKind::PaymentSubmitted, recipients::team(connection, Team::Retail).await?))
+        }
+        Action::RejectPayment => {
+            messages.push((MessageKind::PaymentRejected, recipients::developer(connection, id).await?))
+        }
+        Action::ApprovePayment => {
+            messages.push((MessageKind::QuotaCredited, recipients::developer(connection, id).await?));
+            messages.push((MessageKind::InvoiceDue, recipients::team(connection, Team::Finance).await?));
+        }
+        Action::IssueInvoice => {
+            messages.push((MessageKind::InvoiceIssued, recipients::developer(connection, id).await?))
+        }
+        Action::Cancel => {
+            messages.push((MessageKind::RequestCancelled, recipients::developer(connection, id).await?));
+            messages.push((MessageKind::RequestCancelled, recipients::team(connection, Team::Retail).await?));
+        }
+        Action::Expire => {}
+    }
+    let facts = Facts {
+        request_number: request.number.clone(),
+        developer: request.developer_code.clone(),
+        detail: context.message.map(str::to_owned),
+        reference: context.reference.map(str::to_owned),
+    };
+    for (kind, to) in messages {
+        crate::notify::enqueue(connection, kind, &to, &facts, Some(request.id), context.portal_url, context.now_ms)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Most requests expired by one sweep.
@@ -132,7 +190,11 @@ pub const EXPIRY_BATCH_MAX: i64 = 200;
 ///
 /// # Errors
 /// A database fault.
-pub async fn expire_quotations(db: &crate::db::Db, clock: &dyn crate::clock::Clock) -> AppResult<usize> {
+pub async fn expire_quotations(
+    db: &crate::db::Db,
+    clock: &dyn crate::clock::Clock,
+    portal_url: &str,
+) -> AppResult<usize> {
     let today = crate::clock::today_local(clock.now());
     let calendar = crate::settings::working_calendar(db.pool()).await?;
     let ids = store::quoted_past(db.pool(), &today.to_string(), EXPIRY_BATCH_MAX).await?;
@@ -148,6 +210,8 @@ pub async fn expire_quotations(db: &crate::db::Db, clock: &dyn crate::clock::Clo
             now_ms: clock.now_ms(),
             valid_until: None,
             message: None,
+            portal_url,
+            reference: None,
         };
         if act(&mut transaction, &row, Action::Expire, &context).await.is_ok() {
             transaction.commit().await?;

@@ -94,6 +94,10 @@ impl TestDatabase {
             listen: "127.0.0.1:0".parse().expect("address"),
             max_connections: 8,
             sqlite_synchronous: SqliteSynchronous::Full,
+            smtp_url: None,
+            mail_from: "kuota@posdigicert.com.my".to_owned(),
+            mail_retry_base_ms: 100,
+            public_url: "https://kuota.test".to_owned(),
         }
     }
 
@@ -155,12 +159,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with_mail(backend, None).await
+    }
+
+    /// An app whose outbox worker sends through `smtp_url`.
+    pub async fn spawn_with_mail(backend: Backend, smtp_url: Option<String>) -> Self {
         let database = TestDatabase::create(backend).await;
         let db = Db::connect(&database.config()).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = ManualClock::starting_at(SystemClock.now());
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
-        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs);
+        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned());
+        let config = kuota::config::Config { smtp_url, ..database.config() };
+        kuota::startup::start_mail(&config, &db, Arc::new(clock.clone())).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));

@@ -9,6 +9,7 @@ mod developers;
 mod holds;
 mod idempotency;
 mod ledger;
+mod mail;
 mod processes;
 mod properties;
 mod schema;

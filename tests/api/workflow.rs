@@ -453,10 +453,14 @@ async fn a_quotation_past_its_validity_expires_the_request(backend: Backend) {
     let parties = setup(&app).await;
     let id = new_request(&app, &parties.developer).await["id"].as_i64().unwrap();
     let quotation = quote(&app, &parties, id).await;
-    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock).await.unwrap(), 0, "still valid");
+    assert_eq!(
+        kuota::request::expire_quotations(&app.db, &app.clock, "https://kuota.test").await.unwrap(),
+        0,
+        "still valid"
+    );
     // 14 working days of validity end well within 30 calendar days.
     app.clock.advance_seconds(30 * 24 * 3600);
-    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock).await.unwrap(), 1);
+    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock, "https://kuota.test").await.unwrap(), 1);
     let request: Value =
         app.get_as(&parties.developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
     assert_eq!(request["status"], "expired");

@@ -1,0 +1,271 @@
+//! The words of every message, in Malay and English. Values that come from
+//! people (names, reasons) are plain text here; the HTML page escapes them.
+
+use crate::auth::users::Language;
+
+/// Which message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A developer registered (to retail).
+    RegistrationReceived,
+    /// Registration verified (to the developer).
+    RegistrationVerified,
+    /// Registration rejected, with the reason (to the developer).
+    RegistrationRejected,
+    /// A request was submitted (to retail).
+    RequestSubmitted,
+    /// Retail asks for details (to the developer).
+    InfoRequested,
+    /// The developer answered (to retail).
+    InfoResponded,
+    /// A quotation was issued (to the developer).
+    QuotationIssued,
+    /// A payment was submitted (to retail).
+    PaymentSubmitted,
+    /// A payment was rejected, with the reason (to the developer).
+    PaymentRejected,
+    /// Quota was credited (to the developer).
+    QuotaCredited,
+    /// Quota was credited; invoice and DO to issue (to finance).
+    InvoiceDue,
+    /// Invoice and DO issued (to the developer).
+    InvoiceIssued,
+    /// The request was cancelled (to the developer and retail).
+    RequestCancelled,
+}
+
+impl MessageKind {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RegistrationReceived => "registration_received",
+            Self::RegistrationVerified => "registration_verified",
+            Self::RegistrationRejected => "registration_rejected",
+            Self::RequestSubmitted => "request_submitted",
+            Self::InfoRequested => "info_requested",
+            Self::InfoResponded => "info_responded",
+            Self::QuotationIssued => "quotation_issued",
+            Self::PaymentSubmitted => "payment_submitted",
+            Self::PaymentRejected => "payment_rejected",
+            Self::QuotaCredited => "quota_credited",
+            Self::InvoiceDue => "invoice_due",
+            Self::InvoiceIssued => "invoice_issued",
+            Self::RequestCancelled => "request_cancelled",
+        }
+    }
+}
+
+/// What the message is about.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Request number, e.g. `REQ-2026-000001`.
+    pub request_number: String,
+    /// Developer code and name.
+    pub developer: String,
+    /// A reason or message from a person.
+    pub detail: Option<String>,
+    /// A document number or amount worth naming.
+    pub reference: Option<String>,
+}
+
+/// Subject, paragraphs and the call to action of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    /// Subject line.
+    pub subject: String,
+    /// Paragraphs of plain text.
+    pub paragraphs: Vec<String>,
+    /// The next action, as a sentence.
+    pub next_action: String,
+}
+
+/// The words of `kind` in `language` about `facts`.
+#[must_use]
+pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
+    let ms = language == Language::Ms;
+    let number = &facts.request_number;
+    let developer = &facts.developer;
+    let detail = facts.detail.clone().unwrap_or_default();
+    let reference = facts.reference.clone().unwrap_or_default();
+    let (subject, body, next) = match kind {
+        MessageKind::RegistrationReceived => (
+            if ms {
+                format!("Pendaftaran pemaju baharu: {developer}")
+            } else {
+                format!("New developer registration: {developer}")
+            },
+            if ms {
+                format!("Pemaju {developer} telah mendaftar dan menunggu pengesahan.")
+            } else {
+                format!("Developer {developer} has registered and awaits verification.")
+            },
+            if ms {
+                "Sahkan atau tolak pendaftaran ini di portal."
+            } else {
+                "Verify or reject this registration in the portal."
+            },
+        ),
+        MessageKind::RegistrationVerified => (
+            if ms {
+                format!("Pendaftaran disahkan: {developer}")
+            } else {
+                format!("Registration verified: {developer}")
+            },
+            if ms {
+                format!("Pendaftaran {developer} telah disahkan oleh Pos Digicert.")
+            } else {
+                format!("The registration of {developer} has been verified by Pos Digicert.")
+            },
+            if ms {
+                "Anda kini boleh memohon kuota sijil digital."
+            } else {
+                "You can now request digital certificate quota."
+            },
+        ),
+        MessageKind::RegistrationRejected => (
+            if ms {
+                format!("Pendaftaran ditolak: {developer}")
+            } else {
+                format!("Registration rejected: {developer}")
+            },
+            if ms {
+                format!("Pendaftaran {developer} ditolak. Sebab: {detail}")
+            } else {
+                format!("The registration of {developer} was rejected. Reason: {detail}")
+            },
+            if ms {
+                "Hubungi pasukan retail Pos Digicert jika ada pertanyaan."
+            } else {
+                "Contact the Pos Digicert retail team with any questions."
+            },
+        ),
+        MessageKind::RequestSubmitted => (
+            if ms {
+                format!("Permohonan kuota {number} daripada {developer}")
+            } else {
+                format!("Quota request {number} from {developer}")
+            },
+            if ms {
+                format!("{developer} telah menghantar permohonan kuota {number}.")
+            } else {
+                format!("{developer} has submitted quota request {number}.")
+            },
+            if ms {
+                "Semak permohonan dan sediakan sebut harga dalam 2 hari bekerja."
+            } else {
+                "Review the request and issue a quotation within 2 working days."
+            },
+        ),
+        MessageKind::InfoRequested => (
+            if ms { format!("Maklumat diperlukan untuk {number}") } else { format!("Information needed for {number}") },
+            if ms {
+                format!("Pasukan retail memerlukan maklumat lanjut untuk permohonan {number}: {detail}")
+            } else {
+                format!("The retail team needs more information for request {number}: {detail}")
+            },
+            if ms { "Jawab permintaan ini di portal." } else { "Answer this request in the portal." },
+        ),
+        MessageKind::InfoResponded => (
+            if ms { format!("Maklumat diterima untuk {number}") } else { format!("Information received for {number}") },
+            if ms {
+                format!("{developer} telah menjawab: {detail}")
+            } else {
+                format!("{developer} has answered: {detail}")
+            },
+            if ms {
+                "Sediakan sebut harga dalam 2 hari bekerja."
+            } else {
+                "Issue the quotation within 2 working days."
+            },
+        ),
+        MessageKind::QuotationIssued => (
+            if ms {
+                format!("Sebut harga {reference} untuk {number}")
+            } else {
+                format!("Quotation {reference} for {number}")
+            },
+            if ms {
+                format!("Sebut harga {reference} untuk permohonan {number} telah dikeluarkan. {detail}")
+            } else {
+                format!("Quotation {reference} for request {number} has been issued. {detail}")
+            },
+            if ms {
+                "Hantar pesanan pembelian (PO) atau bukti pembayaran sebelum tarikh sah sebut harga."
+            } else {
+                "Send a purchase order (PO) or proof of payment before the quotation's valid-until date."
+            },
+        ),
+        MessageKind::PaymentSubmitted => (
+            if ms { format!("Pembayaran dihantar untuk {number}") } else { format!("Payment submitted for {number}") },
+            if ms {
+                format!("{developer} telah menghantar pembayaran untuk {number} ({reference}).")
+            } else {
+                format!("{developer} has submitted a payment for {number} ({reference}).")
+            },
+            if ms {
+                "Sahkan pembayaran dan kemas kini kuota dalam 2 hari bekerja."
+            } else {
+                "Verify the payment and credit the quota within 2 working days."
+            },
+        ),
+        MessageKind::PaymentRejected => (
+            if ms { format!("Pembayaran ditolak untuk {number}") } else { format!("Payment rejected for {number}") },
+            if ms {
+                format!("Pembayaran untuk {number} tidak dapat disahkan. Sebab: {detail}")
+            } else {
+                format!("The payment for {number} could not be verified. Reason: {detail}")
+            },
+            if ms { "Hantar semula bukti pembayaran yang betul." } else { "Send a correct proof of payment again." },
+        ),
+        MessageKind::QuotaCredited => (
+            if ms { format!("Kuota dikemas kini untuk {number}") } else { format!("Quota credited for {number}") },
+            if ms {
+                format!("Kuota untuk permohonan {number} telah dimasukkan: {detail}.")
+            } else {
+                format!("The quota of request {number} has been credited: {detail}.")
+            },
+            if ms {
+                "Semak baki kuota anda. Invois dan surat penghantaran (DO) akan menyusul."
+            } else {
+                "Check your quota balance. The invoice and delivery order (DO) will follow."
+            },
+        ),
+        MessageKind::InvoiceDue => (
+            if ms {
+                format!("Invois dan DO diperlukan untuk {number}")
+            } else {
+                format!("Invoice and DO needed for {number}")
+            },
+            if ms {
+                format!("Kuota untuk {number} ({developer}) telah dimasukkan.")
+            } else {
+                format!("The quota of {number} ({developer}) has been credited.")
+            },
+            if ms {
+                "Keluarkan invois dan surat penghantaran (DO) dalam 2 hari bekerja."
+            } else {
+                "Issue the invoice and delivery order (DO) within 2 working days."
+            },
+        ),
+        MessageKind::InvoiceIssued => (
+            if ms { format!("Invois {reference} untuk {number}") } else { format!("Invoice {reference} for {number}") },
+            if ms {
+                format!("Invois {reference} dan surat penghantaran {detail} untuk {number} telah dikeluarkan.")
+            } else {
+                format!("Invoice {reference} and delivery order {detail} for {number} have been issued.")
+            },
+            if ms { "Muat turun dokumen di portal." } else { "Download the documents in the portal." },
+        ),
+        MessageKind::RequestCancelled => (
+            if ms { format!("Permohonan {number} dibatalkan") } else { format!("Request {number} cancelled") },
+            if ms {
+                format!("Permohonan {number} ({developer}) telah dibatalkan. Sebab: {detail}")
+            } else {
+                format!("Request {number} ({developer}) has been cancelled. Reason: {detail}")
+            },
+            if ms { "Tiada tindakan lanjut diperlukan." } else { "No further action is needed." },
+        ),
+    };
+    Copy { subject, paragraphs: vec![body], next_action: next.to_owned() }
+}

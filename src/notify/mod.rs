@@ -1,0 +1,168 @@
+//! Telling each party what to do next, by e-mail, in their own language,
+//! without ever losing a message: messages are written to the outbox in the
+//! same transaction as the event that causes them ([`enqueue`]) and sent by
+//! [`worker`], which claims rows in the database so several nodes never send
+//! the same row, and retries with backoff for two days.
+
+pub mod copy;
+pub mod recipients;
+pub mod worker;
+
+use askama::Template;
+use sqlx::AnyConnection;
+
+use crate::auth::users::Language;
+pub use copy::{Facts, MessageKind};
+
+/// A rendered message for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct HtmlMessage<'a> {
+    lang: &'a str,
+    subject: &'a str,
+    paragraphs: &'a [String],
+    next_action: &'a str,
+    link: &'a str,
+    link_label: &'a str,
+    footer: &'a str,
+}
+
+/// Renders a message: the words from [`copy::copy`], a link to the portal.
+///
+/// # Errors
+/// The HTML template failed (it cannot for these inputs; reported, not hidden).
+pub fn render(
+    kind: MessageKind,
+    language: Language,
+    facts: &Facts,
+    portal_url: &str,
+) -> Result<Rendered, askama::Error> {
+    let words = copy::copy(kind, language, facts);
+    let (link_label, footer) = match language {
+        Language::Ms => ("Buka portal kuota", "E-mel ini dihantar secara automatik oleh sistem kuota Pos Digicert."),
+        Language::En => {
+            ("Open the kuota portal", "This e-mail was sent automatically by the Pos Digicert kuota system.")
+        }
+    };
+    let html = HtmlMessage {
+        lang: language.as_str(),
+        subject: &words.subject,
+        paragraphs: &words.paragraphs,
+        next_action: &words.next_action,
+        link: portal_url,
+        link_label,
+        footer,
+    }
+    .render()?;
+    let text = format!(
+        "{}\n\n{}\n\n{}\n{portal_url}\n\n-- \n{footer}\n",
+        words.subject,
+        words.paragraphs.join("\n\n"),
+        words.next_action
+    );
+    Ok(Rendered { subject: words.subject, text, html })
+}
+
+/// One recipient with their language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// Address.
+    pub email: String,
+    /// Language.
+    pub language: Language,
+}
+
+/// Writes one message per recipient to the outbox, inside the caller's
+/// transaction.
+///
+/// # Errors
+/// A database fault.
+pub async fn enqueue(
+    connection: &mut AnyConnection,
+    kind: MessageKind,
+    recipients: &[Recipient],
+    facts: &Facts,
+    request_id: Option<i64>,
+    portal_url: &str,
+    now_ms: i64,
+) -> crate::error::AppResult<()> {
+    for recipient in recipients {
+        let rendered =
+            render(kind, recipient.language, facts, portal_url).map_err(|e| anyhow::anyhow!("rendering mail: {e}"))?;
+        let token = crate::auth::token::generate()?;
+        let message_id = format!("<{}.{now_ms}@kuota.posdigicert.com.my>", &token[token.len() - 24..]);
+        sqlx::query(
+            "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(kind.as_str())
+        .bind(&recipient.email)
+        .bind(recipient.language.as_str())
+        .bind(&rendered.subject)
+        .bind(&rendered.text)
+        .bind(&rendered.html)
+        .bind(&message_id)
+        .bind(request_id)
+        .bind(now_ms)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_escaped_in_html_and_kept_in_text() -> Result<(), askama::Error> {
+        let facts = Facts {
+            request_number: "REQ-2026-000001".into(),
+            developer: "<script>alert(1)</script> \"Maju\" & Co".into(),
+            detail: Some("天宇 ' reason".into()),
+            reference: None,
+        };
+        let mail = render(MessageKind::RequestSubmitted, Language::Ms, &facts, "https://kuota.example")?;
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&#60;script&#62;"), "escaped, not dropped");
+        assert!(mail.text.contains("<script>alert(1)</script>"));
+        assert!(mail.subject.contains("REQ-2026-000001"));
+        Ok(())
+    }
+
+    #[test]
+    fn every_kind_has_words_in_both_languages_naming_the_request() {
+        let facts = Facts {
+            request_number: "REQ-2026-000009".into(),
+            developer: "PMJ-1".into(),
+            detail: Some("x".into()),
+            reference: Some("QT-1".into()),
+        };
+        for kind in [
+            MessageKind::RequestSubmitted,
+            MessageKind::InfoRequested,
+            MessageKind::QuotationIssued,
+            MessageKind::PaymentSubmitted,
+            MessageKind::PaymentRejected,
+            MessageKind::QuotaCredited,
+            MessageKind::InvoiceDue,
+            MessageKind::InvoiceIssued,
+            MessageKind::RequestCancelled,
+        ] {
+            let ms = copy::copy(kind, Language::Ms, &facts);
+            let en = copy::copy(kind, Language::En, &facts);
+            assert_ne!(ms.subject, en.subject, "{kind:?}");
+            assert!(ms.subject.contains("REQ-2026-000009") && en.subject.contains("REQ-2026-000009"), "{kind:?}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The outbox worker: claims one due message at a time with a guarded UPDATE
+//! (so two nodes never take the same row), sends it over SMTP with its fixed
+//! Message-ID, and on failure schedules a retry with exponential backoff
+//! until the message is two days old, then marks it failed.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::Row;
+
+use crate::clock::Clock;
+use crate::db::Db;
+
+/// How long a claimed row is reserved for its sender.
+pub const CLAIM_MS: i64 = 60_000;
+/// Longest wait between two tries of one message.
+pub const RETRY_MAX_MS: i64 = 3_600_000;
+/// How long a message is retried before it is marked failed.
+pub const GIVE_UP_AFTER_MS: i64 = 48 * 3_600_000;
+/// Pause when nothing is due.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// How the worker sends.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port`, `smtps://user:pass@host`, …
+    pub smtp_url: String,
+    /// The From address.
+    pub from: String,
+    /// First retry delay; doubles with every failure.
+    pub retry_base_ms: i64,
+}
+
+/// The wait after the `attempts`-th failure: base × 2^(attempts−1), at most an hour.
+#[must_use]
+pub fn backoff_ms(retry_base_ms: i64, attempts: i64) -> i64 {
+    let exponent = u32::try_from(attempts.clamp(1, 30) - 1).unwrap_or(0);
+    retry_base_ms.saturating_mul(2_i64.saturating_pow(exponent)).min(RETRY_MAX_MS)
+}
+
+/// Sends due messages until the process ends.
+///
+/// # Errors
+/// The SMTP URL is not usable (checked at start).
+pub fn spawn(db: Db, clock: std::sync::Arc<dyn Clock>, settings: MailSettings) -> anyhow::Result<()> {
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)?.build();
+    let from: Mailbox = settings.from.parse().map_err(|e| anyhow::anyhow!("KUOTA_MAIL_FROM: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            match send_next(&db, clock.as_ref(), &transport, &from, settings.retry_base_ms).await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(IDLE).await,
+                Err(error) => {
+                    tracing::warn!(error = %error, "outbox worker");
+                    tokio::time::sleep(IDLE).await;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Claims and sends one due message; false when none is due.
+async fn send_next(
+    db: &Db,
+    clock: &dyn Clock,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    retry_base_ms: i64,
+) -> anyhow::Result<bool> {
+    let now_ms = clock.now_ms();
+    let claimed = sqlx::query(
+        "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+         WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
+                     AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT 1)
+           AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
+         RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at",
+    )
+    .bind(now_ms + CLAIM_MS)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = claimed else { return Ok(false) };
+    let id: i64 = row.try_get(0)?;
+    let (attempts, created_at): (i64, i64) = (row.try_get(6)?, row.try_get(7)?);
+    let message = build(&row, from);
+    let result = match message {
+        Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| (e.to_string(), e.is_permanent())),
+        Err(error) => Err((error, true)),
+    };
+    let now_ms = clock.now_ms();
+    match result {
+        Ok(()) => {
+            sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                .bind(now_ms)
+                .bind(id)
+                .execute(db.pool())
+                .await?;
+        }
+        Err((error, permanent)) if permanent || now_ms - created_at > GIVE_UP_AFTER_MS => {
+            tracing::error!(id, error = %error, "giving up on a message");
+            sqlx::query("UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+                .bind(now_ms)
+                .bind(&error)
+                .bind(id)
+                .execute(db.pool())
+                .await?;
+        }
+        Err((error, _)) => {
+            sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+                .bind(now_ms + backoff_ms(retry_base_ms, attempts))
+                .bind(&error)
+                .bind(id)
+                .execute(db.pool())
+                .await?;
+        }
+    }
+    Ok(true)
+}
+
+fn build(row: &sqlx::any::AnyRow, from: &Mailbox) -> Result<Message, String> {
+    let text = |index: usize| row.try_get::<String, _>(index).map_err(|e| e.to_string());
+    let to: Mailbox = text(1)?.parse().map_err(|e| format!("recipient: {e}"))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(text(2)?)
+        .message_id(Some(text(5)?))
+        .multipart(MultiPart::alternative_plain_html(text(3)?, text(4)?))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        assert_eq!(backoff_ms(5_000, 1), 5_000);
+        assert_eq!(backoff_ms(5_000, 2), 10_000);
+        assert_eq!(backoff_ms(5_000, 5), 80_000);
+        assert_eq!(backoff_ms(5_000, 40), RETRY_MAX_MS);
+    }
+}
