@@ -46,6 +46,19 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Documents.
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DocumentsCommand {
+    /// Render the sample quotation, invoice and delivery order (fixed demo data) as PDF into a folder.
+    Samples {
+        /// Where to write them.
+        #[arg(long, default_value = "docs/samples")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +228,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Documents(DocumentsCommand::Samples { out }) => {
+            std::fs::create_dir_all(&out)?;
+            use kuota_documents::samples;
+            for document in [samples::quotation(), samples::invoice(), samples::delivery_order()] {
+                let bytes = kuota_documents::render(&document)?;
+                let path = out.join(format!("{}.pdf", document.number));
+                std::fs::write(&path, bytes)?;
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify) => {
             let db = migrated(&config).await?;

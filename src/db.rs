@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_outbox.sql"),
         postgres: include_str!("../migrations/postgres/0005_outbox.sql"),
     },
+    Migration {
+        version: 6,
+        name: "documents",
+        sqlite: include_str!("../migrations/sqlite/0006_documents.sql"),
+        postgres: include_str!("../migrations/postgres/0006_documents.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

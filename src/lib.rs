@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod developer;
+pub mod documents;
 pub mod error;
 pub mod finance;
 pub mod ledger;

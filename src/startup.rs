@@ -70,6 +70,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::settings::http::router())
         .merge(crate::request::http::router())
         .merge(crate::finance::http::router())
+        .merge(crate::documents::http::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))

@@ -267,11 +267,14 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
     let payments = store::payments(&mut connection, id).await?;
     let events = store::events(&mut connection, id).await?;
     let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
-    let mut documents: Vec<Value> =
-        quotations.iter().map(|q| json!({"kind": "quotation", "number": q.number})).collect();
+    let mut documents: Vec<Value> = quotations
+        .iter()
+        .map(|q| json!({"kind": "quotation", "number": q.number, "url": format!("/api/v1/documents/{}.pdf", q.number)}))
+        .collect();
     if let Some(invoice) = &invoice {
-        documents.push(json!({"kind": "invoice", "number": invoice.number}));
-        documents.push(json!({"kind": "delivery_order", "number": invoice.delivery_order_number}));
+        for (kind, number) in [("invoice", &invoice.number), ("delivery_order", &invoice.delivery_order_number)] {
+            documents.push(json!({"kind": kind, "number": number, "url": format!("/api/v1/documents/{number}.pdf")}));
+        }
     }
     let timeline: Vec<Value> = events
         .iter()
@@ -298,6 +301,16 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
         object.insert("timeline".into(), json!(timeline));
     }
     Ok(body)
+}
+
+/// Renders and stores newly issued documents. A failure here loses nothing:
+/// the document is rendered on its first download instead.
+async fn render_issued(state: &AppState, numbers: &[&str]) {
+    for number in numbers {
+        if let Err(error) = crate::documents::fetch(&state.db, &state.blobs, number, state.clock.now_ms()).await {
+            tracing::warn!(number, error = %error, "document not rendered at issue; it will be on first download");
+        }
+    }
 }
 
 fn sen_text(sen: i64) -> String {
@@ -487,6 +500,7 @@ async fn issue_quotation(
     )
     .await?;
     transaction.commit().await?;
+    render_issued(&state, &[number.as_str()]).await;
     let mut connection = state.db.pool().acquire().await?;
     let quotation = store::current_quotation(&mut connection, request_id)
         .await?
@@ -796,6 +810,7 @@ async fn issue_invoice(
     )
     .await?;
     transaction.commit().await?;
+    render_issued(&state, &[invoice_number.as_str(), delivery_number.as_str()]).await;
     Ok((
         StatusCode::CREATED,
         Json(

@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod concurrency;
 mod developers;
+mod documents;
 mod holds;
 mod idempotency;
 mod ledger;

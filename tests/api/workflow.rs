@@ -23,13 +23,13 @@ on_both_backends!(
     garbage_on_every_workflow_endpoint_gets_a_4xx_and_writes_nothing,
 );
 
-struct Parties {
-    developer: String,
-    retail: String,
-    finance: String,
+pub struct Parties {
+    pub developer: String,
+    pub retail: String,
+    pub finance: String,
 }
 
-async fn setup(app: &TestApp) -> Parties {
+pub async fn setup(app: &TestApp) -> Parties {
     app.add_developer("PMJ-1", "201901000005").await;
     app.set_price("CERT-1Y", "50.00").await;
     app.set_price("CERT-1M", "8.50").await;
@@ -54,7 +54,7 @@ async fn quote(app: &TestApp, parties: &Parties, id: i64) -> Value {
 }
 
 /// Steps 2–5 for one method; returns the request id and the invoice answer.
-async fn purchase(app: &TestApp, parties: &Parties, method: &str) -> (i64, Value) {
+pub async fn purchase(app: &TestApp, parties: &Parties, method: &str) -> (i64, Value) {
     let request = new_request(app, &parties.developer).await;
     let id = request["id"].as_i64().unwrap();
     assert_eq!(request["status"], "submitted");

@@ -1,0 +1,253 @@
+//! Composing a document's contents from the database: seller particulars
+//! from the settings, buyer from the developer, lines and figures from the
+//! quotation in force. Amounts print as `RM 5,400.00`, dates as dd/mm/yyyy.
+
+use kuota_documents::{Buyer, Document, Labelled, Line, Section, Seller};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::Db;
+use crate::developer::domain::STATES;
+use crate::error::AppResult;
+use crate::money::{BasisPoints, Sen};
+use crate::request::store::{QuotationRow, current_quotation};
+
+/// `2026-11-28` → `28/11/2026`.
+#[must_use]
+pub fn display_date(iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>().map_or_else(|_| iso.to_owned(), |date| date.strftime("%d/%m/%Y").to_string())
+}
+
+fn rm(sen: i64) -> String {
+    Sen::new(sen).unwrap_or_default().display_rm()
+}
+
+fn percent(basis_points: i64) -> String {
+    let rate = BasisPoints::new(basis_points).unwrap_or_default().to_string();
+    format!("{}%", rate.trim_end_matches('0').trim_end_matches('.'))
+}
+
+struct RequestParty {
+    request_number: String,
+    buyer: Buyer,
+}
+
+async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<RequestParty> {
+    let row = sqlx::query(
+        "SELECT r.number, d.name, d.registration_no, d.code, COALESCE(d.address, ''), COALESCE(d.postcode, ''), COALESCE(d.state_code, '')
+         FROM quota_requests r JOIN developers d ON d.id = r.developer_id WHERE r.id = $1",
+    )
+    .bind(request_id)
+    .fetch_one(connection)
+    .await?;
+    let (address, postcode, state): (String, String, String) = (row.try_get(4)?, row.try_get(5)?, row.try_get(6)?);
+    let state_name = STATES.iter().find(|(code, _)| *code == state).map_or("", |(_, name)| name);
+    let full_address = [address, format!("{postcode} {state_name}").trim().to_owned()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(RequestParty {
+        request_number: row.try_get(0)?,
+        buyer: Buyer {
+            name: row.try_get(1)?,
+            registration_no: row.try_get(2)?,
+            developer_code: row.try_get(3)?,
+            address: full_address,
+        },
+    })
+}
+
+async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced: bool) -> sqlx::Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    for (product, units, unit_price, amount) in &quotation.lines {
+        let row = sqlx::query("SELECT name_ms, name_en, validity_months FROM products WHERE code = $1")
+            .bind(product)
+            .fetch_one(&mut *connection)
+            .await?;
+        let months: i64 = row.try_get(2)?;
+        let (validity_ms, validity_en) = if months % 12 == 0 {
+            (format!("{} tahun", months / 12), format!("{} year{}", months / 12, if months == 12 { "" } else { "s" }))
+        } else {
+            (format!("{months} bulan"), format!("{months} month{}", if months == 1 { "" } else { "s" }))
+        };
+        lines.push(Line {
+            product: product.clone(),
+            name_ms: row.try_get(0)?,
+            name_en: row.try_get(1)?,
+            validity_ms,
+            validity_en,
+            units: units.to_string(),
+            unit_price: if priced { rm(*unit_price) } else { String::new() },
+            amount: if priced { rm(*amount) } else { String::new() },
+        });
+    }
+    Ok(lines)
+}
+
+fn totals(quotation: &QuotationRow) -> Vec<Labelled> {
+    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", rm(quotation.subtotal))];
+    if quotation.discount > 0 {
+        totals.push(Labelled::new(
+            &format!("Diskaun {}", percent(quotation.discount_bp)),
+            &format!("Discount {}", percent(quotation.discount_bp)),
+            format!("− {}", rm(quotation.discount)),
+        ));
+    }
+    totals.push(Labelled::new(
+        &format!("Cukai Perkhidmatan (SST) {}", percent(quotation.tax_bp)),
+        &format!("Service Tax (SST) {}", percent(quotation.tax_bp)),
+        rm(quotation.tax),
+    ));
+    totals.push(Labelled { strong: true, ..Labelled::new("Jumlah keseluruhan", "Total", rm(quotation.total)) });
+    totals
+}
+
+/// What `number` is and the document to print for it, or `None`.
+///
+/// # Errors
+/// A database fault.
+pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i64, Document)>> {
+    let settings = crate::settings::load(db.pool()).await?;
+    let seller = Seller {
+        name: settings.seller.name.clone(),
+        registration_no: settings.seller.registration_no.clone(),
+        sst_no: settings.seller.sst_no.clone(),
+        address: settings.seller.address.clone(),
+        phone: settings.seller.phone.clone(),
+        email: settings.seller.email.clone(),
+    };
+    let mut connection = db.pool().acquire().await?;
+    if number.starts_with("QT-") {
+        let row = sqlx::query("SELECT request_id FROM quotations WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut *connection)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let request_id: i64 = row.try_get(0)?;
+        let all = crate::request::store::quotations(&mut connection, request_id).await?;
+        let Some(quotation) = all.into_iter().find(|q| q.number == number) else { return Ok(None) };
+        let party = request_party(&mut connection, request_id).await?;
+        let document = Document {
+            title_ms: "SEBUT HARGA".into(),
+            title_en: "Quotation".into(),
+            number: number.to_owned(),
+            seller,
+            buyer: party.buyer,
+            references: vec![
+                Labelled::new(
+                    "No. sebut harga",
+                    "Quotation no.",
+                    format!("{number} (semakan / revision {})", quotation.revision),
+                ),
+                Labelled::new("Tarikh", "Date", display_date(&quotation.issued_on)),
+                Labelled::new("Sah sehingga", "Valid until", display_date(&quotation.valid_until)),
+                Labelled::new("No. permohonan", "Request no.", party.request_number),
+            ],
+            lines: lines(&mut connection, &quotation, true).await?,
+            totals: Some(totals(&quotation)),
+            sections: vec![
+                Section {
+                    heading_ms: "Kaedah pembayaran".into(),
+                    heading_en: "Payment methods".into(),
+                    paragraphs: vec![
+                        "1. Pesanan Belian (PO) / Purchase order (PO).".into(),
+                        format!(
+                            "2. Pindahan bank dalam talian / Online bank transfer: {} — {}, atas nama / in the name of {}.",
+                            settings.seller.bank_name, settings.seller.bank_account, settings.seller.name
+                        ),
+                        "3. Kad kredit di kaunter Pos Digicert / Credit card at the Pos Digicert counter.".into(),
+                    ],
+                },
+                Section {
+                    heading_ms: "Langkah seterusnya".into(),
+                    heading_en: "Next step".into(),
+                    paragraphs: vec![format!(
+                        "Muat naik PO atau bukti pembayaran di portal kuota sebelum {}, dengan menyebut {number}. / Upload the PO or proof of payment in the kuota portal before {}, quoting {number}.",
+                        display_date(&quotation.valid_until),
+                        display_date(&quotation.valid_until)
+                    )],
+                },
+            ],
+        };
+        return Ok(Some(("quotation", request_id, document)));
+    }
+    let row = sqlx::query(
+        "SELECT request_id, number, delivery_order_number, issued_on, payment_status, paid_on FROM invoices WHERE number = $1 OR delivery_order_number = $1",
+    )
+    .bind(number)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let request_id: i64 = row.try_get(0)?;
+    let (invoice_number, delivery_number, issued_on): (String, String, String) =
+        (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    let (status, paid_on): (String, Option<String>) = (row.try_get(4)?, row.try_get(5)?);
+    let Some(quotation) = current_quotation(&mut connection, request_id).await? else { return Ok(None) };
+    let party = request_party(&mut connection, request_id).await?;
+    if number == invoice_number {
+        let status_text = if status == "paid" {
+            format!("Telah dibayar / Paid ({})", paid_on.as_deref().map(display_date).unwrap_or_default())
+        } else {
+            "Belum dibayar / Unpaid".to_owned()
+        };
+        let document = Document {
+            title_ms: "INVOIS CUKAI".into(),
+            title_en: "Tax invoice".into(),
+            number: number.to_owned(),
+            seller,
+            buyer: party.buyer,
+            references: vec![
+                Labelled::new("No. invois", "Invoice no.", number),
+                Labelled::new("Tarikh invois", "Invoice date", display_date(&issued_on)),
+                Labelled::new("Mata wang", "Currency", "MYR"),
+                Labelled::new("No. permohonan", "Request no.", party.request_number),
+                Labelled::new("Sebut harga", "Quotation", quotation.number.clone()),
+                Labelled::new("Status bayaran", "Payment status", status_text),
+            ],
+            lines: lines(&mut connection, &quotation, true).await?,
+            totals: Some(totals(&quotation)),
+            sections: vec![Section {
+                heading_ms: "Cukai".into(),
+                heading_en: "Tax".into(),
+                paragraphs: vec![format!(
+                    "Cukai Perkhidmatan dikenakan pada kadar {} ke atas {}. / Service tax charged at {} on {}.",
+                    percent(quotation.tax_bp),
+                    rm(quotation.subtotal - quotation.discount),
+                    percent(quotation.tax_bp),
+                    rm(quotation.subtotal - quotation.discount)
+                )],
+            }],
+        };
+        return Ok(Some(("invoice", request_id, document)));
+    }
+    let credited = sqlx::query("SELECT created_at FROM quota_request_events WHERE request_id = $1 AND action = 'approve_payment' ORDER BY id DESC LIMIT 1")
+        .bind(request_id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .map(|row| row.try_get::<i64, _>(0))
+        .transpose()?
+        .map(|ms| crate::clock::today_local(crate::clock::millis_to_timestamp(ms)).strftime("%d/%m/%Y").to_string())
+        .unwrap_or_default();
+    let document = Document {
+        title_ms: "PESANAN PENGHANTARAN".into(),
+        title_en: "Delivery order".into(),
+        number: delivery_number.clone(),
+        seller,
+        buyer: party.buyer,
+        references: vec![
+            Labelled::new("No. DO", "DO no.", delivery_number),
+            Labelled::new("Tarikh", "Date", display_date(&issued_on)),
+            Labelled::new("No. permohonan", "Request no.", party.request_number),
+            Labelled::new("Invois", "Invoice", invoice_number),
+            Labelled::new("Tarikh kuota dimasukkan", "Date credited", credited),
+        ],
+        lines: lines(&mut connection, &quotation, false).await?,
+        totals: None,
+        sections: vec![Section {
+            heading_ms: "Penghantaran".into(),
+            heading_en: "Delivery".into(),
+            paragraphs: vec!["Unit di atas telah dimasukkan ke dalam kuota sijil digital pemaju dalam sistem kuota. / The units above have been delivered into the developer's digital certificate quota in the kuota system.".into()],
+        }],
+    };
+    Ok(Some(("delivery_order", request_id, document)))
+}

@@ -1,0 +1,76 @@
+//! Issued documents: the quotation, tax invoice and delivery order of a
+//! request, composed from the database and typeset by `kuota-documents`.
+//! A document is rendered once — on first need after it is issued — stored
+//! in the blob store by SHA-256 and recorded; every download returns those
+//! same bytes. Rendering happens outside the issuing transaction so a slow
+//! render never holds the database's write lock.
+
+pub mod compose;
+pub mod http;
+
+use std::sync::Arc;
+
+use sqlx::Row;
+
+use crate::blob::BlobStore;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// A stored document.
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    /// Document number.
+    pub number: String,
+    /// The request it belongs to.
+    pub request_id: i64,
+    /// PDF bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The document with this number, rendering and storing it the first time.
+/// `None` when no quotation, invoice or delivery order has this number.
+///
+/// # Errors
+/// A database, rendering or blob-store fault.
+pub async fn fetch(
+    db: &Db,
+    blobs: &Arc<dyn BlobStore>,
+    number: &str,
+    now_ms: i64,
+) -> AppResult<Option<StoredDocument>> {
+    if let Some(stored) = stored(db, blobs, number).await? {
+        return Ok(Some(stored));
+    }
+    let Some((kind, request_id, document)) = compose::compose(db, number).await? else { return Ok(None) };
+    let bytes = tokio::task::spawn_blocking(move || kuota_documents::render(&document))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("render task: {e}")))?
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {number}: {e}")))?;
+    let sha256 = crate::auth::token::sha256_hex(&bytes);
+    blobs.put(&sha256, &bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
+    sqlx::query(
+        "INSERT INTO documents (number, kind, request_id, sha256, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (number) DO NOTHING",
+    )
+    .bind(number)
+    .bind(kind)
+    .bind(request_id)
+    .bind(&sha256)
+    .bind(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    // Whoever recorded first wins; everyone serves the recorded bytes.
+    stored(db, blobs, number).await
+}
+
+async fn stored(db: &Db, blobs: &Arc<dyn BlobStore>, number: &str) -> AppResult<Option<StoredDocument>> {
+    let row = sqlx::query("SELECT request_id, sha256 FROM documents WHERE number = $1")
+        .bind(number)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let sha256: String = row.try_get(1)?;
+    let bytes = blobs.get(&sha256).map_err(|e| AppError::Internal(anyhow::anyhow!("reading {number}: {e}")))?;
+    Ok(Some(StoredDocument { number: number.to_owned(), request_id: row.try_get(0)?, bytes }))
+}
