@@ -359,8 +359,11 @@ async fn bad_uploads_are_refused_and_nothing_is_stored(backend: Backend) {
         .await;
     assert_problem(wrong_amount, 422, "/amount-mismatch").await;
     assert_eq!(app.count("payments").await, 0);
+    // The only blob is the quotation's PDF: no upload was kept.
     let blobs = app.database.data_dir.join("blobs");
-    assert!(!blobs.exists() || std::fs::read_dir(&blobs).unwrap().next().is_none(), "no blob stored");
+    let stored: usize = std::fs::read_dir(&blobs)
+        .map_or(0, |folders| folders.map(|f| std::fs::read_dir(f.unwrap().path()).unwrap().count()).sum());
+    assert_eq!(i64::try_from(stored).unwrap(), app.count("documents").await, "no upload stored");
     let request: Value =
         app.get_as(&parties.developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
     assert_eq!(request["status"], "quoted");
