@@ -46,7 +46,11 @@ impl BlobStore for FolderBlobStore {
         }
         let folder = path.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
         std::fs::create_dir_all(folder)?;
-        let temporary = folder.join(format!(".{sha256}.{}.tmp", std::process::id()));
+        // A name of its own per write: two writers of the same blob (a render
+        // at issue and the mail worker, say) must not share a temporary file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temporary = folder.join(format!(".{sha256}.{}.{write}.tmp", std::process::id()));
         std::fs::write(&temporary, bytes)?;
         std::fs::File::open(&temporary)?.sync_all()?;
         std::fs::rename(&temporary, &path)
@@ -61,6 +65,25 @@ impl BlobStore for FolderBlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writers_of_one_blob_all_succeed() -> std::io::Result<()> {
+        let root = std::env::temp_dir().join(format!("kuota-blob-race-{}", std::process::id()));
+        let store = std::sync::Arc::new(FolderBlobStore::new(root.clone()));
+        let key = crate::auth::token::sha256_hex(b"dokumen");
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let key = key.clone();
+                std::thread::spawn(move || store.put(&key, b"dokumen"))
+            })
+            .collect();
+        for writer in writers {
+            writer.join().map_err(|_| std::io::Error::other("writer panicked"))??;
+        }
+        assert_eq!(store.get(&key)?, b"dokumen");
+        std::fs::remove_dir_all(root)
+    }
 
     #[test]
     fn blobs_round_trip_and_refuse_odd_keys() -> std::io::Result<()> {

@@ -47,6 +47,11 @@ impl ManualClock {
         Self { now_ms: Arc::new(AtomicI64::new(start.as_millisecond())) }
     }
 
+    /// Sets the clock to `instant`.
+    pub fn set(&self, instant: Timestamp) {
+        self.now_ms.store(instant.as_millisecond(), Ordering::SeqCst);
+    }
+
     /// Moves the clock forward by `seconds`.
     pub fn advance_seconds(&self, seconds: i64) {
         self.now_ms.fetch_add(seconds * 1000, Ordering::SeqCst);

@@ -76,6 +76,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_documents.sql"),
         postgres: include_str!("../migrations/postgres/0006_documents.sql"),
     },
+    Migration {
+        version: 7,
+        name: "reminders",
+        sqlite: include_str!("../migrations/sqlite/0007_reminders.sql"),
+        postgres: include_str!("../migrations/postgres/0007_reminders.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

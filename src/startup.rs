@@ -25,6 +25,8 @@ use crate::ledger::Ledger;
 pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often quotations past their validity are expired.
 pub const QUOTATION_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the reminders (expiring quotations, overdue digest, balance alerts) are looked for.
+pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
 /// How often old idempotency records are pruned.
 pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long an idempotency key is remembered.
@@ -71,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::request::http::router())
         .merge(crate::finance::http::router())
         .merge(crate::documents::http::router())
+        .merge(crate::documents::procedures::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
@@ -92,7 +95,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     AppError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
-/// Starts the background tasks: hold expiry and idempotency pruning.
+/// Starts the background tasks: hold expiry, quotation expiry, reminders and idempotency pruning.
 pub fn spawn_background_tasks(state: &AppState) {
     let ledger = state.ledger.clone();
     tokio::spawn(async move {
@@ -111,6 +114,16 @@ pub fn spawn_background_tasks(state: &AppState) {
             ticker.tick().await;
             if let Err(error) = crate::request::expire_quotations(&db, clock.as_ref(), &portal_url).await {
                 tracing::warn!(error = %error, "quotation expiry sweep failed");
+            }
+        }
+    });
+    let (db, clock, portal_url) = (state.db.clone(), state.clock.clone(), state.public_url.clone());
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(REMINDER_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = crate::notify::reminders::run(&db, clock.as_ref(), &portal_url).await {
+                tracing::warn!(error = %error, "reminder sweep failed");
             }
         }
     });
@@ -138,7 +151,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()>
     let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
     let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone());
     spawn_background_tasks(&state);
-    start_mail(config, &db, clock)?;
+    start_mail(config, &state)?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
@@ -153,7 +166,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()>
 ///
 /// # Errors
 /// The SMTP URL or From address does not parse.
-pub fn start_mail(config: &Config, db: &Db, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+pub fn start_mail(config: &Config, state: &AppState) -> anyhow::Result<()> {
     let Some(smtp_url) = &config.smtp_url else {
         tracing::warn!("KUOTA_SMTP_URL is not set: e-mail waits in the outbox and is sent once SMTP is configured");
         return Ok(());
@@ -163,7 +176,7 @@ pub fn start_mail(config: &Config, db: &Db, clock: Arc<dyn Clock>) -> anyhow::Re
         from: config.mail_from.clone(),
         retry_base_ms: config.mail_retry_base_ms,
     };
-    crate::notify::worker::spawn(db.clone(), clock, settings)
+    crate::notify::worker::spawn(state.db.clone(), state.clock.clone(), state.blobs.clone(), settings)
 }
 
 async fn shutdown_signal() {

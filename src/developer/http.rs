@@ -2,21 +2,25 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
 
 use super::store::{Developer, insert_verified};
 use super::{DeveloperCode, DisplayName, EmailAddress, NewDeveloper, RegistrationNo};
 use crate::api::{ApiJson, Validator, checked};
-use crate::auth::ApiCaller;
+use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
 use crate::startup::AppState;
 
 /// The developers' routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/developers", post(create))
+    Router::new()
+        .route("/api/v1/developers", post(create))
+        .route("/api/v1/developers/{code}/alert-settings", get(alert_settings).put(replace_alert_settings))
 }
 
 /// The fields of a new developer, as sent.
@@ -63,4 +67,91 @@ async fn create(
     let developer = fields.parse()?;
     let created = insert_verified(state.db.pool(), &developer, state.clock.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Largest low-balance threshold.
+pub const THRESHOLD_MAX: i64 = 1_000_000;
+
+/// A developer's alert settings, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Units of available balance at or below which the developer is warned,
+    /// per product; `null` takes the threshold in the settings.
+    pub low_balance_threshold: Option<i64>,
+}
+
+/// The developer a caller may see, or 404 (other companies, HIMS).
+async fn visible_developer(state: &AppState, caller: &ApiCaller, code: &str) -> AppResult<super::store::Developer> {
+    let not_found = || AppError::NotFound(format!("developer {code} does not exist"));
+    let code = code.parse::<DeveloperCode>().map_err(|_| not_found())?;
+    let developer = super::store::find_by_code(state.db.pool(), &code).await?.ok_or_else(not_found)?;
+    if caller.role == Role::Hims || !caller.may_see_developer(developer.id) {
+        return Err(not_found());
+    }
+    Ok(developer)
+}
+
+async fn alert_settings_json(state: &AppState, developer: &super::store::Developer) -> AppResult<Value> {
+    let own: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
+        .bind(developer.id)
+        .fetch_one(state.db.pool())
+        .await?
+        .try_get(0)?;
+    let default = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
+    Ok(
+        json!({"developer": developer.code, "low_balance_threshold": own, "effective_threshold": own.unwrap_or(default)}),
+    )
+}
+
+async fn alert_settings(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+) -> AppResult<Json<Value>> {
+    let developer = visible_developer(&state, &caller, &code).await?;
+    Ok(Json(alert_settings_json(&state, &developer).await?))
+}
+
+async fn replace_alert_settings(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+    ApiJson(fields): ApiJson<AlertSettings>,
+) -> AppResult<Json<Value>> {
+    let developer = visible_developer(&state, &caller, &code).await?;
+    caller.require(&[Role::DeveloperAdmin, Role::Retail], "the developer's administrator or the retail team")?;
+    if let Some(units) = fields.low_balance_threshold
+        && !(0..=THRESHOLD_MAX).contains(&units)
+    {
+        return Err(AppError::invalid_field(
+            "low_balance_threshold",
+            format!("must be from 0 to {THRESHOLD_MAX}, or null"),
+        ));
+    }
+    let now_ms = state.clock.now_ms();
+    let actor = caller.actor();
+    let mut transaction = state.db.begin_write().await?;
+    let before: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
+        .bind(developer.id)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_get(0)?;
+    sqlx::query("UPDATE developers SET low_balance_threshold = $1 WHERE id = $2")
+        .bind(fields.low_balance_threshold)
+        .bind(developer.id)
+        .execute(&mut *transaction)
+        .await?;
+    let subject = format!("developer:{}", developer.code);
+    let record = crate::audit::Record {
+        actor: &actor,
+        action: "developer.alert_settings",
+        subject: &subject,
+        before: Some(json!({"low_balance_threshold": before})),
+        after: Some(json!({"low_balance_threshold": fields.low_balance_threshold})),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &record).await?;
+    transaction.commit().await?;
+    Ok(Json(alert_settings_json(&state, &developer).await?))
 }

@@ -123,7 +123,13 @@ async fn register(
         ..Default::default()
     };
     let kind = crate::notify::MessageKind::RegistrationReceived;
-    crate::notify::enqueue(&mut transaction, kind, &retail, &facts, None, &state.public_url, now_ms).await?;
+    crate::notify::enqueue(
+        &mut transaction,
+        &crate::notify::Outgoing::new(kind, &facts, None, &state.public_url),
+        &retail,
+        now_ms,
+    )
+    .await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"developer": developer.code.as_str(), "status": "pending_verification"}))))
 }
@@ -179,7 +185,13 @@ async fn decide(
         } else {
             crate::notify::MessageKind::RegistrationRejected
         };
-        crate::notify::enqueue(&mut transaction, kind, &recipients, &facts, None, &state.public_url, now_ms).await?;
+        crate::notify::enqueue(
+            &mut transaction,
+            &crate::notify::Outgoing::new(kind, &facts, None, &state.public_url),
+            &recipients,
+            now_ms,
+        )
+        .await?;
         transaction.commit().await?;
         return Ok(Json(json!({"developer": code.as_str(), "status": to})));
     }

@@ -7,6 +7,7 @@
 
 pub mod compose;
 pub mod http;
+pub mod procedures;
 
 use std::sync::Arc;
 

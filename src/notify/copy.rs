@@ -32,6 +32,14 @@ pub enum MessageKind {
     InvoiceIssued,
     /// The request was cancelled (to the developer and retail).
     RequestCancelled,
+    /// The quotation runs out within 3 working days (to the developer).
+    QuotationExpiring,
+    /// Steps past their due date (daily, to retail and to finance).
+    OverdueDigest,
+    /// A product's available balance fell to the threshold (to the developer).
+    LowBalance,
+    /// A product's available balance reached zero (to the developer).
+    ZeroBalance,
 }
 
 impl MessageKind {
@@ -52,6 +60,10 @@ impl MessageKind {
             Self::InvoiceDue => "invoice_due",
             Self::InvoiceIssued => "invoice_issued",
             Self::RequestCancelled => "request_cancelled",
+            Self::QuotationExpiring => "quotation_expiring",
+            Self::OverdueDigest => "overdue_digest",
+            Self::LowBalance => "low_balance",
+            Self::ZeroBalance => "zero_balance",
         }
     }
 }
@@ -67,6 +79,8 @@ pub struct Facts {
     pub detail: Option<String>,
     /// A document number or amount worth naming.
     pub reference: Option<String>,
+    /// Items listed one per line (the overdue digest).
+    pub lines: Vec<String>,
 }
 
 /// Subject, paragraphs and the call to action of one message.
@@ -266,6 +280,72 @@ pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
             },
             if ms { "Tiada tindakan lanjut diperlukan." } else { "No further action is needed." },
         ),
+        MessageKind::QuotationExpiring => (
+            if ms {
+                format!("Sebut harga {reference} untuk {number} tamat pada {detail}")
+            } else {
+                format!("Quotation {reference} for {number} expires on {detail}")
+            },
+            if ms {
+                format!(
+                    "Sebut harga {reference} untuk permohonan {number} sah sehingga {detail}. Selepas tarikh itu permohonan akan tamat tempoh."
+                )
+            } else {
+                format!(
+                    "Quotation {reference} for request {number} is valid until {detail}. After that date the request expires."
+                )
+            },
+            if ms {
+                "Hantar pesanan pembelian (PO) atau bukti pembayaran sebelum tarikh tersebut."
+            } else {
+                "Send a purchase order (PO) or proof of payment before that date."
+            },
+        ),
+        MessageKind::OverdueDigest => (
+            if ms {
+                format!("Ringkasan harian: {reference} langkah melepasi tarikh akhir")
+            } else {
+                format!("Daily digest: {reference} steps past their due date")
+            },
+            if ms {
+                format!("Langkah berikut melepasi tarikh akhir pada {detail}:")
+            } else {
+                format!("These steps are past their due date on {detail}:")
+            },
+            if ms { "Selesaikan langkah-langkah ini hari ini." } else { "Complete these steps today." },
+        ),
+        MessageKind::LowBalance => (
+            if ms {
+                format!("Baki kuota {reference} rendah: {detail} unit")
+            } else {
+                format!("Low {reference} quota balance: {detail} units")
+            },
+            if ms {
+                format!("Baki tersedia {developer} bagi {reference} kini {detail} unit.")
+            } else {
+                format!("The available {reference} balance of {developer} is now {detail} units.")
+            },
+            if ms {
+                "Mohon kuota tambahan di portal supaya permohonan HIMS tidak terhenti."
+            } else {
+                "Request more quota in the portal so that HIMS applications do not stop."
+            },
+        ),
+        MessageKind::ZeroBalance => (
+            if ms { format!("Kuota {reference} telah habis") } else { format!("{reference} quota used up") },
+            if ms {
+                format!(
+                    "Baki tersedia {developer} bagi {reference} adalah 0 unit. HIMS tidak dapat menggunakan kuota ini sehingga ditambah."
+                )
+            } else {
+                format!(
+                    "The available {reference} balance of {developer} is 0 units. HIMS cannot use this quota until more is credited."
+                )
+            },
+            if ms { "Mohon kuota tambahan di portal sekarang." } else { "Request more quota in the portal now." },
+        ),
     };
-    Copy { subject, paragraphs: vec![body], next_action: next.to_owned() }
+    let mut paragraphs = vec![body];
+    paragraphs.extend(facts.lines.iter().cloned());
+    Copy { subject, paragraphs, next_action: next.to_owned() }
 }

@@ -6,6 +6,7 @@
 
 pub mod copy;
 pub mod recipients;
+pub mod reminders;
 pub mod worker;
 
 use askama::Template;
@@ -82,6 +83,49 @@ pub struct Recipient {
     pub language: Language,
 }
 
+/// A file that goes with a message, resolved when the message is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Attachment {
+    /// An issued document (quotation, invoice, delivery order), by number;
+    /// rendered on first need, the same bytes ever after.
+    Document {
+        /// Document number.
+        number: String,
+    },
+    /// A procedure file, pinned to the version current when the message was written.
+    Procedure {
+        /// File name shown to the recipient.
+        filename: String,
+        /// Blob store key.
+        sha256: String,
+    },
+}
+
+/// A message to write to the outbox: what happened, about which request,
+/// with which files.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// Which message.
+    pub kind: MessageKind,
+    /// What it is about.
+    pub facts: &'a Facts,
+    /// The request it concerns, if any.
+    pub request_id: Option<i64>,
+    /// The portal's address, for the link.
+    pub portal_url: &'a str,
+    /// Files that go with it.
+    pub attachments: Vec<Attachment>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A message without attachments.
+    #[must_use]
+    pub fn new(kind: MessageKind, facts: &'a Facts, request_id: Option<i64>, portal_url: &'a str) -> Self {
+        Self { kind, facts, request_id, portal_url, attachments: Vec::new() }
+    }
+}
+
 /// Writes one message per recipient to the outbox, inside the caller's
 /// transaction.
 ///
@@ -89,30 +133,30 @@ pub struct Recipient {
 /// A database fault.
 pub async fn enqueue(
     connection: &mut AnyConnection,
-    kind: MessageKind,
+    message: &Outgoing<'_>,
     recipients: &[Recipient],
-    facts: &Facts,
-    request_id: Option<i64>,
-    portal_url: &str,
     now_ms: i64,
 ) -> crate::error::AppResult<()> {
+    let attachments = serde_json::to_string(&message.attachments).map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
     for recipient in recipients {
-        let rendered =
-            render(kind, recipient.language, facts, portal_url).map_err(|e| anyhow::anyhow!("rendering mail: {e}"))?;
+        let rendered = render(message.kind, recipient.language, message.facts, message.portal_url)
+            .map_err(|e| anyhow::anyhow!("rendering mail: {e}"))?;
         let token = crate::auth::token::generate()?;
         let message_id = format!("<{}.{now_ms}@kuota.posdigicert.com.my>", &token[token.len() - 24..]);
         sqlx::query(
-            "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id,
+                                 attachments, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
         )
-        .bind(kind.as_str())
+        .bind(message.kind.as_str())
         .bind(&recipient.email)
         .bind(recipient.language.as_str())
         .bind(&rendered.subject)
         .bind(&rendered.text)
         .bind(&rendered.html)
         .bind(&message_id)
-        .bind(request_id)
+        .bind(message.request_id)
+        .bind(&attachments)
         .bind(now_ms)
         .execute(&mut *connection)
         .await?;
@@ -131,6 +175,7 @@ mod tests {
             developer: "<script>alert(1)</script> \"Maju\" & Co".into(),
             detail: Some("天宇 ' reason".into()),
             reference: None,
+            lines: Vec::new(),
         };
         let mail = render(MessageKind::RequestSubmitted, Language::Ms, &facts, "https://kuota.example")?;
         assert!(!mail.html.contains("<script>"));
@@ -147,6 +192,7 @@ mod tests {
             developer: "PMJ-1".into(),
             detail: Some("x".into()),
             reference: Some("QT-1".into()),
+            lines: Vec::new(),
         };
         for kind in [
             MessageKind::RequestSubmitted,
@@ -158,6 +204,7 @@ mod tests {
             MessageKind::InvoiceDue,
             MessageKind::InvoiceIssued,
             MessageKind::RequestCancelled,
+            MessageKind::QuotationExpiring,
         ] {
             let ms = copy::copy(kind, Language::Ms, &facts);
             let en = copy::copy(kind, Language::En, &facts);

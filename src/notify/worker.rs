@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::Row;
 
+use crate::blob::BlobStore;
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::notify::Attachment;
 
 /// How long a claimed row is reserved for its sender.
 pub const CLAIM_MS: i64 = 60_000;
@@ -43,12 +46,18 @@ pub fn backoff_ms(retry_base_ms: i64, attempts: i64) -> i64 {
 ///
 /// # Errors
 /// The SMTP URL is not usable (checked at start).
-pub fn spawn(db: Db, clock: std::sync::Arc<dyn Clock>, settings: MailSettings) -> anyhow::Result<()> {
+pub fn spawn(
+    db: Db,
+    clock: std::sync::Arc<dyn Clock>,
+    blobs: std::sync::Arc<dyn BlobStore>,
+    settings: MailSettings,
+) -> anyhow::Result<()> {
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)?.build();
     let from: Mailbox = settings.from.parse().map_err(|e| anyhow::anyhow!("KUOTA_MAIL_FROM: {e}"))?;
     tokio::spawn(async move {
         loop {
-            match send_next(&db, clock.as_ref(), &transport, &from, settings.retry_base_ms).await {
+            let sender = Sender { db: &db, clock: clock.as_ref(), blobs: &blobs, transport: &transport, from: &from };
+            match sender.send_next(settings.retry_base_ms).await {
                 Ok(true) => {}
                 Ok(false) => tokio::time::sleep(IDLE).await,
                 Err(error) => {
@@ -61,74 +70,109 @@ pub fn spawn(db: Db, clock: std::sync::Arc<dyn Clock>, settings: MailSettings) -
     Ok(())
 }
 
-/// Claims and sends one due message; false when none is due.
-async fn send_next(
-    db: &Db,
-    clock: &dyn Clock,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
-    from: &Mailbox,
-    retry_base_ms: i64,
-) -> anyhow::Result<bool> {
-    let now_ms = clock.now_ms();
-    let claimed = sqlx::query(
-        "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
-         WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
-                     AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT 1)
-           AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
-         RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at",
-    )
-    .bind(now_ms + CLAIM_MS)
-    .bind(now_ms)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(row) = claimed else { return Ok(false) };
-    let id: i64 = row.try_get(0)?;
-    let (attempts, created_at): (i64, i64) = (row.try_get(6)?, row.try_get(7)?);
-    let message = build(&row, from);
-    let result = match message {
-        Ok(message) => transport.send(message).await.map(|_| ()).map_err(|e| (e.to_string(), e.is_permanent())),
-        Err(error) => Err((error, true)),
-    };
-    let now_ms = clock.now_ms();
-    match result {
-        Ok(()) => {
-            sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
-                .bind(now_ms)
-                .bind(id)
-                .execute(db.pool())
-                .await?;
-        }
-        Err((error, permanent)) if permanent || now_ms - created_at > GIVE_UP_AFTER_MS => {
-            tracing::error!(id, error = %error, "giving up on a message");
-            sqlx::query("UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
-                .bind(now_ms)
-                .bind(&error)
-                .bind(id)
-                .execute(db.pool())
-                .await?;
-        }
-        Err((error, _)) => {
-            sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+/// What sending needs.
+struct Sender<'a> {
+    db: &'a Db,
+    clock: &'a dyn Clock,
+    blobs: &'a std::sync::Arc<dyn BlobStore>,
+    transport: &'a AsyncSmtpTransport<Tokio1Executor>,
+    from: &'a Mailbox,
+}
+
+impl Sender<'_> {
+    /// Claims and sends one due message; false when none is due.
+    async fn send_next(&self, retry_base_ms: i64) -> anyhow::Result<bool> {
+        let db = self.db;
+        let now_ms = self.clock.now_ms();
+        let claimed = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+             WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
+                         AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT 1)
+               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
+             RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at, attachments",
+        )
+        .bind(now_ms + CLAIM_MS)
+        .bind(now_ms)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some(row) = claimed else { return Ok(false) };
+        let id: i64 = row.try_get(0)?;
+        let (attempts, created_at): (i64, i64) = (row.try_get(6)?, row.try_get(7)?);
+        let result = match self.build(&row).await {
+            Ok(message) => {
+                self.transport.send(message).await.map(|_| ()).map_err(|e| (e.to_string(), e.is_permanent()))
+            }
+            Err(error) => Err(error),
+        };
+        let now_ms = self.clock.now_ms();
+        match result {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(id)
+                    .execute(db.pool())
+                    .await?;
+            }
+            Err((error, permanent)) if permanent || now_ms - created_at > GIVE_UP_AFTER_MS => {
+                tracing::error!(id, error = %error, "giving up on a message");
+                sqlx::query("UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+                    .bind(now_ms)
+                    .bind(&error)
+                    .bind(id)
+                    .execute(db.pool())
+                    .await?;
+            }
+            Err((error, _)) => {
+                sqlx::query(
+                    "UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3",
+                )
                 .bind(now_ms + backoff_ms(retry_base_ms, attempts))
                 .bind(&error)
                 .bind(id)
                 .execute(db.pool())
                 .await?;
+            }
         }
+        Ok(true)
     }
-    Ok(true)
-}
 
-fn build(row: &sqlx::any::AnyRow, from: &Mailbox) -> Result<Message, String> {
-    let text = |index: usize| row.try_get::<String, _>(index).map_err(|e| e.to_string());
-    let to: Mailbox = text(1)?.parse().map_err(|e| format!("recipient: {e}"))?;
-    Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject(text(2)?)
-        .message_id(Some(text(5)?))
-        .multipart(MultiPart::alternative_plain_html(text(3)?, text(4)?))
-        .map_err(|e| e.to_string())
+    /// The message of a claimed row; the error says whether retrying can help.
+    async fn build(&self, row: &sqlx::any::AnyRow) -> Result<Message, (String, bool)> {
+        let text = |index: usize| row.try_get::<String, _>(index).map_err(|e| (e.to_string(), true));
+        let to: Mailbox = text(1)?.parse().map_err(|e| (format!("recipient: {e}"), true))?;
+        let attachments: Vec<Attachment> =
+            serde_json::from_str(&text(8)?).map_err(|e| (format!("attachments: {e}"), true))?;
+        let body = MultiPart::alternative_plain_html(text(3)?, text(4)?);
+        let builder = Message::builder().from(self.from.clone()).to(to).subject(text(2)?).message_id(Some(text(5)?));
+        if attachments.is_empty() {
+            return builder.multipart(body).map_err(|e| (e.to_string(), true));
+        }
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for attachment in attachments {
+            mixed = mixed.singlepart(self.file(attachment).await?);
+        }
+        builder.multipart(mixed).map_err(|e| (e.to_string(), true))
+    }
+
+    /// One attached PDF. A missing document or blob is retried: it may be a
+    /// fault of the moment (a full disk, a render that failed).
+    async fn file(&self, attachment: Attachment) -> Result<SinglePart, (String, bool)> {
+        let pdf = ContentType::parse("application/pdf").map_err(|e| (e.to_string(), true))?;
+        let (filename, bytes) = match attachment {
+            Attachment::Document { number } => {
+                let document = crate::documents::fetch(self.db, self.blobs, &number, self.clock.now_ms())
+                    .await
+                    .map_err(|e| (format!("document {number}: {e}"), false))?
+                    .ok_or_else(|| (format!("document {number} does not exist"), false))?;
+                (format!("{number}.pdf"), document.bytes)
+            }
+            Attachment::Procedure { filename, sha256 } => {
+                let bytes = self.blobs.get(&sha256).map_err(|e| (format!("attachment {filename}: {e}"), false))?;
+                (filename, bytes)
+            }
+        };
+        Ok(lettre::message::Attachment::new(filename).body(bytes, pdf))
+    }
 }
 
 #[cfg(test)]

@@ -169,9 +169,16 @@ async fn create(
         developer: developer.code.clone(),
         detail: None,
         reference: None,
+        lines: Vec::new(),
     };
     let kind = crate::notify::MessageKind::RequestSubmitted;
-    crate::notify::enqueue(&mut transaction, kind, &retail, &facts, Some(id), &state.public_url, now_ms).await?;
+    crate::notify::enqueue(
+        &mut transaction,
+        &crate::notify::Outgoing::new(kind, &facts, Some(id), &state.public_url),
+        &retail,
+        now_ms,
+    )
+    .await?;
     transaction.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&state, id).await?)))
 }
@@ -267,6 +274,7 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
     let payments = store::payments(&mut connection, id).await?;
     let events = store::events(&mut connection, id).await?;
     let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
+    let procedures = crate::documents::procedures::current(&mut connection).await?;
     let mut documents: Vec<Value> = quotations
         .iter()
         .map(|q| json!({"kind": "quotation", "number": q.number, "url": format!("/api/v1/documents/{}.pdf", q.number)}))
@@ -298,6 +306,10 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
         object.insert("payments".into(), json!(payments));
         object.insert("invoice".into(), json!(invoice));
         object.insert("documents".into(), json!(documents));
+        object.insert(
+            "procedures".into(),
+            json!(procedures.iter().map(crate::documents::procedures::Procedure::json).collect::<Vec<_>>()),
+        );
         object.insert("timeline".into(), json!(timeline));
     }
     Ok(body)

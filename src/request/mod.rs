@@ -136,7 +136,7 @@ async fn notify_action(
     context: &ActionContext<'_>,
 ) -> AppResult<()> {
     use crate::notify::recipients::{self, Team};
-    use crate::notify::{Facts, MessageKind};
+    use crate::notify::{Attachment, Facts, MessageKind, Outgoing};
     let id = request.developer_id;
     let mut messages = Vec::new();
     match action {
@@ -173,10 +173,34 @@ async fn notify_action(
         developer: request.developer_code.clone(),
         detail: context.message.map(str::to_owned),
         reference: context.reference.map(str::to_owned),
+        lines: Vec::new(),
+    };
+    let attachments = match (action, context.reference) {
+        (Action::IssueQuotation, Some(number)) => {
+            let mut files = vec![Attachment::Document { number: number.to_owned() }];
+            let procedures = crate::documents::procedures::current(connection).await?;
+            files.extend(
+                procedures.into_iter().map(|p| Attachment::Procedure { filename: p.filename, sha256: p.sha256 }),
+            );
+            files
+        }
+        (Action::IssueInvoice, Some(number)) => {
+            let mut files = vec![Attachment::Document { number: number.to_owned() }];
+            files.extend(context.message.map(|delivery| Attachment::Document { number: delivery.to_owned() }));
+            files
+        }
+        _ => Vec::new(),
     };
     for (kind, to) in messages {
-        crate::notify::enqueue(connection, kind, &to, &facts, Some(request.id), context.portal_url, context.now_ms)
-            .await?;
+        // Documents and procedures go to the developer, not to the teams' mailboxes.
+        let files = if matches!(kind, MessageKind::QuotationIssued | MessageKind::InvoiceIssued) {
+            attachments.clone()
+        } else {
+            Vec::new()
+        };
+        let message =
+            Outgoing { attachments: files, ..Outgoing::new(kind, &facts, Some(request.id), context.portal_url) };
+        crate::notify::enqueue(connection, &message, &to, context.now_ms).await?;
     }
     Ok(())
 }

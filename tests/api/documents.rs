@@ -4,25 +4,11 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::helpers::{Backend, TestApp, assert_problem, pdf_text};
 use crate::on_both_backends;
 use crate::workflow::{purchase, setup};
 
 on_both_backends!(documents_are_the_same_bytes_every_time_and_hidden_from_others, hostile_names_print_as_text);
-
-/// The text of a PDF, by poppler's pdftotext (a real PDF reader).
-fn pdf_text(bytes: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("kuota-doc-{}-{}.pdf", std::process::id(), crate::helpers::unique()));
-    std::fs::write(&path, bytes).unwrap();
-    let output = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/test installs it)");
-    let _ = std::fs::remove_file(&path);
-    assert!(output.status.success(), "pdftotext could not read the PDF");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 async fn download(app: &TestApp, token: &str, number: &str) -> Vec<u8> {
     let response = app.get_as(token, &format!("/api/v1/documents/{number}.pdf")).await;

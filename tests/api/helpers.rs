@@ -161,6 +161,7 @@ pub struct TestApp {
     pub admin_token: String,
     pub hims_token: String,
     pub database: TestDatabase,
+    pub state: AppState,
 }
 
 impl TestApp {
@@ -177,18 +178,19 @@ impl TestApp {
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
         let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned());
         let config = kuota::config::Config { smtp_url, ..database.config() };
-        kuota::startup::start_mail(&config, &db, Arc::new(clock.clone())).expect("mail worker");
+        kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        let served = state.clone();
+        tokio::spawn(async move { axum::serve(listener, app(served)).await });
         let now = clock.now_ms();
         let (_, admin_token) =
             kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, now).await.expect("admin client");
         let (_, hims_token) =
             kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, now).await.expect("hims client");
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        Self { address, client, clock, db, admin_token, hims_token, database }
+        Self { address, client, clock, db, admin_token, hims_token, database, state }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -390,4 +392,18 @@ impl TestApp {
 /// A small valid-looking PDF, different for each `seed`.
 pub fn pdf_bytes(seed: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% bukti pembayaran {seed}\n%%EOF\n").into_bytes()
+}
+
+/// The text of a PDF, by poppler's pdftotext (a real PDF reader).
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("kuota-doc-{}-{}.pdf", std::process::id(), unique()));
+    std::fs::write(&path, bytes).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "pdftotext could not read the PDF");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, pdf_bytes};
+use crate::helpers::{Backend, TestApp, pdf_bytes, pdf_text};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -52,13 +52,45 @@ impl SmtpServer {
 
     /// Every stored message, raw.
     fn messages(&self) -> Vec<String> {
+        self.files().iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
         let mut all = Vec::new();
         for sub in ["new", "cur"] {
             for entry in std::fs::read_dir(self.maildir.join(sub)).unwrap() {
-                all.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+                all.push(entry.unwrap().path());
             }
         }
         all
+    }
+
+    /// The stored message with this subject, split by Python's MIME parser.
+    fn parts(&self, subject: &str) -> Parts {
+        let path = self
+            .files()
+            .into_iter()
+            .find(|path| header(&std::fs::read_to_string(path).unwrap(), "Subject") == subject)
+            .unwrap_or_else(|| panic!("no message with subject {subject}"));
+        let out = self.maildir.join(format!("parts-{}", crate::helpers::unique()));
+        let output = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_parts.py"))
+            .arg(&path)
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let attachments = parsed["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let bytes = std::fs::read(a["path"].as_str().unwrap()).unwrap();
+                (a["filename"].as_str().unwrap().to_owned(), a["content_type"].as_str().unwrap().to_owned(), bytes)
+            })
+            .collect();
+        Parts { text: parsed["text"].as_str().unwrap().to_owned(), attachments }
     }
 }
 
@@ -67,6 +99,12 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A message's plain text and its attachments (file name, content type, bytes).
+struct Parts {
+    text: String,
+    attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 fn header<'a>(message: &'a str, name: &str) -> &'a str {
@@ -83,11 +121,31 @@ async fn wait_until_sent(app: &TestApp) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the outbox did not drain");
+    let stuck: Vec<(String, i64, Option<String>)> =
+        sqlx::query_as("SELECT kind, attempts, last_error FROM outbox WHERE sent_at IS NULL")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    panic!("the outbox did not drain: {stuck:?}");
+}
+
+/// Uploads a procedure attachment as the admin client.
+pub async fn put_procedure(app: &TestApp, name: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
+    app.client
+        .put(app.url(&format!("/api/v1/attachments/{name}")))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn purchase(app: &TestApp) -> i64 {
     app.add_developer("PMJ-1", "201901000005").await;
+    for name in ["non-malaysian", "oku"] {
+        assert_eq!(put_procedure(app, name, "application/pdf", pdf_bytes(name)).await.status(), 201);
+    }
     app.set_price("CERT-1Y", "50.00").await;
     let developer = app.add_user("pemaju@maju.com.my", "developer_admin", Some("PMJ-1")).await;
     sqlx::query("UPDATE users SET language = 'en' WHERE email = 'pemaju@maju.com.my'")
@@ -96,7 +154,7 @@ async fn purchase(app: &TestApp) -> i64 {
         .unwrap();
     let retail = app.add_user("pegawai@posdigicert.com.my", "retail", None).await;
     let finance = app.add_user("akaun@posdigicert.com.my", "finance", None).await;
-    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 10}]});
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 20}]});
     let id = app.post_as(&developer, "/api/v1/quota-requests", &body).await.json::<Value>().await.unwrap()["id"]
         .as_i64()
         .unwrap();
@@ -154,6 +212,26 @@ async fn the_purchase_sends_each_party_its_messages_once_in_its_language(backend
             .iter()
             .all(|m| m.contains("text/html") && m.contains("text/plain") && m.contains("https://kuota.test"))
     );
+    // The quotation goes with its PDF and both procedures; the teams get none.
+    let quotation = server.parts("Quotation QT-2026-000001 for REQ-2026-000001");
+    let names: Vec<&str> = quotation.attachments.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["QT-2026-000001.pdf", "non-malaysian.pdf", "oku.pdf"]);
+    assert!(quotation.attachments.iter().all(|(_, kind, _)| kind == "application/pdf"));
+    let text = pdf_text(&quotation.attachments[0].2);
+    assert!(text.contains("QT-2026-000001") && text.contains("RM 1,080.00"), "{text}");
+    assert_eq!(quotation.attachments[2].2, pdf_bytes("oku"), "the procedure as uploaded");
+    assert!(quotation.text.contains("REQ-2026-000001") && quotation.text.contains("https://kuota.test"));
+    let invoice = server.parts("Invoice INV-2026-000001 for REQ-2026-000001");
+    let names: Vec<&str> = invoice.attachments.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(names, ["INV-2026-000001.pdf", "DO-2026-000001.pdf"]);
+    assert!(pdf_text(&invoice.attachments[0].2).contains("RM 1,080.00"));
+    assert!(pdf_text(&invoice.attachments[1].2).contains("DO-2026-000001"));
+    let downloaded = app.get_as(&app.admin_token, "/api/v1/documents/QT-2026-000001.pdf").await.bytes().await.unwrap();
+    assert_eq!(downloaded.as_ref(), quotation.attachments[0].2.as_slice(), "the mail carries the issued bytes");
+    for subject in ["Permohonan kuota REQ-2026-000001 daripada PMJ-1", "Invois dan DO diperlukan untuk REQ-2026-000001"]
+    {
+        assert!(server.parts(subject).attachments.is_empty(), "{subject}");
+    }
     let _ = std::fs::remove_dir_all(&server.maildir);
 }
 
@@ -190,7 +268,7 @@ async fn three_workers_never_send_a_message_twice(backend: Backend) {
     // Two more workers on the same database, as two more nodes would run.
     for _ in 0..2 {
         let config = kuota::config::Config { smtp_url: Some(smtp_url.clone()), ..app.database.config() };
-        kuota::startup::start_mail(&config, &app.db, std::sync::Arc::new(app.clock.clone())).unwrap();
+        kuota::startup::start_mail(&config, &app.state).unwrap();
     }
     purchase(&app).await;
     wait_until_sent(&app).await;

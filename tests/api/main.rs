@@ -13,5 +13,6 @@ mod ledger;
 mod mail;
 mod processes;
 mod properties;
+mod reminders;
 mod schema;
 mod workflow;

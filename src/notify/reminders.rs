@@ -1,0 +1,305 @@
+//! Messages kuota sends on its own, not in answer to a person: the warning
+//! that a quotation runs out within 3 working days, the daily digest of
+//! overdue steps for retail and finance, and low / zero balance alerts.
+//!
+//! Each is announced once however many nodes run the sweep: the mark that it
+//! was announced (a column, a row) is written by a guarded statement in the
+//! same transaction as the outbox row, and only the transaction whose
+//! statement changed a row writes the message.
+
+use jiff::civil::Date;
+use sqlx::Row;
+
+use super::recipients::{self, Team};
+use super::{Facts, MessageKind, Outgoing, Recipient};
+use crate::auth::users::Language;
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::error::AppResult;
+use crate::request::domain::{Party, Status};
+
+/// A quotation is announced as expiring this many working days before its valid-until date.
+pub const EXPIRY_WARNING_WORKING_DAYS: i64 = 3;
+/// The daily digest goes out at or after this hour, Kuala Lumpur time, on working days.
+pub const DIGEST_HOUR: i8 = 8;
+/// Most items in one sweep or one digest.
+const BATCH_MAX: i64 = 500;
+
+/// Runs every reminder once; returns how many messages were written.
+///
+/// # Errors
+/// A database fault.
+pub async fn run(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usize> {
+    Ok(warn_expiring_quotations(db, clock, portal_url).await?
+        + send_overdue_digest(db, clock, portal_url).await?
+        + alert_balances(db, clock, portal_url).await?)
+}
+
+fn dd_mm_yyyy(day: &str) -> String {
+    day.parse::<Date>().map_or_else(|_| day.to_owned(), |date| date.strftime("%d/%m/%Y").to_string())
+}
+
+/// Warns the developer of each current quotation whose valid-until date is
+/// within [`EXPIRY_WARNING_WORKING_DAYS`] working days, once per quotation.
+///
+/// # Errors
+/// A database fault.
+pub async fn warn_expiring_quotations(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usize> {
+    let today = crate::clock::today_local(clock.now());
+    let calendar = crate::settings::working_calendar(db.pool()).await?;
+    let horizon = calendar.add_working_days(today, EXPIRY_WARNING_WORKING_DAYS);
+    let rows = sqlx::query(
+        "SELECT q.id, q.number, q.valid_until, r.id, r.number, r.developer_id, d.code
+         FROM quotations q JOIN quota_requests r ON r.id = q.request_id JOIN developers d ON d.id = r.developer_id
+         WHERE r.status = 'quoted' AND q.superseded = 0 AND q.expiry_warned_at IS NULL
+           AND q.valid_until >= $1 AND q.valid_until <= $2
+         ORDER BY q.id LIMIT $3",
+    )
+    .bind(today.to_string())
+    .bind(horizon.to_string())
+    .bind(BATCH_MAX)
+    .fetch_all(db.pool())
+    .await?;
+    let mut written = 0;
+    for row in rows {
+        let quotation_id: i64 = row.try_get(0)?;
+        let mut transaction = db.begin_write().await?;
+        let now_ms = clock.now_ms();
+        let marked = sqlx::query(
+            "UPDATE quotations SET expiry_warned_at = $1
+             WHERE id = $2 AND expiry_warned_at IS NULL AND superseded = 0
+               AND request_id IN (SELECT id FROM quota_requests WHERE status = 'quoted')",
+        )
+        .bind(now_ms)
+        .bind(quotation_id)
+        .execute(&mut *transaction)
+        .await?;
+        if marked.rows_affected() != 1 {
+            continue;
+        }
+        let to = recipients::developer(&mut transaction, row.try_get(5)?).await?;
+        let facts = Facts {
+            request_number: row.try_get(4)?,
+            developer: row.try_get(6)?,
+            detail: Some(dd_mm_yyyy(&row.try_get::<String, _>(2)?)),
+            reference: Some(row.try_get(1)?),
+            lines: Vec::new(),
+        };
+        let message = Outgoing::new(MessageKind::QuotationExpiring, &facts, Some(row.try_get(3)?), portal_url);
+        super::enqueue(&mut transaction, &message, &to, now_ms).await?;
+        transaction.commit().await?;
+        written += to.len();
+    }
+    Ok(written)
+}
+
+/// What the owner of an open status is waiting to do, in `language`.
+fn awaiting(status: Status, language: Language) -> &'static str {
+    match (status, language) {
+        (Status::Submitted, Language::Ms) => "menunggu sebut harga",
+        (Status::Submitted, Language::En) => "awaiting a quotation",
+        (Status::PaymentSubmitted, Language::Ms) => "menunggu pengesahan bayaran",
+        (Status::PaymentSubmitted, Language::En) => "awaiting payment verification",
+        (Status::Credited, Language::Ms) => "menunggu invois dan DO",
+        (Status::Credited, Language::En) => "awaiting the invoice and DO",
+        (_, Language::Ms) => "menunggu tindakan",
+        (_, Language::En) => "awaiting action",
+    }
+}
+
+/// On a working day at or after [`DIGEST_HOUR`], sends retail and finance the
+/// list of their steps past due, once per day (none when nothing is late).
+/// Returns how many messages were written.
+///
+/// # Errors
+/// A database fault.
+pub async fn send_overdue_digest(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usize> {
+    let now = clock.now().to_zoned(crate::clock::user_time_zone());
+    let today = now.date();
+    let calendar = crate::settings::working_calendar(db.pool()).await?;
+    if now.hour() < DIGEST_HOUR || !calendar.is_working_day(today) {
+        return Ok(0);
+    }
+    let now_ms = clock.now_ms();
+    let mut transaction = db.begin_write().await?;
+    let claimed = sqlx::query("INSERT INTO digests (day, created_at) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
+        .bind(today.to_string())
+        .bind(now_ms)
+        .execute(&mut *transaction)
+        .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(0);
+    }
+    let rows = sqlx::query(
+        "SELECT r.number, d.code, r.status, r.due_on FROM quota_requests r JOIN developers d ON d.id = r.developer_id
+         WHERE r.due_on IS NOT NULL AND r.due_on < $1 AND r.status IN ('submitted', 'payment_submitted', 'credited')
+         ORDER BY r.due_on, r.id LIMIT $2",
+    )
+    .bind(today.to_string())
+    .bind(BATCH_MAX)
+    .fetch_all(&mut *transaction)
+    .await?;
+    let mut written = 0;
+    for (team, party) in [(Team::Retail, Party::Retail), (Team::Finance, Party::Finance)] {
+        let mut items = Vec::new();
+        for row in &rows {
+            let status = Status::parse(&row.try_get::<String, _>(2)?);
+            if let Some(status) = status.filter(|s| s.owner() == Some(party)) {
+                let due: String = row.try_get(3)?;
+                let late = due.parse::<Date>().map_or(0, |due| calendar.working_days_between(due, today));
+                items.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?, status, due, late));
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let to = recipients::team(&mut transaction, team).await?;
+        for recipient in &to {
+            let language = recipient.language;
+            let lines = items
+                .iter()
+                .map(|(number, code, status, due, late)| {
+                    let due = dd_mm_yyyy(due);
+                    let status = awaiting(*status, language);
+                    match language {
+                        Language::Ms => {
+                            format!("{number} · {code} · {status} · tarikh akhir {due} (lewat {late} hari bekerja)")
+                        }
+                        Language::En => format!("{number} · {code} · {status} · due {due} ({late} working days late)"),
+                    }
+                })
+                .collect();
+            let facts = Facts {
+                request_number: String::new(),
+                developer: String::new(),
+                detail: Some(today.strftime("%d/%m/%Y").to_string()),
+                reference: Some(items.len().to_string()),
+                lines,
+            };
+            let message = Outgoing::new(MessageKind::OverdueDigest, &facts, None, portal_url);
+            super::enqueue(&mut transaction, &message, std::slice::from_ref(recipient), now_ms).await?;
+            written += 1;
+        }
+    }
+    transaction.commit().await?;
+    Ok(written)
+}
+
+/// A balance level, in rising order of urgency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Ok,
+    Low,
+    Zero,
+}
+
+impl Level {
+    fn parse(text: &str) -> Self {
+        match text {
+            "zero" => Self::Zero,
+            "low" => Self::Low,
+            _ => Self::Ok,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Low => "low",
+            Self::Zero => "zero",
+        }
+    }
+}
+
+/// Tells a developer when a product's available balance falls to its
+/// threshold (the developer's own, else the setting) and when it reaches
+/// zero; each crossing once. A top-up above the threshold re-arms the alert.
+///
+/// # Errors
+/// A database fault.
+pub async fn alert_balances(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usize> {
+    let default_threshold = crate::settings::load(db.pool()).await?.low_balance_threshold;
+    let rows = sqlx::query(
+        "SELECT id, developer_id, code, product_code, available, level, told FROM (
+             SELECT a.id, a.developer_id, d.code, a.product_code, a.available,
+                    CASE WHEN a.credited = 0 THEN 'ok' WHEN a.available = 0 THEN 'zero'
+                         WHEN a.available <= COALESCE(d.low_balance_threshold, $1) THEN 'low' ELSE 'ok' END AS level,
+                    b.level AS told
+             FROM ledger_accounts a JOIN developers d ON d.id = a.developer_id
+             LEFT JOIN balance_alerts b ON b.account_id = a.id
+         ) x WHERE level <> COALESCE(told, 'ok') ORDER BY id LIMIT $2",
+    )
+    .bind(default_threshold)
+    .bind(BATCH_MAX)
+    .fetch_all(db.pool())
+    .await?;
+    let mut written = 0;
+    for row in rows {
+        let account_id: i64 = row.try_get(0)?;
+        let level = Level::parse(&row.try_get::<String, _>(5)?);
+        let told: Option<String> = row.try_get(6)?;
+        let now_ms = clock.now_ms();
+        let mut transaction = db.begin_write().await?;
+        let changed = match &told {
+            Some(told) => {
+                sqlx::query(
+                    "UPDATE balance_alerts SET level = $1, changed_at = $2 WHERE account_id = $3 AND level = $4",
+                )
+                .bind(level.as_str())
+                .bind(now_ms)
+                .bind(account_id)
+                .bind(told)
+                .execute(&mut *transaction)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO balance_alerts (account_id, level, changed_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (account_id) DO NOTHING",
+                )
+                .bind(account_id)
+                .bind(level.as_str())
+                .bind(now_ms)
+                .execute(&mut *transaction)
+                .await?
+            }
+        };
+        if changed.rows_affected() != 1 {
+            continue;
+        }
+        let before = told.as_deref().map_or(Level::Ok, Level::parse);
+        if level > before {
+            let kind = if level == Level::Zero { MessageKind::ZeroBalance } else { MessageKind::LowBalance };
+            let to: Vec<Recipient> = recipients::developer(&mut transaction, row.try_get(1)?).await?;
+            let facts = Facts {
+                request_number: String::new(),
+                developer: row.try_get(2)?,
+                detail: Some(row.try_get::<i64, _>(4)?.to_string()),
+                reference: Some(row.try_get(3)?),
+                lines: Vec::new(),
+            };
+            super::enqueue(&mut transaction, &Outgoing::new(kind, &facts, None, portal_url), &to, now_ms).await?;
+            written += to.len();
+        }
+        transaction.commit().await?;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_rise_from_ok_to_zero() {
+        assert!(Level::Ok < Level::Low && Level::Low < Level::Zero);
+        for level in [Level::Ok, Level::Low, Level::Zero] {
+            assert_eq!(Level::parse(level.as_str()), level);
+        }
+    }
+
+    #[test]
+    fn dates_read_day_first() {
+        assert_eq!(dd_mm_yyyy("2026-12-03"), "03/12/2026");
+    }
+}
