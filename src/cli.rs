@@ -24,8 +24,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply migrations, then serve the API.
-    Serve,
+    /// Apply migrations, then serve the API and the portal.
+    Serve {
+        /// Fill an empty database with demo data (developers, a user per role, requests in every state) and print the demo sign-ins.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply migrations and exit.
     Migrate,
     /// Manage developers.
@@ -173,8 +177,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match command {
-        Command::Serve => {
-            crate::startup::serve(&config, clock).await?;
+        Command::Serve { demo } => {
+            crate::startup::serve(&config, clock, demo).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

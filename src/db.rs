@@ -82,6 +82,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_reminders.sql"),
         postgres: include_str!("../migrations/postgres/0007_reminders.sql"),
     },
+    Migration {
+        version: 8,
+        name: "portal",
+        sqlite: include_str!("../migrations/sqlite/0008_portal.sql"),
+        postgres: include_str!("../migrations/postgres/0008_portal.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

@@ -81,6 +81,12 @@ impl AppError {
         Self::Conflict { slug, detail: detail.into(), extensions: Map::new() }
     }
 
+    /// The HTTP status of this error.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status_and_slug().0
+    }
+
     fn status_and_slug(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),

@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::finance::http::router())
         .merge(crate::documents::http::router())
         .merge(crate::documents::procedures::router())
+        .merge(crate::portal::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
@@ -145,11 +146,25 @@ pub fn spawn_background_tasks(state: &AppState) {
 ///
 /// # Errors
 /// The database or the address cannot be used.
-pub async fn serve(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow::Result<()> {
     let db = Db::connect(config).await?;
     db.migrate().await?;
     let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
     let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone());
+    if demo {
+        if crate::demo::seed(&state).await? {
+            println!(
+                "demo data added (example prices and seller details). Sign in at {} with password {}:",
+                config.public_url,
+                crate::demo::DEMO_PASSWORD
+            );
+            for (role, email) in crate::demo::LOGINS {
+                println!("  {role:<16} {email}");
+            }
+        } else {
+            println!("the database already has users: demo data not added");
+        }
+    }
     spawn_background_tasks(&state);
     start_mail(config, &state)?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;

@@ -29,24 +29,24 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RegistrationBody {
-    company_name: String,
-    registration_no: String,
-    developer_code: String,
-    address: String,
-    postcode: String,
-    state: String,
-    contact_person: String,
-    email: String,
-    phone: String,
-    user_name: String,
-    user_email: String,
-    user_password: String,
+pub(crate) struct RegistrationBody {
+    pub(crate) company_name: String,
+    pub(crate) registration_no: String,
+    pub(crate) developer_code: String,
+    pub(crate) address: String,
+    pub(crate) postcode: String,
+    pub(crate) state: String,
+    pub(crate) contact_person: String,
+    pub(crate) email: String,
+    pub(crate) phone: String,
+    pub(crate) user_name: String,
+    pub(crate) user_email: String,
+    pub(crate) user_password: String,
     #[serde(default)]
-    user_language: Option<String>,
+    pub(crate) user_language: Option<String>,
 }
 
-async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegistrationBody>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
@@ -136,8 +136,8 @@ async fn register(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: String,
+pub(crate) struct ReasonBody {
+    pub(crate) reason: String,
 }
 
 async fn decide(
@@ -200,11 +200,15 @@ async fn decide(
     Err(AppError::conflict("developer-not-pending", format!("developer {code} is already {}", developer.status)))
 }
 
-async fn verify(State(state): State<AppState>, caller: ApiCaller, Path(code): Path<String>) -> AppResult<Json<Value>> {
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+) -> AppResult<Json<Value>> {
     decide(&state, &caller, &code, "verified", None).await
 }
 
-async fn reject(
+pub(crate) async fn reject(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(code): Path<String>,

@@ -62,12 +62,12 @@ async fn list(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SettlementBody {
-    paid_on: String,
-    reference: String,
+pub(crate) struct SettlementBody {
+    pub(crate) paid_on: String,
+    pub(crate) reference: String,
 }
 
-async fn settle(
+pub(crate) async fn settle(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(number): Path<String>,

@@ -67,9 +67,9 @@ fn message(text: &str, field: &str) -> AppResult<String> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LineBody {
-    product: String,
-    units: i64,
+pub(crate) struct LineBody {
+    pub(crate) product: String,
+    pub(crate) units: i64,
 }
 
 /// Checks request lines: 1..=10 lines, one per active product, units 1..=100,000.
@@ -101,14 +101,14 @@ async fn parse_lines(state: &AppState, lines: &[LineBody]) -> AppResult<Vec<(Str
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    developer: String,
-    lines: Vec<LineBody>,
+pub(crate) struct CreateBody {
+    pub(crate) developer: String,
+    pub(crate) lines: Vec<LineBody>,
     #[serde(default)]
-    note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(body): ApiJson<CreateBody>,
@@ -235,7 +235,8 @@ async fn list(
         Some("true") => Some(today_local(state.clock.now()).to_string()),
         Some(_) => return Err(AppError::invalid_field("overdue", "overdue must be true or false")),
     };
-    let filter = ListFilter { status: query.status, developer_id, overdue_on, before_id, limit: limit + 1 };
+    let filter =
+        ListFilter { status: query.status, developer_id, overdue_on, search: None, before_id, limit: limit + 1 };
     let mut rows = store::list(state.db.pool(), &filter).await?;
     let page = usize::try_from(limit).unwrap_or(50);
     let next = (rows.len() > page).then(|| rows[page - 1].id.to_string());
@@ -394,11 +395,11 @@ async fn simple_action(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MessageBody {
-    message: String,
+pub(crate) struct MessageBody {
+    pub(crate) message: String,
 }
 
-async fn request_info(
+pub(crate) async fn request_info(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -410,13 +411,13 @@ async fn request_info(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InfoResponseBody {
-    message: String,
+pub(crate) struct InfoResponseBody {
+    pub(crate) message: String,
     #[serde(default)]
-    lines: Option<Vec<LineBody>>,
+    pub(crate) lines: Option<Vec<LineBody>>,
 }
 
-async fn respond_info(
+pub(crate) async fn respond_info(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -451,12 +452,12 @@ async fn respond_info(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QuotationBody {
+pub(crate) struct QuotationBody {
     #[serde(default)]
-    discount_percent: Option<String>,
+    pub(crate) discount_percent: Option<String>,
 }
 
-async fn issue_quotation(
+pub(crate) async fn issue_quotation(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -522,11 +523,11 @@ async fn issue_quotation(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: String,
+pub(crate) struct ReasonBody {
+    pub(crate) reason: String,
 }
 
-async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -538,12 +539,12 @@ async fn cancel(
 
 /// The fields of a payment form.
 #[derive(Default)]
-struct PaymentForm {
-    method: Option<String>,
-    reference: Option<String>,
-    amount: Option<String>,
-    paid_on: Option<String>,
-    document: Option<(Option<String>, Vec<u8>)>,
+pub(crate) struct PaymentForm {
+    pub(crate) method: Option<String>,
+    pub(crate) reference: Option<String>,
+    pub(crate) amount: Option<String>,
+    pub(crate) paid_on: Option<String>,
+    pub(crate) document: Option<(Option<String>, Vec<u8>)>,
 }
 
 async fn read_payment_form(mut multipart: Multipart) -> AppResult<PaymentForm> {
@@ -586,6 +587,16 @@ async fn submit_payment(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let request_id = id_from(&id, "quota request")?;
     let form = read_payment_form(multipart).await?;
+    record_payment(&state, &caller, request_id, form).await
+}
+
+/// Checks a payment form and records the payment (seed step 4).
+pub(crate) async fn record_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    request_id: i64,
+    form: PaymentForm,
+) -> AppResult<(StatusCode, Json<Value>)> {
     let mut validator = Validator::default();
     let method = validator.check("method", form.method.as_deref().unwrap_or_default().parse::<Method>());
     let reference =
@@ -686,7 +697,7 @@ async fn payment_and_request(
     Ok((transaction, payment, row, party, calendar))
 }
 
-async fn approve_payment(
+pub(crate) async fn approve_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -721,7 +732,7 @@ async fn approve_payment(
     Ok(Json(view(&state, row.id).await?))
 }
 
-async fn reject_payment(
+pub(crate) async fn reject_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -778,7 +789,7 @@ async fn payment_document(
     Ok(([(axum::http::header::CONTENT_TYPE, payment.document_type)], bytes).into_response())
 }
 
-async fn issue_invoice(
+pub(crate) async fn issue_invoice(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,

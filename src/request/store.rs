@@ -64,6 +64,8 @@ pub struct ListFilter {
     pub developer_id: Option<i64>,
     /// Only requests past their due date on this day.
     pub overdue_on: Option<String>,
+    /// Only requests whose number or developer code is this text (any case).
+    pub search: Option<String>,
     /// Ids below this (keyset pagination, newest first).
     pub before_id: i64,
     /// Page size.
@@ -89,6 +91,10 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> sqlx::Result<Vec<Reque
         sql.push_str(&format!(" AND r.due_on IS NOT NULL AND r.due_on < ${next}"));
         next += 1;
     }
+    if filter.search.is_some() {
+        sql.push_str(&format!(" AND (r.number = ${next} OR d.code = ${next})"));
+        next += 1;
+    }
     sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ${next}"));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(filter.before_id);
     if let Some(status) = &filter.status {
@@ -99,6 +105,9 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> sqlx::Result<Vec<Reque
     }
     if let Some(day) = &filter.overdue_on {
         query = query.bind(day.clone());
+    }
+    if let Some(text) = &filter.search {
+        query = query.bind(text.trim().to_uppercase());
     }
     let rows = query.bind(filter.limit).fetch_all(pool).await?;
     rows.iter().map(request_from_row).collect()

@@ -1,0 +1,12 @@
+-- Portal sign-in sessions, stored in the database so any node serves any
+-- request. The cookie holds a random token; only its SHA-256 is kept here.
+
+CREATE TABLE sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id),
+    csrf_token   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);

@@ -1,0 +1,334 @@
+//! `kuota serve --demo`: fills an empty database with a small, believable
+//! data set — two verified developers and one awaiting verification, a user
+//! per role, example prices and seller details (marked as examples), and
+//! requests in every state with a month of quota use — by running the real
+//! workflow (the API's own handlers) under a clock that starts five weeks
+//! ago. A database that already has users is left alone.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use serde_json::Value;
+
+use crate::api::ApiJson;
+use crate::auth::users::{Language, NewUser};
+use crate::auth::{ApiCaller, Role};
+use crate::clock::{Clock, ManualClock};
+use crate::error::{AppError, AppResult};
+use crate::request::http as api;
+use crate::startup::AppState;
+
+/// The password of every demo account. Demo data only: printed at start, never for real accounts.
+pub const DEMO_PASSWORD: &str = "demo-kuota-2026";
+
+/// One demo account: role, e-mail.
+pub type DemoLogin = (&'static str, &'static str);
+
+/// The demo accounts.
+pub const LOGINS: [DemoLogin; 5] = [
+    ("admin", "admin@demo.kuota.my"),
+    ("retail", "retail@demo.kuota.my"),
+    ("finance", "finance@demo.kuota.my"),
+    ("developer_admin", "pemaju@majujaya.demo.kuota.my"),
+    ("developer_admin", "developer@tamanindah.demo.kuota.my"),
+];
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A tiny valid PDF standing in for a scanned proof of payment.
+fn proof(reference: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n\
+         3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n% {reference}\n%%EOF\n"
+    )
+    .into_bytes()
+}
+
+/// Seeds the demo data unless the database already has users; returns
+/// whether it did.
+///
+/// # Errors
+/// A database fault or a refused workflow step (a bug in the demo script).
+pub async fn seed(live: &AppState) -> anyhow::Result<bool> {
+    let users: i64 =
+        sqlx::Row::try_get(&sqlx::query("SELECT COUNT(*) FROM users").fetch_one(live.db.pool()).await?, 0)?;
+    if users > 0 {
+        return Ok(false);
+    }
+    let clock = ManualClock::starting_at(crate::clock::millis_to_timestamp(live.clock.now_ms() - 35 * DAY_MS));
+    let state = AppState::new(live.db.clone(), Arc::new(clock.clone()), live.blobs.clone(), live.public_url.clone());
+    run(&state, &clock).await.map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
+    Ok(true)
+}
+
+struct Cast {
+    retail: ApiCaller,
+    finance: ApiCaller,
+    maju: ApiCaller,
+    indah: ApiCaller,
+}
+
+async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
+    let pool = state.db.pool();
+    let start = crate::clock::today_local(clock.now()).to_string();
+    for (product, sen) in [("CERT-1Y", 5_000), ("CERT-1M", 850)] {
+        sqlx::query("INSERT INTO product_prices (product_code, unit_price_sen, effective_from, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(product)
+            .bind(sen)
+            .bind(&start)
+            .bind(clock.now_ms())
+            .execute(pool)
+            .await?;
+    }
+    let mut settings = crate::settings::load(pool).await?;
+    settings.seller = crate::settings::Seller {
+        name: "Pos Digicert Sdn. Bhd.".into(),
+        registration_no: "200001012345 (CONTOH / EXAMPLE)".into(),
+        sst_no: "W10-1808-32000000 (CONTOH / EXAMPLE)".into(),
+        address: "Aras 8, Bangunan Contoh, Jalan Contoh, 50450 Kuala Lumpur".into(),
+        phone: "03-0000 0000".into(),
+        email: "kpkt.retail@posdigicert.com.my".into(),
+        bank_name: "Bank Contoh Berhad (EXAMPLE)".into(),
+        bank_account: "0000 0000 0000".into(),
+    };
+    crate::settings::save(pool, &settings).await?;
+
+    let now = clock.now_ms();
+    let mut ids = Vec::new();
+    for (code, name, ssm) in [
+        ("PMJ-1", "Maju Jaya Hartanah Sdn. Bhd.", "201901000005"),
+        ("PMJ-2", "Taman Indah Development Sdn. Bhd.", "201801000013"),
+    ] {
+        let fields = crate::developer::http::DeveloperFields {
+            code: code.into(),
+            name: name.into(),
+            registration_no: ssm.into(),
+            email: format!("akaun@{}.demo.kuota.my", code.to_lowercase()),
+        };
+        let developer = crate::developer::store::insert_verified(pool, &fields.parse()?, now).await?;
+        ids.push(developer.id);
+    }
+    let hash = crate::auth::password::hash(DEMO_PASSWORD)?;
+    let mut callers = Vec::new();
+    for (index, ((role, email), name)) in
+        LOGINS.iter().zip(["Aisyah Admin", "Rahim Retail", "Farah Kewangan", "Lim Wei Ming", "Priya Raman"]).enumerate()
+    {
+        let role: Role = role.parse().map_err(|e: String| AppError::invalid_field("role", e))?;
+        let developer_id = match index {
+            3 => Some(ids[0]),
+            4 => Some(ids[1]),
+            _ => None,
+        };
+        let user = NewUser {
+            email: email.parse().map_err(|_| AppError::invalid_field("email", "demo e-mail"))?,
+            name: name.parse().map_err(|_| AppError::invalid_field("name", "demo name"))?,
+            language: if index == 4 { Language::En } else { Language::Ms },
+            role,
+            developer_id,
+        };
+        let mut connection = pool.acquire().await?;
+        let id = crate::auth::users::insert(&mut connection, &user, &hash, now).await?;
+        callers.push(ApiCaller { client_id: None, user_id: Some(id), role, developer_id });
+    }
+    let cast = Cast {
+        retail: callers[1].clone(),
+        finance: callers[2].clone(),
+        maju: callers[3].clone(),
+        indah: callers[4].clone(),
+    };
+    // A third company registers itself and waits for verification.
+    let registration = crate::developer::registration::RegistrationBody {
+        company_name: "Seri Bayu Properties Sdn. Bhd.".into(),
+        registration_no: "202001000021".into(),
+        developer_code: "PMJ-3".into(),
+        address: "No. 3, Jalan Bayu, 81100 Johor Bahru".into(),
+        postcode: "81100".into(),
+        state: "01".into(),
+        contact_person: "Nurul Huda".into(),
+        email: "akaun@seribayu.demo.kuota.my".into(),
+        phone: "+60123456789".into(),
+        user_name: "Nurul Huda".into(),
+        user_email: "nurul@seribayu.demo.kuota.my".into(),
+        user_password: DEMO_PASSWORD.into(),
+        user_language: None,
+    };
+    let _ = crate::developer::registration::register(State(state.clone()), ApiJson(registration)).await?;
+
+    // Two finished purchases a month ago: bank transfer (paid) and PO (unpaid).
+    let first =
+        purchase(state, clock, &cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 500), ("CERT-1M", 100)], "bank_transfer")
+            .await?;
+    finish(state, &cast, first).await?;
+    let second = purchase(state, clock, &cast, &cast.indah, "PMJ-2", &[("CERT-1Y", 200)], "po").await?;
+    finish(state, &cast, second).await?;
+    // A month of HIMS use by PMJ-1, a little every working day.
+    for day in 0..30_i64 {
+        clock.advance_seconds(DAY_MS / 1000);
+        let today = crate::clock::today_local(clock.now());
+        if today.weekday().to_monday_one_offset() > 5 {
+            continue;
+        }
+        for (product, units) in [("CERT-1Y", 6 + (day * 7) % 11), ("CERT-1M", 1 + day % 3)] {
+            let command = crate::ledger::Command {
+                operation: crate::ledger::Operation::Consume {
+                    developer_id: ids[0],
+                    product: product.into(),
+                    units: crate::ledger::Units::new(units)
+                        .map_err(|e| AppError::invalid_field("units", e.to_string()))?,
+                    reference: crate::ledger::Reference::new(&format!("HIMS-{}-{day}", today.strftime("%Y%m%d")))
+                        .map_err(|e| AppError::invalid_field("reference", e.to_string()))?,
+                },
+                actor: "api_client:hims-demo".into(),
+                idempotency: None,
+            };
+            state.ledger.write(command).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        }
+        // Requests in every other state, spread over the month.
+        match day {
+            5 => {
+                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 50)], "Projek Taman Maju fasa 2").await?;
+                let _ = api::cancel(
+                    State(state.clone()),
+                    cast.maju.clone(),
+                    path(id),
+                    ApiJson(api::ReasonBody { reason: "Digantikan oleh permohonan baharu".into() }),
+                )
+                .await?;
+            }
+            8 => {
+                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 40)], "").await?;
+                quote(state, &cast, id).await?;
+                let mut transaction = state.db.begin_write().await?;
+                if let Some(row) = crate::request::store::find(&mut transaction, id).await? {
+                    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+                    let context = crate::request::ActionContext {
+                        actor: "system:quotation-expiry",
+                        party: crate::request::domain::Party::System,
+                        calendar: &calendar,
+                        today,
+                        now_ms: clock.now_ms(),
+                        valid_until: None,
+                        message: None,
+                        portal_url: &state.public_url,
+                        reference: None,
+                    };
+                    crate::request::act(&mut transaction, &row, crate::request::domain::Action::Expire, &context)
+                        .await?;
+                }
+                transaction.commit().await?;
+            }
+            20 => {
+                // Credited: waiting for finance.
+                purchase(state, clock, &cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 300)], "bank_transfer").await?;
+            }
+            24 => {
+                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 80)], "").await?;
+                quote(state, &cast, id).await?;
+                pay(state, &cast.maju, id, "bank_transfer", "TRX-DEMO-24").await?;
+            }
+            25 => {
+                let id = submit(
+                    state,
+                    &cast.maju,
+                    "PMJ-1",
+                    &[("CERT-1Y", 120), ("CERT-1M", 30)],
+                    "Untuk projek Residensi Bayu",
+                )
+                .await?;
+                quote(state, &cast, id).await?;
+            }
+            26 => {
+                let id = submit(state, &cast.indah, "PMJ-2", &[("CERT-1Y", 60)], "").await?;
+                let _ = api::request_info(
+                    State(state.clone()),
+                    cast.retail.clone(),
+                    path(id),
+                    ApiJson(api::MessageBody { message: "Sila sahkan bilangan pembeli bukan warganegara.".into() }),
+                )
+                .await?;
+            }
+            27 => {
+                submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 250)], "Projek Seri Maju").await?;
+            }
+            29 => {
+                submit(state, &cast.indah, "PMJ-2", &[("CERT-1M", 25)], "").await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn path(id: i64) -> Path<String> {
+    Path(id.to_string())
+}
+
+async fn submit(
+    state: &AppState,
+    developer: &ApiCaller,
+    code: &str,
+    lines: &[(&str, i64)],
+    note: &str,
+) -> AppResult<i64> {
+    let body = api::CreateBody {
+        developer: code.into(),
+        lines: lines
+            .iter()
+            .map(|(product, units)| api::LineBody { product: (*product).into(), units: *units })
+            .collect(),
+        note: Some(note.to_owned()).filter(|n| !n.is_empty()),
+    };
+    let (_, axum::Json(created)) = api::create(State(state.clone()), developer.clone(), ApiJson(body)).await?;
+    created["id"].as_i64().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no id")))
+}
+
+async fn quote(state: &AppState, cast: &Cast, id: i64) -> AppResult<Value> {
+    let body = api::QuotationBody { discount_percent: None };
+    let (_, axum::Json(quotation)) =
+        api::issue_quotation(State(state.clone()), cast.retail.clone(), path(id), ApiJson(body)).await?;
+    Ok(quotation)
+}
+
+async fn pay(state: &AppState, developer: &ApiCaller, id: i64, method: &str, reference: &str) -> AppResult<i64> {
+    let mut connection = state.db.pool().acquire().await?;
+    let quotation = crate::request::store::current_quotation(&mut connection, id)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no quotation")))?;
+    drop(connection);
+    let total = crate::money::Sen::new(quotation.total).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let form = api::PaymentForm {
+        method: Some(method.into()),
+        reference: Some(reference.into()),
+        amount: Some(format!("{}.{:02}", total.get() / 100, total.get() % 100)),
+        paid_on: Some(crate::clock::today_local(state.clock.now()).to_string()),
+        document: Some((Some(format!("{reference}.pdf")), proof(reference))),
+    };
+    let (_, axum::Json(payment)) = api::record_payment(state, developer, id, form).await?;
+    payment["id"].as_i64().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no payment id")))
+}
+
+/// Request, quotation, payment and crediting; returns the request id.
+async fn purchase(
+    state: &AppState,
+    clock: &ManualClock,
+    cast: &Cast,
+    developer: &ApiCaller,
+    code: &str,
+    lines: &[(&str, i64)],
+    method: &str,
+) -> AppResult<i64> {
+    let id = submit(state, developer, code, lines, "").await?;
+    clock.advance_seconds(3600);
+    quote(state, cast, id).await?;
+    clock.advance_seconds(3600);
+    let payment =
+        pay(state, developer, id, method, &format!("{}-DEMO-{id}", if method == "po" { "PO" } else { "TRX" })).await?;
+    clock.advance_seconds(3600);
+    let _ = api::approve_payment(State(state.clone()), cast.retail.clone(), path(payment)).await?;
+    Ok(id)
+}
+
+async fn finish(state: &AppState, cast: &Cast, id: i64) -> AppResult<()> {
+    let _ = api::issue_invoice(State(state.clone()), cast.finance.clone(), path(id)).await?;
+    Ok(())
+}

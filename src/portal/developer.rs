@@ -1,0 +1,538 @@
+//! A developer's pages: the dashboard (balances, usage, warnings, recent
+//! requests), the new-request form (seed step 2) and the ledger history
+//! with its CSV export.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::Member;
+use crate::api::ApiJson;
+use crate::catalogue::Product;
+use crate::clock::{millis_to_timestamp, today_local, user_time_zone};
+use crate::error::AppError;
+use crate::request::store::{ListFilter, RequestRow};
+use crate::startup::AppState;
+
+/// Days in the usage chart.
+pub const USAGE_DAYS: i64 = 30;
+/// Ledger entries per page.
+pub const LEDGER_PAGE: i64 = 50;
+/// Most ledger entries in one CSV export.
+pub const CSV_ROWS_MAX: i64 = 100_000;
+
+/// The developer whose pages a member sees, or 404 for staff.
+fn developer_of(member: &Member) -> Result<i64, Response> {
+    match (member.is_developer(), member.caller.developer_id) {
+        (true, Some(id)) => Ok(id),
+        _ => Err(error_page(&member.words, Some(member), StatusCode::NOT_FOUND, "error-not-found")),
+    }
+}
+
+/// Local date and time, `dd/mm/yyyy HH:MM`.
+#[must_use]
+pub fn local_time(ms: i64) -> String {
+    millis_to_timestamp(ms).to_zoned(user_time_zone()).strftime("%d/%m/%Y %H:%M").to_string()
+}
+
+/// `YYYY-MM-DD` as `dd/mm/yyyy`.
+#[must_use]
+pub fn local_date(day: &str) -> String {
+    day.parse::<jiff::civil::Date>().map_or_else(|_| day.to_owned(), |d| d.strftime("%d/%m/%Y").to_string())
+}
+
+/// A product's name in the reader's language.
+#[must_use]
+pub fn product_name(words: &Words, product: &Product) -> String {
+    match words.language {
+        crate::auth::users::Language::Ms => product.name_ms.clone(),
+        crate::auth::users::Language::En => product.name_en.clone(),
+    }
+}
+
+/// One product's balance on the dashboard.
+pub struct BalanceCard {
+    code: String,
+    name: String,
+    credited: i64,
+    consumed: i64,
+    held: i64,
+    available: i64,
+    low: bool,
+}
+
+/// One bar of the usage chart.
+pub struct Bar {
+    x: i64,
+    y: i64,
+    height: i64,
+    label: String,
+    units: i64,
+}
+
+/// A request in a list.
+pub struct RequestItem {
+    /// Id.
+    pub id: i64,
+    /// Number.
+    pub number: String,
+    /// Developer code.
+    pub developer: String,
+    /// Status name.
+    pub status: String,
+    /// Status in words.
+    pub status_label: String,
+    /// Due date, dd/mm/yyyy.
+    pub due: String,
+    /// `overdue`, `today` or empty.
+    pub sla: &'static str,
+    /// Created, local time.
+    pub created: String,
+}
+
+impl RequestItem {
+    /// A list item from a request row.
+    #[must_use]
+    pub fn new(words: &Words, row: &RequestRow, today: &str) -> Self {
+        let open = row.status.owner().is_some();
+        let sla = match row.due_on.as_deref() {
+            Some(due) if open && due < today => "overdue",
+            Some(due) if open && due == today => "today",
+            _ => "",
+        };
+        Self {
+            id: row.id,
+            number: row.number.clone(),
+            developer: row.developer_code.clone(),
+            status: row.status.as_str().to_owned(),
+            status_label: words.status(row.status.as_str()),
+            due: row.due_on.as_deref().filter(|_| open).map(local_date).unwrap_or_default(),
+            sla,
+            created: local_time(row.created_at_ms),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/dashboard.html")]
+struct Dashboard {
+    chrome: Chrome,
+    w: Words,
+    company: String,
+    balances: Vec<BalanceCard>,
+    threshold: i64,
+    bars: Vec<Bar>,
+    chart_label: String,
+    requests: Vec<RequestItem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// `GET /dashboard`.
+pub async fn dashboard(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    let developer_id = match developer_of(&member) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match dashboard_page(&state, &member, developer_id, query.done.as_deref()).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+async fn dashboard_page(
+    state: &AppState,
+    member: &Member,
+    developer_id: i64,
+    done: Option<&str>,
+) -> Result<Dashboard, AppError> {
+    let w = member.words;
+    let now = state.clock.now();
+    let today = today_local(now);
+    let products = crate::catalogue::products(state.db.pool(), &today.to_string()).await?;
+    let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
+    let own: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
+        .bind(developer_id)
+        .fetch_one(state.db.pool())
+        .await?
+        .try_get(0)?;
+    let threshold = own.unwrap_or(default_threshold);
+    let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let balances = balances
+        .into_iter()
+        .map(|(code, balance)| BalanceCard {
+            name: products.iter().find(|p| p.code == code).map(|p| product_name(&w, p)).unwrap_or_default(),
+            code,
+            credited: balance.credited,
+            consumed: balance.consumed,
+            held: balance.held,
+            available: balance.available,
+            low: balance.credited > 0 && balance.available <= threshold,
+        })
+        .collect();
+    // Units used per Kuala Lumpur day (UTC+8, no daylight saving) over the last 30 days.
+    const DAY_MS: i64 = 86_400_000;
+    const OFFSET_MS: i64 = 8 * 3_600_000;
+    let today_number = (state.clock.now_ms() + OFFSET_MS) / DAY_MS;
+    let first = today_number - (USAGE_DAYS - 1);
+    let rows = sqlx::query(
+        "SELECT (created_at + $1) / $2 AS day, SUM(units) FROM ledger_entries
+         WHERE developer_id = $3 AND kind IN ('consume', 'hold_commit') AND created_at >= $4 GROUP BY (created_at + $1) / $2",
+    )
+    .bind(OFFSET_MS)
+    .bind(DAY_MS)
+    .bind(developer_id)
+    .bind(first * DAY_MS - OFFSET_MS)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut used: BTreeMap<i64, i64> = BTreeMap::new();
+    for row in &rows {
+        used.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let peak = used.values().copied().max().unwrap_or(0).max(1);
+    let bars = (0..USAGE_DAYS)
+        .map(|offset| {
+            let day = first + offset;
+            let units = used.get(&day).copied().unwrap_or(0);
+            let height = units * 100 / peak;
+            let date = today.checked_sub(jiff::Span::new().days(today_number - day)).unwrap_or(today);
+            Bar { x: offset * 10, y: 110 - height, height, label: date.strftime("%d/%m").to_string(), units }
+        })
+        .collect::<Vec<_>>();
+    let total: i64 = bars.iter().map(|b| b.units).sum();
+    let chart_label =
+        w.f("chart-label", [("days", USAGE_DAYS.to_string().as_str()), ("units", total.to_string().as_str())]);
+    let filter = ListFilter {
+        status: None,
+        developer_id: Some(developer_id),
+        overdue_on: None,
+        search: None,
+        before_id: i64::MAX,
+        limit: 5,
+    };
+    let today_text = today.to_string();
+    let requests = crate::request::store::list(state.db.pool(), &filter)
+        .await?
+        .iter()
+        .map(|row| RequestItem::new(&w, row, &today_text))
+        .collect();
+    Ok(Dashboard {
+        chrome: Chrome::new(member, "dashboard", done),
+        w,
+        company: member.developer_code.clone().unwrap_or_default(),
+        balances,
+        threshold,
+        bars,
+        chart_label,
+        requests,
+    })
+}
+
+/// A product on the request form, with what was typed and its error.
+pub struct ProductLine {
+    code: String,
+    name: String,
+    validity_months: i64,
+    price: String,
+    units: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/request_new.html")]
+struct NewRequest {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    lines: Vec<ProductLine>,
+    note: String,
+    note_error: Option<String>,
+    errors: Vec<String>,
+}
+
+async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
+    let today = today_local(state.clock.now()).to_string();
+    Ok(crate::catalogue::products(state.db.pool(), &today)
+        .await?
+        .into_iter()
+        .filter(|p| p.active && p.unit_price.is_some())
+        .collect())
+}
+
+/// `GET /requests/new`.
+pub async fn new_request(State(state): State<AppState>, member: Member) -> Response {
+    if let Err(response) = developer_of(&member) {
+        return response;
+    }
+    match products_on_sale(&state).await {
+        Ok(products) => {
+            let w = member.words;
+            let lines = products
+                .iter()
+                .map(|p| ProductLine {
+                    code: p.code.clone(),
+                    name: product_name(&w, p),
+                    validity_months: p.validity_months,
+                    price: p.unit_price.map(crate::money::Sen::display_rm).unwrap_or_default(),
+                    units: String::new(),
+                    error: None,
+                })
+                .collect();
+            let page = NewRequest {
+                chrome: Chrome::new(&member, "new-request", None),
+                w,
+                csrf: member.csrf.clone(),
+                lines,
+                note: String::new(),
+                note_error: None,
+                errors: Vec::new(),
+            };
+            render(StatusCode::OK, &page)
+        }
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// `POST /requests`: checks the form in the reader's words, then files the
+/// request through the API's handler.
+pub async fn create_request(
+    State(state): State<AppState>,
+    member: Member,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = member.words;
+    let Ok(Form(fields)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    if let Err(refused) = member.check_csrf(&field("csrf")) {
+        return refused;
+    }
+    let Some(code) = member.developer_code.clone().filter(|_| member.is_developer()) else {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let products = match products_on_sale(&state).await {
+        Ok(products) => products,
+        Err(error) => return app_error_page(&member, &error),
+    };
+    let mut lines = Vec::new();
+    let mut request_lines = Vec::new();
+    let mut errors = Vec::new();
+    for product in &products {
+        let typed = field(&format!("units-{}", product.code)).trim().to_owned();
+        let error = if typed.is_empty() {
+            None
+        } else {
+            match typed.parse::<i64>() {
+                Ok(units) if (1..=crate::request::LINE_UNITS_MAX).contains(&units) => {
+                    request_lines.push(crate::request::http::LineBody { product: product.code.clone(), units });
+                    None
+                }
+                _ => Some(w.f("error-units", &[("max", "100000")])),
+            }
+        };
+        if let Some(error) = &error {
+            errors.push(format!("{}: {error}", product.code));
+        }
+        lines.push(ProductLine {
+            code: product.code.clone(),
+            name: product_name(&w, product),
+            validity_months: product.validity_months,
+            price: product.unit_price.map(crate::money::Sen::display_rm).unwrap_or_default(),
+            units: typed,
+            error,
+        });
+    }
+    let note = field("note");
+    let note_error = (note.chars().count() > crate::request::MESSAGE_MAX_CHARS).then(|| w.t("error-note-long"));
+    if let Some(error) = &note_error {
+        errors.push(error.clone());
+    }
+    if request_lines.is_empty() && errors.is_empty() {
+        errors.push(w.t("error-no-lines"));
+    }
+    if !errors.is_empty() {
+        let page = NewRequest {
+            chrome: Chrome::new(&member, "new-request", None),
+            w,
+            csrf: member.csrf.clone(),
+            lines,
+            note,
+            note_error,
+            errors,
+        };
+        return render(StatusCode::BAD_REQUEST, &page);
+    }
+    let body = crate::request::http::CreateBody {
+        developer: code,
+        lines: request_lines,
+        note: Some(note).filter(|n| !n.trim().is_empty()),
+    };
+    match crate::request::http::create(State(state), member.caller.clone(), ApiJson(body)).await {
+        Ok((_, axum::Json(created))) => {
+            let id = created["id"].as_i64().unwrap_or_default();
+            Redirect::to(&format!("/requests/{id}?done=request-submitted")).into_response()
+        }
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// A ledger entry as shown.
+pub struct EntryItem {
+    when: String,
+    kind: String,
+    product: String,
+    units: String,
+    reference: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/ledger.html")]
+struct LedgerPage {
+    chrome: Chrome,
+    w: Words,
+    products: Vec<(String, String)>,
+    product: String,
+    entries: Vec<EntryItem>,
+    next: Option<String>,
+    csv: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LedgerQuery {
+    product: Option<String>,
+    before: Option<String>,
+}
+
+fn signed_units(kind: &str, units: i64) -> i64 {
+    match kind {
+        "consume" | "hold" => -units,
+        _ => units,
+    }
+}
+
+/// `GET /ledger`: newest first, 50 per page (keyset), filter by product.
+pub async fn ledger(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
+    let developer_id = match developer_of(&member) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let w = member.words;
+    let product = query.product.clone().filter(|p| !p.is_empty());
+    let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok()).filter(|b| *b > 0).unwrap_or(i64::MAX);
+    let result = async {
+        let products = products_on_sale(&state).await?;
+        let rows =
+            crate::ledger::store::entries(state.db.pool(), developer_id, product.as_deref(), before, LEDGER_PAGE + 1)
+                .await?;
+        Ok::<_, AppError>((products, rows))
+    }
+    .await;
+    let (products, mut rows) = match result {
+        Ok(found) => found,
+        Err(error) => return app_error_page(&member, &error),
+    };
+    let page_size = usize::try_from(LEDGER_PAGE).unwrap_or(50);
+    let next = (rows.len() > page_size).then(|| {
+        let last = rows[page_size - 1].id;
+        match &product {
+            Some(p) => format!("/ledger?product={p}&before={last}"),
+            None => format!("/ledger?before={last}"),
+        }
+    });
+    rows.truncate(page_size);
+    let entries = rows
+        .iter()
+        .map(|e| EntryItem {
+            when: local_time(e.at_ms),
+            kind: w.t(&format!("entry-{}", e.kind)),
+            product: e.product.clone(),
+            units: format!("{:+}", signed_units(&e.kind, e.units)),
+            reference: e.reference.clone(),
+        })
+        .collect();
+    let csv = match &product {
+        Some(p) => format!("/ledger.csv?product={p}"),
+        None => "/ledger.csv".to_owned(),
+    };
+    let page = LedgerPage {
+        chrome: Chrome::new(&member, "ledger", None),
+        w,
+        products: products.iter().map(|p| (p.code.clone(), product_name(&w, p))).collect(),
+        product: product.unwrap_or_default(),
+        entries,
+        next,
+        csv,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A CSV field, quoted when needed; a leading `=`, `+`, `-` or `@` is
+/// prefixed with `'` so a spreadsheet does not run it as a formula.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// `GET /ledger.csv`: the same entries as the page, all of them (to 100,000).
+pub async fn ledger_csv(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
+    let developer_id = match developer_of(&member) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let product = query.product.filter(|p| !p.is_empty());
+    let rows =
+        match crate::ledger::store::entries(state.db.pool(), developer_id, product.as_deref(), i64::MAX, CSV_ROWS_MAX)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) => return app_error_page(&member, &AppError::from(error)),
+        };
+    let mut csv = String::from("id,time_kuala_lumpur,kind,product,units,reference,actor\r\n");
+    for e in &rows {
+        let line = [
+            e.id.to_string(),
+            millis_to_timestamp(e.at_ms).to_zoned(user_time_zone()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            e.kind.clone(),
+            e.product.clone(),
+            signed_units(&e.kind, e.units).to_string(),
+            csv_field(&e.reference),
+            csv_field(&e.actor),
+        ]
+        .join(",");
+        csv.push_str(&line);
+        csv.push_str("\r\n");
+    }
+    let filename = format!("attachment; filename=\"kuota-{}-ledger.csv\"", member.developer_code.unwrap_or_default());
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, filename)], csv)
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("HIMS-1"), "HIMS-1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+
+    #[test]
+    fn consumption_shows_as_a_negative_number() {
+        assert_eq!(signed_units("consume", 3), -3);
+        assert_eq!(signed_units("credit", 3), 3);
+        assert_eq!(signed_units("adjust", -2), -2);
+    }
+}

@@ -1,0 +1,153 @@
+//! The finance workspace: credited purchases awaiting their invoice and
+//! delivery order (seed step 5), purchase-order invoices still unpaid with
+//! their age, and recording a settlement.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::developer::{RequestItem, local_date};
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::Member;
+use crate::api::ApiJson;
+use crate::clock::today_local;
+use crate::error::AppError;
+use crate::request::store::ListFilter;
+use crate::startup::AppState;
+
+/// An unpaid invoice as shown.
+pub struct Receivable {
+    number: String,
+    delivery_order: String,
+    request: String,
+    developer: String,
+    total: String,
+    issued_on: String,
+    age_days: i64,
+}
+
+#[derive(Template)]
+#[template(path = "portal/finance.html")]
+struct FinancePage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    awaiting: Vec<RequestItem>,
+    receivables: Vec<Receivable>,
+    today: String,
+    error: Option<(String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    member: &Member,
+    done: Option<&str>,
+    error: Option<(String, String)>,
+) -> Result<FinancePage, AppError> {
+    let w = member.words;
+    let today = today_local(state.clock.now());
+    let today_text = today.to_string();
+    let filter = ListFilter {
+        status: Some("credited".into()),
+        developer_id: None,
+        overdue_on: None,
+        search: None,
+        before_id: i64::MAX,
+        limit: 200,
+    };
+    let awaiting = crate::request::store::list(state.db.pool(), &filter)
+        .await?
+        .iter()
+        .map(|row| RequestItem::new(&w, row, &today_text))
+        .collect();
+    let receivables = crate::finance::store::list(state.db.pool(), Some("unpaid"))
+        .await?
+        .into_iter()
+        .map(|invoice| Receivable {
+            age_days: invoice
+                .issued_on
+                .parse::<jiff::civil::Date>()
+                .map_or(0, |issued| i64::from((today - issued).get_days())),
+            issued_on: local_date(&invoice.issued_on),
+            number: invoice.number,
+            delivery_order: invoice.delivery_order_number,
+            request: invoice.request,
+            developer: invoice.developer,
+            total: invoice.total.display_rm(),
+        })
+        .collect();
+    Ok(FinancePage {
+        chrome: Chrome::new(member, "finance", done),
+        w,
+        csrf: member.csrf.clone(),
+        awaiting,
+        receivables,
+        today: today_text,
+        error,
+    })
+}
+
+/// `GET /finance` (finance and administrators).
+pub async fn overview(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    if !member.is_finance() {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    match page(&state, &member, query.done.as_deref(), None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettlementForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    paid_on: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// `POST /finance/invoices/{number}/settlement`.
+pub async fn settle(
+    State(state): State<AppState>,
+    member: Member,
+    Path(number): Path<String>,
+    form: Result<Form<SettlementForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = member.words;
+    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    if let Err(refused) = member.check_csrf(&form.csrf) {
+        return refused;
+    }
+    let problem = if form.paid_on.trim().parse::<jiff::civil::Date>().is_err() {
+        Some(w.t("error-date"))
+    } else if crate::ledger::Reference::new(form.reference.trim()).is_err() {
+        Some(w.t("error-reference"))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return match page(&state, &member, None, Some((number, problem))).await {
+            Ok(page) => render(StatusCode::BAD_REQUEST, &page),
+            Err(error) => app_error_page(&member, &error),
+        };
+    }
+    let body = crate::finance::http::SettlementBody {
+        paid_on: form.paid_on.trim().to_owned(),
+        reference: form.reference.trim().to_owned(),
+    };
+    match crate::finance::http::settle(State(state), member.caller.clone(), Path(number), ApiJson(body)).await {
+        Ok(_) => Redirect::to("/finance?done=settled").into_response(),
+        Err(error) => app_error_page(&member, &error),
+    }
+}

@@ -1,0 +1,48 @@
+//! The portal: server-rendered pages in Malay and English for developers,
+//! the retail team, finance and administrators. Pages read through the same
+//! stores as the API and change things only through the API's own handlers,
+//! so every rule (roles, transitions, validation, audit, e-mail) is enforced
+//! in one place. Templates live in `templates/portal/` and are checked at
+//! compile time; words live in `locales/`.
+//!
+//! `session` (sign-in, cookies, CSRF), `i18n` (words), `pages` (layout,
+//! sign-in, errors, assets), `developer` (dashboard, new request, ledger),
+//! `requests` (lists, the request page and its actions), `finance`.
+
+pub mod developer;
+pub mod finance;
+pub mod i18n;
+pub mod pages;
+pub mod requests;
+pub mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::startup::AppState;
+
+/// Largest portal form (the payment form carries its document).
+pub const FORM_BODY_MAX_BYTES: usize = crate::request::payment::PAYMENT_BODY_MAX_BYTES;
+
+/// Every portal route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/language", get(pages::choose_language).post(pages::change_language))
+        .route("/assets/{file}", get(pages::asset))
+        .route("/assets/fonts/{file}", get(pages::font))
+        .route("/dashboard", get(developer::dashboard))
+        .route("/ledger", get(developer::ledger))
+        .route("/ledger.csv", get(developer::ledger_csv))
+        .route("/requests", get(requests::list).post(developer::create_request))
+        .route("/requests/new", get(developer::new_request))
+        .route("/requests/{id}", get(requests::show))
+        .route(
+            "/requests/{id}/{action}",
+            post(requests::act).layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_MAX_BYTES)),
+        )
+        .route("/finance", get(finance::overview))
+        .route("/finance/invoices/{number}/settlement", post(finance::settle))
+}

@@ -1,0 +1,385 @@
+//! The layout every page shares, sign-in and sign-out, the language switch,
+//! error pages and the static assets (stylesheet and fonts, in the binary).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::i18n::Words;
+use super::session::{self, LANGUAGE_COOKIE, Member, SESSION_COOKIE, Visitor};
+use crate::auth::Role;
+use crate::auth::users::Language;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// What the layout needs: words, who is signed in, which menu item is
+/// current, and a message about what just happened.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Words in the reader's language.
+    pub w: Words,
+    /// The signed-in person.
+    pub member: Option<Member>,
+    /// The current menu item.
+    pub current: &'static str,
+    /// A confirmation to show at the top.
+    pub flash: Option<String>,
+}
+
+impl Chrome {
+    /// The layout for `member` on menu item `current`, with the flash named by `done`.
+    #[must_use]
+    pub fn new(member: &Member, current: &'static str, done: Option<&str>) -> Self {
+        let flash = done.filter(|key| key.chars().all(|c| c.is_ascii_lowercase() || c == '-')).map(|key| {
+            let text = member.words.t(&format!("done-{key}"));
+            if text.starts_with('⟦') { member.words.t("done-saved") } else { text }
+        });
+        Self { w: member.words, member: Some(member.clone()), current, flash }
+    }
+
+    /// The menu: (address, label, whether it is the current page) for the member's role.
+    #[must_use]
+    pub fn menu(&self) -> Vec<(&'static str, String, bool)> {
+        let Some(member) = &self.member else { return Vec::new() };
+        let items: &[(&str, &str, &str)] = match member.role() {
+            Role::DeveloperAdmin | Role::DeveloperMember => &[
+                ("dashboard", "/dashboard", "menu-dashboard"),
+                ("requests", "/requests", "menu-requests"),
+                ("new-request", "/requests/new", "menu-new-request"),
+                ("ledger", "/ledger", "menu-ledger"),
+            ],
+            Role::Retail => &[("requests", "/requests", "menu-queue")],
+            Role::Finance => &[("finance", "/finance", "menu-finance"), ("requests", "/requests", "menu-requests")],
+            Role::Admin => &[("requests", "/requests", "menu-queue"), ("finance", "/finance", "menu-finance")],
+            Role::Hims => &[],
+        };
+        items.iter().map(|(item, href, key)| (*href, self.w.t(key), *item == self.current)).collect()
+    }
+
+    /// The member's role, in words.
+    #[must_use]
+    pub fn role_name(&self) -> String {
+        self.member.as_ref().map(|m| self.w.t(&format!("role-{}", m.role().as_str()))).unwrap_or_default()
+    }
+
+    /// The other language's code and name, for the switch.
+    #[must_use]
+    pub fn other_language(&self) -> (&'static str, String) {
+        match self.w.language {
+            Language::Ms => ("en", "English".to_owned()),
+            Language::En => ("ms", "Bahasa Melayu".to_owned()),
+        }
+    }
+}
+
+/// Renders a page, or a bare 500 if the template fails.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering a page");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    w: Words,
+    status: u16,
+    title: String,
+    message: String,
+}
+
+/// A page saying what went wrong, in the reader's words; `key` names the message.
+#[must_use]
+pub fn error_page(words: &Words, member: Option<&Member>, status: StatusCode, key: &str) -> Response {
+    let chrome = Chrome { w: *words, member: member.cloned(), current: "", flash: None };
+    let page = ErrorPage {
+        chrome,
+        w: *words,
+        status: status.as_u16(),
+        title: words.t(&format!("error-title-{}", status.as_u16())),
+        message: words.t(key),
+    };
+    render(status, &page)
+}
+
+/// The page for an error from the API's handlers: what the reader can act on
+/// in their words, with the API's detail beneath for conflicts.
+#[must_use]
+pub fn app_error_page(member: &Member, error: &AppError) -> Response {
+    let status = error.status();
+    let key = match status.as_u16() {
+        403 => "error-forbidden",
+        404 => "error-not-found",
+        409 => "error-conflict",
+        413 => "error-too-large",
+        429 => "error-too-many",
+        400 | 415 | 422 => "error-invalid",
+        _ => "error-internal",
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %error, "portal action failed");
+    }
+    let words = member.words;
+    let chrome = Chrome { w: words, member: Some(member.clone()), current: "", flash: None };
+    let detail = if status.is_server_error() { String::new() } else { error.to_string() };
+    let page = ErrorPage {
+        chrome,
+        w: words,
+        status: status.as_u16(),
+        title: words.t(&format!("error-title-{}", status.as_u16())),
+        message: if detail.is_empty() { words.t(key) } else { format!("{} ({detail})", words.t(key)) },
+    };
+    render(status, &page)
+}
+
+/// `/`: the signed-in person's start page, or sign-in.
+pub async fn home(visitor: Visitor) -> Redirect {
+    match visitor.member.map(|m| m.role()) {
+        None => Redirect::to("/login"),
+        Some(Role::DeveloperAdmin | Role::DeveloperMember) => Redirect::to("/dashboard"),
+        Some(Role::Finance) => Redirect::to("/finance"),
+        Some(_) => Redirect::to("/requests"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    w: Words,
+    email: String,
+    next: String,
+    csrf: String,
+    error: Option<String>,
+}
+
+/// A `next` address that stays on this site.
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
+}
+
+/// The login form's CSRF cookie (there is no session yet).
+const LOGIN_CSRF_COOKIE: &str = "kuota_login_csrf";
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `GET /login`.
+pub async fn login_page(State(state): State<AppState>, visitor: Visitor, Query(query): Query<NextQuery>) -> Response {
+    if visitor.member.is_some() {
+        return Redirect::to(&safe_next(query.next.as_deref())).into_response();
+    }
+    let Ok(csrf) = crate::auth::token::generate() else {
+        return error_page(&visitor.words, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+    };
+    login_form(&state, visitor.words, String::new(), safe_next(query.next.as_deref()), csrf, None, StatusCode::OK)
+}
+
+fn login_form(
+    state: &AppState,
+    w: Words,
+    email: String,
+    next: String,
+    csrf: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let chrome = Chrome { w, member: None, current: "login", flash: None };
+    let cookie = session::cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600);
+    let mut response = render(status, &LoginPage { chrome, w, email, next, csrf, error });
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /login`: the API's sign-in (same throttling), then a new session.
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = visitor.words;
+    let Ok(Form(form)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
+    let next = safe_next(form.next.as_deref());
+    let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let fresh_csrf = crate::auth::token::generate().unwrap_or_default();
+    if expected.is_empty() || expected != form.csrf {
+        let error = Some(w.t("error-login-expired"));
+        return login_form(&state, w, form.email, next, fresh_csrf, error, StatusCode::FORBIDDEN);
+    }
+    let now_ms = state.clock.now_ms();
+    let caller = match crate::auth::users::sign_in(state.db.pool(), &form.email, &form.password, now_ms).await {
+        Ok(caller) => caller,
+        Err(error) => {
+            let (key, status) = match &error {
+                AppError::TooManyRequests(_) => ("error-login-locked", StatusCode::TOO_MANY_REQUESTS),
+                AppError::Unauthorized(_) => ("error-login-wrong", StatusCode::UNAUTHORIZED),
+                _ => ("error-internal", StatusCode::INTERNAL_SERVER_ERROR),
+            };
+            return login_form(&state, w, form.email, next, fresh_csrf, Some(w.t(key)), status);
+        }
+    };
+    let Some(user_id) = caller.user_id else {
+        return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+    };
+    match session::start(&state, user_id, session::cookie(&headers, SESSION_COOKIE)).await {
+        Ok(cookie) => {
+            let mut response = Redirect::to(&next).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(_) => error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Err(refused) = member.check_csrf(&sent) {
+        return refused;
+    }
+    if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
+        if session::end(&state, token).await.is_err() {
+            return error_page(&member.words, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&session::cookie_header(&state, SESSION_COOKIE, "", 0)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LanguageQuery {
+    to: Option<String>,
+    next: Option<String>,
+}
+
+/// `GET /language?to=en`: before sign-in, remembers the choice in a cookie.
+pub async fn choose_language(State(state): State<AppState>, Query(query): Query<LanguageQuery>) -> Response {
+    let language = query.to.as_deref().and_then(|t| t.parse::<Language>().ok()).unwrap_or(Language::Ms);
+    let mut response = Redirect::to(&safe_next(query.next.as_deref().or(Some("/login")))).into_response();
+    let cookie = session::cookie_header(&state, LANGUAGE_COOKIE, language.as_str(), 365 * 24 * 3600);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `POST /language`: a signed-in person's language, kept with their account.
+pub async fn change_language(
+    State(state): State<AppState>,
+    member: Member,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(&member.words, Some(&member), StatusCode::BAD_REQUEST, "error-invalid");
+    };
+    if let Err(refused) = member.check_csrf(&form.csrf) {
+        return refused;
+    }
+    let language = form.to.as_deref().and_then(|t| t.parse::<Language>().ok()).unwrap_or(Language::Ms);
+    let saved = sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        .bind(language.as_str())
+        .bind(member.user_id)
+        .execute(state.db.pool())
+        .await;
+    if saved.is_err() {
+        return error_page(&member.words, Some(&member), StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+    }
+    let back = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(|r| {
+        r.strip_prefix(state.public_url.trim_end_matches('/'))
+            .map(str::to_owned)
+            .or_else(|| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned())))
+    });
+    Redirect::to(&safe_next(back.as_deref())).into_response()
+}
+
+const STYLESHEET: &[u8] = include_bytes!("../../assets/kuota.css");
+const FONTS: &[(&str, &[u8])] = &[
+    ("inter-latin-400-normal.woff2", include_bytes!("../../assets/fonts/inter-latin-400-normal.woff2")),
+    ("inter-latin-500-normal.woff2", include_bytes!("../../assets/fonts/inter-latin-500-normal.woff2")),
+    ("inter-latin-600-normal.woff2", include_bytes!("../../assets/fonts/inter-latin-600-normal.woff2")),
+    ("inter-latin-700-normal.woff2", include_bytes!("../../assets/fonts/inter-latin-700-normal.woff2")),
+    ("poppins-latin-500-normal.woff2", include_bytes!("../../assets/fonts/poppins-latin-500-normal.woff2")),
+    ("poppins-latin-600-normal.woff2", include_bytes!("../../assets/fonts/poppins-latin-600-normal.woff2")),
+    ("poppins-latin-700-normal.woff2", include_bytes!("../../assets/fonts/poppins-latin-700-normal.woff2")),
+];
+
+/// `GET /assets/kuota.css`.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    if file == "kuota.css" {
+        (
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+            STYLESHEET,
+        )
+            .into_response()
+    } else {
+        AppError::NotFound(format!("there is no asset {file}")).into_response()
+    }
+}
+
+/// `GET /assets/fonts/{file}`.
+pub async fn font(Path(file): Path<String>) -> Response {
+    match FONTS.iter().find(|(name, _)| *name == file) {
+        Some((_, bytes)) => (
+            [(header::CONTENT_TYPE, "font/woff2"), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            *bytes,
+        )
+            .into_response(),
+        None => AppError::NotFound(format!("there is no font {file}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_addresses_stay_on_the_site() {
+        assert_eq!(safe_next(Some("/requests/5")), "/requests/5");
+        for outside in ["https://evil.example", "//evil.example", "/\\evil", "requests"] {
+            assert_eq!(safe_next(Some(outside)), "/", "{outside}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,617 @@
+//! Requests in the portal: the list (a developer's own; the retail queue with
+//! SLA badges, filters and search), the request page with the six seed steps,
+//! its documents and timeline, and the forms for each action the reader's
+//! role may take now. Actions go through the API's handlers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::developer::{RequestItem, local_date, local_time};
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::Member;
+use crate::api::ApiJson;
+use crate::auth::Role;
+use crate::clock::today_local;
+use crate::error::AppError;
+use crate::request::domain::{Action, Party, Status, transition};
+use crate::request::http as api;
+use crate::request::store::{self, ListFilter};
+use crate::startup::AppState;
+
+/// Requests per list page.
+pub const LIST_PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "portal/requests.html")]
+struct ListPage {
+    chrome: Chrome,
+    w: Words,
+    staff: bool,
+    statuses: Vec<(String, String)>,
+    status: String,
+    overdue: bool,
+    search: String,
+    requests: Vec<RequestItem>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    overdue: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+}
+
+/// `GET /requests`: a developer's requests, or the staff queue.
+pub async fn list(State(state): State<AppState>, member: Member, Query(query): Query<ListQuery>) -> Response {
+    let w = member.words;
+    let status = query.status.as_deref().and_then(Status::parse);
+    let overdue = query.overdue.as_deref() == Some("on");
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && q.len() <= 40).map(str::to_owned);
+    let today = today_local(state.clock.now()).to_string();
+    let filter = ListFilter {
+        status: status.map(|s| s.as_str().to_owned()),
+        developer_id: member.caller.developer_id.filter(|_| member.is_developer()),
+        overdue_on: overdue.then(|| today.clone()),
+        search: search.clone(),
+        before_id: query.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX),
+        limit: LIST_PAGE + 1,
+    };
+    let mut rows = match store::list(state.db.pool(), &filter).await {
+        Ok(rows) => rows,
+        Err(error) => return app_error_page(&member, &AppError::from(error)),
+    };
+    let page_size = usize::try_from(LIST_PAGE).unwrap_or(50);
+    let next = (rows.len() > page_size).then(|| {
+        let mut link = format!("/requests?after={}", rows[page_size - 1].id);
+        if let Some(status) = status {
+            link.push_str(&format!("&status={}", status.as_str()));
+        }
+        if overdue {
+            link.push_str("&overdue=on");
+        }
+        link
+    });
+    rows.truncate(page_size);
+    let page = ListPage {
+        chrome: Chrome::new(&member, "requests", None),
+        w,
+        staff: !member.is_developer(),
+        statuses: Status::ALL.iter().map(|s| (s.as_str().to_owned(), w.status(s.as_str()))).collect(),
+        status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        overdue,
+        search: search.unwrap_or_default(),
+        requests: rows.iter().map(|row| RequestItem::new(&w, row, &today)).collect(),
+        next,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// One of the six seed steps.
+pub struct Step {
+    label: String,
+    state: &'static str,
+}
+
+/// A quotation as shown.
+pub struct QuotationItem {
+    number: String,
+    revision: i64,
+    subtotal: String,
+    discount: String,
+    tax_rate: String,
+    tax: String,
+    total: String,
+    valid_until: String,
+    superseded: bool,
+}
+
+/// A payment as shown.
+pub struct PaymentItem {
+    id: i64,
+    method: String,
+    reference: String,
+    amount: String,
+    paid_on: String,
+    status: String,
+    status_label: String,
+    reason: String,
+    document_url: String,
+    is_image: bool,
+}
+
+/// A timeline event as shown.
+pub struct EventItem {
+    when: String,
+    who: String,
+    what: String,
+    message: String,
+    due: String,
+}
+
+/// What was typed into one of the page's forms, and what was wrong with it.
+#[derive(Debug, Default)]
+pub struct Typed {
+    /// Which form (`info-request`, `payment`, …).
+    pub form: String,
+    /// Field → value.
+    pub values: HashMap<String, String>,
+    /// Field → error.
+    pub errors: BTreeMap<String, String>,
+}
+
+impl Typed {
+    /// The value typed into `field` of `form`.
+    #[must_use]
+    pub fn value(&self, form: &str, field: &str) -> String {
+        if self.form == form { self.values.get(field).cloned().unwrap_or_default() } else { String::new() }
+    }
+
+    /// The error of `field` of `form`.
+    #[must_use]
+    pub fn error(&self, form: &str, field: &str) -> Option<String> {
+        if self.form == form { self.errors.get(field).cloned() } else { None }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/request.html")]
+struct RequestPage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    id: i64,
+    number: String,
+    developer: String,
+    status: String,
+    status_label: String,
+    owner: String,
+    due: String,
+    due_note: String,
+    overdue: bool,
+    note: String,
+    steps: Vec<Step>,
+    lines: Vec<(String, i64)>,
+    quotations: Vec<QuotationItem>,
+    payments: Vec<PaymentItem>,
+    documents: Vec<(String, String)>,
+    procedures: Vec<(String, String)>,
+    events: Vec<EventItem>,
+    can: Vec<&'static str>,
+    typed: Typed,
+    today: String,
+}
+
+impl RequestPage {
+    fn may(&self, form: &str) -> bool {
+        self.can.contains(&form)
+    }
+}
+
+fn party_of(member: &Member) -> Party {
+    match member.role() {
+        Role::DeveloperAdmin | Role::DeveloperMember => Party::Developer,
+        Role::Retail => Party::Retail,
+        Role::Finance => Party::Finance,
+        Role::Admin | Role::Hims => Party::Admin,
+    }
+}
+
+/// Which of the six seed steps a status has reached.
+fn steps(words: &Words, status: Status) -> Vec<Step> {
+    let reached = match status {
+        Status::Submitted | Status::InfoRequested | Status::Cancelled | Status::Expired => 2,
+        Status::Quoted => 3,
+        Status::PaymentSubmitted => 4,
+        Status::Credited => 5,
+        Status::Completed => 7,
+    };
+    let ended = matches!(status, Status::Cancelled | Status::Expired);
+    (1..=6)
+        .map(|step| Step {
+            label: words.t(&format!("step-{step}")),
+            state: if step < reached || (ended && step == reached) {
+                "done"
+            } else if step == reached && !ended {
+                "current"
+            } else {
+                "todo"
+            },
+        })
+        .collect()
+}
+
+async fn request_page(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+    typed: Typed,
+    done: Option<&str>,
+) -> Result<RequestPage, AppError> {
+    let w = member.words;
+    let not_found = || AppError::NotFound(format!("quota request {id} does not exist"));
+    let mut connection = state.db.pool().acquire().await?;
+    let row = store::find(&mut connection, id).await?.ok_or_else(not_found)?;
+    if !member.caller.may_see_developer(row.developer_id) {
+        return Err(not_found());
+    }
+    let today = today_local(state.clock.now());
+    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+    let lines = store::lines(&mut connection, id).await?;
+    let quotations = store::quotations(&mut connection, id).await?;
+    let payments = store::payments(&mut connection, id).await?;
+    let events = store::events(&mut connection, id).await?;
+    let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
+    let procedures = crate::documents::procedures::current(&mut connection).await?;
+    let mut names: HashMap<String, String> = HashMap::new();
+    for event in &events {
+        if let Some(user_id) = event.actor.strip_prefix("user:").and_then(|n| n.parse::<i64>().ok()) {
+            if !names.contains_key(&event.actor) {
+                let name = sqlx::query("SELECT name FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *connection)
+                    .await?
+                    .map(|r| r.try_get::<String, _>(0))
+                    .transpose()?;
+                names.insert(event.actor.clone(), name.unwrap_or_else(|| event.actor.clone()));
+            }
+        }
+    }
+    drop(connection);
+    let open = row.status.owner().is_some();
+    let (due, due_note, overdue) =
+        match row.due_on.as_deref().filter(|_| open).and_then(|d| d.parse::<jiff::civil::Date>().ok()) {
+            Some(due) if due < today => {
+                let late = calendar.working_days_between(due, today).to_string();
+                (due.strftime("%d/%m/%Y").to_string(), w.f("due-late", [("days", late.as_str())]), true)
+            }
+            Some(due) => {
+                let left = calendar.working_days_between(today, due).to_string();
+                (due.strftime("%d/%m/%Y").to_string(), w.f("due-left", [("days", left.as_str())]), false)
+            }
+            None => (String::new(), String::new(), false),
+        };
+    let party = party_of(member);
+    let allowed = |action: Action| transition(row.status, action, party).is_ok();
+    let mut can = Vec::new();
+    for (form, action) in [
+        ("info-request", Action::RequestInfo),
+        ("info-response", Action::RespondInfo),
+        ("quotation", Action::IssueQuotation),
+        ("payment", Action::SubmitPayment),
+        ("approve", Action::ApprovePayment),
+        ("invoice", Action::IssueInvoice),
+        ("cancel", Action::Cancel),
+    ] {
+        if allowed(action) {
+            can.push(form);
+        }
+    }
+    let mut documents: Vec<(String, String)> =
+        quotations.iter().map(|q| (q.number.clone(), format!("/api/v1/documents/{}.pdf", q.number))).collect();
+    if let Some(invoice) = &invoice {
+        for number in [&invoice.number, &invoice.delivery_order_number] {
+            documents.push((number.clone(), format!("/api/v1/documents/{number}.pdf")));
+        }
+    }
+    let rm = |sen: i64| crate::money::Sen::new(sen).map(crate::money::Sen::display_rm).unwrap_or_default();
+    let percent = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
+    Ok(RequestPage {
+        chrome: Chrome::new(member, "requests", done),
+        w,
+        csrf: member.csrf.clone(),
+        id,
+        number: row.number.clone(),
+        developer: row.developer_code.clone(),
+        status: row.status.as_str().to_owned(),
+        status_label: w.status(row.status.as_str()),
+        owner: row
+            .status
+            .owner()
+            .map(|p| w.t(&format!("party-{}", format!("{p:?}").to_lowercase())))
+            .unwrap_or_default(),
+        due,
+        due_note,
+        overdue,
+        note: row.note.clone(),
+        steps: steps(&w, row.status),
+        lines,
+        quotations: quotations
+            .iter()
+            .rev()
+            .map(|q| QuotationItem {
+                number: q.number.clone(),
+                revision: q.revision,
+                subtotal: rm(q.subtotal),
+                discount: rm(q.discount),
+                tax_rate: percent(q.tax_bp),
+                tax: rm(q.tax),
+                total: rm(q.total),
+                valid_until: local_date(&q.valid_until),
+                superseded: q.superseded,
+            })
+            .collect(),
+        payments: payments
+            .iter()
+            .rev()
+            .map(|p| PaymentItem {
+                id: p.id,
+                method: w.t(&format!("method-{}", p.method)),
+                reference: p.reference.clone(),
+                amount: p.amount.display_rm(),
+                paid_on: local_date(&p.paid_on),
+                status: p.status.clone(),
+                status_label: w.t(&format!("payment-{}", p.status)),
+                reason: p.reason.clone().unwrap_or_default(),
+                document_url: format!("/api/v1/payments/{}/document", p.id),
+                is_image: p.document_type.starts_with("image/"),
+            })
+            .collect(),
+        documents,
+        procedures: procedures.iter().map(|p| (p.filename.clone(), p.url())).collect(),
+        events: events
+            .iter()
+            .rev()
+            .map(|e| EventItem {
+                when: local_time(e.at_ms),
+                who: names.get(&e.actor).cloned().unwrap_or_else(|| w.t("actor-system")),
+                what: w.t(&format!("event-{}", e.action)),
+                message: e.message.clone().unwrap_or_default(),
+                due: e.due_on.as_deref().map(local_date).unwrap_or_default(),
+            })
+            .collect(),
+        can,
+        typed,
+        today: today.strftime("%Y-%m-%d").to_string(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// `GET /requests/{id}`: another company's request is a 404.
+pub async fn show(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    };
+    match request_page(&state, &member, id, Typed::default(), query.done.as_deref()).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// Reads a form, urlencoded or multipart (the payment form carries a file).
+async fn read_form(
+    request: Request,
+    state: &AppState,
+) -> Result<(HashMap<String, String>, Option<(Option<String>, Vec<u8>)>), StatusCode> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let Form(fields) =
+            Form::<HashMap<String, String>>::from_request(request, state).await.map_err(|_| StatusCode::BAD_REQUEST)?;
+        return Ok((fields, None));
+    }
+    let mut form = Multipart::from_request(request, state).await.map_err(|_| StatusCode::BAD_REQUEST)?;
+    let mut fields = HashMap::new();
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => return Err(error.status()),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "document" {
+            let file_name = field.file_name().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(|e| e.status())?;
+            if !bytes.is_empty() {
+                file = Some((file_name, bytes.to_vec()));
+            }
+        } else {
+            fields.insert(name, field.text().await.map_err(|e| e.status())?);
+        }
+    }
+    Ok((fields, file))
+}
+
+/// Checks a message or reason as the API will, in the reader's words.
+fn check_text(words: &Words, typed: &mut Typed, field: &str) -> String {
+    let text = typed.values.get(field).map(|t| t.trim().to_owned()).unwrap_or_default();
+    if text.is_empty() {
+        typed.errors.insert(field.to_owned(), words.t("error-required"));
+    } else if text.chars().count() > crate::request::MESSAGE_MAX_CHARS {
+        typed.errors.insert(field.to_owned(), words.t("error-note-long"));
+    }
+    text
+}
+
+/// `POST /requests/{id}/{action}`: one action, checked and carried out by
+/// the API's handler; errors come back beside the fields.
+pub async fn act(
+    State(state): State<AppState>,
+    member: Member,
+    Path((id, action)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let w = member.words;
+    let Ok(request_id) = id.parse::<i64>() else {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let (values, file) = match read_form(request, &state).await {
+        Ok(form) => form,
+        Err(StatusCode::PAYLOAD_TOO_LARGE) => {
+            return error_page(&w, Some(&member), StatusCode::PAYLOAD_TOO_LARGE, "error-too-large");
+        }
+        Err(_) => return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid"),
+    };
+    if let Err(refused) = member.check_csrf(values.get("csrf").map_or("", String::as_str)) {
+        return refused;
+    }
+    let mut typed = Typed { form: action.clone(), values, errors: BTreeMap::new() };
+    let caller = member.caller.clone();
+    let path = Path(request_id.to_string());
+    let outcome: Result<(), AppError> = match action.as_str() {
+        "info-request" => {
+            let message = check_text(&w, &mut typed, "message");
+            if typed.errors.is_empty() {
+                api::request_info(State(state.clone()), caller, path, ApiJson(api::MessageBody { message }))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        }
+        "info-response" => {
+            let message = check_text(&w, &mut typed, "message");
+            if typed.errors.is_empty() {
+                let body = api::InfoResponseBody { message, lines: None };
+                api::respond_info(State(state.clone()), caller, path, ApiJson(body)).await.map(drop)
+            } else {
+                Ok(())
+            }
+        }
+        "quotation" => {
+            let discount = typed.values.get("discount_percent").map(|d| d.trim().to_owned()).unwrap_or_default();
+            let discount = if discount.is_empty() { "0".to_owned() } else { discount };
+            if discount.parse::<crate::money::BasisPoints>().is_err() {
+                typed.errors.insert("discount_percent".into(), w.t("error-percent"));
+                Ok(())
+            } else {
+                let body = api::QuotationBody { discount_percent: Some(discount) };
+                api::issue_quotation(State(state.clone()), caller, path, ApiJson(body)).await.map(drop)
+            }
+        }
+        "payment" => submit_payment(&state, &member, request_id, &mut typed, file).await,
+        "approve" | "reject" => {
+            let payment_id = typed.values.get("payment").cloned().unwrap_or_default();
+            let payment = Path(payment_id);
+            if action == "approve" {
+                api::approve_payment(State(state.clone()), caller, payment).await.map(drop)
+            } else {
+                let reason = check_text(&w, &mut typed, "reason");
+                if typed.errors.is_empty() {
+                    api::reject_payment(State(state.clone()), caller, payment, ApiJson(api::ReasonBody { reason }))
+                        .await
+                        .map(drop)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        "invoice" => api::issue_invoice(State(state.clone()), caller, path).await.map(drop),
+        "cancel" => {
+            let reason = check_text(&w, &mut typed, "reason");
+            if typed.errors.is_empty() {
+                api::cancel(State(state.clone()), caller, path, ApiJson(api::ReasonBody { reason })).await.map(drop)
+            } else {
+                Ok(())
+            }
+        }
+        _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
+    };
+    let outcome = match outcome {
+        Err(AppError::Validation { errors, .. }) => {
+            for error in errors {
+                typed.errors.insert(error.field.clone(), w.t("error-invalid-field"));
+            }
+            Ok(())
+        }
+        Err(AppError::Unprocessable { detail, .. }) => {
+            typed.errors.insert("document".into(), format!("{} ({detail})", w.t("error-document")));
+            Ok(())
+        }
+        other => other,
+    };
+    if let Err(error) = outcome {
+        return app_error_page(&member, &error);
+    }
+    if typed.errors.is_empty() {
+        return Redirect::to(&format!("/requests/{request_id}?done={action}")).into_response();
+    }
+    match request_page(&state, &member, request_id, typed, None).await {
+        Ok(page) => render(StatusCode::BAD_REQUEST, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+async fn submit_payment(
+    state: &AppState,
+    member: &Member,
+    request_id: i64,
+    typed: &mut Typed,
+    file: Option<(Option<String>, Vec<u8>)>,
+) -> Result<(), AppError> {
+    let w = member.words;
+    let value = |name: &str| typed.values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let (method, reference, amount, paid_on) = (value("method"), value("reference"), value("amount"), value("paid_on"));
+    if method.parse::<crate::request::payment::Method>().is_err() {
+        typed.errors.insert("method".into(), w.t("error-required"));
+    }
+    if crate::ledger::Reference::new(&reference).is_err() {
+        typed.errors.insert("reference".into(), w.t("error-reference"));
+    }
+    if amount.parse::<crate::money::Sen>().is_err() {
+        typed.errors.insert("amount".into(), w.t("error-amount"));
+    }
+    if paid_on.parse::<jiff::civil::Date>().is_err() {
+        typed.errors.insert("paid_on".into(), w.t("error-date"));
+    }
+    if file.is_none() {
+        typed.errors.insert("document".into(), w.t("error-document"));
+    }
+    if !typed.errors.is_empty() {
+        return Ok(());
+    }
+    let form = api::PaymentForm {
+        method: Some(method),
+        reference: Some(reference),
+        amount: Some(amount),
+        paid_on: Some(paid_on),
+        document: file,
+    };
+    let result: Result<(StatusCode, Json<serde_json::Value>), AppError> =
+        api::record_payment(state, &member.caller, request_id, form).await;
+    match result {
+        Err(AppError::Conflict { detail, .. }) if detail.contains("reference") || detail.contains("document") => {
+            typed.errors.insert("reference".into(), format!("{} ({detail})", w.t("error-duplicate-payment")));
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::users::Language;
+
+    #[test]
+    fn the_six_steps_follow_the_status() {
+        let w = Words::new(Language::En);
+        let states = |status| steps(&w, status).iter().map(|s| s.state).collect::<Vec<_>>();
+        assert_eq!(states(Status::Submitted), ["done", "current", "todo", "todo", "todo", "todo"]);
+        assert_eq!(states(Status::PaymentSubmitted), ["done", "done", "done", "current", "todo", "todo"]);
+        assert_eq!(states(Status::Completed), ["done"; 6]);
+        assert_eq!(states(Status::Cancelled), ["done", "done", "todo", "todo", "todo", "todo"]);
+    }
+}
