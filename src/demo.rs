@@ -2,7 +2,7 @@
 //! data set — two verified developers and one awaiting verification, a user
 //! per role, example prices and seller details (marked as examples), and
 //! requests in every state with a month of quota use — by running the real
-//! workflow (the API's own handlers) under a clock that starts five weeks
+//! workflow (the API's own handlers) under a clock that starts a month
 //! ago. A database that already has users is left alone.
 
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub async fn seed(live: &AppState) -> anyhow::Result<bool> {
     if users > 0 {
         return Ok(false);
     }
-    let clock = ManualClock::starting_at(crate::clock::millis_to_timestamp(live.clock.now_ms() - 35 * DAY_MS));
+    let clock = ManualClock::starting_at(crate::clock::millis_to_timestamp(live.clock.now_ms() - 31 * DAY_MS));
     let state = AppState::new(live.db.clone(), Arc::new(clock.clone()), live.blobs.clone(), live.public_url.clone());
     run(&state, &clock).await.map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
     Ok(true)

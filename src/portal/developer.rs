@@ -30,11 +30,12 @@ pub const LEDGER_PAGE: i64 = 50;
 pub const CSV_ROWS_MAX: i64 = 100_000;
 
 /// The developer whose pages a member sees, or 404 for staff.
-fn developer_of(member: &Member) -> Result<i64, Response> {
-    match (member.is_developer(), member.caller.developer_id) {
-        (true, Some(id)) => Ok(id),
-        _ => Err(error_page(&member.words, Some(member), StatusCode::NOT_FOUND, "error-not-found")),
-    }
+fn developer_of(member: &Member) -> Option<i64> {
+    member.caller.developer_id.filter(|_| member.is_developer())
+}
+
+fn not_found(member: &Member) -> Response {
+    error_page(&member.words, Some(member), StatusCode::NOT_FOUND, "error-not-found")
 }
 
 /// Local date and time, `dd/mm/yyyy HH:MM`.
@@ -130,6 +131,7 @@ struct Dashboard {
     balances: Vec<BalanceCard>,
     threshold: i64,
     bars: Vec<Bar>,
+    peak: i64,
     chart_label: String,
     requests: Vec<RequestItem>,
 }
@@ -141,10 +143,7 @@ pub struct DoneQuery {
 
 /// `GET /dashboard`.
 pub async fn dashboard(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
-    let developer_id = match developer_of(&member) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     match dashboard_page(&state, &member, developer_id, query.done.as_deref()).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(error) => app_error_page(&member, &error),
@@ -187,7 +186,7 @@ async fn dashboard_page(
     let today_number = (state.clock.now_ms() + OFFSET_MS) / DAY_MS;
     let first = today_number - (USAGE_DAYS - 1);
     let rows = sqlx::query(
-        "SELECT (created_at + $1) / $2 AS day, SUM(units) FROM ledger_entries
+        "SELECT (created_at + $1) / $2 AS day, CAST(SUM(units) AS BIGINT) FROM ledger_entries
          WHERE developer_id = $3 AND kind IN ('consume', 'hold_commit') AND created_at >= $4 GROUP BY (created_at + $1) / $2",
     )
     .bind(OFFSET_MS)
@@ -206,8 +205,9 @@ async fn dashboard_page(
             let day = first + offset;
             let units = used.get(&day).copied().unwrap_or(0);
             let height = units * 100 / peak;
+            let x = offset * 20;
             let date = today.checked_sub(jiff::Span::new().days(today_number - day)).unwrap_or(today);
-            Bar { x: offset * 10, y: 110 - height, height, label: date.strftime("%d/%m").to_string(), units }
+            Bar { x, y: 120 - height, height, label: date.strftime("%d/%m").to_string(), units }
         })
         .collect::<Vec<_>>();
     let total: i64 = bars.iter().map(|b| b.units).sum();
@@ -234,6 +234,7 @@ async fn dashboard_page(
         balances,
         threshold,
         bars,
+        peak,
         chart_label,
         requests,
     })
@@ -272,8 +273,8 @@ async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
 
 /// `GET /requests/new`.
 pub async fn new_request(State(state): State<AppState>, member: Member) -> Response {
-    if let Err(response) = developer_of(&member) {
-        return response;
+    if developer_of(&member).is_none() {
+        return not_found(&member);
     }
     match products_on_sale(&state).await {
         Ok(products) => {
@@ -314,7 +315,7 @@ pub async fn create_request(
     let w = member.words;
     let Ok(Form(fields)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-    if let Err(refused) = member.check_csrf(&field("csrf")) {
+    if let Some(refused) = member.refuse_bad_csrf(&field("csrf")) {
         return refused;
     }
     let Some(code) = member.developer_code.clone().filter(|_| member.is_developer()) else {
@@ -337,7 +338,7 @@ pub async fn create_request(
                     request_lines.push(crate::request::http::LineBody { product: product.code.clone(), units });
                     None
                 }
-                _ => Some(w.f("error-units", &[("max", "100000")])),
+                _ => Some(w.f("error-units", [("max", "100000")])),
             }
         };
         if let Some(error) = &error {
@@ -422,10 +423,7 @@ fn signed_units(kind: &str, units: i64) -> i64 {
 
 /// `GET /ledger`: newest first, 50 per page (keyset), filter by product.
 pub async fn ledger(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
-    let developer_id = match developer_of(&member) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     let w = member.words;
     let product = query.product.clone().filter(|p| !p.is_empty());
     let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok()).filter(|b| *b > 0).unwrap_or(i64::MAX);
@@ -485,10 +483,7 @@ fn csv_field(text: &str) -> String {
 
 /// `GET /ledger.csv`: the same entries as the page, all of them (to 100,000).
 pub async fn ledger_csv(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
-    let developer_id = match developer_of(&member) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     let product = query.product.filter(|p| !p.is_empty());
     let rows =
         match crate::ledger::store::entries(state.db.pool(), developer_id, product.as_deref(), i64::MAX, CSV_ROWS_MAX)

@@ -126,7 +126,7 @@ pub async fn settle(
 ) -> Response {
     let w = member.words;
     let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
-    if let Err(refused) = member.check_csrf(&form.csrf) {
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
     let problem = if form.paid_on.trim().parse::<jiff::civil::Date>().is_err() {

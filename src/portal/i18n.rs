@@ -124,6 +124,6 @@ mod tests {
         let words = Words::new(Language::En);
         assert!(words.t("no-such-key").contains("⟦no-such-key⟧"));
         assert_eq!(Words::new(Language::Ms).t("sign-in"), "Log masuk");
-        assert!(words.f("welcome", &[("name", "Aminah")]).contains("Aminah"));
+        assert!(words.f("welcome", [("name", "Aminah")]).contains("Aminah"));
     }
 }

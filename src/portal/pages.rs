@@ -272,7 +272,7 @@ pub async fn logout(
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Err(refused) = member.check_csrf(&sent) {
+    if let Some(refused) = member.refuse_bad_csrf(&sent) {
         return refused;
     }
     if let Some(token) = session::cookie(&headers, SESSION_COOKIE) {
@@ -314,7 +314,7 @@ pub async fn change_language(
     let Ok(Form(form)) = form else {
         return error_page(&member.words, Some(&member), StatusCode::BAD_REQUEST, "error-invalid");
     };
-    if let Err(refused) = member.check_csrf(&form.csrf) {
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
     let language = form.to.as_deref().and_then(|t| t.parse::<Language>().ok()).unwrap_or(Language::Ms);

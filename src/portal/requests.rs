@@ -464,7 +464,7 @@ pub async fn act(
         }
         Err(_) => return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid"),
     };
-    if let Err(refused) = member.check_csrf(values.get("csrf").map_or("", String::as_str)) {
+    if let Some(refused) = member.refuse_bad_csrf(values.get("csrf").map_or("", String::as_str)) {
         return refused;
     }
     let mut typed = Typed { form: action.clone(), values, errors: BTreeMap::new() };

@@ -85,16 +85,11 @@ impl Member {
         self.caller.role == Role::Admin
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
-    ///
-    /// # Errors
-    /// 403 with a page in the member's language.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        if constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
-            Ok(())
-        } else {
-            Err(super::pages::error_page(&self.words, Some(self), axum::http::StatusCode::FORBIDDEN, "error-csrf"))
-        }
+    /// A 403 page (in the member's language) when a form's CSRF token is not this session's.
+    #[must_use]
+    pub fn refuse_bad_csrf(&self, sent: &str) -> Option<Response> {
+        (!constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()))
+            .then(|| super::pages::error_page(&self.words, Some(self), axum::http::StatusCode::FORBIDDEN, "error-csrf"))
     }
 }
 

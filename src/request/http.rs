@@ -616,7 +616,7 @@ pub(crate) async fn record_payment(
     let (method, reference, amount, paid_on) =
         (checked(method)?, checked(reference)?, checked(amount)?, checked(paid_on)?);
     let sha256 = sha256_hex(&bytes);
-    let (mut transaction, row, party, calendar) = begin_action(&state, &caller, request_id).await?;
+    let (mut transaction, row, party, calendar) = begin_action(state, caller, request_id).await?;
     let quotation = store::current_quotation(&mut transaction, request_id).await?;
     let actor = caller.actor();
     let context = ActionContext {
@@ -668,7 +668,7 @@ pub(crate) async fn record_payment(
     transaction.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": payment_id, "status": "submitted", "request": view(&state, request_id).await?})),
+        Json(json!({"id": payment_id, "status": "submitted", "request": view(state, request_id).await?})),
     ))
 }
 

@@ -11,6 +11,7 @@ mod holds;
 mod idempotency;
 mod ledger;
 mod mail;
+mod portal;
 mod processes;
 mod properties;
 mod reminders;

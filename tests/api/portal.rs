@@ -1,0 +1,169 @@
+//! The portal's sign-in and sessions over plain HTTP: cookie attributes, a
+//! new session id at every sign-in, CSRF on every form, throttling, and
+//! another company's pages hidden. (The pages themselves are driven in a
+//! real Chromium by tests/browser/run.mjs.)
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use crate::workflow::setup;
+
+on_both_backends!(
+    sign_in_sets_a_safe_cookie_and_rotates_the_session,
+    forms_without_their_csrf_token_are_refused,
+    portal_sign_in_is_throttled_like_the_api,
+    pages_of_another_company_are_not_found,
+);
+
+const PASSWORD: &str = "kata-laluan-ujian";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// The value of `name` in the response's Set-Cookie headers, and the whole header.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|header| {
+        let value = header.strip_prefix(&format!("{name}="))?.split(';').next()?.to_owned();
+        Some((value, header.to_owned()))
+    })
+}
+
+/// Signs in through the form; returns the response (a redirect on success).
+async fn sign_in(app: &TestApp, email: &str, password: &str, session: Option<&str>) -> reqwest::Response {
+    let client = client();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let (csrf, _) = set_cookie(&page, "kuota_login_csrf").expect("login CSRF cookie");
+    let mut cookies = format!("kuota_login_csrf={csrf}");
+    if let Some(session) = session {
+        cookies.push_str(&format!("; kuota_session={session}"));
+    }
+    client
+        .post(app.url("/login"))
+        .header(COOKIE, cookies)
+        .form(&[("email", email), ("password", password), ("csrf", &csrf), ("next", "/requests")])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn session_of(app: &TestApp, email: &str) -> String {
+    let response = sign_in(app, email, PASSWORD, None).await;
+    assert_eq!(response.status(), 303);
+    set_cookie(&response, "kuota_session").unwrap().0
+}
+
+async fn get_page(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
+    client().get(app.url(path)).header(COOKIE, format!("kuota_session={session}")).send().await.unwrap()
+}
+
+async fn sign_in_sets_a_safe_cookie_and_rotates_the_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    let first = sign_in(&app, "pemaju@maju.com.my", PASSWORD, None).await;
+    assert_eq!(first.status(), 303);
+    assert_eq!(first.headers()[LOCATION], "/requests");
+    let (token, header) = set_cookie(&first, "kuota_session").unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(header.contains(attribute), "{header} lacks {attribute}");
+    }
+    assert_eq!(app.count("sessions WHERE token_sha256 = 'x'").await, 0);
+    assert_eq!(app.count("sessions").await, 1, "only the hash is stored");
+    let stored: String =
+        sqlx::query_scalar("SELECT token_sha256 FROM sessions").fetch_one(app.db.pool()).await.unwrap();
+    assert_ne!(stored, token);
+    assert_eq!(get_page(&app, &token, "/dashboard").await.status(), 200);
+    // Signing in again from the same browser gives a new id and ends the old one.
+    let second = sign_in(&app, "pemaju@maju.com.my", PASSWORD, Some(&token)).await;
+    let (rotated, _) = set_cookie(&second, "kuota_session").unwrap();
+    assert_ne!(rotated, token);
+    let old = get_page(&app, &token, "/dashboard").await;
+    assert_eq!(old.status(), 303, "the old session id no longer works");
+    assert!(old.headers()[LOCATION].to_str().unwrap().starts_with("/login?next=/dashboard"));
+    // Sessions end after eight hours.
+    app.clock.advance_seconds(8 * 3600 + 1);
+    assert_eq!(get_page(&app, &rotated, "/dashboard").await.status(), 303);
+}
+
+async fn forms_without_their_csrf_token_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 20}]});
+    let id =
+        app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+    let session = session_of(&app, "pemaju@maju.com.my").await;
+    for csrf in [None, Some("kuota_forged")] {
+        let mut form = vec![("reason", "tidak perlu")];
+        if let Some(csrf) = csrf {
+            form.push(("csrf", csrf));
+        }
+        let refused = client()
+            .post(app.url(&format!("/requests/{id}/cancel")))
+            .header(COOKIE, format!("kuota_session={session}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        assert!(refused.text().await.unwrap().contains("tamat tempoh"), "the refusal is in Malay");
+    }
+    assert_eq!(app.count("quota_requests WHERE status = 'cancelled'").await, 0);
+    // The login form needs its token too.
+    let forged = client()
+        .post(app.url("/login"))
+        .form(&[("email", "pemaju@maju.com.my"), ("password", PASSWORD), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(set_cookie(&forged, "kuota_session").is_none());
+}
+
+async fn portal_sign_in_is_throttled_like_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    for _ in 0..5 {
+        assert_eq!(sign_in(&app, "pemaju@maju.com.my", "salah", None).await.status(), 401);
+    }
+    let locked = sign_in(&app, "pemaju@maju.com.my", PASSWORD, None).await;
+    assert_eq!(locked.status(), 429, "even the right password waits 15 minutes");
+    assert!(locked.text().await.unwrap().contains("dikunci"));
+    app.clock.advance_seconds(15 * 60 + 1);
+    assert_eq!(sign_in(&app, "pemaju@maju.com.my", PASSWORD, None).await.status(), 303);
+}
+
+async fn pages_of_another_company_are_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    app.add_developer("PMJ-2", "201901000013").await;
+    app.add_user("orang@lain.com.my", "developer_admin", Some("PMJ-2")).await;
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 20}]});
+    let id =
+        app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+    let own = session_of(&app, "pemaju@maju.com.my").await;
+    let other = session_of(&app, "orang@lain.com.my").await;
+    let page = get_page(&app, &own, &format!("/requests/{id}")).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("REQ-2026-"));
+    for path in [format!("/requests/{id}"), "/finance".to_owned(), "/requests/abc".to_owned()] {
+        assert_eq!(get_page(&app, &other, &path).await.status(), 404, "{path}");
+    }
+    let listed = get_page(&app, &other, "/requests").await.text().await.unwrap();
+    assert!(!listed.contains("REQ-2026-"), "another company's requests are not listed");
+    // A session may read documents through the API, but not write.
+    let api_write = client()
+        .post(app.url(&format!("/api/v1/quota-requests/{id}/cancellation")))
+        .header(COOKIE, format!("kuota_session={own}"))
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api_write.status(), 401);
+}

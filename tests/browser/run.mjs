@@ -1,0 +1,258 @@
+// Browser tests of the kuota portal in a real Chromium (Debian's, driven by
+// playwright-core): the six seed steps by a developer, a retail officer and a
+// finance officer in three browser contexts, for bank transfer and for PO;
+// validation errors; the language switch; another company's pages (404);
+// axe-core on every page (no serious or critical violations); no missing
+// words; a screenshot of every page.
+//
+// Usage: node tests/browser/run.mjs <kuota binary> ; env:
+//   KUOTA_TEST_POSTGRES_URL  PostgreSQL server for the second run (default postgres://postgres@127.0.0.1:5432/postgres)
+//   KUOTA_BROWSER_ARTIFACTS  where screenshots go (default target/browser-artifacts)
+//   KUOTA_UPDATE_SCREENSHOTS=1  also copy the main ones to docs/screenshots
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = process.argv[2];
+assert.ok(binary, 'usage: node tests/browser/run.mjs <kuota binary>');
+const artifacts = process.env.KUOTA_BROWSER_ARTIFACTS ?? join(root, 'target', 'browser-artifacts');
+const axeSource = readFileSync(join(root, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const postgresServer = process.env.KUOTA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PASSWORD = 'demo-kuota-2026';
+const MAIN_SCREENSHOTS = ['login', 'developer-dashboard', 'developer-new-request-errors', 'developer-request-quoted',
+  'retail-queue', 'retail-request-payment', 'finance-overview', 'developer-request-completed', 'developer-ledger',
+  'developer-dashboard-375'];
+
+let failures = 0;
+let checks = 0;
+
+/** Starts `kuota serve --demo` on a fresh database; resolves with its address. */
+async function startServer(backend) {
+  const dataDir = mkdtempSync(join(tmpdir(), `kuota-browser-${backend}-`));
+  const env = { ...process.env, KUOTA_DATA_DIR: dataDir, KUOTA_LISTEN: '127.0.0.1:0', RUST_LOG: 'warn' };
+  let dropDatabase = () => {};
+  if (backend === 'postgres') {
+    const name = `kuota_browser_${process.pid}_${Date.now()}`;
+    execFileSync('psql', [postgresServer, '-q', '-c', `CREATE DATABASE ${name}`]);
+    const url = new URL(postgresServer);
+    url.pathname = `/${name}`;
+    env.KUOTA_DATABASE_URL = url.toString();
+    dropDatabase = () => { try { execFileSync('psql', [postgresServer, '-q', '-c', `DROP DATABASE ${name} WITH (FORCE)`]); } catch { /* best effort */ } };
+  }
+  const child = spawn(binary, ['serve', '--demo'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const address = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/\S+)/);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`kuota exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`kuota did not start: ${out}`)), 60_000);
+  });
+  return { address, stop: () => { child.kill('SIGTERM'); dropDatabase(); rmSync(dataDir, { recursive: true, force: true }); } };
+}
+
+/** Runs axe-core and the missing-word check on the page; saves a screenshot. */
+async function inspect(page, name, backend) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  checks += 1;
+  assert.deepEqual(result, [], `axe on ${name}`);
+  const text = await page.content();
+  assert.ok(!text.includes('⟦'), `a missing word on ${name}`);
+  const file = join(artifacts, backend, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (backend === 'sqlite' && process.env.KUOTA_UPDATE_SCREENSHOTS === '1' && MAIN_SCREENSHOTS.includes(name)) {
+    copyFileSync(file, join(root, 'docs', 'screenshots', `${name}.png`));
+  }
+}
+
+async function signIn(browser, address, email, language) {
+  const context = await browser.newContext({ baseURL: address, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto('/login');
+  if (language === 'en') {
+    await page.getByRole('link', { name: 'English' }).click();
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  }
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await page.getByRole('button', { name: language === 'en' ? 'Sign in' : 'Log masuk' }).click();
+  return page;
+}
+
+async function requestIdFromUrl(page) {
+  const match = page.url().match(/\/requests\/(\d+)/);
+  assert.ok(match, `on a request page: ${page.url()}`);
+  return match[1];
+}
+
+async function status(page) {
+  return page.getAttribute('h1[data-status]', 'data-status');
+}
+
+/** The six seed steps for one payment method; returns the request id. */
+async function purchase({ developer, retail, finance, backend, method, shots }) {
+  // Step 2: the developer asks for quota.
+  await developer.goto('/requests/new');
+  await developer.fill('#units-CERT-1Y', '12');
+  await developer.fill('#note', `Ujian pelayar ${method}`);
+  await developer.getByRole('button', { name: 'Hantar permohonan' }).click();
+  const id = await requestIdFromUrl(developer);
+  assert.equal(await status(developer), 'submitted');
+  assert.match(await developer.textContent('.flash'), /Permohonan dihantar/);
+  const number = (await developer.textContent('h1')).trim().split(/\s+/)[0];
+  // Step 3: retail finds it in the queue and issues the quotation.
+  await retail.goto(`/requests?q=${number}`);
+  if (shots) await inspect(retail, 'retail-queue', backend);
+  await retail.getByRole('link', { name: number }).click();
+  await retail.getByRole('button', { name: 'Keluarkan sebut harga' }).click();
+  assert.equal(await status(retail), 'quoted');
+  // Step 4: the developer sends the PO or proof of payment.
+  await developer.reload();
+  assert.equal(await status(developer), 'quoted');
+  if (shots) await inspect(developer, 'developer-request-quoted', backend);
+  const total = (await developer.locator('#quotation-title ~ div td.num strong').first().textContent()).replace(/[^0-9.]/g, '');
+  assert.equal(total, '648.00', '12 × RM 50.00 + 8% SST');
+  await developer.selectOption('#method', method);
+  await developer.fill('#reference', `${method === 'po' ? 'PO' : 'TRX'}-BROWSER-${id}`);
+  await developer.fill('#amount', total);
+  await developer.fill('#paid_on', new Date().toISOString().slice(0, 10));
+  await developer.setInputFiles('#document', { name: 'bukti.pdf', mimeType: 'application/pdf', buffer: Buffer.from(`%PDF-1.4\n% ${method} ${id}\n%%EOF\n`) });
+  await developer.getByRole('button', { name: 'Hantar PO atau bukti pembayaran' }).click();
+  assert.equal(await status(developer), 'payment_submitted');
+  // Step 5: retail verifies the payment with the document shown beside it.
+  await retail.reload();
+  assert.equal(await retail.locator('iframe, img[alt^="Bukti"]').count(), 1, 'the proof is shown inline');
+  if (shots) await inspect(retail, 'retail-request-payment', backend);
+  await retail.getByRole('button', { name: 'Sahkan pembayaran dan kreditkan kuota' }).click();
+  assert.equal(await status(retail), 'credited');
+  // Step 5 (finance): invoice and DO.
+  await finance.goto('/finance');
+  if (shots) await inspect(finance, 'finance-overview', backend);
+  await finance.getByRole('button', { name: `Keluarkan invois dan DO · ${number}` }).click();
+  assert.match(await finance.textContent('.flash'), /Invois dan DO dikeluarkan/);
+  // Step 6: the developer sees the request completed, with its documents.
+  await developer.goto(`/requests/${id}`);
+  assert.equal(await status(developer), 'completed');
+  assert.equal(await developer.locator('#documents-title ~ ul a[href$=".pdf"]').count(), 3, 'quotation, invoice and DO');
+  if (shots) await inspect(developer, 'developer-request-completed', backend);
+  const pdf = await developer.request.get(await developer.locator('a[href^="/api/v1/documents/INV-"]').getAttribute('href'));
+  assert.equal(pdf.headers()['content-type'], 'application/pdf');
+  if (method === 'po') {
+    await finance.goto('/finance');
+    assert.ok((await finance.textContent('#receivables-title ~ div')).includes(number), 'the unpaid PO invoice is a receivable');
+  }
+  return id;
+}
+
+async function run(backend) {
+  mkdirSync(join(artifacts, backend), { recursive: true });
+  const server = await startServer(backend);
+  const browser = await chromium.launch({
+    executablePath: process.env.KUOTA_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const anonymous = await (await browser.newContext({ baseURL: server.address })).newPage();
+    await anonymous.goto('/requests');
+    assert.match(anonymous.url(), /\/login\?next=\/requests$/, 'signed-out visitors are sent to sign in');
+    await inspect(anonymous, 'login', backend);
+    await anonymous.fill('#email', 'pemaju@majujaya.demo.kuota.my');
+    await anonymous.fill('#password', 'wrong password');
+    await anonymous.getByRole('button', { name: 'Log masuk' }).click();
+    assert.match(await anonymous.textContent('.error-summary'), /E-mel atau kata laluan salah/);
+    assert.equal(await anonymous.inputValue('#email'), 'pemaju@majujaya.demo.kuota.my', 'the form keeps what was typed');
+
+    const developer = await signIn(browser, server.address, 'pemaju@majujaya.demo.kuota.my', 'ms');
+    const retail = await signIn(browser, server.address, 'retail@demo.kuota.my', 'ms');
+    const finance = await signIn(browser, server.address, 'finance@demo.kuota.my', 'ms');
+    assert.match(developer.url(), /\/dashboard$/);
+    await inspect(developer, 'developer-dashboard', backend);
+    await inspect(retail, 'retail-queue-all', backend);
+
+    // Validation errors beside the field, in Malay, keeping what was typed.
+    await developer.goto('/requests/new');
+    await developer.fill('#units-CERT-1Y', 'sepuluh');
+    await developer.getByRole('button', { name: 'Hantar permohonan' }).click();
+    assert.match(await developer.textContent('#error-CERT-1Y'), /nombor bulat/);
+    assert.equal(await developer.inputValue('#units-CERT-1Y'), 'sepuluh');
+    assert.equal(await developer.getAttribute('#units-CERT-1Y', 'aria-invalid'), 'true');
+    await inspect(developer, 'developer-new-request-errors', backend);
+
+    const first = await purchase({ developer, retail, finance, backend, method: 'bank_transfer', shots: true });
+    await purchase({ developer, retail, finance, backend, method: 'po', shots: false });
+
+    // The ledger shows the credits; the CSV export downloads.
+    await developer.goto('/ledger');
+    assert.ok((await developer.locator('table.data tbody tr').count()) > 10);
+    await inspect(developer, 'developer-ledger', backend);
+    const csv = await developer.request.get('/ledger.csv');
+    assert.match(await csv.text(), /^id,time_kuala_lumpur,kind,product,units,reference,actor/);
+
+    // Another company's request and the finance workspace are not there for this developer.
+    const other = await signIn(browser, server.address, 'developer@tamanindah.demo.kuota.my', 'en');
+    assert.equal(await other.getAttribute('html', 'lang'), 'en', 'this user reads English');
+    const foreign = await other.goto(`/requests/${first}`);
+    assert.equal(foreign.status(), 404);
+    assert.match(await other.textContent('h1'), /Not found/);
+    await inspect(other, 'developer-other-company-404', backend);
+    const foreignPdf = await other.request.get(`/api/v1/payments/1/document`);
+    assert.equal(foreignPdf.status(), 404);
+    assert.equal((await other.goto('/finance')).status(), 404);
+
+    // The language switch, kept with the account.
+    await developer.goto('/dashboard');
+    await developer.getByRole('button', { name: 'English' }).click();
+    assert.equal(await developer.getAttribute('html', 'lang'), 'en');
+    assert.match(await developer.textContent('h1'), /Dashboard/);
+    await developer.goto('/requests');
+    assert.match(await developer.textContent('h1'), /Requests/);
+    await inspect(developer, 'developer-requests-en', backend);
+    await developer.getByRole('button', { name: 'Bahasa Melayu' }).click();
+    assert.equal(await developer.getAttribute('html', 'lang'), 'ms');
+
+    // A form without its CSRF token is refused.
+    const forged = await developer.request.post(`/requests/${first}/cancel`, { form: { reason: 'forged' } });
+    assert.equal(forged.status(), 403);
+
+    // Narrow screens: no horizontal scrolling.
+    await developer.setViewportSize({ width: 375, height: 800 });
+    await developer.goto('/dashboard');
+    const overflow = await developer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the dashboard scrolls sideways by ${overflow}px at 375px`);
+    await inspect(developer, 'developer-dashboard-375', backend);
+
+    // Sign out ends the session.
+    await developer.getByRole('button', { name: 'Log keluar' }).click();
+    await developer.goto('/dashboard');
+    assert.match(developer.url(), /\/login/);
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+}
+
+for (const backend of ['sqlite', 'postgres']) {
+  const started = Date.now();
+  try {
+    await run(backend);
+    console.log(`browser tests on ${backend}: ok (${checks} pages checked, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    failures += 1;
+    console.error(`browser tests on ${backend}: FAILED\n${error.stack ?? error}`);
+  }
+}
+process.exit(failures === 0 ? 0 : 1);
