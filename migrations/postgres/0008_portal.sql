@@ -10,3 +10,16 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Single-use links to set a password: a forgotten password (valid 1 hour)
+-- or an invitation to a company's account (valid 7 days). Only the token's
+-- SHA-256 is kept.
+CREATE TABLE password_links (
+    token_sha256 TEXT PRIMARY KEY,
+    user_id      BIGINT NOT NULL REFERENCES users (id),
+    purpose      TEXT NOT NULL CHECK (purpose IN ('reset', 'invitation')),
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    used_at      BIGINT
+);
+CREATE INDEX password_links_by_user ON password_links (user_id, created_at);

@@ -31,7 +31,15 @@ impl TokenCache {
             .map(|(caller, _)| caller.clone())
     }
 
-    /// Remembers a caller read from the database.
+    /// Forgets every cached token: after a revocation, this node stops
+    /// accepting it at once (other nodes within [`TOKEN_CACHE_TTL`]).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    /// Remembers a token's caller.
     pub fn insert(&self, token_sha256: String, caller: ApiCaller) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= TOKEN_CACHE_MAX {

@@ -26,13 +26,13 @@ async fn list(State(state): State<AppState>, _caller: ApiCaller) -> AppResult<Js
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HolidayBody {
-    date: String,
-    name_ms: String,
-    name_en: String,
+pub(crate) struct HolidayBody {
+    pub(crate) date: String,
+    pub(crate) name_ms: String,
+    pub(crate) name_en: String,
 }
 
-async fn add(
+pub(crate) async fn add(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(body): ApiJson<HolidayBody>,

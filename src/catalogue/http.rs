@@ -27,12 +27,12 @@ async fn list(State(state): State<AppState>, _caller: ApiCaller) -> AppResult<Js
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PriceBody {
-    unit_price: String,
-    effective_from: String,
+pub(crate) struct PriceBody {
+    pub(crate) unit_price: String,
+    pub(crate) effective_from: String,
 }
 
-async fn add_price(
+pub(crate) async fn add_price(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(code): Path<String>,

@@ -82,7 +82,7 @@ pub async fn current(connection: &mut AnyConnection) -> sqlx::Result<Vec<Procedu
 }
 
 /// A name is lower-case letters, digits and hyphens, starting with a letter or digit.
-fn parse_name(name: &str) -> Result<&str, String> {
+pub(crate) fn parse_name(name: &str) -> Result<&str, String> {
     let well_formed = !name.is_empty()
         && name.chars().count() <= NAME_MAX_CHARS
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -152,11 +152,26 @@ async fn replace(
             "send the procedure as the request body with Content-Type: application/pdf (got \"{declared}\")"
         )));
     }
+    let (status, procedure) = store(&state, &caller, name, &body).await?;
+    Ok((status, axum::Json(procedure.json())))
+}
+
+/// Checks and stores a procedure file under `name` (admin); 201 when new, 200 when replaced.
+///
+/// # Errors
+/// 403 for anyone but an administrator, 415 for a file that is not a PDF, or a fault.
+pub(crate) async fn store(
+    state: &AppState,
+    caller: &ApiCaller,
+    name: String,
+    body: &[u8],
+) -> AppResult<(StatusCode, Procedure)> {
+    caller.require_admin()?;
     if !body.starts_with(b"%PDF-") {
         return Err(AppError::UnsupportedMediaType("the body is not a PDF file (it does not begin with %PDF-)".into()));
     }
-    let sha256 = crate::auth::token::sha256_hex(&body);
-    state.blobs.put(&sha256, &body).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
+    let sha256 = crate::auth::token::sha256_hex(body);
+    state.blobs.put(&sha256, body).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
     let procedure = Procedure {
         filename: format!("{name}.pdf"),
         name,
@@ -192,7 +207,7 @@ async fn replace(
     crate::audit::record(&mut transaction, &record).await?;
     transaction.commit().await?;
     let status = if before.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, axum::Json(procedure.json())))
+    Ok((status, procedure))
 }
 
 async fn withdraw(State(state): State<AppState>, caller: ApiCaller, Path(name): Path<String>) -> AppResult<StatusCode> {

@@ -40,6 +40,10 @@ pub enum MessageKind {
     LowBalance,
     /// A product's available balance reached zero (to the developer).
     ZeroBalance,
+    /// A link to set a new password (to the user who asked).
+    PasswordReset,
+    /// An invitation to a company's account, with a link to set a password.
+    Invitation,
 }
 
 impl MessageKind {
@@ -64,6 +68,8 @@ impl MessageKind {
             Self::OverdueDigest => "overdue_digest",
             Self::LowBalance => "low_balance",
             Self::ZeroBalance => "zero_balance",
+            Self::PasswordReset => "password_reset",
+            Self::Invitation => "invitation",
         }
     }
 }
@@ -343,6 +349,36 @@ pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
                 )
             },
             if ms { "Mohon kuota tambahan di portal sekarang." } else { "Request more quota in the portal now." },
+        ),
+        MessageKind::PasswordReset => (
+            if ms { "Tetapkan kata laluan baharu kuota".to_owned() } else { "Set a new kuota password".to_owned() },
+            if ms {
+                "Kami menerima permintaan untuk menetapkan semula kata laluan akaun kuota anda. Pautan di bawah sah selama 1 jam dan boleh digunakan sekali sahaja. Jika anda tidak membuat permintaan ini, abaikan e-mel ini.".to_owned()
+            } else {
+                "We received a request to reset the password of your kuota account. The link below is valid for 1 hour and works once. If you did not ask for this, ignore this e-mail.".to_owned()
+            },
+            if ms {
+                "Buka pautan untuk menetapkan kata laluan baharu."
+            } else {
+                "Open the link to set a new password."
+            },
+        ),
+        MessageKind::Invitation => (
+            if ms {
+                format!("Jemputan ke akaun kuota {developer}")
+            } else {
+                format!("Invitation to the kuota account of {developer}")
+            },
+            if ms {
+                format!(
+                    "{detail} menjemput anda ke akaun kuota {developer} untuk melihat baki dan permohonan kuota sijil digital. Pautan di bawah sah selama 7 hari."
+                )
+            } else {
+                format!(
+                    "{detail} invites you to the kuota account of {developer} to see its digital certificate quota and requests. The link below is valid for 7 days."
+                )
+            },
+            if ms { "Buka pautan untuk menetapkan kata laluan anda." } else { "Open the link to set your password." },
         ),
     };
     let mut paragraphs = vec![body];

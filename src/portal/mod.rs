@@ -9,10 +9,13 @@
 //! sign-in, errors, assets), `developer` (dashboard, new request, ledger),
 //! `requests` (lists, the request page and its actions), `finance`.
 
+pub mod account;
+pub mod admin;
 pub mod developer;
 pub mod finance;
 pub mod i18n;
 pub mod pages;
+pub mod registration;
 pub mod requests;
 pub mod session;
 
@@ -43,6 +46,17 @@ pub fn router() -> Router<AppState> {
             "/requests/{id}/{action}",
             post(requests::act).layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_MAX_BYTES)),
         )
+        .route("/register", get(registration::register_page).post(registration::register))
+        .route("/password/forgot", get(account::forgot_page).post(account::forgot))
+        .route("/password/reset", get(account::reset_page).post(account::reset))
+        .route("/company", get(account::company))
+        .route("/company/users", post(account::invite))
+        .route("/tokens", get(account::tokens).post(account::create_token))
+        .route("/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/developers", get(registration::developers))
+        .route("/developers/{code}/{decision}", post(registration::decide))
+        .route("/admin", get(admin::overview))
+        .route("/admin/{section}", post(admin::change).layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_MAX_BYTES)))
         .route("/finance", get(finance::overview))
         .route("/finance/invoices/{number}/settlement", post(finance::settle))
 }

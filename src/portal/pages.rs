@@ -50,10 +50,19 @@ impl Chrome {
                 ("requests", "/requests", "menu-requests"),
                 ("new-request", "/requests/new", "menu-new-request"),
                 ("ledger", "/ledger", "menu-ledger"),
+                ("company", "/company", "menu-company"),
+                ("tokens", "/tokens", "menu-tokens"),
             ],
-            Role::Retail => &[("requests", "/requests", "menu-queue")],
+            Role::Retail => {
+                &[("requests", "/requests", "menu-queue"), ("developers", "/developers", "menu-developers")]
+            }
             Role::Finance => &[("finance", "/finance", "menu-finance"), ("requests", "/requests", "menu-requests")],
-            Role::Admin => &[("requests", "/requests", "menu-queue"), ("finance", "/finance", "menu-finance")],
+            Role::Admin => &[
+                ("requests", "/requests", "menu-queue"),
+                ("developers", "/developers", "menu-developers"),
+                ("finance", "/finance", "menu-finance"),
+                ("admin", "/admin", "menu-admin"),
+            ],
             Role::Hims => &[],
         };
         items.iter().map(|(item, href, key)| (*href, self.w.t(key), *item == self.current)).collect()

@@ -397,7 +397,7 @@ pub async fn show(
 }
 
 /// Reads a form, urlencoded or multipart (the payment form carries a file).
-async fn read_form(
+pub(super) async fn read_form(
     request: Request,
     state: &AppState,
 ) -> Result<(HashMap<String, String>, Option<(Option<String>, Vec<u8>)>), StatusCode> {

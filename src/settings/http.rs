@@ -21,7 +21,7 @@ async fn show(State(state): State<AppState>, caller: ApiCaller) -> AppResult<Jso
 }
 
 /// Replaces the settings; keys left out take their defaults, unknown keys are refused.
-async fn replace(
+pub(crate) async fn replace(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(settings): ApiJson<Settings>,

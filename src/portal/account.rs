@@ -1,0 +1,504 @@
+//! Accounts in the portal: a forgotten password (an e-mailed link, single
+//! use, valid 1 hour), a developer administrator inviting colleagues (an
+//! e-mailed link to set a password, valid 7 days), the company's users, and
+//! personal API tokens (shown once, revocable).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::{AnyConnection, Row};
+
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::{Member, Visitor};
+use crate::auth::Role;
+use crate::auth::users::{Language, NewUser};
+use crate::error::{AppError, AppResult};
+use crate::notify::{Facts, MessageKind, Outgoing, Recipient};
+use crate::startup::AppState;
+
+/// How long a forgotten-password link works.
+pub const RESET_TTL_MS: i64 = 3_600_000;
+/// How long an invitation link works.
+pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
+/// Most reset links per account per hour.
+const RESETS_PER_HOUR: i64 = 3;
+
+/// Writes a single-use link for `user_id` and returns its token.
+async fn issue_link(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    purpose: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+) -> AppResult<String> {
+    let token = crate::auth::token::generate()?;
+    sqlx::query("INSERT INTO password_links (token_sha256, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(crate::auth::token::hash(&token))
+        .bind(user_id)
+        .bind(purpose)
+        .bind(now_ms)
+        .bind(now_ms + ttl_ms)
+        .execute(&mut *connection)
+        .await?;
+    Ok(token)
+}
+
+fn link(state: &AppState, token: &str) -> String {
+    format!("{}/password/reset?token={token}", state.public_url.trim_end_matches('/'))
+}
+
+#[derive(Template)]
+#[template(path = "portal/password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    w: Words,
+    /// `forgot`, `sent`, `reset`, `done` or `invalid`.
+    step: &'static str,
+    token: String,
+    email: String,
+    error: Option<String>,
+}
+
+fn password_page(w: Words, step: &'static str, token: String, error: Option<String>, status: StatusCode) -> Response {
+    let chrome = Chrome { w, member: None, current: "password", flash: None };
+    render(status, &PasswordPage { chrome, w, step, token, email: String::new(), error })
+}
+
+/// `GET /password/forgot`.
+pub async fn forgot_page(visitor: Visitor) -> Response {
+    password_page(visitor.words, "forgot", String::new(), None, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /password/forgot`: mails a link when the address is known; the
+/// answer is the same either way, so it reveals no accounts.
+pub async fn forgot(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: Result<Form<ForgotForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = visitor.words;
+    let email = form.map(|Form(f)| f.email.trim().to_lowercase()).unwrap_or_default();
+    if let Err(error) = send_reset(&state, &email).await {
+        tracing::error!(error = %error, "forgotten password");
+        return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+    }
+    password_page(w, "sent", String::new(), None, StatusCode::OK)
+}
+
+async fn send_reset(state: &AppState, email: &str) -> AppResult<()> {
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    let row = sqlx::query("SELECT id, language FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut *transaction)
+        .await?;
+    let Some(row) = row else { return Ok(()) };
+    let user_id: i64 = row.try_get(0)?;
+    let recent: i64 =
+        sqlx::query("SELECT COUNT(*) FROM password_links WHERE user_id = $1 AND purpose = 'reset' AND created_at > $2")
+            .bind(user_id)
+            .bind(now_ms - 3_600_000)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get(0)?;
+    if recent >= RESETS_PER_HOUR {
+        return Ok(());
+    }
+    let token = issue_link(&mut transaction, user_id, "reset", RESET_TTL_MS, now_ms).await?;
+    let language = row.try_get::<String, _>(1)?.parse().unwrap_or(Language::Ms);
+    let facts = Facts::default();
+    let url = link(state, &token);
+    let message = Outgoing::new(MessageKind::PasswordReset, &facts, None, &url);
+    crate::notify::enqueue(&mut transaction, &message, &[Recipient { email: email.to_owned(), language }], now_ms)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The user of a link that still works.
+async fn link_user(state: &AppState, token: &str) -> AppResult<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT user_id FROM password_links WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(crate::auth::token::hash(token))
+    .bind(state.clock.now_ms())
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// `GET /password/reset?token=…`.
+pub async fn reset_page(State(state): State<AppState>, visitor: Visitor, Query(query): Query<TokenQuery>) -> Response {
+    match link_user(&state, &query.token).await {
+        Ok(Some(_)) => password_page(visitor.words, "reset", query.token, None, StatusCode::OK),
+        Ok(None) => password_page(visitor.words, "invalid", String::new(), None, StatusCode::NOT_FOUND),
+        Err(_) => error_page(&visitor.words, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+/// `POST /password/reset`: sets the password, uses up the link, ends every session of the user.
+pub async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = visitor.words;
+    let Ok(Form(form)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
+    if crate::auth::password::check(&form.password).is_err() {
+        return password_page(w, "reset", form.token, Some(w.t("reg-error-user_password")), StatusCode::BAD_REQUEST);
+    }
+    if form.password != form.confirmation {
+        return password_page(w, "reset", form.token, Some(w.t("error-password-mismatch")), StatusCode::BAD_REQUEST);
+    }
+    match set_password(&state, &form.token, &form.password).await {
+        Ok(true) => password_page(w, "done", String::new(), None, StatusCode::OK),
+        Ok(false) => password_page(w, "invalid", String::new(), None, StatusCode::NOT_FOUND),
+        Err(error) => {
+            tracing::error!(error = %error, "setting a password");
+            error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+        }
+    }
+}
+
+async fn set_password(state: &AppState, token: &str, password: &str) -> AppResult<bool> {
+    let hash = crate::auth::password::hash(password)?;
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    let used = sqlx::query(
+        "UPDATE password_links SET used_at = $1 WHERE token_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now_ms)
+    .bind(crate::auth::token::hash(token))
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(row) = used else { return Ok(false) };
+    let user_id: i64 = row.try_get(0)?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(&hash)
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *transaction).await?;
+    let subject = format!("user:{user_id}");
+    let record = crate::audit::Record {
+        actor: &subject,
+        action: "user.password_set",
+        subject: &subject,
+        before: None,
+        after: None,
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &record).await?;
+    transaction.commit().await?;
+    Ok(true)
+}
+
+/// A user as listed.
+pub struct UserItem {
+    email: String,
+    name: String,
+    role: String,
+    language: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/company.html")]
+struct CompanyPage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    company: String,
+    users: Vec<UserItem>,
+    may_invite: bool,
+    email: String,
+    name: String,
+    errors: Vec<(String, String)>,
+}
+
+impl CompanyPage {
+    fn error(&self, field: &str) -> Option<String> {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, e)| e.clone())
+    }
+}
+
+async fn company_page(
+    state: &AppState,
+    member: &Member,
+    done: Option<&str>,
+    typed: (String, String),
+    errors: Vec<(String, String)>,
+) -> AppResult<CompanyPage> {
+    let w = member.words;
+    let rows = sqlx::query("SELECT email, name, role, language FROM users WHERE developer_id = $1 ORDER BY id")
+        .bind(member.caller.developer_id)
+        .fetch_all(state.db.pool())
+        .await?;
+    let users = rows
+        .iter()
+        .map(|row| {
+            Ok(UserItem {
+                email: row.try_get(0)?,
+                name: row.try_get(1)?,
+                role: w.t(&format!("role-{}", row.try_get::<String, _>(2)?)),
+                language: if row.try_get::<String, _>(3)? == "en" { "English".into() } else { "Bahasa Melayu".into() },
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(CompanyPage {
+        chrome: Chrome::new(member, "company", done),
+        w,
+        csrf: member.csrf.clone(),
+        company: member.developer_code.clone().unwrap_or_default(),
+        users,
+        may_invite: member.role() == Role::DeveloperAdmin,
+        email: typed.0,
+        name: typed.1,
+        errors,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// `GET /company`: the company's users; its administrator invites more.
+pub async fn company(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    if !member.is_developer() {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    match company_page(&state, &member, query.done.as_deref(), (String::new(), String::new()), Vec::new()).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    language: String,
+}
+
+/// `POST /company/users`: the developer administrator invites a colleague.
+pub async fn invite(
+    State(state): State<AppState>,
+    member: Member,
+    form: Result<Form<InviteForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = member.words;
+    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
+        return refused;
+    }
+    if member.role() != Role::DeveloperAdmin {
+        return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "error-forbidden");
+    }
+    let mut errors = Vec::new();
+    let email = form.email.trim().to_lowercase();
+    let parsed_email = email.parse::<crate::developer::EmailAddress>();
+    if parsed_email.is_err() {
+        errors.push(("email".to_owned(), w.t("reg-error-email")));
+    }
+    let parsed_name = form.name.trim().parse::<crate::developer::DisplayName>();
+    if parsed_name.is_err() {
+        errors.push(("name".to_owned(), w.t("reg-error-user_name")));
+    }
+    let role = if form.role == "developer_admin" { Role::DeveloperAdmin } else { Role::DeveloperMember };
+    let language = form.language.parse().unwrap_or(Language::Ms);
+    let (Ok(email_address), Ok(name), true) = (parsed_email, parsed_name, errors.is_empty()) else {
+        return match company_page(&state, &member, None, (email, form.name), errors).await {
+            Ok(page) => render(StatusCode::BAD_REQUEST, &page),
+            Err(error) => app_error_page(&member, &error),
+        };
+    };
+    let user = NewUser { email: email_address, name, language, role, developer_id: member.caller.developer_id };
+    let company = member.developer_code.clone().unwrap_or_default();
+    match invite_user(&state, &member, &user, &company).await {
+        Ok(()) => Redirect::to("/company?done=invited").into_response(),
+        Err(AppError::Conflict { .. }) => {
+            let errors = vec![("email".to_owned(), w.t("error-email-taken"))];
+            match company_page(&state, &member, None, (email, form.name), errors).await {
+                Ok(page) => render(StatusCode::CONFLICT, &page),
+                Err(error) => app_error_page(&member, &error),
+            }
+        }
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// Creates `user` with an unusable password and mails them a link (7 days)
+/// to set one; `company` names the account they join.
+pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUser, company: &str) -> AppResult<()> {
+    let now_ms = state.clock.now_ms();
+    // Nobody knows this password; the invitation link sets the real one.
+    let unusable = crate::auth::password::hash(&crate::auth::token::generate()?)?;
+    let mut transaction = state.db.begin_write().await?;
+    let user_id = crate::auth::users::insert(&mut transaction, user, &unusable, now_ms).await?;
+    let token = issue_link(&mut transaction, user_id, "invitation", INVITATION_TTL_MS, now_ms).await?;
+    let actor = member.caller.actor();
+    let subject = format!("user:{user_id}");
+    let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer": member.developer_code});
+    let record = crate::audit::Record {
+        actor: &actor,
+        action: "user.invite",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &record).await?;
+    let facts = Facts { developer: company.to_owned(), detail: Some(member.name.clone()), ..Facts::default() };
+    let url = link(state, &token);
+    let message = Outgoing::new(MessageKind::Invitation, &facts, None, &url);
+    let to = Recipient { email: user.email.as_str().to_owned(), language: user.language };
+    crate::notify::enqueue(&mut transaction, &message, &[to], now_ms).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// A personal token as listed (never the secret).
+pub struct TokenItem {
+    id: i64,
+    created: String,
+    revoked: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/tokens.html")]
+struct TokensPage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    tokens: Vec<TokenItem>,
+    new_token: Option<String>,
+}
+
+async fn tokens_page(
+    state: &AppState,
+    member: &Member,
+    new_token: Option<String>,
+    done: Option<&str>,
+) -> AppResult<TokensPage> {
+    let rows = sqlx::query("SELECT id, created_at, revoked_at FROM user_tokens WHERE user_id = $1 ORDER BY id DESC")
+        .bind(member.user_id)
+        .fetch_all(state.db.pool())
+        .await?;
+    let tokens = rows
+        .iter()
+        .map(|row| {
+            Ok(TokenItem {
+                id: row.try_get(0)?,
+                created: super::developer::local_time(row.try_get(1)?),
+                revoked: row.try_get::<Option<i64>, _>(2)?.map(super::developer::local_time).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(TokensPage {
+        chrome: Chrome::new(member, "tokens", done),
+        w: member.words,
+        csrf: member.csrf.clone(),
+        tokens,
+        new_token,
+    })
+}
+
+/// `GET /tokens`: the member's personal API tokens.
+pub async fn tokens(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    match tokens_page(&state, &member, None, query.done.as_deref()).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /tokens`: a new token, shown on this page only.
+pub async fn create_token(
+    State(state): State<AppState>,
+    member: Member,
+    form: Result<Form<CsrfOnly>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Some(refused) = member.refuse_bad_csrf(&sent) {
+        return refused;
+    }
+    let created = crate::auth::users::create_token(state.db.pool(), member.user_id, state.clock.now_ms()).await;
+    let result = match created {
+        Ok(token) => tokens_page(&state, &member, Some(token), None).await,
+        Err(error) => Err(AppError::Internal(error)),
+    };
+    match result {
+        Ok(page) => render(StatusCode::CREATED, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// `POST /tokens/{id}/revoke`: only the member's own tokens.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfOnly>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Some(refused) = member.refuse_bad_csrf(&sent) {
+        return refused;
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let now_ms = state.clock.now_ms();
+    let revoked =
+        sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(id)
+            .bind(member.user_id)
+            .execute(state.db.pool())
+            .await;
+    match revoked {
+        Ok(done) if done.rows_affected() == 1 => {
+            state.token_cache.clear();
+            Redirect::to("/tokens?done=token-revoked").into_response()
+        }
+        Ok(_) => error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
+        Err(error) => app_error_page(&member, &AppError::from(error)),
+    }
+}

@@ -1,0 +1,364 @@
+//! The administrator's page: settings (tax, quotation validity, seller and
+//! bank details, mail addresses, low-balance threshold), prices, holidays,
+//! procedure attachments, users and API clients. Changes go through the
+//! API's handlers or the same functions the command line uses.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::Member;
+use crate::api::ApiJson;
+use crate::auth::users::{Language, NewUser};
+use crate::auth::{Role, Scope};
+use crate::error::{AppError, AppResult};
+use crate::settings::Settings;
+use crate::startup::AppState;
+
+/// The settings form's fields: name, input type.
+const SETTING_FIELDS: [(&str, &str); 13] = [
+    ("sst_rate", "text"),
+    ("quotation_validity_working_days", "number"),
+    ("low_balance_threshold", "number"),
+    ("retail_email", "email"),
+    ("finance_email", "email"),
+    ("seller.name", "text"),
+    ("seller.registration_no", "text"),
+    ("seller.sst_no", "text"),
+    ("seller.address", "text"),
+    ("seller.phone", "tel"),
+    ("seller.email", "email"),
+    ("seller.bank_name", "text"),
+    ("seller.bank_account", "text"),
+];
+
+fn setting_value(settings: &Settings, name: &str) -> String {
+    let seller = &settings.seller;
+    match name {
+        "sst_rate" => settings.sst_rate.clone(),
+        "quotation_validity_working_days" => settings.quotation_validity_working_days.to_string(),
+        "low_balance_threshold" => settings.low_balance_threshold.to_string(),
+        "retail_email" => settings.retail_email.clone(),
+        "finance_email" => settings.finance_email.clone(),
+        "seller.name" => seller.name.clone(),
+        "seller.registration_no" => seller.registration_no.clone(),
+        "seller.sst_no" => seller.sst_no.clone(),
+        "seller.address" => seller.address.clone(),
+        "seller.phone" => seller.phone.clone(),
+        "seller.email" => seller.email.clone(),
+        "seller.bank_name" => seller.bank_name.clone(),
+        "seller.bank_account" => seller.bank_account.clone(),
+        _ => String::new(),
+    }
+}
+
+/// One settings field as shown.
+pub struct SettingField {
+    id: String,
+    name: &'static str,
+    kind: &'static str,
+    label: String,
+    value: String,
+    error: Option<String>,
+}
+
+/// A product with its price today.
+pub struct PriceRow {
+    code: String,
+    name: String,
+    price: String,
+}
+
+/// A user as listed.
+pub struct UserRow {
+    email: String,
+    name: String,
+    role: String,
+    company: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    settings: Vec<SettingField>,
+    prices: Vec<PriceRow>,
+    holidays: Vec<(String, String)>,
+    procedures: Vec<(String, String)>,
+    users: Vec<UserRow>,
+    clients: Vec<(i64, String, String, String)>,
+    roles: Vec<(&'static str, String)>,
+    new_token: Option<String>,
+    problem: Option<String>,
+    today: String,
+}
+
+/// What was typed into the settings form (field → value) and what was wrong (field → message).
+type TypedSettings<'a> = (&'a HashMap<String, String>, &'a HashMap<String, String>);
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn admin_page(
+    state: &AppState,
+    member: &Member,
+    done: Option<&str>,
+    typed: Option<TypedSettings<'_>>,
+    new_token: Option<String>,
+    problem: Option<String>,
+) -> AppResult<AdminPage> {
+    let w = member.words;
+    let pool = state.db.pool();
+    let current = crate::settings::load(pool).await?;
+    let settings = SETTING_FIELDS
+        .iter()
+        .map(|(name, kind)| SettingField {
+            id: format!("setting-{}", name.replace('.', "-")),
+            name,
+            kind,
+            label: w.t(&format!("setting-{}", name.replace('.', "-"))),
+            value: typed
+                .and_then(|(values, _)| values.get(*name).cloned())
+                .unwrap_or_else(|| setting_value(&current, name)),
+            error: typed.and_then(|(_, errors)| errors.get(*name).cloned()),
+        })
+        .collect();
+    let today = crate::clock::today_local(state.clock.now()).to_string();
+    let prices = crate::catalogue::products(pool, &today)
+        .await?
+        .iter()
+        .map(|p| PriceRow {
+            code: p.code.clone(),
+            name: super::developer::product_name(&w, p),
+            price: p.unit_price.map(crate::money::Sen::display_rm).unwrap_or_else(|| w.t("no-price")),
+        })
+        .collect();
+    let holidays = crate::calendar::store::all(pool)
+        .await?
+        .into_iter()
+        .filter(|h| h.date >= today)
+        .map(|h| {
+            let name = if w.language == Language::Ms { h.name_ms } else { h.name_en };
+            (super::developer::local_date(&h.date), name)
+        })
+        .collect();
+    let mut connection = pool.acquire().await?;
+    let procedures = crate::documents::procedures::current(&mut connection)
+        .await?
+        .iter()
+        .map(|p| (p.filename.clone(), p.url()))
+        .collect();
+    drop(connection);
+    let users = sqlx::query(
+        "SELECT u.email, u.name, u.role, COALESCE(d.code, '') FROM users u LEFT JOIN developers d ON d.id = u.developer_id ORDER BY u.id",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(UserRow {
+            email: row.try_get(0)?,
+            name: row.try_get(1)?,
+            role: w.t(&format!("role-{}", row.try_get::<String, _>(2)?)),
+            company: row.try_get(3)?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let clients = sqlx::query("SELECT id, name, scope, revoked_at FROM api_clients ORDER BY id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let revoked: Option<i64> = row.try_get(3)?;
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                revoked.map(super::developer::local_time).unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(AdminPage {
+        chrome: Chrome::new(member, "admin", done),
+        w,
+        csrf: member.csrf.clone(),
+        settings,
+        prices,
+        holidays,
+        procedures,
+        users,
+        clients,
+        roles: Role::USER_ROLES.iter().map(|r| (r.as_str(), w.t(&format!("role-{}", r.as_str())))).collect(),
+        new_token,
+        problem,
+        today,
+    })
+}
+
+/// `GET /admin` (administrators).
+pub async fn overview(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    if !member.is_admin() {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    match admin_page(&state, &member, query.done.as_deref(), None, None, None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// `POST /admin/{section}`: settings, price, holiday, procedure, user or client.
+pub async fn change(
+    State(state): State<AppState>,
+    member: Member,
+    Path(section): Path<String>,
+    request: Request,
+) -> Response {
+    let w = member.words;
+    if !member.is_admin() {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    let (values, file) = match super::requests::read_form(request, &state).await {
+        Ok(form) => form,
+        Err(StatusCode::PAYLOAD_TOO_LARGE) => {
+            return error_page(&w, Some(&member), StatusCode::PAYLOAD_TOO_LARGE, "error-too-large");
+        }
+        Err(_) => return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid"),
+    };
+    if let Some(refused) = member.refuse_bad_csrf(values.get("csrf").map_or("", String::as_str)) {
+        return refused;
+    }
+    let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let caller = member.caller.clone();
+    let result: AppResult<Option<String>> = match section.as_str() {
+        "settings" => {
+            let current = match crate::settings::load(state.db.pool()).await {
+                Ok(current) => current,
+                Err(error) => return app_error_page(&member, &AppError::from(error)),
+            };
+            let number = |name: &str| value(name).parse::<i64>().unwrap_or(-1);
+            let settings = Settings {
+                sst_rate: value("sst_rate"),
+                quotation_validity_working_days: number("quotation_validity_working_days"),
+                low_balance_threshold: number("low_balance_threshold"),
+                retail_email: value("retail_email"),
+                finance_email: value("finance_email"),
+                seller: crate::settings::Seller {
+                    name: value("seller.name"),
+                    registration_no: value("seller.registration_no"),
+                    sst_no: value("seller.sst_no"),
+                    address: value("seller.address"),
+                    phone: value("seller.phone"),
+                    email: value("seller.email"),
+                    bank_name: value("seller.bank_name"),
+                    bank_account: value("seller.bank_account"),
+                },
+                weekend: current.weekend,
+            };
+            match crate::settings::http::replace(State(state.clone()), caller, ApiJson(settings)).await {
+                Ok(_) => Ok(None),
+                Err(AppError::Validation { errors, .. }) => {
+                    let errors: HashMap<String, String> = errors
+                        .into_iter()
+                        .map(|e| {
+                            let text = w.t(&format!("setting-error-{}", e.field.replace('.', "-")));
+                            let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
+                            (e.field, text)
+                        })
+                        .collect();
+                    return match admin_page(&state, &member, None, Some((&values, &errors)), None, None).await {
+                        Ok(page) => render(StatusCode::BAD_REQUEST, &page),
+                        Err(error) => app_error_page(&member, &error),
+                    };
+                }
+                Err(error) => Err(error),
+            }
+        }
+        "price" => {
+            let body = crate::catalogue::http::PriceBody {
+                unit_price: value("unit_price"),
+                effective_from: value("effective_from"),
+            };
+            crate::catalogue::http::add_price(State(state.clone()), caller, Path(value("product")), ApiJson(body))
+                .await
+                .map(|_| None)
+        }
+        "holiday" => {
+            let body = crate::calendar::http::HolidayBody {
+                date: value("date"),
+                name_ms: value("name_ms"),
+                name_en: value("name_en"),
+            };
+            crate::calendar::http::add(State(state.clone()), caller, ApiJson(body)).await.map(|_| None)
+        }
+        "procedure" => match (crate::documents::procedures::parse_name(&value("name")), file) {
+            (Ok(name), Some((_, bytes))) => {
+                crate::documents::procedures::store(&state, &caller, name.to_owned(), &bytes).await.map(|_| None)
+            }
+            _ => Err(AppError::invalid_field("procedure", "name and PDF file")),
+        },
+        "user" => invite_staff(&state, &member, &values).await.map(|()| None),
+        "client" => {
+            let scope = if value("scope") == "admin" { Scope::Admin } else { Scope::Hims };
+            let name = value("name");
+            if name.is_empty() || name.chars().count() > 100 {
+                Err(AppError::invalid_field("name", "1 to 100 characters"))
+            } else {
+                crate::auth::store::create_client(state.db.pool(), &name, scope, state.clock.now_ms())
+                    .await
+                    .map(|(_, token)| Some(token))
+                    .map_err(AppError::Internal)
+            }
+        }
+        _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
+    };
+    match result {
+        Ok(None) => Redirect::to(&format!("/admin?done=admin-{section}")).into_response(),
+        Ok(Some(token)) => match admin_page(&state, &member, Some("admin-client"), None, Some(token), None).await {
+            Ok(page) => render(StatusCode::CREATED, &page),
+            Err(error) => app_error_page(&member, &error),
+        },
+        Err(error) if error.status().is_client_error() && error.status() != StatusCode::FORBIDDEN => {
+            let problem = Some(format!("{} ({error})", w.t(&format!("admin-error-{section}"))));
+            match admin_page(&state, &member, None, None, None, problem).await {
+                Ok(page) => render(error.status(), &page),
+                Err(error) => app_error_page(&member, &error),
+            }
+        }
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// Creates a user of any role and mails them a link to set their password.
+async fn invite_staff(state: &AppState, member: &Member, values: &HashMap<String, String>) -> AppResult<()> {
+    let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let role: Role = value("role").parse().map_err(|e: String| AppError::invalid_field("role", e))?;
+    let (developer_id, company) = if role.is_developer() {
+        let code: crate::developer::DeveloperCode =
+            value("developer").parse().map_err(|_| AppError::invalid_field("developer", "a developer code"))?;
+        (Some(crate::developer::store::require_by_code(state.db.pool(), &code).await?.id), code.as_str().to_owned())
+    } else {
+        (None, "Pos Digicert".to_owned())
+    };
+    let user = NewUser {
+        email: value("email")
+            .to_lowercase()
+            .parse()
+            .map_err(|_| AppError::invalid_field("email", "an e-mail address"))?,
+        name: value("name").parse().map_err(|_| AppError::invalid_field("name", "a name"))?,
+        language: value("language").parse().unwrap_or(Language::Ms),
+        role,
+        developer_id,
+    };
+    super::account::invite_user(state, member, &user, &company).await
+}

@@ -1,0 +1,253 @@
+//! Seed step 1 in the portal: a developer registers itself (company, SSM
+//! number, developer code, address, contact, its first user), and the retail
+//! team verifies or rejects pending registrations. Both go through the API's
+//! handlers; errors come back beside each field, in the reader's language.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::i18n::Words;
+use super::pages::{Chrome, app_error_page, error_page, render};
+use super::session::{Member, Visitor};
+use crate::api::ApiJson;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// The registration form's fields: name, input type, autocomplete.
+const FIELDS: [(&str, &str, &str); 12] = [
+    ("company_name", "text", "organization"),
+    ("registration_no", "text", "off"),
+    ("developer_code", "text", "off"),
+    ("address", "text", "street-address"),
+    ("postcode", "text", "postal-code"),
+    ("state", "select", "address-level1"),
+    ("contact_person", "text", "name"),
+    ("email", "email", "email"),
+    ("phone", "tel", "tel"),
+    ("user_name", "text", "name"),
+    ("user_email", "email", "username"),
+    ("user_password", "password", "new-password"),
+];
+
+/// One field of the form as shown.
+pub struct FieldView {
+    name: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    label: String,
+    hint: String,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    w: Words,
+    fields: Vec<FieldView>,
+    states: Vec<(&'static str, &'static str)>,
+    errors: Vec<String>,
+    done: bool,
+}
+
+fn page(
+    w: Words,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    summary: Vec<String>,
+) -> RegisterPage {
+    let fields = FIELDS
+        .iter()
+        .map(|(name, kind, autocomplete)| FieldView {
+            name,
+            kind,
+            autocomplete,
+            label: w.t(&format!("reg-{name}")),
+            hint: w.t(&format!("reg-hint-{name}")),
+            value: if *kind == "password" { String::new() } else { values.get(*name).cloned().unwrap_or_default() },
+            error: errors.get(*name).cloned(),
+        })
+        .collect();
+    RegisterPage {
+        chrome: Chrome { w, member: None, current: "register", flash: None },
+        w,
+        fields,
+        states: crate::developer::domain::STATES.to_vec(),
+        errors: summary,
+        done: false,
+    }
+}
+
+/// `GET /register`.
+pub async fn register_page(visitor: Visitor) -> Response {
+    render(StatusCode::OK, &page(visitor.words, &HashMap::new(), &HashMap::new(), Vec::new()))
+}
+
+/// `POST /register`: the API's registration; the company waits for verification.
+pub async fn register(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = visitor.words;
+    let Ok(Form(values)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
+    let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let body = crate::developer::registration::RegistrationBody {
+        company_name: value("company_name"),
+        registration_no: value("registration_no"),
+        developer_code: value("developer_code").to_uppercase(),
+        address: value("address"),
+        postcode: value("postcode"),
+        state: value("state"),
+        contact_person: value("contact_person"),
+        email: value("email"),
+        phone: value("phone"),
+        user_name: value("user_name"),
+        user_email: value("user_email"),
+        user_password: values.get("user_password").cloned().unwrap_or_default(),
+        user_language: Some(w.lang().to_owned()),
+    };
+    let mut errors = HashMap::new();
+    let mut summary = Vec::new();
+    match crate::developer::registration::register(State(state), ApiJson(body)).await {
+        Ok(_) => {
+            let mut done = page(w, &HashMap::new(), &HashMap::new(), Vec::new());
+            done.done = true;
+            return render(StatusCode::CREATED, &done);
+        }
+        Err(AppError::Validation { errors: wrong, .. }) => {
+            for error in wrong {
+                let key = format!("reg-error-{}", error.field);
+                let text = w.t(&key);
+                let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
+                summary.push(format!("{}: {text}", w.t(&format!("reg-{}", error.field))));
+                errors.insert(error.field, text);
+            }
+        }
+        Err(AppError::Conflict { detail, .. }) => {
+            summary.push(format!("{} ({detail})", w.t("error-registration-taken")))
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "registration from the portal");
+            return error_page(&w, None, error.status(), "error-internal");
+        }
+    }
+    render(StatusCode::BAD_REQUEST, &page(w, &values, &errors, summary))
+}
+
+/// A registration waiting for the retail team.
+pub struct Pending {
+    code: String,
+    name: String,
+    registration_no: String,
+    contact: String,
+    email: String,
+    phone: String,
+    registered: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/developers.html")]
+struct DevelopersPage {
+    chrome: Chrome,
+    w: Words,
+    csrf: String,
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// `GET /developers`: registrations awaiting verification (retail, admin).
+pub async fn developers(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+    if !member.is_retail() {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    let rows = sqlx::query(
+        "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at
+         FROM developers WHERE status = 'pending_verification' ORDER BY id",
+    )
+    .fetch_all(state.db.pool())
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => return app_error_page(&member, &AppError::from(error)),
+    };
+    let pending: Result<Vec<Pending>, sqlx::Error> = rows
+        .iter()
+        .map(|row| {
+            Ok(Pending {
+                code: row.try_get(0)?,
+                name: row.try_get(1)?,
+                registration_no: row.try_get(2)?,
+                contact: row.try_get(3)?,
+                email: row.try_get(4)?,
+                phone: row.try_get(5)?,
+                registered: super::developer::local_time(row.try_get(6)?),
+            })
+        })
+        .collect();
+    match pending {
+        Ok(pending) => render(
+            StatusCode::OK,
+            &DevelopersPage {
+                chrome: Chrome::new(&member, "developers", query.done.as_deref()),
+                w: member.words,
+                csrf: member.csrf.clone(),
+                pending,
+            },
+        ),
+        Err(error) => app_error_page(&member, &AppError::from(error)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /developers/{code}/{verify|reject}`.
+pub async fn decide(
+    State(state): State<AppState>,
+    member: Member,
+    Path((code, decision)): Path<(String, String)>,
+    form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = member.words;
+    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
+        return refused;
+    }
+    let result = match decision.as_str() {
+        "verify" => {
+            crate::developer::registration::verify(State(state), member.caller.clone(), Path(code)).await.map(drop)
+        }
+        "reject" if form.reason.trim().is_empty() => {
+            return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-reason-required");
+        }
+        "reject" => {
+            let body = crate::developer::registration::ReasonBody { reason: form.reason.trim().to_owned() };
+            crate::developer::registration::reject(State(state), member.caller.clone(), Path(code), ApiJson(body))
+                .await
+                .map(drop)
+        }
+        _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/developers?done=developer-{decision}")).into_response(),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
