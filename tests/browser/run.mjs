@@ -25,7 +25,7 @@ const artifacts = process.env.KUOTA_BROWSER_ARTIFACTS ?? join(root, 'target', 'b
 const axeSource = readFileSync(join(root, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const postgresServer = process.env.KUOTA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PASSWORD = 'demo-kuota-2026';
-const MAIN_SCREENSHOTS = ['login', 'developer-dashboard', 'developer-new-request-errors', 'developer-request-quoted',
+const MAIN_SCREENSHOTS = ['register-errors', 'retail-registrations', 'admin', 'developer-dashboard', 'developer-new-request-errors', 'developer-request-quoted',
   'retail-queue', 'retail-request-payment', 'finance-overview', 'developer-request-completed', 'developer-ledger',
   'developer-dashboard-375'];
 
@@ -79,7 +79,7 @@ async function inspect(page, name, backend) {
   }
 }
 
-async function signIn(browser, address, email, language) {
+async function signIn(browser, address, email, language, password = PASSWORD) {
   const context = await browser.newContext({ baseURL: address, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto('/login');
@@ -88,7 +88,7 @@ async function signIn(browser, address, email, language) {
     assert.equal(await page.getAttribute('html', 'lang'), 'en');
   }
   await page.fill('#email', email);
-  await page.fill('#password', PASSWORD);
+  await page.fill('#password', password);
   await page.getByRole('button', { name: language === 'en' ? 'Sign in' : 'Log masuk' }).click();
   return page;
 }
@@ -234,6 +234,67 @@ async function run(backend) {
     const overflow = await developer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the dashboard scrolls sideways by ${overflow}px at 375px`);
     await inspect(developer, 'developer-dashboard-375', backend);
+
+    // Seed step 1: a company registers itself; the retail team verifies it.
+    const visitor = await (await browser.newContext({ baseURL: server.address })).newPage();
+    await visitor.goto('/login');
+    await visitor.getByRole('link', { name: 'Belum berdaftar? Daftar syarikat anda' }).click();
+    await visitor.fill('#registration_no', '12345');
+    await visitor.getByRole('button', { name: 'Hantar pendaftaran' }).click();
+    assert.match(await visitor.textContent('#error-registration_no'), /SSM 12 digit/);
+    assert.equal(await visitor.inputValue('#registration_no'), '12345', 'the form keeps what was typed');
+    await inspect(visitor, 'register-errors', backend);
+    const fields = { company_name: 'Bina Harmoni Sdn. Bhd.', registration_no: '202101000034', developer_code: 'PMJ-9',
+      address: 'No. 9, Jalan Harmoni, 50450 Kuala Lumpur', postcode: '50450', contact_person: 'Siti Aminah',
+      email: 'akaun@binaharmoni.my', phone: '012-345 6789', user_name: 'Siti Aminah', user_email: 'siti@binaharmoni.my',
+      user_password: 'kata-laluan-siti-1' };
+    for (const [name, value] of Object.entries(fields)) await visitor.fill(`#${name}`, value);
+    await visitor.selectOption('#state', '14');
+    await visitor.getByRole('button', { name: 'Hantar pendaftaran' }).click();
+    assert.match(await visitor.textContent('.flash'), /Pendaftaran diterima/);
+    await retail.goto('/developers');
+    await inspect(retail, 'retail-registrations', backend);
+    await retail.getByRole('button', { name: 'Sahkan · PMJ-9' }).click();
+    assert.match(await retail.textContent('.flash'), /Pendaftaran disahkan/);
+    const siti = await signIn(browser, server.address, 'siti@binaharmoni.my', 'ms', 'kata-laluan-siti-1');
+    assert.match(siti.url(), /\/dashboard$/, 'the verified company signs in');
+
+    // Forgotten password: the same answer whether or not the address is known.
+    await visitor.goto('/password/forgot');
+    await inspect(visitor, 'password-forgot', backend);
+    await visitor.fill('#email', 'tiada@sesiapa.my');
+    await visitor.getByRole('button', { name: 'Hantar pautan' }).click();
+    assert.match(await visitor.textContent('.flash'), /Jika e-mel ini berdaftar/);
+
+    // Company users and personal tokens.
+    await developer.goto('/company');
+    await developer.fill('#invite-name', 'Ahmad Kamal');
+    await developer.fill('#invite-email', 'bukan-emel');
+    await developer.getByRole('button', { name: 'Hantar jemputan' }).click();
+    assert.match(await developer.textContent('#invite-email-error'), /e-mel yang sah/);
+    await developer.fill('#invite-email', 'ahmad@majujaya.demo.kuota.my');
+    await developer.getByRole('button', { name: 'Hantar jemputan' }).click();
+    assert.match(await developer.textContent('.flash'), /Jemputan dihantar/);
+    assert.ok((await developer.textContent('table.data')).includes('ahmad@majujaya.demo.kuota.my'));
+    await inspect(developer, 'developer-company', backend);
+    await developer.goto('/tokens');
+    await developer.getByRole('button', { name: 'Cipta token baharu' }).click();
+    const token = (await developer.textContent('#new-token')).trim();
+    const balances = await developer.request.get('/api/v1/developers/PMJ-1/balances', { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(balances.status(), 200, 'the new token works on the API');
+    await inspect(developer, 'developer-tokens', backend);
+
+    // Administration: a wrong setting is refused beside its field.
+    const admin = await signIn(browser, server.address, 'admin@demo.kuota.my', 'ms');
+    await admin.goto('/admin');
+    await inspect(admin, 'admin', backend);
+    await admin.fill('#setting-sst_rate', 'lapan');
+    await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
+    assert.match(await admin.textContent('#setting-sst_rate-error'), /peratus/);
+    assert.equal(await admin.inputValue('#setting-sst_rate'), 'lapan');
+    await admin.fill('#setting-sst_rate', '8');
+    await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
+    assert.match(await admin.textContent('.flash'), /Tetapan disimpan/);
 
     // Sign out ends the session.
     await developer.getByRole('button', { name: 'Log keluar' }).click();
