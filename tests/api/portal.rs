@@ -16,6 +16,7 @@ on_both_backends!(
     forms_without_their_csrf_token_are_refused,
     portal_sign_in_is_throttled_like_the_api,
     pages_of_another_company_are_not_found,
+    a_password_link_works_once_within_the_hour,
 );
 
 const PASSWORD: &str = "kata-laluan-ujian";
@@ -166,4 +167,68 @@ async fn pages_of_another_company_are_not_found(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(api_write.status(), 401);
+}
+
+/// The token in the link of the newest outbox message of `kind` to `to`.
+async fn link_token(app: &TestApp, kind: &str, to: &str) -> String {
+    let text: String =
+        sqlx::query_scalar("SELECT body_text FROM outbox WHERE kind = $1 AND recipient = $2 ORDER BY id DESC LIMIT 1")
+            .bind(kind)
+            .bind(to)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let start = text.find("/password/reset?token=").expect("a link in the mail") + "/password/reset?token=".len();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn a_password_link_works_once_within_the_hour(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    let forgot = |email: &'static str| {
+        let app = &app;
+        async move { client().post(app.url("/password/forgot")).form(&[("email", email)]).send().await.unwrap() }
+    };
+    let unknown = forgot("tiada@sesiapa.my").await;
+    assert_eq!(unknown.status(), 200);
+    let unknown_page = unknown.text().await.unwrap();
+    let known_page = forgot("pemaju@maju.com.my").await.text().await.unwrap();
+    assert_eq!(unknown_page, known_page, "the answer does not reveal which addresses have accounts");
+    assert_eq!(app.count("outbox WHERE kind = 'password_reset'").await, 1);
+    let token = link_token(&app, "password_reset", "pemaju@maju.com.my").await;
+    assert_eq!(app.count("password_links WHERE token_sha256 = 'x'").await, 0);
+    let session = session_of(&app, "pemaju@maju.com.my").await;
+    assert_eq!(client().get(app.url(&format!("/password/reset?token={token}"))).send().await.unwrap().status(), 200);
+    let set = |password: &'static str, confirmation: &'static str, token: String| {
+        let app = &app;
+        async move {
+            client()
+                .post(app.url("/password/reset"))
+                .form(&[("token", token.as_str()), ("password", password), ("confirmation", confirmation)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(set("pendek", "pendek", token.clone()).await.status(), 400, "too short");
+    assert_eq!(
+        set("kata-laluan-baharu", "lain-lain-sekali", token.clone()).await.status(),
+        400,
+        "confirmation differs"
+    );
+    assert_eq!(set("kata-laluan-baharu", "kata-laluan-baharu", token.clone()).await.status(), 200);
+    assert_eq!(set("kata-laluan-lagi-1", "kata-laluan-lagi-1", token.clone()).await.status(), 404, "used once only");
+    assert_eq!(get_page(&app, &session, "/dashboard").await.status(), 303, "sessions end with the password change");
+    assert_eq!(sign_in(&app, "pemaju@maju.com.my", PASSWORD, None).await.status(), 401, "the old password is gone");
+    assert_eq!(sign_in(&app, "pemaju@maju.com.my", "kata-laluan-baharu", None).await.status(), 303);
+    // A link older than an hour no longer works.
+    forgot("pemaju@maju.com.my").await;
+    let late = link_token(&app, "password_reset", "pemaju@maju.com.my").await;
+    app.clock.advance_seconds(3601);
+    assert_eq!(set("kata-laluan-lewat-1", "kata-laluan-lewat-1", late).await.status(), 404);
+    // At most three links an hour per account.
+    for _ in 0..5 {
+        forgot("pemaju@maju.com.my").await;
+    }
+    assert_eq!(app.count("outbox WHERE kind = 'password_reset'").await, 2 + 3);
 }
