@@ -208,10 +208,10 @@ async fn release_hold(State(state): State<AppState>, caller: ApiCaller, Path(id)
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct AdjustBody {
-    product: String,
-    units: i64,
-    reason: String,
+pub(crate) struct AdjustBody {
+    pub(crate) product: String,
+    pub(crate) units: i64,
+    pub(crate) reason: String,
 }
 
 async fn adjust(
@@ -223,13 +223,8 @@ async fn adjust(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<AdjustBody>,
 ) -> AppResult<Response> {
-    caller.require_admin()?;
+    caller.require(&[Role::Retail], "the retail team or an administrator")?;
     let key = headers.get("idempotency-key").map(optional_idempotency_key).transpose()?;
-    let mut validator = Validator::default();
-    let units = validator.check("units", SignedUnits::new(body.units));
-    let reason = validator.check("reason", Reference::new(&body.reason));
-    validator.finish()?;
-    let (developer_id, _) = account_owner(&state, &code, &body.product).await?;
     let idempotency = match key {
         Some(key) => Some(Idempotency {
             client_id: caller.require_client()?,
@@ -238,9 +233,31 @@ async fn adjust(
         }),
         None => None,
     };
+    adjust_balance(&state, &caller, &code, body, idempotency).await
+}
+
+/// Adds or removes units with a reason (retail, admin): the one way a
+/// balance is corrected, from the API or the portal.
+///
+/// # Errors
+/// 403 for other roles, 400 for bad units or reason, 404 for an unknown
+/// developer or product, 409 when the balance would go below zero.
+pub(crate) async fn adjust_balance(
+    state: &AppState,
+    caller: &ApiCaller,
+    code: &str,
+    body: AdjustBody,
+    idempotency: Option<Idempotency>,
+) -> AppResult<Response> {
+    caller.require(&[Role::Retail], "the retail team or an administrator")?;
+    let mut validator = Validator::default();
+    let units = validator.check("units", SignedUnits::new(body.units));
+    let reason = validator.check("reason", Reference::new(&body.reason));
+    validator.finish()?;
+    let (developer_id, _) = account_owner(state, code, &body.product).await?;
     let operation =
         Operation::Adjust { developer_id, product: body.product, units: checked(units)?, reason: checked(reason)? };
-    write(&state, Command { operation, actor: caller.actor(), idempotency }).await
+    write(state, Command { operation, actor: caller.actor(), idempotency }).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sqlx::Row;
 
 use super::developer::{RequestItem, local_date};
 use super::i18n::Words;
@@ -30,6 +31,23 @@ pub struct Receivable {
     age_days: i64,
 }
 
+/// Units and amount (before discount and SST) invoiced per month and product.
+pub struct SalesRow {
+    month: String,
+    product: String,
+    units: i64,
+    amount: String,
+}
+
+/// One month's bar in the sales chart.
+pub struct MonthBar {
+    x: i64,
+    y: i64,
+    height: i64,
+    month: String,
+    amount: String,
+}
+
 #[derive(Template)]
 #[template(path = "portal/finance.html")]
 struct FinancePage {
@@ -38,8 +56,54 @@ struct FinancePage {
     csrf: String,
     awaiting: Vec<RequestItem>,
     receivables: Vec<Receivable>,
+    sales: Vec<SalesRow>,
+    bars: Vec<MonthBar>,
     today: String,
     error: Option<(String, String)>,
+}
+
+/// Months shown in the sales chart.
+pub const SALES_MONTHS: usize = 12;
+
+/// (month `YYYY-MM`, product, units, amount in sen) of invoiced purchases, newest month first.
+async fn monthly_sales(state: &AppState) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT substr(i.issued_on, 1, 7), l.product_code, CAST(SUM(l.units) AS BIGINT), CAST(SUM(l.amount_sen) AS BIGINT)
+         FROM invoices i JOIN quotations q ON q.request_id = i.request_id AND q.superseded = 0
+         JOIN quotation_lines l ON l.quotation_id = q.id
+         GROUP BY substr(i.issued_on, 1, 7), l.product_code ORDER BY 1 DESC, 2",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+}
+
+fn rm(sen: i64) -> String {
+    crate::money::Sen::new(sen).map(crate::money::Sen::display_rm).unwrap_or_default()
+}
+
+/// `GET /finance/sales.csv`: monthly sales by product.
+pub async fn sales_csv(State(state): State<AppState>, member: Member) -> Response {
+    if !member.is_finance() {
+        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
+    match monthly_sales(&state).await {
+        Ok(rows) => {
+            let mut csv = String::from("month,product,units,amount_before_discount_and_sst_rm\r\n");
+            for (month, product, units, sen) in rows {
+                csv.push_str(&format!("{month},{product},{units},{}.{:02}\r\n", sen / 100, sen % 100));
+            }
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"kuota-monthly-sales.csv\""),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(error) => app_error_page(&member, &AppError::from(error)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,12 +149,37 @@ async fn page(
             total: invoice.total.display_rm(),
         })
         .collect();
+    let sales_rows = monthly_sales(state).await?;
+    let mut months: Vec<(String, i64)> = Vec::new();
+    for (month, _, _, sen) in &sales_rows {
+        match months.iter_mut().find(|(m, _)| m == month) {
+            Some((_, total)) => *total += sen,
+            None => months.push((month.clone(), *sen)),
+        }
+    }
+    months.truncate(SALES_MONTHS);
+    months.reverse();
+    let peak = months.iter().map(|(_, sen)| *sen).max().unwrap_or(0).max(1);
+    let bars = months
+        .iter()
+        .zip(0_i64..)
+        .map(|((month, sen), index)| {
+            let height = sen.saturating_mul(100) / peak;
+            MonthBar { x: index * 50, y: 120 - height, height, month: month.clone(), amount: rm(*sen) }
+        })
+        .collect();
+    let sales = sales_rows
+        .into_iter()
+        .map(|(month, product, units, sen)| SalesRow { month, product, units, amount: rm(sen) })
+        .collect();
     Ok(FinancePage {
         chrome: Chrome::new(member, "finance", done),
         w,
         csrf: member.csrf.clone(),
         awaiting,
         receivables,
+        sales,
+        bars,
         today: today_text,
         error,
     })

@@ -54,9 +54,11 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(account::tokens).post(account::create_token))
         .route("/tokens/{id}/revoke", post(account::revoke_token))
         .route("/developers", get(registration::developers))
+        .route("/developers/adjustment", post(registration::adjust))
         .route("/developers/{code}/{decision}", post(registration::decide))
         .route("/admin", get(admin::overview))
         .route("/admin/{section}", post(admin::change).layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_MAX_BYTES)))
         .route("/finance", get(finance::overview))
+        .route("/finance/sales.csv", get(finance::sales_csv))
         .route("/finance/invoices/{number}/settlement", post(finance::settle))
 }

@@ -161,6 +161,9 @@ struct DevelopersPage {
     w: Words,
     csrf: String,
     pending: Vec<Pending>,
+    verified: Vec<(String, String)>,
+    products: Vec<String>,
+    problem: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,11 +171,36 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
-/// `GET /developers`: registrations awaiting verification (retail, admin).
+/// `GET /developers`: registrations awaiting verification, and balance
+/// adjustments (retail, admin).
 pub async fn developers(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
     if !member.is_retail() {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     }
+    developers_page(&state, &member, query.done.as_deref(), None, StatusCode::OK).await
+}
+
+async fn developers_page(
+    state: &AppState,
+    member: &Member,
+    done: Option<&str>,
+    problem: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let verified = sqlx::query("SELECT code, name FROM developers WHERE status = 'verified' ORDER BY code")
+        .fetch_all(state.db.pool())
+        .await
+        .and_then(|rows| {
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, sqlx::Error>>()
+        });
+    let today = crate::clock::today_local(state.clock.now()).to_string();
+    let products = crate::catalogue::products(state.db.pool(), &today)
+        .await
+        .map(|products| products.into_iter().map(|p| p.code).collect::<Vec<_>>());
+    let (verified, products) = match (verified, products) {
+        (Ok(verified), Ok(products)) => (verified, products),
+        (Err(error), _) | (_, Err(error)) => return app_error_page(member, &AppError::from(error)),
+    };
     let rows = sqlx::query(
         "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at
          FROM developers WHERE status = 'pending_verification' ORDER BY id",
@@ -181,7 +209,7 @@ pub async fn developers(State(state): State<AppState>, member: Member, Query(que
     .await;
     let rows = match rows {
         Ok(rows) => rows,
-        Err(error) => return app_error_page(&member, &AppError::from(error)),
+        Err(error) => return app_error_page(member, &AppError::from(error)),
     };
     let pending: Result<Vec<Pending>, sqlx::Error> = rows
         .iter()
@@ -199,15 +227,67 @@ pub async fn developers(State(state): State<AppState>, member: Member, Query(que
         .collect();
     match pending {
         Ok(pending) => render(
-            StatusCode::OK,
+            status,
             &DevelopersPage {
-                chrome: Chrome::new(&member, "developers", query.done.as_deref()),
+                chrome: Chrome::new(member, "developers", done),
                 w: member.words,
                 csrf: member.csrf.clone(),
                 pending,
+                verified,
+                products,
+                problem,
             },
         ),
-        Err(error) => app_error_page(&member, &AppError::from(error)),
+        Err(error) => app_error_page(member, &AppError::from(error)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdjustmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    developer: String,
+    #[serde(default)]
+    product: String,
+    #[serde(default)]
+    units: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /developers/adjustment`: adds or removes quota with a reason.
+pub async fn adjust(
+    State(state): State<AppState>,
+    member: Member,
+    form: Result<Form<AdjustmentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let w = member.words;
+    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
+        return refused;
+    }
+    let units = form.units.trim().parse::<i64>().ok().filter(|u| *u != 0 && u.abs() <= 1_000_000);
+    let problem = match (units, form.reason.trim().is_empty()) {
+        (None, _) => Some(w.t("error-adjust-units")),
+        (_, true) => Some(w.t("error-reason-required")),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        return developers_page(&state, &member, None, Some(problem), StatusCode::BAD_REQUEST).await;
+    }
+    let body = crate::ledger::http::AdjustBody {
+        product: form.product.clone(),
+        units: units.unwrap_or_default(),
+        reason: form.reason.trim().to_owned(),
+    };
+    match crate::ledger::http::adjust_balance(&state, &member.caller, &form.developer, body, None).await {
+        Ok(response) if response.status().is_success() => Redirect::to("/developers?done=adjusted").into_response(),
+        Ok(response) if response.status() == StatusCode::CONFLICT => {
+            developers_page(&state, &member, None, Some(w.t("error-adjust-negative")), StatusCode::CONFLICT).await
+        }
+        Ok(response) => error_page(&w, Some(&member), response.status(), "error-invalid"),
+        Err(error) => app_error_page(&member, &error),
     }
 }
 

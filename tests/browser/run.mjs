@@ -259,6 +259,25 @@ async function run(backend) {
     const siti = await signIn(browser, server.address, 'siti@binaharmoni.my', 'ms', 'kata-laluan-siti-1');
     assert.match(siti.url(), /\/dashboard$/, 'the verified company signs in');
 
+    // Retail corrects a balance with a reason.
+    await retail.selectOption('#adjust-developer', 'PMJ-1');
+    await retail.selectOption('#adjust-product', 'CERT-1M');
+    await retail.fill('#adjust-units', '0');
+    await retail.getByRole('button', { name: 'Rekod pelarasan' }).click();
+    assert.match(await retail.textContent('.error-summary'), /bukan sifar/);
+    await retail.selectOption('#adjust-developer', 'PMJ-1');
+    await retail.selectOption('#adjust-product', 'CERT-1M');
+    await retail.fill('#adjust-units', '5');
+    await retail.fill('#adjust-reason', 'Ganti sijil rosak');
+    await retail.getByRole('button', { name: 'Rekod pelarasan' }).click();
+    assert.match(await retail.textContent('.flash'), /Pelarasan direkodkan/);
+
+    // Finance sees monthly sales and exports them.
+    await finance.goto('/finance');
+    assert.ok((await finance.textContent('#sales-title ~ div table')).includes('CERT-1Y'));
+    const sales = await finance.request.get('/finance/sales.csv');
+    assert.match(await sales.text(), /^month,product,units,amount_before_discount_and_sst_rm\r\n\d{4}-\d{2},CERT-1/);
+
     // Forgotten password: the same answer whether or not the address is known.
     await visitor.goto('/password/forgot');
     await inspect(visitor, 'password-forgot', backend);
