@@ -341,3 +341,5 @@ monthly-sales-intro = Units and amount (before discount and SST) invoiced, by mo
 no-sales = No invoices yet.
 month = Month
 amount-before-tax = Amount (before discount and SST)
+price-preview = Quotation preview at today's prices
+price-preview-hint = The totals follow the discount as you type; the issued quotation is computed again by the system.

@@ -341,3 +341,5 @@ monthly-sales-intro = Unit dan amaun (sebelum diskaun dan SST) yang telah diinvo
 no-sales = Belum ada invois.
 month = Bulan
 amount-before-tax = Amaun (sebelum diskaun dan SST)
+price-preview = Pratonton sebut harga pada harga hari ini
+price-preview-hint = Jumlah dikemas kini apabila anda menaip diskaun; sebut harga yang dikeluarkan dikira semula oleh sistem.

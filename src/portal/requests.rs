@@ -189,6 +189,18 @@ struct RequestPage {
     can: Vec<&'static str>,
     typed: Typed,
     today: String,
+    preview: Option<Preview>,
+}
+
+/// What a quotation would say at today's prices, before it is issued.
+pub struct Preview {
+    lines: Vec<(String, i64, String, String)>,
+    subtotal_sen: i64,
+    tax_bp: i64,
+    subtotal: String,
+    tax_rate: String,
+    tax: String,
+    total: String,
 }
 
 impl RequestPage {
@@ -304,6 +316,7 @@ async fn request_page(
         }
     }
     let rm = |sen: i64| crate::money::Sen::new(sen).map(crate::money::Sen::display_rm).unwrap_or_default();
+    let preview = if can.contains(&"quotation") { preview(state, &lines).await? } else { None };
     let percent = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
     Ok(RequestPage {
         chrome: Chrome::new(member, "requests", done),
@@ -372,7 +385,39 @@ async fn request_page(
         can,
         typed,
         today: today.strftime("%Y-%m-%d").to_string(),
+        preview,
     })
+}
+
+/// The quotation the lines would get today without discount; `None` when a
+/// product has no price.
+async fn preview(state: &AppState, lines: &[(String, i64)]) -> Result<Option<Preview>, AppError> {
+    let day = today_local(state.clock.now()).to_string();
+    let settings = crate::settings::load(state.db.pool()).await?;
+    let mut connection = state.db.pool().acquire().await?;
+    let mut priced = Vec::new();
+    for (product, units) in lines {
+        let Some(price) = crate::catalogue::price_on(&mut connection, product, &day).await? else { return Ok(None) };
+        priced.push((product.clone(), *units, price));
+    }
+    let Ok(pricing) = crate::request::quotation::price(&priced, crate::money::BasisPoints::default(), settings.sst())
+    else {
+        return Ok(None);
+    };
+    let bp = pricing.tax_rate.get();
+    Ok(Some(Preview {
+        lines: pricing
+            .lines
+            .iter()
+            .map(|l| (l.product.clone(), l.units, l.unit_price.display_rm(), l.amount.display_rm()))
+            .collect(),
+        subtotal_sen: pricing.subtotal.get(),
+        tax_bp: bp,
+        subtotal: pricing.subtotal.display_rm(),
+        tax_rate: format!("{}.{:02}%", bp / 100, bp % 100),
+        tax: pricing.tax.display_rm(),
+        total: pricing.total.display_rm(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -118,6 +118,10 @@ async function purchase({ developer, retail, finance, backend, method, shots }) 
   await retail.goto(`/requests?q=${number}`);
   if (shots) await inspect(retail, 'retail-queue', backend);
   await retail.getByRole('link', { name: number }).click();
+  assert.equal(await retail.textContent('#preview-total'), 'RM 648.00', 'the preview at today\'s prices');
+  await retail.fill('#discount', '10');
+  assert.equal(await retail.textContent('#preview-total'), 'RM 583.20', '600 − 60 + 8% of 540, as the server computes');
+  await retail.fill('#discount', '');
   await retail.getByRole('button', { name: 'Keluarkan sebut harga' }).click();
   assert.equal(await status(retail), 'quoted');
   // Step 4: the developer sends the PO or proof of payment.
