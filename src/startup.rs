@@ -77,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::portal::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
         .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -86,6 +87,18 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Headers on every answer: no framing by other sites (the retail page frames
+/// payment documents from this one), no content sniffing, no full referrers.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let headers = response.headers_mut();
+    headers.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    headers.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'self'"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> AppError {

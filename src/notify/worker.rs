@@ -15,8 +15,11 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::notify::Attachment;
 
-/// How long a claimed row is reserved for its sender.
-pub const CLAIM_MS: i64 = 60_000;
+/// How long a claimed row is reserved for its sender: well beyond the
+/// longest send (every SMTP command times out after [`SMTP_TIMEOUT`]).
+pub const CLAIM_MS: i64 = 10 * 60_000;
+/// Longest wait for one SMTP command.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait between two tries of one message.
 pub const RETRY_MAX_MS: i64 = 3_600_000;
 /// How long a message is retried before it is marked failed.
@@ -52,7 +55,8 @@ pub fn spawn(
     blobs: std::sync::Arc<dyn BlobStore>,
     settings: MailSettings,
 ) -> anyhow::Result<()> {
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)?.build();
+    let transport =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)?.timeout(Some(SMTP_TIMEOUT)).build();
     let from: Mailbox = settings.from.parse().map_err(|e| anyhow::anyhow!("KUOTA_MAIL_FROM: {e}"))?;
     tokio::spawn(async move {
         loop {
@@ -95,6 +99,8 @@ impl Sender<'_> {
         .bind(now_ms)
         .fetch_optional(db.pool())
         .await?;
+        // A failure is recorded only while the claim is still ours.
+        let claim = now_ms + CLAIM_MS;
         let Some(row) = claimed else { return Ok(false) };
         let id: i64 = row.try_get(0)?;
         let (attempts, created_at): (i64, i64) = (row.try_get(6)?, row.try_get(7)?);
@@ -107,7 +113,11 @@ impl Sender<'_> {
         let now_ms = self.clock.now_ms();
         match result {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                // Sent is a fact whoever holds the claim now; a late sender says so.
+                if self.clock.now_ms() > claim {
+                    tracing::warn!(id, "a message was sent after its claim ran out; another node may have sent it too");
+                }
+                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2 AND sent_at IS NULL")
                     .bind(now_ms)
                     .bind(id)
                     .execute(db.pool())
@@ -115,20 +125,24 @@ impl Sender<'_> {
             }
             Err((error, permanent)) if permanent || now_ms - created_at > GIVE_UP_AFTER_MS => {
                 tracing::error!(id, error = %error, "giving up on a message");
-                sqlx::query("UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
-                    .bind(now_ms)
-                    .bind(&error)
-                    .bind(id)
-                    .execute(db.pool())
-                    .await?;
+                sqlx::query(
+                    "UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3 AND claimed_until = $4",
+                )
+                .bind(now_ms)
+                .bind(&error)
+                .bind(id)
+                .bind(claim)
+                .execute(db.pool())
+                .await?;
             }
             Err((error, _)) => {
                 sqlx::query(
-                    "UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3",
+                    "UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3 AND claimed_until = $4",
                 )
                 .bind(now_ms + backoff_ms(retry_base_ms, attempts))
                 .bind(&error)
                 .bind(id)
+                .bind(claim)
                 .execute(db.pool())
                 .await?;
             }

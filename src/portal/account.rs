@@ -1,7 +1,8 @@
 //! Accounts in the portal: a forgotten password (an e-mailed link, single
 //! use, valid 1 hour), a developer administrator inviting colleagues (an
 //! e-mailed link to set a password, valid 7 days), the company's users, and
-//! personal API tokens (shown once, revocable).
+//! personal API tokens (shown once, revocable). Setting a password ends the
+//! user's sessions and revokes their tokens.
 
 use askama::Template;
 use axum::Form;
@@ -205,6 +206,12 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
         .execute(&mut *transaction)
         .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *transaction).await?;
+    // Whoever knew the old password may have made tokens: they end too.
+    sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
     let subject = format!("user:{user_id}");
     let record = crate::audit::Record {
         actor: &subject,
@@ -216,6 +223,7 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     };
     crate::audit::record(&mut transaction, &record).await?;
     transaction.commit().await?;
+    state.token_cache.clear();
     Ok(true)
 }
 

@@ -414,9 +414,12 @@ pub struct LedgerQuery {
     before: Option<String>,
 }
 
+/// The change an entry made to the available balance (a committed hold
+/// was already taken off when it was placed).
 fn signed_units(kind: &str, units: i64) -> i64 {
     match kind {
         "consume" | "hold" => -units,
+        "hold_commit" => 0,
         _ => units,
     }
 }
@@ -443,7 +446,7 @@ pub async fn ledger(State(state): State<AppState>, member: Member, Query(query):
     let next = (rows.len() > page_size).then(|| {
         let last = rows[page_size - 1].id;
         match &product {
-            Some(p) => format!("/ledger?product={p}&before={last}"),
+            Some(p) => format!("/ledger?product={}&before={last}", super::pages::url_encode(p)),
             None => format!("/ledger?before={last}"),
         }
     });
@@ -459,7 +462,7 @@ pub async fn ledger(State(state): State<AppState>, member: Member, Query(query):
         })
         .collect();
     let csv = match &product {
-        Some(p) => format!("/ledger.csv?product={p}"),
+        Some(p) => format!("/ledger.csv?product={}", super::pages::url_encode(p)),
         None => "/ledger.csv".to_owned(),
     };
     let page = LedgerPage {
@@ -529,5 +532,6 @@ mod tests {
         assert_eq!(signed_units("consume", 3), -3);
         assert_eq!(signed_units("credit", 3), 3);
         assert_eq!(signed_units("adjust", -2), -2);
+        assert_eq!(signed_units("hold", 4) + signed_units("hold_commit", 4), -4, "a used hold counts once");
     }
 }

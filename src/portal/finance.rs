@@ -59,7 +59,23 @@ struct FinancePage {
     sales: Vec<SalesRow>,
     bars: Vec<MonthBar>,
     today: String,
-    error: Option<(String, String)>,
+    settlement: Option<SettlementTyped>,
+}
+
+/// What was typed into one invoice's settlement form, and what was wrong.
+pub struct SettlementTyped {
+    number: String,
+    paid_on: String,
+    reference: String,
+    field: &'static str,
+    error: String,
+}
+
+impl FinancePage {
+    /// The typed settlement of invoice `number`, if it was refused.
+    fn typed(&self, number: &str) -> Option<&SettlementTyped> {
+        self.settlement.as_ref().filter(|s| s.number == number)
+    }
 }
 
 /// Months shown in the sales chart.
@@ -115,7 +131,7 @@ async fn page(
     state: &AppState,
     member: &Member,
     done: Option<&str>,
-    error: Option<(String, String)>,
+    settlement: Option<SettlementTyped>,
 ) -> Result<FinancePage, AppError> {
     let w = member.words;
     let today = today_local(state.clock.now());
@@ -181,7 +197,7 @@ async fn page(
         sales,
         bars,
         today: today_text,
-        error,
+        settlement,
     })
 }
 
@@ -219,14 +235,15 @@ pub async fn settle(
         return refused;
     }
     let problem = if form.paid_on.trim().parse::<jiff::civil::Date>().is_err() {
-        Some(w.t("error-date"))
+        Some(("paid_on", w.t("error-date")))
     } else if crate::ledger::Reference::new(form.reference.trim()).is_err() {
-        Some(w.t("error-reference"))
+        Some(("reference", w.t("error-reference")))
     } else {
         None
     };
-    if let Some(problem) = problem {
-        return match page(&state, &member, None, Some((number, problem))).await {
+    if let Some((field, error)) = problem {
+        let typed = SettlementTyped { number, paid_on: form.paid_on, reference: form.reference, field, error };
+        return match page(&state, &member, None, Some(typed)).await {
             Ok(page) => render(StatusCode::BAD_REQUEST, &page),
             Err(error) => app_error_page(&member, &error),
         };

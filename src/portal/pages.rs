@@ -74,6 +74,16 @@ impl Chrome {
         self.member.as_ref().map(|m| self.w.t(&format!("role-{}", m.role().as_str()))).unwrap_or_default()
     }
 
+    /// The page a signed-out visitor is on, for the language switch.
+    #[must_use]
+    pub fn anonymous_page(&self) -> &'static str {
+        match self.current {
+            "register" => "/register",
+            "password" => "/password/forgot",
+            _ => "/login",
+        }
+    }
+
     /// The other language's code and name, for the switch.
     #[must_use]
     pub fn other_language(&self) -> (&'static str, String) {
@@ -82,6 +92,20 @@ impl Chrome {
             Language::En => ("ms", "Bahasa Melayu".to_owned()),
         }
     }
+}
+
+/// Percent-encodes a query value.
+#[must_use]
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Renders a page, or a bare 500 if the template fails.
@@ -172,7 +196,29 @@ struct LoginPage {
 
 /// A `next` address that stays on this site.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
+    next.filter(|n| {
+        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.bytes().all(|b| b.is_ascii_graphic())
+    })
+    .map_or_else(|| "/".to_owned(), page_for)
+}
+
+/// The page to show for an address: a form's POST address (shown again
+/// after a validation error) maps to the page the form is on, so redirects
+/// and the language switch never land on a POST-only route.
+#[must_use]
+pub fn page_for(path: &str) -> String {
+    let (path_only, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let parts: Vec<&str> = path_only.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["requests", id, _action] => format!("/requests/{id}"),
+        ["finance", "invoices", ..] => "/finance".to_owned(),
+        ["developers", ..] => "/developers".to_owned(),
+        ["admin", _section] => "/admin".to_owned(),
+        ["company", "users"] => "/company".to_owned(),
+        ["tokens", ..] => "/tokens".to_owned(),
+        ["logout" | "language"] => "/".to_owned(),
+        _ => query.map_or_else(|| path_only.to_owned(), |q| format!("{path_only}?{q}")),
+    }
 }
 
 /// The login form's CSRF cookie (there is no session yet).
@@ -386,7 +432,18 @@ mod tests {
     #[test]
     fn next_addresses_stay_on_the_site() {
         assert_eq!(safe_next(Some("/requests/5")), "/requests/5");
-        for outside in ["https://evil.example", "//evil.example", "/\\evil", "requests"] {
+        assert_eq!(safe_next(Some("/requests?status=quoted")), "/requests?status=quoted");
+        assert_eq!(safe_next(Some("/requests/5/payment")), "/requests/5", "a POST address maps to its page");
+        assert_eq!(safe_next(Some("/finance/invoices/INV-1/settlement")), "/finance");
+        for outside in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "requests",
+            "/\t/evil.example",
+            "/\r\nSet-Cookie:x",
+            "/ /x",
+        ] {
             assert_eq!(safe_next(Some(outside)), "/", "{outside}");
         }
         assert_eq!(safe_next(None), "/");

@@ -79,6 +79,9 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
         if overdue {
             link.push_str("&overdue=on");
         }
+        if let Some(q) = &search {
+            link.push_str(&format!("&q={}", super::pages::url_encode(q)));
+        }
         link
     });
     rows.truncate(page_size);
@@ -100,6 +103,7 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
 pub struct Step {
     label: String,
     state: &'static str,
+    hidden: String,
 }
 
 /// A quotation as shown.
@@ -207,6 +211,41 @@ impl RequestPage {
     fn may(&self, form: &str) -> bool {
         self.can.contains(&form)
     }
+
+    /// The error summary: a link to each wrong field, with its label.
+    fn summary(&self) -> Vec<(String, String)> {
+        let w = &self.w;
+        self.typed
+            .errors
+            .iter()
+            .map(|(field, error)| {
+                let (id, label) = match (self.typed.form.as_str(), field.as_str()) {
+                    ("payment", "method") => ("method".to_owned(), w.t("payment-method")),
+                    ("payment", "reference") => ("reference".to_owned(), w.t("payment-reference")),
+                    ("payment", "amount") => ("amount".to_owned(), w.t("amount-rm")),
+                    ("payment", "paid_on") => ("paid_on".to_owned(), w.t("paid-on")),
+                    ("payment", _) => ("document".to_owned(), w.t("payment-document")),
+                    ("quotation", _) => ("discount".to_owned(), w.t("discount-percent")),
+                    ("cancel", _) => ("cancel-reason".to_owned(), w.t("reason")),
+                    ("reject", _) => (
+                        format!("reject-reason-{}", self.typed.values.get("payment").cloned().unwrap_or_default()),
+                        w.t("reject-reason"),
+                    ),
+                    (form, _) => (format!("{form}-message"), w.t("message")),
+                };
+                (format!("#{id}"), format!("{label}: {error}"))
+            })
+            .collect()
+    }
+
+    /// What the current quotation asks for, as typed into the amount field.
+    fn amount_due(&self) -> String {
+        self.quotations
+            .iter()
+            .find(|q| !q.superseded)
+            .map(|q| q.total.trim_start_matches("RM ").replace(',', ""))
+            .unwrap_or_default()
+    }
 }
 
 fn party_of(member: &Member) -> Party {
@@ -229,15 +268,15 @@ fn steps(words: &Words, status: Status) -> Vec<Step> {
     };
     let ended = matches!(status, Status::Cancelled | Status::Expired);
     (1..=6)
-        .map(|step| Step {
-            label: words.t(&format!("step-{step}")),
-            state: if step < reached || (ended && step == reached) {
+        .map(|step| {
+            let state = if step < reached || (ended && step == reached) {
                 "done"
             } else if step == reached && !ended {
                 "current"
             } else {
                 "todo"
-            },
+            };
+            Step { label: words.t(&format!("step-{step}")), state, hidden: words.t(&format!("step-{state}")) }
         })
         .collect()
 }
@@ -581,8 +620,13 @@ pub async fn act(
             }
             Ok(())
         }
-        Err(AppError::Unprocessable { detail, .. }) => {
-            typed.errors.insert("document".into(), format!("{} ({detail})", w.t("error-document")));
+        Err(AppError::Unprocessable { slug, detail }) => {
+            let (field, key) = if slug == "invalid-document" {
+                ("document", "error-document")
+            } else {
+                ("amount", "error-amount-total")
+            };
+            typed.errors.insert(field.into(), format!("{} ({detail})", w.t(key)));
             Ok(())
         }
         other => other,

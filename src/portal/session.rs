@@ -131,17 +131,11 @@ impl FromRequestParts<AppState> for Member {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state).await?;
         visitor.member.ok_or_else(|| {
-            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let encoded: String = next
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
-                        char::from(b).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
+            // After signing in, come back to the page (a form's POST address
+            // maps to the page the form is on; what was typed is lost).
+            let asked = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let next = super::pages::page_for(asked);
+            let encoded = super::pages::url_encode(&next).replace("%2F", "/");
             Redirect::to(&format!("/login?next={encoded}")).into_response()
         })
     }
