@@ -349,3 +349,4 @@ step-done = (done)
 step-current = (current)
 step-todo = (to do)
 amount-due = Quotation total (RM):
+name = Name

@@ -349,3 +349,4 @@ step-done = (selesai)
 step-current = (semasa)
 step-todo = (belum)
 amount-due = Jumlah sebut harga (RM):
+name = Nama
