@@ -477,6 +477,73 @@ pub async fn ledger(State(state): State<AppState>, member: Member, Query(query):
     render(StatusCode::OK, &page)
 }
 
+/// A document as listed: number, kind in words, request number, request id, date.
+pub struct DocumentItem {
+    number: String,
+    kind: String,
+    request: String,
+    request_id: i64,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/documents.html")]
+struct DocumentsPage {
+    chrome: Chrome,
+    w: Words,
+    documents: Vec<DocumentItem>,
+    procedures: Vec<(String, String)>,
+}
+
+/// `GET /documents`: every quotation, invoice and delivery order of the company, newest first.
+pub async fn documents(State(state): State<AppState>, member: Member) -> Response {
+    let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
+    let w = member.words;
+    let rows = sqlx::query(
+        "SELECT q.number, 'quotation', r.number, r.id, q.issued_on FROM quotations q JOIN quota_requests r ON r.id = q.request_id
+         WHERE r.developer_id = $1
+         UNION ALL
+         SELECT i.number, 'invoice', r.number, r.id, i.issued_on FROM invoices i JOIN quota_requests r ON r.id = i.request_id
+         WHERE r.developer_id = $1
+         UNION ALL
+         SELECT i.delivery_order_number, 'delivery_order', r.number, r.id, i.issued_on FROM invoices i
+         JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
+         ORDER BY 5 DESC, 1 DESC LIMIT 500",
+    )
+    .bind(developer_id)
+    .fetch_all(state.db.pool())
+    .await;
+    let documents = rows.and_then(|rows| {
+        rows.iter()
+            .map(|row| {
+                Ok(DocumentItem {
+                    number: row.try_get(0)?,
+                    kind: w.t(&format!("document-{}", row.try_get::<String, _>(1)?)),
+                    request: row.try_get(2)?,
+                    request_id: row.try_get(3)?,
+                    date: local_date(&row.try_get::<String, _>(4)?),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+    });
+    let procedures = match state.db.pool().acquire().await {
+        Ok(mut connection) => crate::documents::procedures::current(&mut connection).await,
+        Err(error) => Err(error),
+    };
+    match (documents, procedures) {
+        (Ok(documents), Ok(procedures)) => render(
+            StatusCode::OK,
+            &DocumentsPage {
+                chrome: Chrome::new(&member, "documents", None),
+                w,
+                documents,
+                procedures: procedures.iter().map(|p| (p.filename.clone(), p.url())).collect(),
+            },
+        ),
+        (Err(error), _) | (_, Err(error)) => app_error_page(&member, &AppError::from(error)),
+    }
+}
+
 /// A CSV field, quoted when needed; a leading `=`, `+`, `-` or `@` is
 /// prefixed with `'` so a spreadsheet does not run it as a formula.
 fn csv_field(text: &str) -> String {

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/fonts/{file}", get(pages::font))
         .route("/dashboard", get(developer::dashboard))
         .route("/ledger", get(developer::ledger))
+        .route("/documents", get(developer::documents))
         .route("/ledger.csv", get(developer::ledger_csv))
         .route("/requests", get(requests::list).post(developer::create_request))
         .route("/requests/new", get(developer::new_request))

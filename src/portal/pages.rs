@@ -50,6 +50,7 @@ impl Chrome {
                 ("requests", "/requests", "menu-requests"),
                 ("new-request", "/requests/new", "menu-new-request"),
                 ("ledger", "/ledger", "menu-ledger"),
+                ("documents", "/documents", "menu-documents"),
                 ("company", "/company", "menu-company"),
                 ("tokens", "/tokens", "menu-tokens"),
             ],

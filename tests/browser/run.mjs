@@ -206,6 +206,11 @@ async function run(backend) {
     const csv = await developer.request.get('/ledger.csv');
     assert.match(await csv.text(), /^id,time_kuala_lumpur,kind,product,units,reference,actor/);
 
+    // Every document of the company in one list.
+    await developer.goto('/documents');
+    assert.ok((await developer.locator('table.data tbody tr').count()) >= 6, 'two purchases: quotation, invoice and DO each');
+    await inspect(developer, 'developer-documents', backend);
+
     // Another company's request and the finance workspace are not there for this developer.
     const other = await signIn(browser, server.address, 'developer@tamanindah.demo.kuota.my', 'en');
     assert.equal(await other.getAttribute('html', 'lang'), 'en', 'this user reads English');
