@@ -54,7 +54,8 @@ struct RegisterPage {
     w: Words,
     fields: Vec<FieldView>,
     states: Vec<(&'static str, &'static str)>,
-    errors: Vec<String>,
+    /// (field id to link to, text) for the error summary.
+    errors: Vec<(String, String)>,
     done: bool,
 }
 
@@ -62,7 +63,7 @@ fn page(
     w: Words,
     values: &HashMap<String, String>,
     errors: &HashMap<String, String>,
-    summary: Vec<String>,
+    summary: Vec<(String, String)>,
 ) -> RegisterPage {
     let fields = FIELDS
         .iter()
@@ -125,15 +126,19 @@ pub async fn register(
         }
         Err(AppError::Validation { errors: wrong, .. }) => {
             for error in wrong {
-                let key = format!("reg-error-{}", error.field);
-                let text = w.t(&key);
+                let text = w.t(&format!("reg-error-{}", error.field));
                 let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
-                summary.push(format!("{}: {text}", w.t(&format!("reg-{}", error.field))));
                 errors.insert(error.field, text);
+            }
+            // The summary in the order of the form.
+            for (name, _, _) in FIELDS {
+                if let Some(text) = errors.get(name) {
+                    summary.push((format!("#{name}"), format!("{}: {text}", w.t(&format!("reg-{name}")))));
+                }
             }
         }
         Err(AppError::Conflict { detail, .. }) => {
-            summary.push(format!("{} ({detail})", w.t("error-registration-taken")))
+            summary.push(("#developer_code".to_owned(), format!("{} ({detail})", w.t("error-registration-taken"))));
         }
         Err(error) => {
             tracing::error!(error = %error, "registration from the portal");
