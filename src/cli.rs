@@ -200,7 +200,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ApiClient(ApiClientCommand::Create { name, scope }) => {
             let db = migrated(&config).await?;
             let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
-            let (id, token) = crate::auth::store::create_client(db.pool(), &name, scope, clock.now_ms()).await?;
+            let (id, token) = crate::auth::store::create_client(db.pool(), &name, scope, "cli", clock.now_ms()).await?;
             println!("API client {id} ({name}, scope {}) created. The token is shown only now:", scope.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)

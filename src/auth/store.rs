@@ -9,7 +9,13 @@ use super::{ApiCaller, Scope, token};
 ///
 /// # Errors
 /// A database fault, or no randomness.
-pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64) -> anyhow::Result<(i64, String)> {
+pub async fn create_client(
+    pool: &AnyPool,
+    name: &str,
+    scope: Scope,
+    actor: &str,
+    now_ms: i64,
+) -> anyhow::Result<(i64, String)> {
     let secret = token::generate()?;
     let row = sqlx::query(
         "INSERT INTO api_clients (name, scope, token_sha256, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -24,7 +30,7 @@ pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64
     let subject = format!("api_client:{id}");
     let after = serde_json::json!({"name": name, "scope": scope.as_str()});
     let audit = crate::audit::Record {
-        actor: "cli",
+        actor,
         action: "api_client.create",
         subject: &subject,
         before: None,
@@ -33,6 +39,32 @@ pub async fn create_client(pool: &AnyPool, name: &str, scope: Scope, now_ms: i64
     };
     crate::audit::record_alone(pool, &audit).await?;
     Ok((id, secret))
+}
+
+/// Revokes an API client's token; false when there is no such active client.
+///
+/// # Errors
+/// A database fault.
+pub async fn revoke_client(pool: &AnyPool, id: i64, actor: &str, now_ms: i64) -> sqlx::Result<bool> {
+    let revoked = sqlx::query("UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    if revoked.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let subject = format!("api_client:{id}");
+    let audit = crate::audit::Record {
+        actor,
+        action: "api_client.revoke",
+        subject: &subject,
+        before: None,
+        after: None,
+        at_ms: now_ms,
+    };
+    crate::audit::record_alone(pool, &audit).await?;
+    Ok(true)
 }
 
 /// The active client whose token has this SHA-256, if any.

@@ -62,7 +62,11 @@ pub(crate) async fn add(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(holiday)))
 }
 
-async fn remove(State(state): State<AppState>, caller: ApiCaller, Path(date): Path<String>) -> AppResult<StatusCode> {
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(date): Path<String>,
+) -> AppResult<StatusCode> {
     caller.require_admin()?;
     if store::delete(state.db.pool(), &date).await? {
         let (actor, subject) = (caller.actor(), format!("holiday:{date}"));

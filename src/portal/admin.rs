@@ -92,7 +92,7 @@ struct AdminPage {
     csrf: String,
     settings: Vec<SettingField>,
     prices: Vec<PriceRow>,
-    holidays: Vec<(String, String)>,
+    holidays: Vec<(String, String, String)>,
     procedures: Vec<(String, String)>,
     users: Vec<UserRow>,
     clients: Vec<(i64, String, String, String)>,
@@ -150,7 +150,7 @@ async fn admin_page(
         .filter(|h| h.date >= today)
         .map(|h| {
             let name = if w.language == Language::Ms { h.name_ms } else { h.name_en };
-            (super::developer::local_date(&h.date), name)
+            (h.date.clone(), super::developer::local_date(&h.date), name)
         })
         .collect();
     let mut connection = pool.acquire().await?;
@@ -308,16 +308,38 @@ pub async fn change(
             _ => Err(AppError::invalid_field("procedure", "name and PDF file")),
         },
         "user" => invite_staff(&state, &member, &values).await.map(|()| None),
+        "holiday-delete" => {
+            crate::calendar::http::remove(State(state.clone()), caller, Path(value("date"))).await.map(|_| None)
+        }
+        "client-revoke" => {
+            let id = value("id").parse::<i64>().unwrap_or_default();
+            match crate::auth::store::revoke_client(state.db.pool(), id, &member.caller.actor(), state.clock.now_ms())
+                .await
+            {
+                Ok(true) => {
+                    state.token_cache.clear();
+                    Ok(None)
+                }
+                Ok(false) => Err(AppError::NotFound(format!("there is no active API client {id}"))),
+                Err(error) => Err(error.into()),
+            }
+        }
         "client" => {
             let scope = if value("scope") == "admin" { Scope::Admin } else { Scope::Hims };
             let name = value("name");
             if name.is_empty() || name.chars().count() > 100 {
                 Err(AppError::invalid_field("name", "1 to 100 characters"))
             } else {
-                crate::auth::store::create_client(state.db.pool(), &name, scope, state.clock.now_ms())
-                    .await
-                    .map(|(_, token)| Some(token))
-                    .map_err(AppError::Internal)
+                crate::auth::store::create_client(
+                    state.db.pool(),
+                    &name,
+                    scope,
+                    &member.caller.actor(),
+                    state.clock.now_ms(),
+                )
+                .await
+                .map(|(_, token)| Some(token))
+                .map_err(AppError::Internal)
             }
         }
         _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),

@@ -185,10 +185,12 @@ impl TestApp {
         let served = state.clone();
         tokio::spawn(async move { axum::serve(listener, app(served)).await });
         let now = clock.now_ms();
-        let (_, admin_token) =
-            kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, now).await.expect("admin client");
-        let (_, hims_token) =
-            kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, now).await.expect("hims client");
+        let (_, admin_token) = kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, "test", now)
+            .await
+            .expect("admin client");
+        let (_, hims_token) = kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, "test", now)
+            .await
+            .expect("hims client");
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
         Self { address, client, clock, db, admin_token, hims_token, database, state }
     }

@@ -80,7 +80,7 @@ async function inspect(page, name, backend) {
 }
 
 async function signIn(browser, address, email, language, password = PASSWORD) {
-  const context = await browser.newContext({ baseURL: address, viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ baseURL: address, viewport: { width: 1280, height: 900 }, locale: 'ms-MY', timezoneId: 'Asia/Kuala_Lumpur' });
   const page = await context.newPage();
   await page.goto('/login');
   if (language === 'en') {
@@ -170,7 +170,7 @@ async function run(backend) {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    const anonymous = await (await browser.newContext({ baseURL: server.address })).newPage();
+    const anonymous = await (await browser.newContext({ baseURL: server.address, locale: 'ms-MY', timezoneId: 'Asia/Kuala_Lumpur' })).newPage();
     await anonymous.goto('/requests');
     assert.match(anonymous.url(), /\/login\?next=\/requests$/, 'signed-out visitors are sent to sign in');
     await inspect(anonymous, 'login', backend);
@@ -245,7 +245,7 @@ async function run(backend) {
     await inspect(developer, 'developer-dashboard-375', backend);
 
     // Seed step 1: a company registers itself; the retail team verifies it.
-    const visitor = await (await browser.newContext({ baseURL: server.address })).newPage();
+    const visitor = await (await browser.newContext({ baseURL: server.address, locale: 'ms-MY', timezoneId: 'Asia/Kuala_Lumpur' })).newPage();
     await visitor.goto('/login');
     await visitor.getByRole('link', { name: 'Belum berdaftar? Daftar syarikat anda' }).click();
     await visitor.fill('#registration_no', '12345');
@@ -323,6 +323,15 @@ async function run(backend) {
     await admin.fill('#setting-sst_rate', '8');
     await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
     assert.match(await admin.textContent('.flash'), /Tetapan disimpan/);
+    await admin.fill('#client-name', 'HIMS ujian');
+    await admin.getByRole('button', { name: 'Cipta klien API' }).click();
+    const clientToken = (await admin.textContent('#new-token')).trim();
+    const asHims = await admin.request.get('/api/v1/developers/PMJ-1/balances', { headers: { Authorization: `Bearer ${clientToken}` } });
+    assert.equal(asHims.status(), 200, 'the new client reads balances');
+    await admin.getByRole('button', { name: /^Batalkan token #/ }).click();
+    assert.match(await admin.textContent('.flash'), /Klien API dibatalkan/);
+    const revoked = await admin.request.get('/api/v1/developers/PMJ-1/balances', { headers: { Authorization: `Bearer ${clientToken}` } });
+    assert.equal(revoked.status(), 401, 'a revoked client is refused at once');
 
     // Sign out ends the session.
     await developer.getByRole('button', { name: 'Log keluar' }).click();
