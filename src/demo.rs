@@ -161,14 +161,15 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
     finish(state, &cast, first).await?;
     let second = purchase(state, clock, &cast, &cast.indah, "PMJ-2", &[("CERT-1Y", 200)], "po").await?;
     finish(state, &cast, second).await?;
-    // A month of HIMS use by PMJ-1, a little every working day.
+    // A month of HIMS use by PMJ-1, a little every working day, and requests
+    // in every other state spread over the month.
     for day in 0..30_i64 {
         clock.advance_seconds(DAY_MS / 1000);
         let today = crate::clock::today_local(clock.now());
-        if today.weekday().to_monday_one_offset() > 5 {
-            continue;
-        }
-        for (product, units) in [("CERT-1Y", 6 + (day * 7) % 11), ("CERT-1M", 1 + day % 3)] {
+        let working_day = today.weekday().to_monday_one_offset() <= 5;
+        for (product, units) in
+            [("CERT-1Y", 6 + (day * 7) % 11), ("CERT-1M", 1 + day % 3)].into_iter().filter(|_| working_day)
+        {
             let command = crate::ledger::Command {
                 operation: crate::ledger::Operation::Consume {
                     developer_id: ids[0],

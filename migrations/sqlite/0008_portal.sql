@@ -23,3 +23,6 @@ CREATE TABLE password_links (
     used_at      INTEGER
 );
 CREATE INDEX password_links_by_user ON password_links (user_id, created_at);
+
+-- The staff queue: open requests by due date (closed ones have none).
+CREATE INDEX quota_requests_by_due ON quota_requests (due_on, id) WHERE due_on IS NOT NULL;

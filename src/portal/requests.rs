@@ -39,6 +39,8 @@ struct ListPage {
     status: String,
     overdue: bool,
     search: String,
+    /// `due` (the staff queue, soonest due first) or `all` (newest first).
+    view: &'static str,
     requests: Vec<RequestItem>,
     next: Option<String>,
 }
@@ -49,6 +51,8 @@ pub struct ListQuery {
     overdue: Option<String>,
     q: Option<String>,
     after: Option<String>,
+    after_due: Option<String>,
+    view: Option<String>,
 }
 
 /// `GET /requests`: a developer's requests, or the staff queue.
@@ -58,21 +62,41 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
     let overdue = query.overdue.as_deref() == Some("on");
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && q.len() <= 40).map(str::to_owned);
     let today = today_local(state.clock.now()).to_string();
-    let filter = ListFilter {
-        status: status.map(|s| s.as_str().to_owned()),
-        developer_id: member.caller.developer_id.filter(|_| member.is_developer()),
-        overdue_on: overdue.then(|| today.clone()),
-        search: search.clone(),
-        before_id: query.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX),
-        limit: LIST_PAGE + 1,
+    let staff = !member.is_developer();
+    let view = if staff && query.view.as_deref() != Some("all") { "due" } else { "all" };
+    let after_id = query.after.as_deref().and_then(|a| a.parse::<i64>().ok());
+    let after_due = query.after_due.as_deref().filter(|d| d.parse::<jiff::civil::Date>().is_ok());
+    let rows = if view == "due" {
+        let queue = store::DueQueue {
+            status: status.map(Status::as_str),
+            search: search.as_deref(),
+            due_before: overdue.then_some(today.as_str()),
+            after: after_due.zip(after_id),
+            limit: LIST_PAGE + 1,
+        };
+        store::due_queue(state.db.pool(), &queue).await
+    } else {
+        let filter = ListFilter {
+            status: status.map(|s| s.as_str().to_owned()),
+            developer_id: member.caller.developer_id.filter(|_| member.is_developer()),
+            overdue_on: overdue.then(|| today.clone()),
+            search: search.clone(),
+            before_id: after_id.unwrap_or(i64::MAX),
+            limit: LIST_PAGE + 1,
+        };
+        store::list(state.db.pool(), &filter).await
     };
-    let mut rows = match store::list(state.db.pool(), &filter).await {
+    let mut rows = match rows {
         Ok(rows) => rows,
         Err(error) => return app_error_page(&member, &AppError::from(error)),
     };
     let page_size = usize::try_from(LIST_PAGE).unwrap_or(50);
     let next = (rows.len() > page_size).then(|| {
-        let mut link = format!("/requests?after={}", rows[page_size - 1].id);
+        let last = &rows[page_size - 1];
+        let mut link = format!("/requests?view={view}&after={}", last.id);
+        if view == "due" {
+            link.push_str(&format!("&after_due={}", last.due_on.as_deref().unwrap_or_default()));
+        }
         if let Some(status) = status {
             link.push_str(&format!("&status={}", status.as_str()));
         }
@@ -88,7 +112,8 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
     let page = ListPage {
         chrome: Chrome::new(&member, "requests", None),
         w,
-        staff: !member.is_developer(),
+        staff,
+        view,
         statuses: Status::ALL.iter().map(|s| (s.as_str().to_owned(), w.status(s.as_str()))).collect(),
         status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
         overdue,

@@ -113,6 +113,64 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> sqlx::Result<Vec<Reque
     rows.iter().map(request_from_row).collect()
 }
 
+/// A page of the staff queue.
+#[derive(Debug, Clone, Copy)]
+pub struct DueQueue<'a> {
+    /// Only this status.
+    pub status: Option<&'a str>,
+    /// Only this request number or developer code.
+    pub search: Option<&'a str>,
+    /// Only requests due before this day (overdue on it).
+    pub due_before: Option<&'a str>,
+    /// After this `(due_on, id)` (keyset pagination).
+    pub after: Option<(&'a str, i64)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Open requests by due date, soonest (most overdue) first, after the
+/// `(due_on, id)` cursor; closed requests have no due date and are left out.
+///
+/// # Errors
+/// A database fault.
+pub async fn due_queue(pool: &AnyPool, queue: &DueQueue<'_>) -> sqlx::Result<Vec<RequestRow>> {
+    let DueQueue { status, search, due_before, after, limit } = *queue;
+    let mut sql = format!("{REQUEST_COLUMNS} WHERE r.due_on IS NOT NULL");
+    let mut next = 1;
+    if due_before.is_some() {
+        sql.push_str(&format!(" AND r.due_on < ${next}"));
+        next += 1;
+    }
+    if status.is_some() {
+        sql.push_str(&format!(" AND r.status = ${next}"));
+        next += 1;
+    }
+    if search.is_some() {
+        sql.push_str(&format!(" AND (r.number = ${next} OR d.code = ${next})"));
+        next += 1;
+    }
+    if after.is_some() {
+        sql.push_str(&format!(" AND (r.due_on > ${next} OR (r.due_on = ${next} AND r.id > ${}))", next + 1));
+        next += 2;
+    }
+    sql.push_str(&format!(" ORDER BY r.due_on, r.id LIMIT ${next}"));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(day) = due_before {
+        query = query.bind(day.to_owned());
+    }
+    if let Some(status) = status {
+        query = query.bind(status.to_owned());
+    }
+    if let Some(text) = search {
+        query = query.bind(text.trim().to_uppercase());
+    }
+    if let Some((due, id)) = after {
+        query = query.bind(due.to_owned()).bind(id);
+    }
+    let rows = query.bind(limit).fetch_all(pool).await?;
+    rows.iter().map(request_from_row).collect()
+}
+
 /// Ids of quoted requests whose current quotation's valid-until is before `today`.
 ///
 /// # Errors

@@ -186,6 +186,12 @@ async function run(backend) {
     assert.match(developer.url(), /\/dashboard$/);
     await inspect(developer, 'developer-dashboard', backend);
     await inspect(retail, 'retail-queue-all', backend);
+    // The staff queue: open requests, the most overdue first.
+    const dues = (await retail.locator('table.data tbody tr td:nth-child(4)').allTextContents())
+      .map((text) => text.trim().slice(0, 10).split('/').reverse().join('-'));
+    assert.ok(dues.length >= 5 && dues.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)), `due dates: ${dues}`);
+    assert.deepEqual(dues, [...dues].sort(), 'sorted by due date');
+    assert.equal(await retail.locator('table.data tbody tr').first().locator('.badge.danger').count(), 1, 'the first is overdue');
 
     // Validation errors beside the field, in Malay, keeping what was typed.
     await developer.goto('/requests/new');
