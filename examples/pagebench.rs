@@ -213,8 +213,9 @@ async fn main() {
     let client = reqwest::Client::new();
     let pages = [
         ("healthz (baseline)", "/healthz", &sessions[0]),
-        ("retail queue", "/requests", &sessions[0]),
+        ("retail queue, by due date", "/requests", &sessions[0]),
         ("retail queue, overdue only", "/requests?overdue=on", &sessions[0]),
+        ("all requests, newest first", "/requests?view=all", &sessions[0]),
         ("developer ledger page", "/ledger", &sessions[1]),
         ("developer dashboard", "/dashboard", &sessions[1]),
     ];
