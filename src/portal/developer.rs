@@ -91,6 +91,8 @@ pub struct RequestItem {
     pub status: String,
     /// Status in words.
     pub status_label: String,
+    /// Who acts now, in words (empty when the request is closed).
+    pub owner: String,
     /// Due date, dd/mm/yyyy.
     pub due: String,
     /// `overdue`, `today` or empty.
@@ -115,6 +117,11 @@ impl RequestItem {
             developer: row.developer_code.clone(),
             status: row.status.as_str().to_owned(),
             status_label: words.status(row.status.as_str()),
+            owner: row
+                .status
+                .owner()
+                .map(|p| words.t(&format!("party-{}", format!("{p:?}").to_lowercase())))
+                .unwrap_or_default(),
             due: row.due_on.as_deref().filter(|_| open).map(local_date).unwrap_or_default(),
             sla,
             created: local_time(row.created_at_ms),

@@ -187,7 +187,7 @@ async function run(backend) {
     await inspect(developer, 'developer-dashboard', backend);
     await inspect(retail, 'retail-queue-all', backend);
     // The staff queue: open requests, the most overdue first.
-    const dues = (await retail.locator('table.data tbody tr td:nth-child(4)').allTextContents())
+    const dues = (await retail.locator('table.data tbody tr td:nth-child(5)').allTextContents())
       .map((text) => text.trim().slice(0, 10).split('/').reverse().join('-'));
     assert.ok(dues.length >= 5 && dues.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)), `due dates: ${dues}`);
     assert.deepEqual(dues, [...dues].sort(), 'sorted by due date');
