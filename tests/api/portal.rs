@@ -184,7 +184,7 @@ async fn link_token(app: &TestApp, kind: &str, to: &str) -> String {
 
 async fn a_password_link_works_once_within_the_hour(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    setup(&app).await;
+    let parties = setup(&app).await;
     let forgot = |email: &'static str| {
         let app = &app;
         async move { client().post(app.url("/password/forgot")).form(&[("email", email)]).send().await.unwrap() }
@@ -198,6 +198,8 @@ async fn a_password_link_works_once_within_the_hour(backend: Backend) {
     let token = link_token(&app, "password_reset", "pemaju@maju.com.my").await;
     assert_eq!(app.count("password_links WHERE token_sha256 = 'x'").await, 0);
     let session = session_of(&app, "pemaju@maju.com.my").await;
+    let api_token = parties.developer.clone();
+    assert_eq!(app.get_as(&api_token, "/api/v1/developers/PMJ-1/balances").await.status(), 200);
     assert_eq!(client().get(app.url(&format!("/password/reset?token={token}"))).send().await.unwrap().status(), 200);
     let set = |password: &'static str, confirmation: &'static str, token: String| {
         let app = &app;
@@ -219,6 +221,11 @@ async fn a_password_link_works_once_within_the_hour(backend: Backend) {
     assert_eq!(set("kata-laluan-baharu", "kata-laluan-baharu", token.clone()).await.status(), 200);
     assert_eq!(set("kata-laluan-lagi-1", "kata-laluan-lagi-1", token.clone()).await.status(), 404, "used once only");
     assert_eq!(get_page(&app, &session, "/dashboard").await.status(), 303, "sessions end with the password change");
+    assert_eq!(
+        app.get_as(&api_token, "/api/v1/developers/PMJ-1/balances").await.status(),
+        401,
+        "personal tokens are revoked with the password change"
+    );
     assert_eq!(sign_in(&app, "pemaju@maju.com.my", PASSWORD, None).await.status(), 401, "the old password is gone");
     assert_eq!(sign_in(&app, "pemaju@maju.com.my", "kata-laluan-baharu", None).await.status(), 303);
     // A link older than an hour no longer works.
