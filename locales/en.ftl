@@ -366,3 +366,4 @@ queue-due = By due date
 queue-all = All, newest first
 queue-due-hint = Open requests, the most overdue first.
 queue-all-hint = Every request, finished ones too, newest first.
+pending-verification-notice = Your company registration is being checked by the Pos Digicert retail team (usually within 2 working days). You can request quota once it is verified; we will tell you by e-mail.

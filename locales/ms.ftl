@@ -366,3 +366,4 @@ queue-due = Ikut tarikh akhir
 queue-all = Semua, terbaru dahulu
 queue-due-hint = Permohonan terbuka, yang paling lewat dahulu.
 queue-all-hint = Semua permohonan, termasuk yang selesai, terbaru dahulu.
+pending-verification-notice = Pendaftaran syarikat anda sedang disemak oleh pasukan retail Pos Digicert (biasanya dalam 2 hari bekerja). Anda boleh memohon kuota setelah ia disahkan; kami akan memaklumkan anda melalui e-mel.

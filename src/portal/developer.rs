@@ -136,6 +136,7 @@ struct Dashboard {
     w: Words,
     company: String,
     balances: Vec<BalanceCard>,
+    verified: bool,
     threshold: i64,
     bars: Vec<Bar>,
     peak: i64,
@@ -168,11 +169,12 @@ async fn dashboard_page(
     let today = today_local(now);
     let products = crate::catalogue::products(state.db.pool(), &today.to_string()).await?;
     let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
-    let own: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
+    let developer = sqlx::query("SELECT low_balance_threshold, status FROM developers WHERE id = $1")
         .bind(developer_id)
         .fetch_one(state.db.pool())
-        .await?
-        .try_get(0)?;
+        .await?;
+    let own: Option<i64> = developer.try_get(0)?;
+    let verified = developer.try_get::<String, _>(1)? == "verified";
     let threshold = own.unwrap_or(default_threshold);
     let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     let balances = balances
@@ -239,6 +241,7 @@ async fn dashboard_page(
         w,
         company: member.developer_code.clone().unwrap_or_default(),
         balances,
+        verified,
         threshold,
         bars,
         peak,
@@ -267,6 +270,18 @@ struct NewRequest {
     note: String,
     note_error: Option<String>,
     errors: Vec<String>,
+    /// Why no request can be made yet (a registration still being checked).
+    notice: Option<String>,
+}
+
+/// Whether the member's company has been verified by the retail team.
+async fn company_verified(state: &AppState, developer_id: i64) -> Result<bool, AppError> {
+    let status: String = sqlx::query("SELECT status FROM developers WHERE id = $1")
+        .bind(developer_id)
+        .fetch_one(state.db.pool())
+        .await?
+        .try_get(0)?;
+    Ok(status == "verified")
 }
 
 async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
@@ -280,9 +295,11 @@ async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
 
 /// `GET /requests/new`.
 pub async fn new_request(State(state): State<AppState>, member: Member) -> Response {
-    if developer_of(&member).is_none() {
-        return not_found(&member);
-    }
+    let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
+    let verified = match company_verified(&state, developer_id).await {
+        Ok(verified) => verified,
+        Err(error) => return app_error_page(&member, &error),
+    };
     match products_on_sale(&state).await {
         Ok(products) => {
             let w = member.words;
@@ -305,6 +322,7 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
                 note: String::new(),
                 note_error: None,
                 errors: Vec::new(),
+                notice: (!verified).then(|| w.t("pending-verification-notice")),
             };
             render(StatusCode::OK, &page)
         }
@@ -325,9 +343,16 @@ pub async fn create_request(
     if let Some(refused) = member.refuse_bad_csrf(&field("csrf")) {
         return refused;
     }
-    let Some(code) = member.developer_code.clone().filter(|_| member.is_developer()) else {
+    let (Some(code), Some(developer_id)) =
+        (member.developer_code.clone().filter(|_| member.is_developer()), developer_of(&member))
+    else {
         return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
+    match company_verified(&state, developer_id).await {
+        Ok(true) => {}
+        Ok(false) => return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "pending-verification-notice"),
+        Err(error) => return app_error_page(&member, &error),
+    }
     let products = match products_on_sale(&state).await {
         Ok(products) => products,
         Err(error) => return app_error_page(&member, &error),
@@ -377,6 +402,7 @@ pub async fn create_request(
             note,
             note_error,
             errors,
+            notice: None,
         };
         return render(StatusCode::BAD_REQUEST, &page);
     }

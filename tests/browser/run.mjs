@@ -267,12 +267,18 @@ async function run(backend) {
     await visitor.selectOption('#state', '14');
     await visitor.getByRole('button', { name: 'Hantar pendaftaran' }).click();
     assert.match(await visitor.textContent('.flash'), /Pendaftaran diterima/);
+    // Before verification the company signs in but cannot request quota yet.
+    const siti = await signIn(browser, server.address, 'siti@binaharmoni.my', 'ms', 'kata-laluan-siti-1');
+    assert.match(siti.url(), /\/dashboard$/);
+    assert.match(await siti.textContent('.flash.warn'), /sedang disemak/);
+    await siti.goto('/requests/new');
+    assert.equal(await siti.locator('form.form').count(), 0, 'no request form before verification');
     await retail.goto('/developers');
     await inspect(retail, 'retail-registrations', backend);
     await retail.getByRole('button', { name: 'Sahkan · PMJ-9' }).click();
     assert.match(await retail.textContent('.flash'), /Pendaftaran disahkan/);
-    const siti = await signIn(browser, server.address, 'siti@binaharmoni.my', 'ms', 'kata-laluan-siti-1');
-    assert.match(siti.url(), /\/dashboard$/, 'the verified company signs in');
+    await siti.reload();
+    assert.equal(await siti.locator('form.form').count(), 1, 'the verified company can request quota');
 
     // Retail corrects a balance with a reason.
     await retail.selectOption('#adjust-developer', 'PMJ-1');
