@@ -73,11 +73,14 @@ pub struct BalanceCard {
 /// One bar of the usage chart.
 pub struct Bar {
     x: i64,
-    y: i64,
-    height: i64,
     label: String,
     units: i64,
+    /// One stacked piece per product: (y, height, colour, product, units).
+    segments: Vec<(i64, i64, &'static str, String, i64)>,
 }
+
+/// Colours of the products in the usage chart, each at least 3:1 against white.
+const PRODUCT_COLOURS: [&str; 4] = ["#2563EB", "#B45309", "#047857", "#7C3AED"];
 
 /// A request in a list.
 pub struct RequestItem {
@@ -139,6 +142,7 @@ struct Dashboard {
     verified: bool,
     threshold: i64,
     bars: Vec<Bar>,
+    legend: Vec<(String, &'static str)>,
     peak: i64,
     chart_label: String,
     requests: Vec<RequestItem>,
@@ -195,8 +199,10 @@ async fn dashboard_page(
     let today_number = (state.clock.now_ms() + OFFSET_MS) / DAY_MS;
     let first = today_number - (USAGE_DAYS - 1);
     let rows = sqlx::query(
-        "SELECT (created_at + $1) / $2 AS day, CAST(SUM(units) AS BIGINT) FROM ledger_entries
-         WHERE developer_id = $3 AND kind IN ('consume', 'hold_commit') AND created_at >= $4 GROUP BY (created_at + $1) / $2",
+        "SELECT (e.created_at + $1) / $2 AS day, a.product_code, CAST(SUM(e.units) AS BIGINT)
+         FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+         WHERE e.developer_id = $3 AND e.kind IN ('consume', 'hold_commit') AND e.created_at >= $4
+         GROUP BY (e.created_at + $1) / $2, a.product_code",
     )
     .bind(OFFSET_MS)
     .bind(DAY_MS)
@@ -204,21 +210,37 @@ async fn dashboard_page(
     .bind(first * DAY_MS - OFFSET_MS)
     .fetch_all(state.db.pool())
     .await?;
-    let mut used: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut used: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for row in &rows {
-        used.insert(row.try_get(0)?, row.try_get(1)?);
+        used.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
     }
-    let peak = used.values().copied().max().unwrap_or(0).max(1);
+    let mut products_used: Vec<String> = used.keys().map(|(_, product)| product.clone()).collect();
+    products_used.sort();
+    products_used.dedup();
+    let colour = |product: &str| {
+        let index = products_used.iter().position(|p| p == product).unwrap_or(0);
+        PRODUCT_COLOURS[index % PRODUCT_COLOURS.len()]
+    };
+    let day_total = |day: i64| used.iter().filter(|((d, _), _)| *d == day).map(|(_, units)| units).sum::<i64>();
+    let peak = (first..=today_number).map(day_total).max().unwrap_or(0).max(1);
     let bars = (0..USAGE_DAYS)
         .map(|offset| {
             let day = first + offset;
-            let units = used.get(&day).copied().unwrap_or(0);
-            let height = units * 100 / peak;
-            let x = offset * 20;
             let date = today.checked_sub(jiff::Span::new().days(today_number - day)).unwrap_or(today);
-            Bar { x, y: 120 - height, height, label: date.strftime("%d/%m").to_string(), units }
+            let mut top = 120;
+            let segments = products_used
+                .iter()
+                .filter_map(|product| {
+                    let units = used.get(&(day, product.clone())).copied()?;
+                    let height = units * 100 / peak;
+                    top -= height;
+                    Some((top, height, colour(product), product.clone(), units))
+                })
+                .collect();
+            Bar { x: offset * 20, label: date.strftime("%d/%m").to_string(), units: day_total(day), segments }
         })
         .collect::<Vec<_>>();
+    let legend: Vec<(String, &'static str)> = products_used.iter().map(|p| (p.clone(), colour(p))).collect();
     let total: i64 = bars.iter().map(|b| b.units).sum();
     let chart_label =
         w.f("chart-label", [("days", USAGE_DAYS.to_string().as_str()), ("units", total.to_string().as_str())]);
@@ -244,6 +266,7 @@ async fn dashboard_page(
         verified,
         threshold,
         bars,
+        legend,
         peak,
         chart_label,
         requests,
