@@ -41,29 +41,33 @@ pub async fn create_client(
     Ok((id, secret))
 }
 
-/// Revokes an API client's token; false when there is no such active client.
+/// Revokes an API client's token, with its audit record in the same
+/// transaction; false when there is no such active client.
 ///
 /// # Errors
 /// A database fault.
-pub async fn revoke_client(pool: &AnyPool, id: i64, actor: &str, now_ms: i64) -> sqlx::Result<bool> {
-    let revoked = sqlx::query("UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    if revoked.rows_affected() == 0 {
-        return Ok(false);
-    }
+pub async fn revoke_client(db: &crate::db::Db, id: i64, actor: &str, now_ms: i64) -> crate::error::AppResult<bool> {
+    let mut transaction = db.begin_write().await?;
+    let revoked = sqlx::query(
+        "UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name, scope",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(row) = revoked else { return Ok(false) };
+    let before = serde_json::json!({"name": row.try_get::<String, _>(0)?, "scope": row.try_get::<String, _>(1)?});
     let subject = format!("api_client:{id}");
     let audit = crate::audit::Record {
         actor,
         action: "api_client.revoke",
         subject: &subject,
-        before: None,
+        before: Some(before),
         after: None,
         at_ms: now_ms,
     };
-    crate::audit::record_alone(pool, &audit).await?;
+    crate::audit::record(&mut transaction, &audit).await?;
+    transaction.commit().await?;
     Ok(true)
 }
 

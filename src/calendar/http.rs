@@ -68,19 +68,20 @@ pub(crate) async fn remove(
     Path(date): Path<String>,
 ) -> AppResult<StatusCode> {
     caller.require_admin()?;
-    if store::delete(state.db.pool(), &date).await? {
-        let (actor, subject) = (caller.actor(), format!("holiday:{date}"));
-        let audit = crate::audit::Record {
-            actor: &actor,
-            action: "holiday.delete",
-            subject: &subject,
-            before: None,
-            after: None,
-            at_ms: state.clock.now_ms(),
-        };
-        crate::audit::record_alone(state.db.pool(), &audit).await?;
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound(format!("{date} is not a holiday")))
-    }
+    let mut transaction = state.db.begin_write().await?;
+    let Some(removed) = store::delete(&mut transaction, &date).await? else {
+        return Err(AppError::NotFound(format!("{date} is not a holiday")));
+    };
+    let (actor, subject) = (caller.actor(), format!("holiday:{date}"));
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "holiday.delete",
+        subject: &subject,
+        before: serde_json::to_value(&removed).ok(),
+        after: None,
+        at_ms: state.clock.now_ms(),
+    };
+    crate::audit::record(&mut transaction, &audit).await?;
+    transaction.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -55,10 +55,14 @@ pub async fn upsert(pool: &AnyPool, holiday: &Holiday) -> sqlx::Result<bool> {
     Ok(!existed)
 }
 
-/// Removes a holiday; true when there was one.
+/// Removes a holiday inside the caller's transaction; the removed one, if there was one.
 ///
 /// # Errors
 /// A database fault.
-pub async fn delete(pool: &AnyPool, date: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM holidays WHERE day = $1").bind(date).execute(pool).await?.rows_affected() == 1)
+pub async fn delete(connection: &mut sqlx::AnyConnection, date: &str) -> sqlx::Result<Option<Holiday>> {
+    let row = sqlx::query("DELETE FROM holidays WHERE day = $1 RETURNING day, name_ms, name_en")
+        .bind(date)
+        .fetch_optional(connection)
+        .await?;
+    row.map(|row| Ok(Holiday { date: row.try_get(0)?, name_ms: row.try_get(1)?, name_en: row.try_get(2)? })).transpose()
 }

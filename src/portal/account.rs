@@ -493,20 +493,41 @@ pub async fn revoke_token(
     let Ok(id) = id.parse::<i64>() else {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
+    match revoke_own_token(&state, &member, id).await {
+        Ok(true) => {
+            state.token_cache.clear();
+            Redirect::to("/tokens?done=token-revoked").into_response()
+        }
+        Ok(false) => error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// Revokes one of the member's own tokens, with its audit record.
+async fn revoke_own_token(state: &AppState, member: &Member, id: i64) -> AppResult<bool> {
     let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
     let revoked =
         sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
             .bind(now_ms)
             .bind(id)
             .bind(member.user_id)
-            .execute(state.db.pool())
-            .await;
-    match revoked {
-        Ok(done) if done.rows_affected() == 1 => {
-            state.token_cache.clear();
-            Redirect::to("/tokens?done=token-revoked").into_response()
-        }
-        Ok(_) => error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
-        Err(error) => app_error_page(&member, &AppError::from(error)),
+            .execute(&mut *transaction)
+            .await?;
+    if revoked.rows_affected() != 1 {
+        return Ok(false);
     }
+    let actor = member.caller.actor();
+    let subject = format!("user_token:{id}");
+    let record = crate::audit::Record {
+        actor: &actor,
+        action: "user_token.revoke",
+        subject: &subject,
+        before: None,
+        after: None,
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &record).await?;
+    transaction.commit().await?;
+    Ok(true)
 }

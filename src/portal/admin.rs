@@ -313,15 +313,13 @@ pub async fn change(
         }
         "client-revoke" => {
             let id = value("id").parse::<i64>().unwrap_or_default();
-            match crate::auth::store::revoke_client(state.db.pool(), id, &member.caller.actor(), state.clock.now_ms())
-                .await
-            {
+            match crate::auth::store::revoke_client(&state.db, id, &member.caller.actor(), state.clock.now_ms()).await {
                 Ok(true) => {
                     state.token_cache.clear();
                     Ok(None)
                 }
                 Ok(false) => Err(AppError::NotFound(format!("there is no active API client {id}"))),
-                Err(error) => Err(error.into()),
+                Err(error) => Err(error),
             }
         }
         "client" => {

@@ -139,7 +139,8 @@ struct Dashboard {
     w: Words,
     company: String,
     balances: Vec<BalanceCard>,
-    verified: bool,
+    /// Why the company cannot request quota yet, if it cannot.
+    notice: Option<String>,
     threshold: i64,
     bars: Vec<Bar>,
     legend: Vec<(String, &'static str)>,
@@ -178,7 +179,7 @@ async fn dashboard_page(
         .fetch_one(state.db.pool())
         .await?;
     let own: Option<i64> = developer.try_get(0)?;
-    let verified = developer.try_get::<String, _>(1)? == "verified";
+    let notice = notice_for(&developer.try_get::<String, _>(1)?).map(|key| w.t(key));
     let threshold = own.unwrap_or(default_threshold);
     let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     let balances = balances
@@ -263,7 +264,7 @@ async fn dashboard_page(
         w,
         company: member.developer_code.clone().unwrap_or_default(),
         balances,
-        verified,
+        notice,
         threshold,
         bars,
         legend,
@@ -297,14 +298,23 @@ struct NewRequest {
     notice: Option<String>,
 }
 
-/// Whether the member's company has been verified by the retail team.
-async fn company_verified(state: &AppState, developer_id: i64) -> Result<bool, AppError> {
+/// Why the member's company cannot request quota yet: the key of a notice,
+/// or `None` once the retail team has verified it.
+async fn company_notice(state: &AppState, developer_id: i64) -> Result<Option<&'static str>, AppError> {
     let status: String = sqlx::query("SELECT status FROM developers WHERE id = $1")
         .bind(developer_id)
         .fetch_one(state.db.pool())
         .await?
         .try_get(0)?;
-    Ok(status == "verified")
+    Ok(notice_for(&status))
+}
+
+fn notice_for(status: &str) -> Option<&'static str> {
+    match status {
+        "verified" => None,
+        "rejected" => Some("rejected-notice"),
+        _ => Some("pending-verification-notice"),
+    }
 }
 
 async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
@@ -319,8 +329,8 @@ async fn products_on_sale(state: &AppState) -> Result<Vec<Product>, AppError> {
 /// `GET /requests/new`.
 pub async fn new_request(State(state): State<AppState>, member: Member) -> Response {
     let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
-    let verified = match company_verified(&state, developer_id).await {
-        Ok(verified) => verified,
+    let notice = match company_notice(&state, developer_id).await {
+        Ok(notice) => notice,
         Err(error) => return app_error_page(&member, &error),
     };
     match products_on_sale(&state).await {
@@ -345,7 +355,7 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
                 note: String::new(),
                 note_error: None,
                 errors: Vec::new(),
-                notice: (!verified).then(|| w.t("pending-verification-notice")),
+                notice: notice.map(|key| w.t(key)),
             };
             render(StatusCode::OK, &page)
         }
@@ -371,9 +381,9 @@ pub async fn create_request(
     else {
         return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
-    match company_verified(&state, developer_id).await {
-        Ok(true) => {}
-        Ok(false) => return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "pending-verification-notice"),
+    match company_notice(&state, developer_id).await {
+        Ok(None) => {}
+        Ok(Some(key)) => return error_page(&w, Some(&member), StatusCode::FORBIDDEN, key),
         Err(error) => return app_error_page(&member, &error),
     }
     let products = match products_on_sale(&state).await {

@@ -137,8 +137,17 @@ pub async fn register(
                 }
             }
         }
-        Err(AppError::Conflict { detail, .. }) => {
-            summary.push(("#developer_code".to_owned(), format!("{} ({detail})", w.t("error-registration-taken"))));
+        Err(AppError::Conflict { slug, .. }) => {
+            // Which field is taken; the API's detail is not shown, so the page
+            // does not confirm whose e-mail already has an account.
+            let field = match slug {
+                "registration-no-exists" => "registration_no",
+                "user-exists" => "user_email",
+                _ => "developer_code",
+            };
+            let text = w.t(&format!("reg-taken-{field}"));
+            summary.push((format!("#{field}"), format!("{}: {text}", w.t(&format!("reg-{field}")))));
+            errors.insert(field.to_owned(), text);
         }
         Err(error) => {
             tracing::error!(error = %error, "registration from the portal");

@@ -63,18 +63,20 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty() && q.len() <= 40).map(str::to_owned);
     let today = today_local(state.clock.now()).to_string();
     let staff = !member.is_developer();
-    let view = if staff && query.view.as_deref() != Some("all") { "due" } else { "all" };
+    // A closed status has no place in the queue of what is due: show it in the full list.
+    let closed = status.is_some_and(|s| s.owner().is_none());
+    let view = if staff && query.view.as_deref() != Some("all") && !closed { "due" } else { "all" };
     let after_id = query.after.as_deref().and_then(|a| a.parse::<i64>().ok());
-    let after_due = query.after_due.as_deref().filter(|d| d.parse::<jiff::civil::Date>().is_ok());
     let rows = if view == "due" {
-        let queue = store::DueQueue {
-            status: status.map(Status::as_str),
-            search: search.as_deref(),
-            due_before: overdue.then_some(today.as_str()),
-            after: after_due.zip(after_id),
-            limit: LIST_PAGE + 1,
-        };
-        store::due_queue(state.db.pool(), &queue).await
+        due_rows(
+            &state,
+            status,
+            search.as_deref(),
+            overdue.then_some(today.as_str()),
+            query.after_due.as_deref(),
+            after_id,
+        )
+        .await
     } else {
         let filter = ListFilter {
             status: status.map(|s| s.as_str().to_owned()),
@@ -95,7 +97,7 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
         let last = &rows[page_size - 1];
         let mut link = format!("/requests?view={view}&after={}", last.id);
         if view == "due" {
-            link.push_str(&format!("&after_due={}", last.due_on.as_deref().unwrap_or_default()));
+            link.push_str(&format!("&after_due={}", last.due_on.as_deref().unwrap_or(UNDATED)));
         }
         if let Some(status) = status {
             link.push_str(&format!("&status={}", status.as_str()));
@@ -122,6 +124,40 @@ pub async fn list(State(state): State<AppState>, member: Member, Query(query): Q
         next,
     };
     render(StatusCode::OK, &page)
+}
+
+/// The cursor value for the undated end of the staff queue.
+const UNDATED: &str = "none";
+
+/// A page of the staff queue: requests with a due date, soonest first, then
+/// those waiting for the developer's information (no due date). The cursor
+/// is the last row's `(due_on, id)`, or `("none", id)` in the undated part.
+async fn due_rows(
+    state: &AppState,
+    status: Option<Status>,
+    search: Option<&str>,
+    overdue_on: Option<&str>,
+    after_due: Option<&str>,
+    after_id: Option<i64>,
+) -> Result<Vec<store::RequestRow>, sqlx::Error> {
+    let limit = LIST_PAGE + 1;
+    let in_undated_part = after_due == Some(UNDATED);
+    let dated_status = status.is_none_or(|s| s.deadline() != crate::request::domain::Deadline::None);
+    let mut rows = Vec::new();
+    if !in_undated_part && dated_status {
+        let after = after_due.filter(|d| d.parse::<jiff::civil::Date>().is_ok()).zip(after_id);
+        let queue =
+            store::DueQueue { status: status.map(Status::as_str), search, due_before: overdue_on, after, limit };
+        rows = store::due_queue(state.db.pool(), &queue).await?;
+    }
+    // Nothing without a due date is overdue.
+    let room = limit - i64::try_from(rows.len()).unwrap_or(limit);
+    if room > 0 && overdue_on.is_none() {
+        let after = if in_undated_part { after_id.unwrap_or(0) } else { 0 };
+        let undated = store::undated_open(state.db.pool(), status.map(Status::as_str), search, after, room).await?;
+        rows.extend(undated);
+    }
+    Ok(rows)
 }
 
 /// One of the six seed steps.

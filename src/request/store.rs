@@ -128,8 +128,9 @@ pub struct DueQueue<'a> {
     pub limit: i64,
 }
 
-/// Open requests by due date, soonest (most overdue) first, after the
-/// `(due_on, id)` cursor; closed requests have no due date and are left out.
+/// Open requests that have a due date, soonest (most overdue) first, after
+/// the `(due_on, id)` cursor. Closed requests have no due date; neither has a
+/// request waiting for the developer's information ([`undated_open`]).
 ///
 /// # Errors
 /// A database fault.
@@ -166,6 +167,43 @@ pub async fn due_queue(pool: &AnyPool, queue: &DueQueue<'_>) -> sqlx::Result<Vec
     }
     if let Some((due, id)) = after {
         query = query.bind(due.to_owned()).bind(id);
+    }
+    let rows = query.bind(limit).fetch_all(pool).await?;
+    rows.iter().map(request_from_row).collect()
+}
+
+/// Open requests without a due date (waiting for the developer's
+/// information), oldest first, after `after_id`; the end of the staff queue.
+///
+/// # Errors
+/// A database fault.
+pub async fn undated_open(
+    pool: &AnyPool,
+    status: Option<&str>,
+    search: Option<&str>,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RequestRow>> {
+    let open: Vec<String> =
+        Status::ALL.iter().filter(|s| s.owner().is_some()).map(|s| format!("'{}'", s.as_str())).collect();
+    let mut sql =
+        format!("{REQUEST_COLUMNS} WHERE r.due_on IS NULL AND r.status IN ({}) AND r.id > $1", open.join(", "));
+    let mut next = 2;
+    if status.is_some() {
+        sql.push_str(&format!(" AND r.status = ${next}"));
+        next += 1;
+    }
+    if search.is_some() {
+        sql.push_str(&format!(" AND (r.number = ${next} OR d.code = ${next})"));
+        next += 1;
+    }
+    sql.push_str(&format!(" ORDER BY r.id LIMIT ${next}"));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after_id);
+    if let Some(status) = status {
+        query = query.bind(status.to_owned());
+    }
+    if let Some(text) = search {
+        query = query.bind(text.trim().to_uppercase());
     }
     let rows = query.bind(limit).fetch_all(pool).await?;
     rows.iter().map(request_from_row).collect()

@@ -17,6 +17,7 @@ on_both_backends!(
     portal_sign_in_is_throttled_like_the_api,
     pages_of_another_company_are_not_found,
     a_password_link_works_once_within_the_hour,
+    the_staff_queue_pages_through_every_open_request_once,
 );
 
 const PASSWORD: &str = "kata-laluan-ujian";
@@ -238,4 +239,64 @@ async fn a_password_link_works_once_within_the_hour(backend: Backend) {
         forgot("pemaju@maju.com.my").await;
     }
     assert_eq!(app.count("outbox WHERE kind = 'password_reset'").await, 2 + 3);
+}
+
+/// The request numbers on a list page, in order, and its "older" link.
+fn numbers_and_next(html: &str) -> (Vec<String>, Option<String>) {
+    let numbers =
+        html.split("\">REQ-").skip(1).map(|rest| format!("REQ-{}", rest.split('<').next().unwrap())).collect();
+    let next = html
+        .split("<p><a href=\"")
+        .nth(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&"));
+    (numbers, next)
+}
+
+async fn the_staff_queue_pages_through_every_open_request_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 1}]});
+    let mut ids = Vec::new();
+    for _ in 0..53 {
+        let created: Value =
+            app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+        ids.push(created["id"].as_i64().unwrap());
+    }
+    // Two wait for the developer's information (no due date); one is closed.
+    for id in &ids[..2] {
+        let asked = app
+            .post_as(
+                &parties.retail,
+                &format!("/api/v1/quota-requests/{id}/info-requests"),
+                &json!({"message": "Sila sahkan"}),
+            )
+            .await;
+        assert_eq!(asked.status(), 200);
+    }
+    let cancelled = app
+        .post_as(
+            &parties.developer,
+            &format!("/api/v1/quota-requests/{}/cancellation", ids[2]),
+            &json!({"reason": "tidak perlu"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let session = session_of(&app, "retail@posdigicert.com.my").await;
+    let mut seen = Vec::new();
+    let mut path = Some("/requests".to_owned());
+    let mut pages = 0;
+    while let Some(next) = path {
+        let page = get_page(&app, &session, &next).await;
+        assert_eq!(page.status(), 200, "{next}");
+        let (numbers, link) = numbers_and_next(&page.text().await.unwrap());
+        seen.extend(numbers);
+        path = link;
+        pages += 1;
+        assert!(pages < 5, "the queue does not end");
+    }
+    assert_eq!(pages, 2, "50 a page");
+    assert_eq!(seen.len(), 52, "every open request once, the closed one left out: {seen:?}");
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 52);
+    assert_eq!(&seen[50..], ["REQ-2026-000001", "REQ-2026-000002"], "those waiting for information come last");
 }

@@ -187,10 +187,14 @@ async function run(backend) {
     await inspect(developer, 'developer-dashboard', backend);
     await inspect(retail, 'retail-queue-all', backend);
     // The staff queue: open requests, the most overdue first.
-    const dues = (await retail.locator('table.data tbody tr td:nth-child(5)').allTextContents())
-      .map((text) => text.trim().slice(0, 10).split('/').reverse().join('-'));
+    const cells = (await retail.locator('table.data tbody tr td:nth-child(5)').allTextContents()).map((t) => t.trim());
+    const firstUndated = cells.findIndex((t) => t === '');
+    assert.ok(firstUndated > 0, `a request waiting for information is in the queue, at the end: ${cells}`);
+    assert.ok(cells.slice(firstUndated).every((t) => t === ''), 'undated requests come last');
+    const dues = cells.slice(0, firstUndated).map((text) => text.slice(0, 10).split('/').reverse().join('-'));
     assert.ok(dues.length >= 5 && dues.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)), `due dates: ${dues}`);
     assert.deepEqual(dues, [...dues].sort(), 'sorted by due date');
+    assert.ok((await retail.textContent('table.data')).includes('Maklumat diperlukan'), 'the info-requested request is listed');
     assert.equal(await retail.locator('table.data tbody tr').first().locator('.badge.danger').count(), 1, 'the first is overdue');
 
     // Validation errors beside the field, in Malay, keeping what was typed.
