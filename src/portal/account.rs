@@ -5,15 +5,14 @@
 //! user's sessions and revokes their tokens.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
 use crate::auth::Role;
 use crate::auth::users::{Language, NewUser};
@@ -85,10 +84,10 @@ pub struct ForgotForm {
 pub async fn forgot(
     State(state): State<AppState>,
     visitor: Visitor,
-    form: Result<Form<ForgotForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<ForgotForm>,
 ) -> Response {
     let w = visitor.words;
-    let email = form.map(|Form(f)| f.email.trim().to_lowercase()).unwrap_or_default();
+    let email = form.email.trim().to_lowercase();
     if let Err(error) = send_reset(&state, &email).await {
         tracing::error!(error = %error, "forgotten password");
         return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
@@ -145,7 +144,11 @@ async fn link_user(state: &AppState, token: &str) -> AppResult<Option<i64>> {
 }
 
 /// `GET /password/reset?token=…`.
-pub async fn reset_page(State(state): State<AppState>, visitor: Visitor, Query(query): Query<TokenQuery>) -> Response {
+pub async fn reset_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    PortalQuery(query): PortalQuery<TokenQuery>,
+) -> Response {
     match link_user(&state, &query.token).await {
         Ok(Some(_)) => password_page(visitor.words, "reset", query.token, None, StatusCode::OK),
         Ok(None) => password_page(visitor.words, "invalid", String::new(), None, StatusCode::NOT_FOUND),
@@ -167,10 +170,9 @@ pub struct ResetForm {
 pub async fn reset(
     State(state): State<AppState>,
     visitor: Visitor,
-    form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<ResetForm>,
 ) -> Response {
     let w = visitor.words;
-    let Ok(Form(form)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
     if crate::auth::password::check(&form.password).is_err() {
         return password_page(w, "reset", form.token, Some(w.t("reg-error-user_password")), StatusCode::BAD_REQUEST);
     }
@@ -291,13 +293,12 @@ async fn company_page(
     })
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// `GET /company`: the company's users; its administrator invites more.
-pub async fn company(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn company(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     if !member.is_developer() {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     }
@@ -325,10 +326,9 @@ pub struct InviteForm {
 pub async fn invite(
     State(state): State<AppState>,
     member: Member,
-    form: Result<Form<InviteForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<InviteForm>,
 ) -> Response {
     let w = member.words;
-    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
@@ -445,7 +445,11 @@ async fn tokens_page(
 }
 
 /// `GET /tokens`: the member's personal API tokens.
-pub async fn tokens(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn tokens(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     match tokens_page(&state, &member, None, query.done.as_deref()).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(error) => app_error_page(&member, &error),
@@ -462,9 +466,9 @@ pub struct CsrfOnly {
 pub async fn create_token(
     State(state): State<AppState>,
     member: Member,
-    form: Result<Form<CsrfOnly>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<CsrfOnly>,
 ) -> Response {
-    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    let sent = form.csrf;
     if let Some(refused) = member.refuse_bad_csrf(&sent) {
         return refused;
     }
@@ -484,9 +488,9 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     member: Member,
     Path(id): Path<String>,
-    form: Result<Form<CsrfOnly>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<CsrfOnly>,
 ) -> Response {
-    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    let sent = form.csrf;
     if let Some(refused) = member.refuse_bad_csrf(&sent) {
         return refused;
     }

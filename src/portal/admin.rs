@@ -6,14 +6,13 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use sqlx::Row;
 
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::api::ApiJson;
 use crate::auth::users::{Language, NewUser};
@@ -104,11 +103,6 @@ struct AdminPage {
 
 /// What was typed into the settings form (field → value) and what was wrong (field → message).
 type TypedSettings<'a> = (&'a HashMap<String, String>, &'a HashMap<String, String>);
-
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
 
 async fn admin_page(
     state: &AppState,
@@ -207,7 +201,11 @@ async fn admin_page(
 }
 
 /// `GET /admin` (administrators).
-pub async fn overview(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn overview(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     if !member.is_admin() {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     }

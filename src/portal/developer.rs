@@ -5,15 +5,14 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::Row;
 
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::api::ApiJson;
 use crate::catalogue::Product;
@@ -149,13 +148,12 @@ struct Dashboard {
     requests: Vec<RequestItem>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// `GET /dashboard`.
-pub async fn dashboard(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn dashboard(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     match dashboard_page(&state, &member, developer_id, query.done.as_deref()).await {
         Ok(page) => render(StatusCode::OK, &page),
@@ -368,10 +366,10 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
 pub async fn create_request(
     State(state): State<AppState>,
     member: Member,
-    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<Vec<(String, String)>>,
 ) -> Response {
     let w = member.words;
-    let Ok(Form(fields)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
+    let fields = form;
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     if let Some(refused) = member.refuse_bad_csrf(&field("csrf")) {
         return refused;
@@ -491,7 +489,11 @@ fn signed_units(kind: &str, units: i64) -> i64 {
 }
 
 /// `GET /ledger`: newest first, 50 per page (keyset), filter by product.
-pub async fn ledger(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
+pub async fn ledger(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<LedgerQuery>,
+) -> Response {
     let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     let w = member.words;
     let product = query.product.clone().filter(|p| !p.is_empty());
@@ -618,7 +620,11 @@ fn csv_field(text: &str) -> String {
 }
 
 /// `GET /ledger.csv`: the same entries as the page, all of them (to 100,000).
-pub async fn ledger_csv(State(state): State<AppState>, member: Member, Query(query): Query<LedgerQuery>) -> Response {
+pub async fn ledger_csv(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<LedgerQuery>,
+) -> Response {
     let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     let product = query.product.filter(|p| !p.is_empty());
     let rows =

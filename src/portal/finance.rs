@@ -3,8 +3,7 @@
 //! their age, and recording a settlement.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -12,7 +11,7 @@ use sqlx::Row;
 
 use super::developer::{RequestItem, local_date};
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::api::ApiJson;
 use crate::clock::today_local;
@@ -122,11 +121,6 @@ pub async fn sales_csv(State(state): State<AppState>, member: Member) -> Respons
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 async fn page(
     state: &AppState,
     member: &Member,
@@ -202,7 +196,11 @@ async fn page(
 }
 
 /// `GET /finance` (finance and administrators).
-pub async fn overview(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn overview(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     if !member.is_finance() {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     }
@@ -227,10 +225,9 @@ pub async fn settle(
     State(state): State<AppState>,
     member: Member,
     Path(number): Path<String>,
-    form: Result<Form<SettlementForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<SettlementForm>,
 ) -> Response {
     let w = member.words;
-    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }

@@ -109,6 +109,58 @@ pub fn url_encode(text: &str) -> String {
         .collect()
 }
 
+/// A form body; a malformed one is answered with a 400 page in the reader's
+/// language (their session is read only then, not on every form).
+#[derive(Debug)]
+pub struct PortalForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for PortalForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        match Form::<T>::from_request(request, state).await {
+            Ok(Form(value)) => Ok(Self(value)),
+            Err(_) => {
+                let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+                parts.headers = headers;
+                let visitor =
+                    <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+                        .await?;
+                Err(error_page(&visitor.words, visitor.member.as_ref(), StatusCode::BAD_REQUEST, "error-invalid"))
+            }
+        }
+    }
+}
+
+/// A page's query string; a malformed one is answered like a malformed form.
+#[derive(Debug)]
+pub struct PortalQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for PortalQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(_) => {
+                let visitor = Visitor::from_request_parts(parts, state).await?;
+                Err(error_page(&visitor.words, visitor.member.as_ref(), StatusCode::BAD_REQUEST, "error-invalid"))
+            }
+        }
+    }
+}
+
+/// `?done=…`: names the confirmation to show after a redirect.
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    /// The action just done.
+    pub done: Option<String>,
+}
+
 /// Renders a page, or a bare 500 if the template fails.
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
@@ -231,7 +283,11 @@ pub struct NextQuery {
 }
 
 /// `GET /login`.
-pub async fn login_page(State(state): State<AppState>, visitor: Visitor, Query(query): Query<NextQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    PortalQuery(query): PortalQuery<NextQuery>,
+) -> Response {
     if visitor.member.is_some() {
         return Redirect::to(&safe_next(query.next.as_deref())).into_response();
     }
@@ -274,10 +330,9 @@ pub async fn login(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<LoginForm>,
 ) -> Response {
     let w = visitor.words;
-    let Ok(Form(form)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
     let next = safe_next(form.next.as_deref());
     let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let fresh_csrf = crate::auth::token::generate().unwrap_or_default();
@@ -325,9 +380,9 @@ pub async fn logout(
     State(state): State<AppState>,
     member: Member,
     headers: HeaderMap,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<CsrfForm>,
 ) -> Response {
-    let sent = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    let sent = form.csrf;
     if let Some(refused) = member.refuse_bad_csrf(&sent) {
         return refused;
     }
@@ -350,7 +405,10 @@ pub struct LanguageQuery {
 }
 
 /// `GET /language?to=en`: before sign-in, remembers the choice in a cookie.
-pub async fn choose_language(State(state): State<AppState>, Query(query): Query<LanguageQuery>) -> Response {
+pub async fn choose_language(
+    State(state): State<AppState>,
+    PortalQuery(query): PortalQuery<LanguageQuery>,
+) -> Response {
     let language = query.to.as_deref().and_then(|t| t.parse::<Language>().ok()).unwrap_or(Language::Ms);
     let mut response = Redirect::to(&safe_next(query.next.as_deref().or(Some("/login")))).into_response();
     let cookie = session::cookie_header(&state, LANGUAGE_COOKIE, language.as_str(), 365 * 24 * 3600);
@@ -365,11 +423,8 @@ pub async fn change_language(
     State(state): State<AppState>,
     member: Member,
     headers: HeaderMap,
-    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<CsrfForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return error_page(&member.words, Some(&member), StatusCode::BAD_REQUEST, "error-invalid");
-    };
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }

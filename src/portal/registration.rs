@@ -6,15 +6,14 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::Row;
 
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
 use crate::api::ApiJson;
 use crate::error::AppError;
@@ -96,10 +95,10 @@ pub async fn register_page(visitor: Visitor) -> Response {
 pub async fn register(
     State(state): State<AppState>,
     visitor: Visitor,
-    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<HashMap<String, String>>,
 ) -> Response {
     let w = visitor.words;
-    let Ok(Form(values)) = form else { return error_page(&w, None, StatusCode::BAD_REQUEST, "error-invalid") };
+    let values = form;
     let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     let body = crate::developer::registration::RegistrationBody {
         company_name: value("company_name"),
@@ -180,14 +179,13 @@ struct DevelopersPage {
     problem: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// `GET /developers`: registrations awaiting verification, and balance
 /// adjustments (retail, admin).
-pub async fn developers(State(state): State<AppState>, member: Member, Query(query): Query<DoneQuery>) -> Response {
+pub async fn developers(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<DoneQuery>,
+) -> Response {
     if !member.is_retail() {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     }
@@ -274,10 +272,9 @@ pub struct AdjustmentForm {
 pub async fn adjust(
     State(state): State<AppState>,
     member: Member,
-    form: Result<Form<AdjustmentForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<AdjustmentForm>,
 ) -> Response {
     let w = member.words;
-    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
@@ -318,10 +315,9 @@ pub async fn decide(
     State(state): State<AppState>,
     member: Member,
     Path((code, decision)): Path<(String, String)>,
-    form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
+    PortalForm(form): PortalForm<DecisionForm>,
 ) -> Response {
     let w = member.words;
-    let Ok(Form(form)) = form else { return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-invalid") };
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }

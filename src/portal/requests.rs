@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use super::developer::{RequestItem, local_date, local_time};
 use super::i18n::Words;
-use super::pages::{Chrome, app_error_page, error_page, render};
+use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::api::ApiJson;
 use crate::auth::Role;
@@ -56,7 +56,11 @@ pub struct ListQuery {
 }
 
 /// `GET /requests`: a developer's requests, or the staff queue.
-pub async fn list(State(state): State<AppState>, member: Member, Query(query): Query<ListQuery>) -> Response {
+pub async fn list(
+    State(state): State<AppState>,
+    member: Member,
+    PortalQuery(query): PortalQuery<ListQuery>,
+) -> Response {
     let w = member.words;
     let status = query.status.as_deref().and_then(Status::parse);
     let overdue = query.overdue.as_deref() == Some("on");
@@ -520,17 +524,12 @@ async fn preview(state: &AppState, lines: &[(String, i64)]) -> Result<Option<Pre
     }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// `GET /requests/{id}`: another company's request is a 404.
 pub async fn show(
     State(state): State<AppState>,
     member: Member,
     Path(id): Path<String>,
-    Query(query): Query<DoneQuery>,
+    PortalQuery(query): PortalQuery<DoneQuery>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");

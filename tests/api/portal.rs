@@ -115,6 +115,20 @@ async fn forms_without_their_csrf_token_are_refused(backend: Backend) {
         assert!(refused.text().await.unwrap().contains("tamat tempoh"), "the refusal is in Malay");
     }
     assert_eq!(app.count("quota_requests WHERE status = 'cancelled'").await, 0);
+    // A body that is not a form gets a page in the reader's language, not a bare error.
+    let malformed = client()
+        .post(app.url("/finance/invoices/INV-1/settlement"))
+        .header(COOKIE, format!("kuota_session={session}"))
+        .json(&json!({"csrf": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert!(malformed.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(malformed.text().await.unwrap().contains("Borang tidak lengkap"));
+    let odd_query = get_page(&app, &session, "/requests?status=a&status=b").await;
+    assert_eq!(odd_query.status(), 400, "a query the page cannot read");
+    assert!(odd_query.text().await.unwrap().contains("Borang tidak lengkap"));
     // The login form needs its token too.
     let forged = client()
         .post(app.url("/login"))
