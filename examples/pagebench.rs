@@ -16,7 +16,7 @@ use std::time::Instant;
 use kuota::clock::{Clock, SystemClock};
 use kuota::config::{Config, SqliteSynchronous};
 use kuota::db::Db;
-use kuota::startup::AppState;
+use kuota::state::AppState;
 use serde_json::json;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments};

@@ -2,21 +2,19 @@
 //! data set — two verified developers and one awaiting verification, a user
 //! per role, example prices and seller details (marked as examples), and
 //! requests in every state with a month of quota use — by running the real
-//! workflow (the API's own handlers) under a clock that starts a month
+//! workflow (the same services the API and the portal call) under a clock that starts a month
 //! ago. A database that already has users is left alone.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use serde_json::Value;
-
-use crate::api::ApiJson;
 use crate::auth::users::{Language, NewUser};
 use crate::auth::{ApiCaller, Role};
 use crate::clock::{Clock, ManualClock};
+use crate::developer::DeveloperCode;
 use crate::error::{AppError, AppResult};
-use crate::request::http as api;
-use crate::startup::AppState;
+use crate::request::domain::Message;
+use crate::request::service::{self, NewLine, NewPayment};
+use crate::state::AppState;
 
 /// The password of every demo account. Demo data only: printed at start, never for real accounts.
 pub const DEMO_PASSWORD: &str = "demo-kuota-2026";
@@ -91,7 +89,7 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         bank_name: "Bank Contoh Berhad (EXAMPLE)".into(),
         bank_account: "0000 0000 0000".into(),
     };
-    crate::settings::save(pool, &settings).await?;
+    crate::settings::save(&mut *pool.acquire().await?, &settings).await?;
 
     let now = clock.now_ms();
     let mut ids = Vec::new();
@@ -99,13 +97,14 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         ("PMJ-1", "Maju Jaya Hartanah Sdn. Bhd.", "201901000005"),
         ("PMJ-2", "Taman Indah Development Sdn. Bhd.", "201801000013"),
     ] {
-        let fields = crate::developer::http::DeveloperFields {
-            code: code.into(),
-            name: name.into(),
-            registration_no: ssm.into(),
-            email: format!("akaun@{}.demo.kuota.my", code.to_lowercase()),
+        let internal = |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("demo developer: {e}"));
+        let fields = crate::developer::NewDeveloper {
+            code: code.parse().map_err(|e| internal(&e))?,
+            name: name.parse().map_err(|e| internal(&e))?,
+            registration_no: ssm.parse().map_err(|e| internal(&e))?,
+            email: format!("akaun@{}.demo.kuota.my", code.to_lowercase()).parse().map_err(|e| internal(&e))?,
         };
-        let developer = crate::developer::store::insert_verified(pool, &fields.parse()?, now).await?;
+        let developer = crate::developer::store::insert_verified(pool, &fields, now).await?;
         ids.push(developer.id);
     }
     let hash = crate::auth::password::hash(DEMO_PASSWORD)?;
@@ -137,7 +136,7 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         indah: callers[4].clone(),
     };
     // A third company registers itself and waits for verification.
-    let registration = crate::developer::registration::RegistrationBody {
+    let registration = crate::developer::service::RegistrationForm {
         company_name: "Seri Bayu Properties Sdn. Bhd.".into(),
         registration_no: "202001000021".into(),
         developer_code: "PMJ-3".into(),
@@ -152,7 +151,9 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         user_password: DEMO_PASSWORD.into(),
         user_language: None,
     };
-    let _ = crate::developer::registration::register(State(state.clone()), ApiJson(registration)).await?;
+    let registration =
+        registration.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("demo registration: {e:?}")))?;
+    crate::developer::service::register(state, registration).await?;
 
     // Two finished purchases a month ago: bank transfer (paid) and PO (unpaid).
     let first =
@@ -188,13 +189,8 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         match day {
             5 => {
                 let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 50)], "Projek Taman Maju fasa 2").await?;
-                let _ = api::cancel(
-                    State(state.clone()),
-                    cast.maju.clone(),
-                    path(id),
-                    ApiJson(api::ReasonBody { reason: "Digantikan oleh permohonan baharu".into() }),
-                )
-                .await?;
+                let reason = message("Digantikan oleh permohonan baharu")?;
+                service::cancel(state, &cast.maju, id, &reason).await?;
             }
             8 => {
                 let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 40)], "").await?;
@@ -240,13 +236,8 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
             }
             26 => {
                 let id = submit(state, &cast.indah, "PMJ-2", &[("CERT-1Y", 60)], "").await?;
-                let _ = api::request_info(
-                    State(state.clone()),
-                    cast.retail.clone(),
-                    path(id),
-                    ApiJson(api::MessageBody { message: "Sila sahkan bilangan pembeli bukan warganegara.".into() }),
-                )
-                .await?;
+                let question = message("Sila sahkan bilangan pembeli bukan warganegara.")?;
+                service::request_info(state, &cast.retail, id, &question).await?;
             }
             27 => {
                 submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 250)], "Projek Seri Maju").await?;
@@ -260,8 +251,8 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
     Ok(())
 }
 
-fn path(id: i64) -> Path<String> {
-    Path(id.to_string())
+fn message(text: &str) -> AppResult<Message> {
+    text.parse().map_err(|e: crate::request::domain::MessageError| AppError::Internal(anyhow::anyhow!("{e}")))
 }
 
 async fn submit(
@@ -271,23 +262,15 @@ async fn submit(
     lines: &[(&str, i64)],
     note: &str,
 ) -> AppResult<i64> {
-    let body = api::CreateBody {
-        developer: code.into(),
-        lines: lines
-            .iter()
-            .map(|(product, units)| api::LineBody { product: (*product).into(), units: *units })
-            .collect(),
-        note: Some(note.to_owned()).filter(|n| !n.is_empty()),
-    };
-    let (_, axum::Json(created)) = api::create(State(state.clone()), developer.clone(), ApiJson(body)).await?;
-    created["id"].as_i64().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no id")))
+    let code: DeveloperCode = code.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let lines: Vec<NewLine> =
+        lines.iter().map(|(product, units)| NewLine { product: (*product).into(), units: *units }).collect();
+    let note = if note.is_empty() { None } else { Some(message(note)?) };
+    Ok(service::submit(state, developer, &code, &lines, note.as_ref()).await?)
 }
 
-async fn quote(state: &AppState, cast: &Cast, id: i64) -> AppResult<Value> {
-    let body = api::QuotationBody { discount_percent: None };
-    let (_, axum::Json(quotation)) =
-        api::issue_quotation(State(state.clone()), cast.retail.clone(), path(id), ApiJson(body)).await?;
-    Ok(quotation)
+async fn quote(state: &AppState, cast: &Cast, id: i64) -> AppResult<String> {
+    Ok(service::issue_quotation(state, &cast.retail, id, crate::money::BasisPoints::default()).await?)
 }
 
 async fn pay(state: &AppState, developer: &ApiCaller, id: i64, method: &str, reference: &str) -> AppResult<i64> {
@@ -296,16 +279,16 @@ async fn pay(state: &AppState, developer: &ApiCaller, id: i64, method: &str, ref
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no quotation")))?;
     drop(connection);
-    let total = crate::money::Sen::new(quotation.total).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    let form = api::PaymentForm {
-        method: Some(method.into()),
-        reference: Some(reference.into()),
-        amount: Some(format!("{}.{:02}", total.get() / 100, total.get() % 100)),
-        paid_on: Some(crate::clock::today_local(state.clock.now()).to_string()),
-        document: Some((Some(format!("{reference}.pdf")), proof(reference))),
+    let internal = |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("{e}"));
+    let payment = NewPayment {
+        method: method.parse().map_err(|e| internal(&e))?,
+        reference: crate::ledger::Reference::new(reference).map_err(|e| internal(&e))?,
+        amount: crate::money::Sen::new(quotation.total).map_err(|e| internal(&e))?,
+        paid_on: crate::clock::today_local(state.clock.now()),
+        file_name: Some(format!("{reference}.pdf")),
+        document: proof(reference),
     };
-    let (_, axum::Json(payment)) = api::record_payment(state, developer, id, form).await?;
-    payment["id"].as_i64().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no payment id")))
+    Ok(service::submit_payment(state, developer, id, payment).await?)
 }
 
 /// Request, quotation, payment and crediting; returns the request id.
@@ -325,11 +308,11 @@ async fn purchase(
     let payment =
         pay(state, developer, id, method, &format!("{}-DEMO-{id}", if method == "po" { "PO" } else { "TRX" })).await?;
     clock.advance_seconds(3600);
-    let _ = api::approve_payment(State(state.clone()), cast.retail.clone(), path(payment)).await?;
+    service::approve_payment(state, &cast.retail, payment).await?;
     Ok(id)
 }
 
 async fn finish(state: &AppState, cast: &Cast, id: i64) -> AppResult<()> {
-    let _ = api::issue_invoice(State(state.clone()), cast.finance.clone(), path(id)).await?;
+    crate::finance::service::issue_invoice(state, &cast.finance, id).await?;
     Ok(())
 }

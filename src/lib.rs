@@ -24,3 +24,4 @@ pub mod portal;
 pub mod request;
 pub mod settings;
 pub mod startup;
+pub mod state;

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::ledger::Ledger;
+use crate::state::AppState;
 
 /// How often due holds are swept.
 pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,32 +31,6 @@ pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
 pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub db: Db,
-    /// The quota ledger.
-    pub ledger: Ledger,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// Recently authenticated API tokens.
-    pub token_cache: crate::auth::cache::TokenCache,
-    /// Uploaded documents.
-    pub blobs: Arc<dyn crate::blob::BlobStore>,
-    /// The portal's address, for links in e-mail.
-    pub public_url: String,
-}
-
-impl AppState {
-    /// State over an open, migrated database; starts the ledger writer.
-    #[must_use]
-    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
-        let ledger = Ledger::start(db.clone(), clock.clone());
-        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs, public_url }
-    }
-}
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::api::ApiJson;
 use crate::error::AppResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The sign-in route.
 pub fn router() -> Router<AppState> {

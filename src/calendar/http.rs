@@ -13,7 +13,7 @@ use crate::api::{ApiJson, Validator, checked};
 use crate::auth::ApiCaller;
 use crate::developer::DisplayName;
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The holiday routes.
 pub fn router() -> Router<AppState> {
@@ -26,13 +26,13 @@ async fn list(State(state): State<AppState>, _caller: ApiCaller) -> AppResult<Js
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HolidayBody {
-    pub(crate) date: String,
-    pub(crate) name_ms: String,
-    pub(crate) name_en: String,
+struct HolidayBody {
+    date: String,
+    name_ms: String,
+    name_en: String,
 }
 
-pub(crate) async fn add(
+async fn add(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(body): ApiJson<HolidayBody>,
@@ -43,45 +43,14 @@ pub(crate) async fn add(
     let name_ms = validator.check("name_ms", body.name_ms.parse::<DisplayName>());
     let name_en = validator.check("name_en", body.name_en.parse::<DisplayName>());
     validator.finish()?;
-    let holiday = Holiday {
-        date: checked(date)?.to_string(),
-        name_ms: checked(name_ms)?.as_str().to_owned(),
-        name_en: checked(name_en)?.as_str().to_owned(),
-    };
-    let created = store::upsert(state.db.pool(), &holiday).await?;
-    let (actor, subject) = (caller.actor(), format!("holiday:{}", holiday.date));
-    let audit = crate::audit::Record {
-        actor: &actor,
-        action: "holiday.set",
-        subject: &subject,
-        before: None,
-        after: serde_json::to_value(&holiday).ok(),
-        at_ms: state.clock.now_ms(),
-    };
-    crate::audit::record_alone(state.db.pool(), &audit).await?;
+    let (holiday, created) =
+        super::service::set(&state, &caller, checked(date)?, &checked(name_ms)?, &checked(name_en)?).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(holiday)))
 }
 
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(date): Path<String>,
-) -> AppResult<StatusCode> {
+async fn remove(State(state): State<AppState>, caller: ApiCaller, Path(date): Path<String>) -> AppResult<StatusCode> {
     caller.require_admin()?;
-    let mut transaction = state.db.begin_write().await?;
-    let Some(removed) = store::delete(&mut transaction, &date).await? else {
-        return Err(AppError::NotFound(format!("{date} is not a holiday")));
-    };
-    let (actor, subject) = (caller.actor(), format!("holiday:{date}"));
-    let audit = crate::audit::Record {
-        actor: &actor,
-        action: "holiday.delete",
-        subject: &subject,
-        before: serde_json::to_value(&removed).ok(),
-        after: None,
-        at_ms: state.clock.now_ms(),
-    };
-    crate::audit::record(&mut transaction, &audit).await?;
-    transaction.commit().await?;
+    let date: Date = date.parse().map_err(|_| AppError::NotFound(format!("{date} is not a holiday")))?;
+    super::service::remove(&state, &caller, date).await?;
     Ok(StatusCode::NO_CONTENT)
 }

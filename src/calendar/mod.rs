@@ -3,6 +3,7 @@
 //! administrators edit (`store`, `http`), shipped with the 2026 federal list.
 
 pub mod http;
+pub mod service;
 pub mod store;
 
 use std::collections::BTreeSet;

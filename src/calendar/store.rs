@@ -37,10 +37,10 @@ pub async fn dates(pool: &AnyPool) -> sqlx::Result<Vec<Date>> {
 ///
 /// # Errors
 /// A database fault.
-pub async fn upsert(pool: &AnyPool, holiday: &Holiday) -> sqlx::Result<bool> {
+pub async fn upsert(connection: &mut sqlx::AnyConnection, holiday: &Holiday) -> sqlx::Result<bool> {
     let existed = sqlx::query("SELECT day FROM holidays WHERE day = $1")
         .bind(&holiday.date)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await?
         .is_some();
     sqlx::query(
@@ -50,7 +50,7 @@ pub async fn upsert(pool: &AnyPool, holiday: &Holiday) -> sqlx::Result<bool> {
     .bind(&holiday.date)
     .bind(&holiday.name_ms)
     .bind(&holiday.name_en)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(!existed)
 }

@@ -10,10 +10,9 @@ use serde::Deserialize;
 use crate::api::{ApiJson, Validator, checked};
 use crate::auth::ApiCaller;
 use crate::clock::today_local;
-use crate::db::is_unique_violation;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::money::Sen;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The catalogue routes.
 pub fn router() -> Router<AppState> {
@@ -27,12 +26,12 @@ async fn list(State(state): State<AppState>, _caller: ApiCaller) -> AppResult<Js
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PriceBody {
-    pub(crate) unit_price: String,
-    pub(crate) effective_from: String,
+struct PriceBody {
+    unit_price: String,
+    effective_from: String,
 }
 
-pub(crate) async fn add_price(
+async fn add_price(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(code): Path<String>,
@@ -44,38 +43,8 @@ pub(crate) async fn add_price(
     let from = validator
         .check("effective_from", body.effective_from.parse::<Date>().map_err(|_| "must be a date as YYYY-MM-DD"));
     validator.finish()?;
-    if !crate::ledger::store::is_product(state.db.pool(), &code).await? {
-        return Err(AppError::NotFound(format!("product {code} does not exist")));
-    }
-    let (price, from) = (checked(price)?, checked(from)?.to_string());
-    let result = sqlx::query(
-        "INSERT INTO product_prices (product_code, unit_price_sen, effective_from, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&code)
-    .bind(price.get())
-    .bind(&from)
-    .bind(state.clock.now_ms())
-    .execute(state.db.pool())
-    .await;
-    match result {
-        Ok(_) => {
-            let after = serde_json::json!({"product": code, "unit_price": price, "effective_from": from});
-            let subject = format!("product:{code}");
-            let actor = caller.actor();
-            let audit = crate::audit::Record {
-                actor: &actor,
-                action: "price.add",
-                subject: &subject,
-                before: None,
-                after: Some(after.clone()),
-                at_ms: state.clock.now_ms(),
-            };
-            crate::audit::record_alone(state.db.pool(), &audit).await?;
-            Ok((StatusCode::CREATED, Json(after)))
-        }
-        Err(error) if is_unique_violation(&error) => {
-            Err(AppError::conflict("price-exists", format!("{code} already has a price effective from {from}")))
-        }
-        Err(error) => Err(error.into()),
-    }
+    let (price, from) = (checked(price)?, checked(from)?);
+    super::service::add_price(&state, &caller, &code, price, from).await?;
+    let added = serde_json::json!({"product": code, "unit_price": price, "effective_from": from.to_string()});
+    Ok((StatusCode::CREATED, Json(added)))
 }

@@ -2,6 +2,7 @@
 //! the price in force on a quotation's date is the latest one on or before it.
 
 pub mod http;
+pub mod service;
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -67,4 +68,49 @@ pub async fn price_on(connection: &mut AnyConnection, product: &str, day: &str) 
     .fetch_optional(connection)
     .await?;
     Ok(row.map(|row| row.try_get::<i64, _>(0)).transpose()?.and_then(|sen| Sen::new(sen).ok()))
+}
+
+/// True when `code` is an active product.
+///
+/// # Errors
+/// A database fault.
+pub async fn is_active_product<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    code: &str,
+) -> sqlx::Result<bool> {
+    let row =
+        sqlx::query("SELECT code FROM products WHERE code = $1 AND active").bind(code).fetch_optional(executor).await?;
+    Ok(row.is_some())
+}
+
+/// True when `code` is any product in the catalogue (active or not).
+///
+/// # Errors
+/// A database fault.
+pub async fn is_product<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>, code: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT code FROM products WHERE code = $1").bind(code).fetch_optional(executor).await?;
+    Ok(row.is_some())
+}
+
+/// Stores a price of a product from a date on.
+///
+/// # Errors
+/// A unique violation when the product has a price from that date; a database fault.
+pub async fn insert_price(
+    connection: &mut AnyConnection,
+    product: &str,
+    unit_price: Sen,
+    from: jiff::civil::Date,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO product_prices (product_code, unit_price_sen, effective_from, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(product)
+    .bind(unit_price.get())
+    .bind(from.to_string())
+    .bind(now_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
 }

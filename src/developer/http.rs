@@ -14,7 +14,7 @@ use super::{DeveloperCode, DisplayName, EmailAddress, NewDeveloper, Registration
 use crate::api::{ApiJson, Validator, checked};
 use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The developers' routes.
 pub fn router() -> Router<AppState> {

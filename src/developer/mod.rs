@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod http;
 pub mod registration;
+pub mod service;
 pub mod store;
 
 pub use domain::{DeveloperCode, DisplayName, EmailAddress, RegistrationNo};

@@ -1,6 +1,6 @@
 //! SQL for developers.
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::{DeveloperCode, NewDeveloper};
 use crate::db::is_unique_violation;
@@ -110,4 +110,71 @@ pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<
 /// Not found, or a database fault.
 pub async fn require_by_code(pool: &AnyPool, code: &DeveloperCode) -> AppResult<Developer> {
     find_by_code(pool, code).await?.ok_or_else(|| AppError::NotFound(format!("developer {code} does not exist")))
+}
+
+/// A self-registered company to store, waiting for verification.
+pub struct NewRegistration<'a> {
+    /// Code, name, SSM number and e-mail.
+    pub developer: &'a NewDeveloper,
+    /// Address.
+    pub address: &'a str,
+    /// State code (`01` … `16`).
+    pub state_code: &'a str,
+    /// Postcode.
+    pub postcode: &'a str,
+    /// Contact person.
+    pub contact_person: &'a str,
+    /// Phone, E.164.
+    pub phone: &'a str,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+/// Stores a registration as `pending_verification`; returns its id.
+///
+/// # Errors
+/// A unique violation when the code or SSM number is taken; a database fault.
+pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRegistration<'_>) -> sqlx::Result<i64> {
+    let developer = registration.developer;
+    sqlx::query(
+        "INSERT INTO developers (code, name, registration_no, email, status, created_at, address, state_code, postcode, contact_person, phone)
+         VALUES ($1, $2, $3, $4, 'pending_verification', $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(developer.code.as_str())
+    .bind(developer.name.as_str())
+    .bind(developer.registration_no.as_str())
+    .bind(developer.email.as_str())
+    .bind(registration.now_ms)
+    .bind(registration.address)
+    .bind(registration.state_code)
+    .bind(registration.postcode)
+    .bind(registration.contact_person)
+    .bind(registration.phone)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
+}
+
+/// Moves a company waiting for verification to `to`; its id, or `None` when
+/// it was not waiting (unknown, or decided already).
+///
+/// # Errors
+/// A database fault.
+pub async fn decide(
+    connection: &mut AnyConnection,
+    code: &DeveloperCode,
+    to: &str,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE developers SET status = $1, decided_at = $2, decision_reason = $3 WHERE code = $4 AND status = 'pending_verification' RETURNING id",
+    )
+    .bind(to)
+    .bind(now_ms)
+    .bind(reason)
+    .bind(code.as_str())
+    .fetch_optional(connection)
+    .await?;
+    row.map(|row| row.try_get(0)).transpose()
 }

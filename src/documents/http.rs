@@ -9,7 +9,7 @@ use axum::routing::get;
 
 use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The document route.
 pub fn router() -> Router<AppState> {

@@ -18,7 +18,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest procedure file.
 pub const PROCEDURE_MAX_BYTES: usize = 10 * 1024 * 1024;

@@ -1,18 +1,19 @@
 //! Invoices and receivables over the API.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiJson, ApiQuery};
+use crate::api::{ApiJson, ApiQuery, Validator, checked};
 use crate::auth::{ApiCaller, Role};
 use crate::clock::today_local;
 use crate::error::{AppError, AppResult};
 use crate::ledger::Reference;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The finance routes.
 pub fn router() -> Router<AppState> {
@@ -62,30 +63,43 @@ async fn list(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SettlementBody {
-    pub(crate) paid_on: String,
-    pub(crate) reference: String,
+struct SettlementBody {
+    paid_on: String,
+    reference: String,
 }
 
-pub(crate) async fn settle(
+async fn settle(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(number): Path<String>,
     ApiJson(body): ApiJson<SettlementBody>,
 ) -> AppResult<Json<Value>> {
-    caller.require(&[Role::Finance], "the finance department")?;
-    let paid_on: Date =
-        body.paid_on.parse().map_err(|_| AppError::invalid_field("paid_on", "must be a date as YYYY-MM-DD"))?;
-    let reference = Reference::new(&body.reference).map_err(|e| AppError::invalid_field("reference", e.to_string()))?;
-    let invoice = super::store::find(state.db.pool(), &number)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("invoice {number} does not exist")))?;
-    if !super::store::settle(state.db.pool(), &number, &paid_on.to_string(), reference.as_str()).await? {
-        return Err(AppError::conflict(
-            "invoice-not-unpaid",
-            format!("invoice {number} is already {}", invoice.payment_status),
-        ));
-    }
-    let settled = super::store::find(state.db.pool(), &number).await?;
+    let mut validator = Validator::default();
+    let paid_on = validator.check("paid_on", body.paid_on.parse::<Date>().map_err(|_| "must be a date as YYYY-MM-DD"));
+    let reference = validator.check("reference", Reference::new(&body.reference));
+    validator.finish()?;
+    let settled = super::service::settle(&state, &caller, &number, checked(paid_on)?, &checked(reference)?).await?;
     Ok(Json(json!(settled)))
+}
+
+/// `POST /api/v1/quota-requests/{id}/invoice`: finance issues the invoice and delivery order.
+pub(crate) async fn issue_invoice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let request_id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::NotFound(format!("quota request {id} does not exist")))?;
+    let issued = super::service::issue_invoice(&state, &caller, request_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "invoice_number": issued.invoice_number,
+            "delivery_order_number": issued.delivery_order_number,
+            "payment_status": if issued.paid { "paid" } else { "unpaid" },
+        })),
+    ))
 }

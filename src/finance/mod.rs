@@ -2,4 +2,5 @@
 //! receivables (PO-based invoices until they are settled).
 
 pub mod http;
+pub mod service;
 pub mod store;

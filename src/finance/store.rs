@@ -105,9 +105,9 @@ pub async fn invoice_of_request(connection: &mut AnyConnection, request_id: i64)
 ///
 /// # Errors
 /// A database fault.
-pub async fn find(pool: &AnyPool, number: &str) -> sqlx::Result<Option<InvoiceRow>> {
+pub async fn find(connection: &mut AnyConnection, number: &str) -> sqlx::Result<Option<InvoiceRow>> {
     let sql = format!("{INVOICE_COLUMNS} WHERE i.number = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(pool).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(connection).await?;
     row.as_ref().map(invoice_from_row).transpose()
 }
 
@@ -133,14 +133,19 @@ pub async fn list(pool: &AnyPool, payment_status: Option<&str>) -> sqlx::Result<
 ///
 /// # Errors
 /// A database fault.
-pub async fn settle(pool: &AnyPool, number: &str, paid_on: &str, reference: &str) -> sqlx::Result<bool> {
+pub async fn settle(
+    connection: &mut AnyConnection,
+    number: &str,
+    paid_on: &str,
+    reference: &str,
+) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE invoices SET payment_status = 'paid', paid_on = $1, settlement_reference = $2 WHERE number = $3 AND payment_status = 'unpaid'",
     )
     .bind(paid_on)
     .bind(reference)
     .bind(number)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(result.rows_affected() == 1)
 }

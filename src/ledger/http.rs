@@ -20,7 +20,7 @@ use crate::developer::{
     store::{Developer, require_by_code},
 };
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest page of ledger entries.
 pub const LEDGER_PAGE_MAX: i64 = 500;
@@ -208,10 +208,10 @@ async fn release_hold(State(state): State<AppState>, caller: ApiCaller, Path(id)
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AdjustBody {
-    pub(crate) product: String,
-    pub(crate) units: i64,
-    pub(crate) reason: String,
+struct AdjustBody {
+    product: String,
+    units: i64,
+    reason: String,
 }
 
 async fn adjust(
@@ -233,31 +233,23 @@ async fn adjust(
         }),
         None => None,
     };
-    adjust_balance(&state, &caller, &code, body, idempotency).await
-}
-
-/// Adds or removes units with a reason (retail, admin): the one way a
-/// balance is corrected, from the API or the portal.
-///
-/// # Errors
-/// 403 for other roles, 400 for bad units or reason, 404 for an unknown
-/// developer or product, 409 when the balance would go below zero.
-pub(crate) async fn adjust_balance(
-    state: &AppState,
-    caller: &ApiCaller,
-    code: &str,
-    body: AdjustBody,
-    idempotency: Option<Idempotency>,
-) -> AppResult<Response> {
-    caller.require(&[Role::Retail], "the retail team or an administrator")?;
     let mut validator = Validator::default();
     let units = validator.check("units", SignedUnits::new(body.units));
     let reason = validator.check("reason", Reference::new(&body.reason));
     validator.finish()?;
-    let (developer_id, _) = account_owner(state, code, &body.product).await?;
-    let operation =
-        Operation::Adjust { developer_id, product: body.product, units: checked(units)?, reason: checked(reason)? };
-    write(state, Command { operation, actor: caller.actor(), idempotency }).await
+    let developer: DeveloperCode =
+        code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
+    let written = super::service::adjust(
+        &state,
+        &caller,
+        &developer,
+        &body.product,
+        checked(units)?,
+        checked(reason)?,
+        idempotency,
+    )
+    .await?;
+    Ok(stored_response(&written.response(), matches!(written, Written::Replayed(_))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,7 +288,7 @@ async fn entries(
     let limit = page_limit(query.limit.as_deref())?;
     let before_id = cursor(query.after.as_deref())?;
     if let Some(product) = &query.product {
-        if !store::is_product(state.db.pool(), product).await? {
+        if !crate::catalogue::is_product(state.db.pool(), product).await? {
             return Err(AppError::invalid_field("product", format!("product {product} is not in the catalogue")));
         }
     }

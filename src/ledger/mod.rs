@@ -9,6 +9,7 @@
 pub mod domain;
 pub mod http;
 pub mod outcome;
+pub mod service;
 pub mod store;
 pub mod verify;
 mod writer;

@@ -525,25 +525,6 @@ pub async fn developer_and_product(
     row.map(|row| Ok((row.try_get(0)?, row.try_get::<i64, _>(1)? > 0))).transpose()
 }
 
-/// True when `code` is an active product.
-///
-/// # Errors
-/// A database fault.
-pub async fn is_active_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
-    let row =
-        sqlx::query("SELECT code FROM products WHERE code = $1 AND active").bind(code).fetch_optional(pool).await?;
-    Ok(row.is_some())
-}
-
-/// True when `code` is any product in the catalogue (active or not).
-///
-/// # Errors
-/// A database fault.
-pub async fn is_product(pool: &AnyPool, code: &str) -> sqlx::Result<bool> {
-    let row = sqlx::query("SELECT code FROM products WHERE code = $1").bind(code).fetch_optional(pool).await?;
-    Ok(row.is_some())
-}
-
 /// One entry as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRow {

@@ -136,7 +136,7 @@ pub async fn enqueue(
     message: &Outgoing<'_>,
     recipients: &[Recipient],
     now_ms: i64,
-) -> crate::error::AppResult<()> {
+) -> anyhow::Result<()> {
     let attachments = serde_json::to_string(&message.attachments).map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
     for recipient in recipients {
         let rendered = render(message.kind, recipient.language, message.facts, message.portal_url)

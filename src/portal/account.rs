@@ -18,7 +18,7 @@ use crate::auth::Role;
 use crate::auth::users::{Language, NewUser};
 use crate::error::{AppError, AppResult};
 use crate::notify::{Facts, MessageKind, Outgoing, Recipient};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long a forgotten-password link works.
 pub const RESET_TTL_MS: i64 = 3_600_000;

@@ -14,12 +14,15 @@ use sqlx::Row;
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
-use crate::api::ApiJson;
 use crate::auth::users::{Language, NewUser};
 use crate::auth::{Role, Scope};
+use crate::developer::DisplayName;
 use crate::error::{AppError, AppResult};
+use crate::money::Sen;
 use crate::settings::Settings;
-use crate::startup::AppState;
+use crate::settings::service::SettingsError;
+use crate::state::AppState;
+use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
 const SETTING_FIELDS: [(&str, &str); 13] = [
@@ -263,9 +266,9 @@ pub async fn change(
                 },
                 weekend: current.weekend,
             };
-            match crate::settings::http::replace(State(state.clone()), caller, ApiJson(settings)).await {
+            match crate::settings::service::replace(&state, &caller, settings).await {
                 Ok(_) => Ok(None),
-                Err(AppError::Validation { errors, .. }) => {
+                Err(SettingsError::Invalid(errors)) => {
                     let errors: HashMap<String, String> = errors
                         .into_iter()
                         .map(|e| {
@@ -279,25 +282,32 @@ pub async fn change(
                         Err(error) => app_error_page(&member, &error),
                     };
                 }
-                Err(error) => Err(error),
+                Err(error) => Err(error.into()),
             }
         }
-        "price" => {
-            let body = crate::catalogue::http::PriceBody {
-                unit_price: value("unit_price"),
-                effective_from: value("effective_from"),
-            };
-            crate::catalogue::http::add_price(State(state.clone()), caller, Path(value("product")), ApiJson(body))
-                .await
-                .map(|_| None)
-        }
+        "price" => match (value("unit_price").parse::<Sen>(), value("effective_from").parse::<Date>()) {
+            (Ok(price), Ok(from)) => {
+                crate::catalogue::service::add_price(&state, &caller, &value("product"), price, from)
+                    .await
+                    .map(|()| None)
+                    .map_err(AppError::from)
+            }
+            (Err(_), _) => Err(AppError::invalid_field("unit_price", "an amount in RM")),
+            (_, Err(_)) => Err(AppError::invalid_field("effective_from", "a date")),
+        },
         "holiday" => {
-            let body = crate::calendar::http::HolidayBody {
-                date: value("date"),
-                name_ms: value("name_ms"),
-                name_en: value("name_en"),
-            };
-            crate::calendar::http::add(State(state.clone()), caller, ApiJson(body)).await.map(|_| None)
+            let date = value("date").parse::<Date>();
+            let names = (value("name_ms").parse::<DisplayName>(), value("name_en").parse::<DisplayName>());
+            match (date, names) {
+                (Ok(date), (Ok(name_ms), Ok(name_en))) => {
+                    crate::calendar::service::set(&state, &caller, date, &name_ms, &name_en)
+                        .await
+                        .map(|_| None)
+                        .map_err(AppError::from)
+                }
+                (Err(_), _) => Err(AppError::invalid_field("date", "a date")),
+                _ => Err(AppError::invalid_field("name", "1 to 200 characters")),
+            }
         }
         "procedure" => match (crate::documents::procedures::parse_name(&value("name")), file) {
             (Ok(name), Some((_, bytes))) => {
@@ -306,9 +316,12 @@ pub async fn change(
             _ => Err(AppError::invalid_field("procedure", "name and PDF file")),
         },
         "user" => invite_staff(&state, &member, &values).await.map(|()| None),
-        "holiday-delete" => {
-            crate::calendar::http::remove(State(state.clone()), caller, Path(value("date"))).await.map(|_| None)
-        }
+        "holiday-delete" => match value("date").parse::<Date>() {
+            Ok(date) => {
+                crate::calendar::service::remove(&state, &caller, date).await.map(|()| None).map_err(AppError::from)
+            }
+            Err(_) => Err(AppError::NotFound(format!("{} is not a holiday", value("date")))),
+        },
         "client-revoke" => {
             let id = value("id").parse::<i64>().unwrap_or_default();
             match crate::auth::store::revoke_client(&state.db, id, &member.caller.actor(), state.clock.now_ms()).await {

@@ -14,12 +14,15 @@ use sqlx::Row;
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
-use crate::api::ApiJson;
 use crate::catalogue::Product;
 use crate::clock::{millis_to_timestamp, today_local, user_time_zone};
+use crate::developer::DeveloperCode;
 use crate::error::AppError;
+use crate::request::domain::{Message, MessageError};
+use crate::request::service::NewLine;
 use crate::request::store::{ListFilter, RequestRow};
-use crate::startup::AppState;
+use crate::request::{LineProblem, RequestError};
+use crate::state::AppState;
 
 /// Days in the usage chart.
 pub const USAGE_DAYS: i64 = 30;
@@ -362,7 +365,7 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
 }
 
 /// `POST /requests`: checks the form in the reader's words, then files the
-/// request through the API's handler.
+/// request through the workflow's service.
 pub async fn create_request(
     State(state): State<AppState>,
     member: Member,
@@ -390,6 +393,8 @@ pub async fn create_request(
     };
     let mut lines = Vec::new();
     let mut request_lines = Vec::new();
+    // For each requested line, its place in the form's product list.
+    let mut positions = Vec::new();
     let mut errors = Vec::new();
     for product in &products {
         let typed = field(&format!("units-{}", product.code)).trim().to_owned();
@@ -398,7 +403,8 @@ pub async fn create_request(
         } else {
             match typed.parse::<i64>() {
                 Ok(units) if (1..=crate::request::LINE_UNITS_MAX).contains(&units) => {
-                    request_lines.push(crate::request::http::LineBody { product: product.code.clone(), units });
+                    positions.push(lines.len());
+                    request_lines.push(NewLine { product: product.code.clone(), units });
                     None
                 }
                 _ => Some(w.f("error-units", [("max", "100000")])),
@@ -417,38 +423,51 @@ pub async fn create_request(
         });
     }
     let note = field("note");
-    let note_error = (note.chars().count() > crate::request::MESSAGE_MAX_CHARS).then(|| w.t("error-note-long"));
+    let parsed_note = Some(note.trim()).filter(|n| !n.is_empty()).map(str::parse::<Message>).transpose();
+    let note_error = parsed_note.as_ref().err().map(|error| match error {
+        MessageError::ControlCharacter => w.t("error-control-characters"),
+        MessageError::Empty | MessageError::TooLong => w.t("error-note-long"),
+    });
     if let Some(error) = &note_error {
         errors.push(error.clone());
     }
     if request_lines.is_empty() && errors.is_empty() {
         errors.push(w.t("error-no-lines"));
     }
-    if !errors.is_empty() {
-        let page = NewRequest {
-            chrome: Chrome::new(&member, "new-request", None),
-            w,
-            csrf: member.csrf.clone(),
-            lines,
-            note,
-            note_error,
-            errors,
-            notice: None,
-        };
-        return render(StatusCode::BAD_REQUEST, &page);
-    }
-    let body = crate::request::http::CreateBody {
-        developer: code,
-        lines: request_lines,
-        note: Some(note).filter(|n| !n.trim().is_empty()),
-    };
-    match crate::request::http::create(State(state), member.caller.clone(), ApiJson(body)).await {
-        Ok((_, axum::Json(created))) => {
-            let id = created["id"].as_i64().unwrap_or_default();
-            Redirect::to(&format!("/requests/{id}?done=request-submitted")).into_response()
+    let outcome = match (errors.is_empty(), code.parse::<DeveloperCode>(), parsed_note) {
+        (true, Ok(code), Ok(note)) => {
+            Some(crate::request::service::submit(&state, &member.caller, &code, &request_lines, note.as_ref()).await)
         }
-        Err(error) => app_error_page(&member, &error),
+        _ => None,
+    };
+    match outcome {
+        Some(Ok(id)) => return Redirect::to(&format!("/requests/{id}?done=request-submitted")).into_response(),
+        Some(Err(RequestError::Lines(problems))) => {
+            for (index, problem) in problems {
+                let text = match problem {
+                    LineProblem::UnitsOutOfRange => w.f("error-units", [("max", "100000")]),
+                    LineProblem::DuplicateProduct | LineProblem::InactiveProduct(_) => w.t("error-invalid-field"),
+                };
+                if let Some(line) = positions.get(index).and_then(|&position| lines.get_mut(position)) {
+                    errors.push(format!("{}: {text}", line.code));
+                    line.error = Some(text);
+                }
+            }
+        }
+        Some(Err(error)) => return app_error_page(&member, &AppError::from(error)),
+        None => {}
     }
+    let page = NewRequest {
+        chrome: Chrome::new(&member, "new-request", None),
+        w,
+        csrf: member.csrf.clone(),
+        lines,
+        note,
+        note_error,
+        errors,
+        notice: None,
+    };
+    render(StatusCode::BAD_REQUEST, &page)
 }
 
 /// A ledger entry as shown.

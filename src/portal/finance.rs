@@ -13,11 +13,10 @@ use super::developer::{RequestItem, local_date};
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
-use crate::api::ApiJson;
 use crate::clock::today_local;
 use crate::error::AppError;
 use crate::request::store::ListFilter;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An unpaid invoice as shown.
 pub struct Receivable {
@@ -231,26 +230,23 @@ pub async fn settle(
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
-    let problem = if form.paid_on.trim().parse::<jiff::civil::Date>().is_err() {
-        Some(("paid_on", w.t("error-date")))
-    } else if crate::ledger::Reference::new(form.reference.trim()).is_err() {
-        Some(("reference", w.t("error-reference")))
-    } else {
-        None
+    let paid_on = form.paid_on.trim().parse::<jiff::civil::Date>();
+    let reference = crate::ledger::Reference::new(form.reference.trim());
+    let problem = match (&paid_on, &reference) {
+        (Err(_), _) => Some(("paid_on", w.t("error-date"))),
+        (_, Err(_)) => Some(("reference", w.t("error-reference"))),
+        (Ok(_), Ok(_)) => None,
     };
-    if let Some((field, error)) = problem {
-        let typed = SettlementTyped { number, paid_on: form.paid_on, reference: form.reference, field, error };
-        return match page(&state, &member, None, Some(typed)).await {
-            Ok(page) => render(StatusCode::BAD_REQUEST, &page),
-            Err(error) => app_error_page(&member, &error),
-        };
+    if let (Ok(paid_on), Ok(reference)) = (paid_on, reference) {
+        match crate::finance::service::settle(&state, &member.caller, &number, paid_on, &reference).await {
+            Ok(_) => return Redirect::to("/finance?done=settled").into_response(),
+            Err(error) => return app_error_page(&member, &AppError::from(error)),
+        }
     }
-    let body = crate::finance::http::SettlementBody {
-        paid_on: form.paid_on.trim().to_owned(),
-        reference: form.reference.trim().to_owned(),
-    };
-    match crate::finance::http::settle(State(state), member.caller.clone(), Path(number), ApiJson(body)).await {
-        Ok(_) => Redirect::to("/finance?done=settled").into_response(),
+    let (field, error) = problem.unwrap_or(("reference", w.t("error-reference")));
+    let typed = SettlementTyped { number, paid_on: form.paid_on, reference: form.reference, field, error };
+    match page(&state, &member, None, Some(typed)).await {
+        Ok(page) => render(StatusCode::BAD_REQUEST, &page),
         Err(error) => app_error_page(&member, &error),
     }
 }

@@ -22,7 +22,7 @@ pub mod session;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest portal form (the payment form carries its document).
 pub const FORM_BODY_MAX_BYTES: usize = crate::request::payment::PAYMENT_BODY_MAX_BYTES;

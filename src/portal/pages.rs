@@ -13,7 +13,7 @@ use super::session::{self, LANGUAGE_COOKIE, Member, SESSION_COOKIE, Visitor};
 use crate::auth::Role;
 use crate::auth::users::Language;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the layout needs: words, who is signed in, which menu item is
 /// current, and a message about what just happened.

@@ -15,9 +15,11 @@ use sqlx::Row;
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
-use crate::api::ApiJson;
+use crate::developer::DeveloperCode;
+use crate::developer::service::{Decision, DeveloperError, RegistrationForm, Taken};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::ledger::{Outcome, Reference, Rejection, SignedUnits, Written};
+use crate::state::AppState;
 
 /// The registration form's fields: name, input type, autocomplete.
 const FIELDS: [(&str, &str, &str); 12] = [
@@ -100,7 +102,7 @@ pub async fn register(
     let w = visitor.words;
     let values = form;
     let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let body = crate::developer::registration::RegistrationBody {
+    let form = RegistrationForm {
         company_name: value("company_name"),
         registration_no: value("registration_no"),
         developer_code: value("developer_code").to_uppercase(),
@@ -117,13 +119,9 @@ pub async fn register(
     };
     let mut errors = HashMap::new();
     let mut summary = Vec::new();
-    match crate::developer::registration::register(State(state), ApiJson(body)).await {
-        Ok(_) => {
-            let mut done = page(w, &HashMap::new(), &HashMap::new(), Vec::new());
-            done.done = true;
-            return render(StatusCode::CREATED, &done);
-        }
-        Err(AppError::Validation { errors: wrong, .. }) => {
+    let registered = match form.parse() {
+        Ok(registration) => crate::developer::service::register(&state, registration).await.map_err(Some),
+        Err(wrong) => {
             for error in wrong {
                 let text = w.t(&format!("reg-error-{}", error.field));
                 let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
@@ -135,20 +133,30 @@ pub async fn register(
                     summary.push((format!("#{name}"), format!("{}: {text}", w.t(&format!("reg-{name}")))));
                 }
             }
+            Err(None)
         }
-        Err(AppError::Conflict { slug, .. }) => {
-            // Which field is taken; the API's detail is not shown, so the page
-            // does not confirm whose e-mail already has an account.
-            let field = match slug {
-                "registration-no-exists" => "registration_no",
-                "user-exists" => "user_email",
-                _ => "developer_code",
+    };
+    match registered {
+        Ok(()) => {
+            let mut done = page(w, &HashMap::new(), &HashMap::new(), Vec::new());
+            done.done = true;
+            return render(StatusCode::CREATED, &done);
+        }
+        Err(None) => {}
+        Err(Some(DeveloperError::Taken(taken))) => {
+            // Which field is taken; the page does not confirm whose e-mail
+            // already has an account.
+            let field = match taken {
+                Taken::RegistrationNo => "registration_no",
+                Taken::UserEmail => "user_email",
+                Taken::DeveloperCode => "developer_code",
             };
             let text = w.t(&format!("reg-taken-{field}"));
             summary.push((format!("#{field}"), format!("{}: {text}", w.t(&format!("reg-{field}")))));
             errors.insert(field.to_owned(), text);
         }
-        Err(error) => {
+        Err(Some(error)) => {
+            let error = AppError::from(error);
             tracing::error!(error = %error, "registration from the portal");
             return error_page(&w, None, error.status(), "error-internal");
         }
@@ -278,28 +286,29 @@ pub async fn adjust(
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
-    let units = form.units.trim().parse::<i64>().ok().filter(|u| *u != 0 && u.abs() <= 1_000_000);
-    let problem = match (units, form.reason.trim().is_empty()) {
-        (None, _) => Some(w.t("error-adjust-units")),
-        (_, true) => Some(w.t("error-reason-required")),
-        _ => None,
+    let units = form.units.trim().parse::<i64>().ok().and_then(|u| SignedUnits::new(u).ok());
+    let reason = Reference::new(form.reason.trim());
+    let (units, reason) = match (units, reason) {
+        (None, _) => return adjustment_refused(&state, &member, &w.t("error-adjust-units")).await,
+        (_, Err(_)) => return adjustment_refused(&state, &member, &w.t("error-reason-required")).await,
+        (Some(units), Ok(reason)) => (units, reason),
     };
-    if let Some(problem) = problem {
-        return developers_page(&state, &member, None, Some(problem), StatusCode::BAD_REQUEST).await;
-    }
-    let body = crate::ledger::http::AdjustBody {
-        product: form.product.clone(),
-        units: units.unwrap_or_default(),
-        reason: form.reason.trim().to_owned(),
+    let Ok(developer) = form.developer.parse::<DeveloperCode>() else {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
-    match crate::ledger::http::adjust_balance(&state, &member.caller, &form.developer, body, None).await {
-        Ok(response) if response.status().is_success() => Redirect::to("/developers?done=adjusted").into_response(),
-        Ok(response) if response.status() == StatusCode::CONFLICT => {
+    let adjusted =
+        crate::ledger::service::adjust(&state, &member.caller, &developer, &form.product, units, reason, None).await;
+    match adjusted {
+        Ok(Written::Fresh(Outcome::Rejected(Rejection::InsufficientQuota { .. }))) => {
             developers_page(&state, &member, None, Some(w.t("error-adjust-negative")), StatusCode::CONFLICT).await
         }
-        Ok(response) => error_page(&w, Some(&member), response.status(), "error-invalid"),
-        Err(error) => app_error_page(&member, &error),
+        Ok(_) => Redirect::to("/developers?done=adjusted").into_response(),
+        Err(error) => app_error_page(&member, &AppError::from(error)),
     }
+}
+
+async fn adjustment_refused(state: &AppState, member: &Member, problem: &str) -> Response {
+    developers_page(state, member, None, Some(problem.to_owned()), StatusCode::BAD_REQUEST).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,23 +330,19 @@ pub async fn decide(
     if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
-    let result = match decision.as_str() {
-        "verify" => {
-            crate::developer::registration::verify(State(state), member.caller.clone(), Path(code)).await.map(drop)
-        }
-        "reject" if form.reason.trim().is_empty() => {
-            return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-reason-required");
-        }
-        "reject" => {
-            let body = crate::developer::registration::ReasonBody { reason: form.reason.trim().to_owned() };
-            crate::developer::registration::reject(State(state), member.caller.clone(), Path(code), ApiJson(body))
-                .await
-                .map(drop)
-        }
+    let Ok(developer) = code.parse::<DeveloperCode>() else {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let choice = match decision.as_str() {
+        "verify" => Decision::Verify,
+        "reject" => match Reference::new(form.reason.trim()) {
+            Ok(reason) => Decision::Reject(reason),
+            Err(_) => return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-reason-required"),
+        },
         _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
     };
-    match result {
+    match crate::developer::service::decide(&state, &member.caller, &developer, &choice).await {
         Ok(()) => Redirect::to(&format!("/developers?done=developer-{decision}")).into_response(),
-        Err(error) => app_error_page(&member, &error),
+        Err(error) => app_error_page(&member, &AppError::from(error)),
     }
 }

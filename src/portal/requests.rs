@@ -1,15 +1,15 @@
 //! Requests in the portal: the list (a developer's own; the retail queue with
 //! SLA badges, filters and search), the request page with the six seed steps,
 //! its documents and timeline, and the forms for each action the reader's
-//! role may take now. Actions go through the API's handlers.
+//! role may take now. Actions go through the workflow's services.
 
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use serde::Deserialize;
 use sqlx::Row;
 
@@ -17,14 +17,18 @@ use super::developer::{RequestItem, local_date, local_time};
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
-use crate::api::ApiJson;
 use crate::auth::Role;
 use crate::clock::today_local;
 use crate::error::AppError;
+use crate::finance::service::FinanceError;
+use crate::money::BasisPoints;
+use crate::request::RequestError;
 use crate::request::domain::{Action, Party, Status, transition};
-use crate::request::http as api;
+use crate::request::domain::{Message, MessageError};
+use crate::request::payment::{DocumentError, Method};
+use crate::request::service::{self, NewPayment};
 use crate::request::store::{self, ListFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Requests per list page.
 pub const LIST_PAGE: i64 = 50;
@@ -578,19 +582,26 @@ pub(super) async fn read_form(
     Ok((fields, file))
 }
 
-/// Checks a message or reason as the API will, in the reader's words.
-fn check_text(words: &Words, typed: &mut Typed, field: &str) -> String {
-    let text = typed.values.get(field).map(|t| t.trim().to_owned()).unwrap_or_default();
-    if text.is_empty() {
-        typed.errors.insert(field.to_owned(), words.t("error-required"));
-    } else if text.chars().count() > crate::request::MESSAGE_MAX_CHARS {
-        typed.errors.insert(field.to_owned(), words.t("error-note-long"));
+/// The message or reason typed into `field`, or its error beside the field.
+fn read_message(words: &Words, typed: &mut Typed, field: &str) -> Option<Message> {
+    let text = typed.values.get(field).map(String::as_str).unwrap_or_default();
+    match text.parse::<Message>() {
+        Ok(message) => Some(message),
+        Err(error) => {
+            let key = match error {
+                MessageError::Empty => "error-required",
+                MessageError::TooLong => "error-note-long",
+                MessageError::ControlCharacter => "error-control-characters",
+            };
+            typed.errors.insert(field.to_owned(), words.t(key));
+            None
+        }
     }
-    text
 }
 
-/// `POST /requests/{id}/{action}`: one action, checked and carried out by
-/// the API's handler; errors come back beside the fields.
+/// `POST /requests/{id}/{action}`: one action, checked here in the reader's
+/// words and carried out by the workflow's service; what the service refuses
+/// comes back beside the field it concerns, or as an error page.
 pub async fn act(
     State(state): State<AppState>,
     member: Member,
@@ -601,6 +612,9 @@ pub async fn act(
     let Ok(request_id) = id.parse::<i64>() else {
         return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
+    if !FORMS.contains(&action.as_str()) {
+        return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    }
     let (values, file) = match read_form(request, &state).await {
         Ok(form) => form,
         Err(StatusCode::PAYLOAD_TOO_LARGE) => {
@@ -612,87 +626,10 @@ pub async fn act(
         return refused;
     }
     let mut typed = Typed { form: action.clone(), values, errors: BTreeMap::new() };
-    let caller = member.caller.clone();
-    let path = Path(request_id.to_string());
-    let outcome: Result<(), AppError> = match action.as_str() {
-        "info-request" => {
-            let message = check_text(&w, &mut typed, "message");
-            if typed.errors.is_empty() {
-                api::request_info(State(state.clone()), caller, path, ApiJson(api::MessageBody { message }))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
+    if let Err(error) = perform(&state, &member, request_id, &mut typed, file).await {
+        if let Some(error) = place(&w, &mut typed, error) {
+            return app_error_page(&member, &error);
         }
-        "info-response" => {
-            let message = check_text(&w, &mut typed, "message");
-            if typed.errors.is_empty() {
-                let body = api::InfoResponseBody { message, lines: None };
-                api::respond_info(State(state.clone()), caller, path, ApiJson(body)).await.map(drop)
-            } else {
-                Ok(())
-            }
-        }
-        "quotation" => {
-            let discount = typed.values.get("discount_percent").map(|d| d.trim().to_owned()).unwrap_or_default();
-            let discount = if discount.is_empty() { "0".to_owned() } else { discount };
-            if discount.parse::<crate::money::BasisPoints>().is_err() {
-                typed.errors.insert("discount_percent".into(), w.t("error-percent"));
-                Ok(())
-            } else {
-                let body = api::QuotationBody { discount_percent: Some(discount) };
-                api::issue_quotation(State(state.clone()), caller, path, ApiJson(body)).await.map(drop)
-            }
-        }
-        "payment" => submit_payment(&state, &member, request_id, &mut typed, file).await,
-        "approve" | "reject" => {
-            let payment_id = typed.values.get("payment").cloned().unwrap_or_default();
-            let payment = Path(payment_id);
-            if action == "approve" {
-                api::approve_payment(State(state.clone()), caller, payment).await.map(drop)
-            } else {
-                let reason = check_text(&w, &mut typed, "reason");
-                if typed.errors.is_empty() {
-                    api::reject_payment(State(state.clone()), caller, payment, ApiJson(api::ReasonBody { reason }))
-                        .await
-                        .map(drop)
-                } else {
-                    Ok(())
-                }
-            }
-        }
-        "invoice" => api::issue_invoice(State(state.clone()), caller, path).await.map(drop),
-        "cancel" => {
-            let reason = check_text(&w, &mut typed, "reason");
-            if typed.errors.is_empty() {
-                api::cancel(State(state.clone()), caller, path, ApiJson(api::ReasonBody { reason })).await.map(drop)
-            } else {
-                Ok(())
-            }
-        }
-        _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
-    };
-    let outcome = match outcome {
-        Err(AppError::Validation { errors, .. }) => {
-            for error in errors {
-                typed.errors.insert(error.field.clone(), w.t("error-invalid-field"));
-            }
-            Ok(())
-        }
-        Err(AppError::Unprocessable { slug, detail }) => {
-            let (field, key) = if slug == "invalid-document" {
-                ("document", "error-document")
-            } else {
-                ("amount", "error-amount-total")
-            };
-            typed.errors.insert(field.into(), format!("{} ({detail})", w.t(key)));
-            Ok(())
-        }
-        other => other,
-    };
-    if let Err(error) = outcome {
-        return app_error_page(&member, &error);
     }
     if typed.errors.is_empty() {
         return Redirect::to(&format!("/requests/{request_id}?done={action}")).into_response();
@@ -703,50 +640,109 @@ pub async fn act(
     }
 }
 
-async fn submit_payment(
+/// The forms of the request page, by the name in their address.
+const FORMS: [&str; 8] =
+    ["info-request", "info-response", "quotation", "payment", "approve", "reject", "invoice", "cancel"];
+
+/// Reads the form of `typed.form` and calls its service. Errors in what was
+/// typed are put beside their fields and nothing is called.
+async fn perform(
     state: &AppState,
     member: &Member,
     request_id: i64,
     typed: &mut Typed,
     file: Option<(Option<String>, Vec<u8>)>,
-) -> Result<(), AppError> {
+) -> Result<(), RequestError> {
     let w = member.words;
-    let value = |name: &str| typed.values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let (method, reference, amount, paid_on) = (value("method"), value("reference"), value("amount"), value("paid_on"));
-    if method.parse::<crate::request::payment::Method>().is_err() {
-        typed.errors.insert("method".into(), w.t("error-required"));
-    }
-    if crate::ledger::Reference::new(&reference).is_err() {
-        typed.errors.insert("reference".into(), w.t("error-reference"));
-    }
-    if amount.parse::<crate::money::Sen>().is_err() {
-        typed.errors.insert("amount".into(), w.t("error-amount"));
-    }
-    if paid_on.parse::<jiff::civil::Date>().is_err() {
-        typed.errors.insert("paid_on".into(), w.t("error-date"));
-    }
-    if file.is_none() {
-        typed.errors.insert("document".into(), w.t("error-document"));
-    }
-    if !typed.errors.is_empty() {
-        return Ok(());
-    }
-    let form = api::PaymentForm {
-        method: Some(method),
-        reference: Some(reference),
-        amount: Some(amount),
-        paid_on: Some(paid_on),
-        document: file,
-    };
-    let result: Result<(StatusCode, Json<serde_json::Value>), AppError> =
-        api::record_payment(state, &member.caller, request_id, form).await;
-    match result {
-        Err(AppError::Conflict { detail, .. }) if detail.contains("reference") || detail.contains("document") => {
-            typed.errors.insert("reference".into(), format!("{} ({detail})", w.t("error-duplicate-payment")));
-            Ok(())
+    let caller = &member.caller;
+    let payment_id = || typed.values.get("payment").and_then(|p| p.parse::<i64>().ok()).unwrap_or(0);
+    match typed.form.as_str() {
+        "info-request" => match read_message(&w, typed, "message") {
+            Some(message) => service::request_info(state, caller, request_id, &message).await,
+            None => Ok(()),
+        },
+        "info-response" => match read_message(&w, typed, "message") {
+            Some(message) => service::respond_info(state, caller, request_id, &message, None).await,
+            None => Ok(()),
+        },
+        "quotation" => {
+            let discount = typed.values.get("discount_percent").map(|d| d.trim()).unwrap_or_default();
+            match (if discount.is_empty() { "0" } else { discount }).parse::<BasisPoints>() {
+                Ok(discount) => service::issue_quotation(state, caller, request_id, discount).await.map(drop),
+                Err(_) => {
+                    typed.errors.insert("discount_percent".into(), w.t("error-percent"));
+                    Ok(())
+                }
+            }
         }
-        other => other.map(drop),
+        "payment" => match read_payment(&w, typed, file) {
+            Some(payment) => service::submit_payment(state, caller, request_id, payment).await.map(drop),
+            None => Ok(()),
+        },
+        "approve" => service::approve_payment(state, caller, payment_id()).await.map(drop),
+        "reject" => {
+            let payment_id = payment_id();
+            match read_message(&w, typed, "reason") {
+                Some(reason) => service::reject_payment(state, caller, payment_id, &reason).await.map(drop),
+                None => Ok(()),
+            }
+        }
+        "invoice" => match crate::finance::service::issue_invoice(state, caller, request_id).await {
+            Ok(_) => Ok(()),
+            Err(FinanceError::Request(error)) => Err(error),
+            Err(other) => Err(RequestError::Internal(anyhow::anyhow!("issuing the invoice: {other}"))),
+        },
+        _ => match read_message(&w, typed, "reason") {
+            Some(reason) => service::cancel(state, caller, request_id, &reason).await,
+            None => Ok(()),
+        },
     }
+}
+
+/// Puts a refusal beside the field it concerns, in the reader's words; what
+/// belongs to no field is given back for an error page.
+fn place(w: &Words, typed: &mut Typed, error: RequestError) -> Option<AppError> {
+    let (field, text) = match &error {
+        RequestError::AmountMismatch { total } => {
+            ("amount", w.f("error-amount-total", [("total", total.display_rm().as_str())]))
+        }
+        RequestError::DuplicatePayment => ("reference", w.t("error-duplicate-payment")),
+        RequestError::Document(DocumentError::NameMismatch { actual, .. }) => {
+            ("document", w.f("error-document-name", [("actual", *actual)]))
+        }
+        RequestError::Document(DocumentError::TooLarge) => ("document", w.t("error-too-large")),
+        RequestError::Document(_) => ("document", w.t("error-document")),
+        RequestError::NoPrice { product, .. } => {
+            ("discount_percent", w.f("error-no-price", [("product", product.as_str())]))
+        }
+        RequestError::TooLarge(_) => ("discount_percent", w.t("error-total-too-large")),
+        _ => return Some(AppError::from(error)),
+    };
+    typed.errors.insert(field.to_owned(), text);
+    None
+}
+
+/// The payment typed into the payment form, or its errors beside the fields.
+fn read_payment(w: &Words, typed: &mut Typed, file: Option<(Option<String>, Vec<u8>)>) -> Option<NewPayment> {
+    let value = |name: &str| typed.values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let method = value("method").parse::<Method>();
+    let reference = crate::ledger::Reference::new(&value("reference"));
+    let amount = value("amount").parse::<crate::money::Sen>();
+    let paid_on = value("paid_on").parse::<jiff::civil::Date>();
+    for (failed, field, key) in [
+        (method.is_err(), "method", "error-required"),
+        (reference.is_err(), "reference", "error-reference"),
+        (amount.is_err(), "amount", "error-amount"),
+        (paid_on.is_err(), "paid_on", "error-date"),
+        (file.is_none(), "document", "error-document"),
+    ] {
+        if failed {
+            typed.errors.insert(field.to_owned(), w.t(key));
+        }
+    }
+    let ((file_name, document), method, reference, amount, paid_on) =
+        (file?, method.ok()?, reference.ok()?, amount.ok()?, paid_on.ok()?);
+    Some(NewPayment { method, reference, amount, paid_on, file_name, document })
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::i18n::Words;
 use crate::auth::users::Language;
 use crate::auth::{ApiCaller, Role};
 use crate::error::AppResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "kuota_session";

@@ -240,6 +240,53 @@ pub fn transition(status: Status, action: Action, party: Party) -> Result<Status
     Ok(next)
 }
 
+/// Longest message, note or reason.
+pub const MESSAGE_MAX_CHARS: usize = 2_000;
+
+/// A message, note or reason on a request: trimmed, 1 to 2,000 characters,
+/// no control characters but line breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message(String);
+
+/// Why a message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// Nothing but spaces.
+    #[error("must not be empty")]
+    Empty,
+    /// Over the limit.
+    #[error("must be at most {MESSAGE_MAX_CHARS} characters")]
+    TooLong,
+    /// A control character other than a line break.
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+impl Message {
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Message {
+    type Err = MessageError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            Err(MessageError::Empty)
+        } else if text.chars().count() > MESSAGE_MAX_CHARS {
+            Err(MessageError::TooLong)
+        } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+            Err(MessageError::ControlCharacter)
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +345,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn messages_are_trimmed_and_bounded() {
+        assert_eq!(" Sila sahkan. ".parse::<Message>().map(|m| m.as_str().to_owned()), Ok("Sila sahkan.".to_owned()));
+        assert_eq!("Baris 1\nBaris 2".parse::<Message>().map(|m| m.as_str().len()), Ok(15));
+        assert_eq!("  ".parse::<Message>(), Err(MessageError::Empty));
+        assert_eq!("a\u{7}b".parse::<Message>(), Err(MessageError::ControlCharacter));
+        assert_eq!("x".repeat(MESSAGE_MAX_CHARS + 1).parse::<Message>(), Err(MessageError::TooLong));
+        assert!("x".repeat(MESSAGE_MAX_CHARS).parse::<Message>().is_ok());
     }
 
     #[test]

@@ -2,9 +2,6 @@
 //! and finance, each refused with 403 (wrong role), 404 (not yours) or 409
 //! (wrong state) and nothing changed.
 
-use std::collections::BTreeSet;
-
-use crate::api::extract::ApiMultipart;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -13,19 +10,19 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::domain::{Action, Party, Status};
-use super::numbering::{NumberKind, next_number};
-use super::payment::{Method, PAYMENT_BODY_MAX_BYTES, sniff};
+use super::domain::{Message, Status};
+use super::party_of;
+use super::payment::{Method, PAYMENT_BODY_MAX_BYTES};
+use super::service::{self, NewLine, NewPayment};
 use super::store::{self, ListFilter, RequestRow};
-use super::{ActionContext, LINE_UNITS_MAX, MESSAGE_MAX_CHARS, act, party_of};
+use crate::api::extract::ApiMultipart;
 use crate::api::{ApiJson, ApiQuery, Validator, checked};
-use crate::auth::{ApiCaller, Role, token::sha256_hex};
+use crate::auth::{ApiCaller, Role};
 use crate::clock::{format_rfc3339_local, today_local};
-use crate::db::is_unique_violation;
 use crate::developer::DeveloperCode;
 use crate::error::{AppError, AppResult};
 use crate::money::{BasisPoints, Sen};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest page of requests.
 pub const REQUEST_PAGE_MAX: i64 = 200;
@@ -43,7 +40,7 @@ pub fn router() -> Router<AppState> {
             post(submit_payment).layer(axum::extract::DefaultBodyLimit::max(PAYMENT_BODY_MAX_BYTES)),
         )
         .route("/api/v1/quota-requests/{id}/cancellation", post(cancel))
-        .route("/api/v1/quota-requests/{id}/invoice", post(issue_invoice))
+        .route("/api/v1/quota-requests/{id}/invoice", post(crate::finance::http::issue_invoice))
         .route("/api/v1/payments/{id}/approval", post(approve_payment))
         .route("/api/v1/payments/{id}/rejection", post(reject_payment))
         .route("/api/v1/payments/{id}/document", get(payment_document))
@@ -56,130 +53,44 @@ fn id_from(text: &str, what: &str) -> AppResult<i64> {
         .ok_or_else(|| AppError::NotFound(format!("{what} {text} does not exist")))
 }
 
-fn message(text: &str, field: &str) -> AppResult<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MESSAGE_MAX_CHARS || text.chars().any(|c| c.is_control() && c != '\n')
-    {
-        return Err(AppError::invalid_field(field, format!("must be 1 to {MESSAGE_MAX_CHARS} characters")));
-    }
-    Ok(text.to_owned())
+fn message(text: &str, field: &str) -> AppResult<Message> {
+    text.parse().map_err(|e: super::domain::MessageError| AppError::invalid_field(field, e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LineBody {
-    pub(crate) product: String,
-    pub(crate) units: i64,
+struct LineBody {
+    product: String,
+    units: i64,
 }
 
-/// Checks request lines: 1..=10 lines, one per active product, units 1..=100,000.
-async fn parse_lines(state: &AppState, lines: &[LineBody]) -> AppResult<Vec<(String, i64)>> {
-    if lines.is_empty() || lines.len() > 10 {
-        return Err(AppError::invalid_field("lines", "a request needs 1 to 10 lines"));
-    }
-    let mut seen = BTreeSet::new();
-    let mut validator = Validator::default();
-    for (index, line) in lines.iter().enumerate() {
-        if !(1..=LINE_UNITS_MAX).contains(&line.units) {
-            validator.check::<(), _>(
-                &format!("lines[{index}].units"),
-                Err(format!("must be a whole number from 1 to {LINE_UNITS_MAX}")),
-            );
-        }
-        if !seen.insert(line.product.clone()) {
-            validator.check::<(), _>(&format!("lines[{index}].product"), Err("only one line per product"));
-        } else if !crate::ledger::store::is_active_product(state.db.pool(), &line.product).await? {
-            validator.check::<(), _>(
-                &format!("lines[{index}].product"),
-                Err(format!("{} is not an active product", line.product)),
-            );
-        }
-    }
-    validator.finish()?;
-    Ok(lines.iter().map(|line| (line.product.clone(), line.units)).collect())
+fn new_lines(lines: &[LineBody]) -> Vec<NewLine> {
+    lines.iter().map(|line| NewLine { product: line.product.clone(), units: line.units }).collect()
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CreateBody {
-    pub(crate) developer: String,
-    pub(crate) lines: Vec<LineBody>,
+struct CreateBody {
+    developer: String,
+    lines: Vec<LineBody>,
     #[serde(default)]
-    pub(crate) note: Option<String>,
+    note: Option<String>,
 }
 
-pub(crate) async fn create(
+async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    caller.require(&[Role::DeveloperAdmin, Role::DeveloperMember], "users of the developer company")?;
     let code: DeveloperCode = body
         .developer
         .parse()
         .map_err(|_| AppError::NotFound(format!("developer {} does not exist", body.developer)))?;
-    let developer = crate::developer::store::require_by_code(state.db.pool(), &code).await?;
-    if !caller.may_see_developer(developer.id) {
-        return Err(AppError::NotFound(format!("developer {code} does not exist")));
-    }
-    if developer.status != "verified" {
-        return Err(AppError::conflict(
-            "developer-not-verified",
-            format!("developer {code} is {}; only verified developers can request quota", developer.status),
-        ));
-    }
-    let lines = parse_lines(&state, &body.lines).await?;
     let note = match body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(note) => message(note, "note")?,
-        None => String::new(),
+        Some(note) => Some(message(note, "note")?),
+        None => None,
     };
-    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
-    let (now_ms, today) = (state.clock.now_ms(), today_local(state.clock.now()));
-    let due = calendar.add_working_days(today, 2).to_string();
-    let actor = caller.actor();
-    let mut transaction = state.db.begin_write().await?;
-    let number = next_number(&mut transaction, NumberKind::Request, today.year()).await?;
-    let id = store::insert_request(&mut transaction, &number, developer.id, &note, &actor, Some(&due), now_ms).await?;
-    store::replace_lines(&mut transaction, id, &lines).await?;
-    let event = store::NewEvent {
-        request_id: id,
-        action: "submit",
-        from: None,
-        to: Status::Submitted.as_str(),
-        actor: &actor,
-        message: None,
-        due_on: Some(&due),
-        at_ms: now_ms,
-    };
-    store::insert_event(&mut transaction, &event).await?;
-    let subject = format!("quota_request:{id}");
-    let after = json!({"number": number, "status": "submitted", "lines": lines});
-    let audit = crate::audit::Record {
-        actor: &actor,
-        action: "submit",
-        subject: &subject,
-        before: None,
-        after: Some(after),
-        at_ms: now_ms,
-    };
-    crate::audit::record(&mut transaction, &audit).await?;
-    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
-    let facts = crate::notify::Facts {
-        request_number: number.clone(),
-        developer: developer.code.clone(),
-        detail: None,
-        reference: None,
-        lines: Vec::new(),
-    };
-    let kind = crate::notify::MessageKind::RequestSubmitted;
-    crate::notify::enqueue(
-        &mut transaction,
-        &crate::notify::Outgoing::new(kind, &facts, Some(id), &state.public_url),
-        &retail,
-        now_ms,
-    )
-    .await?;
-    transaction.commit().await?;
+    let id = service::submit(&state, &caller, &code, &new_lines(&body.lines), note.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(view(&state, id).await?)))
 }
 
@@ -316,16 +227,6 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
     Ok(body)
 }
 
-/// Renders and stores newly issued documents. A failure here loses nothing:
-/// the document is rendered on its first download instead.
-async fn render_issued(state: &AppState, numbers: &[&str]) {
-    for number in numbers {
-        if let Err(error) = crate::documents::fetch(&state.db, &state.blobs, number, state.clock.now_ms()).await {
-            tracing::warn!(number, error = %error, "document not rendered at issue; it will be on first download");
-        }
-    }
-}
-
 fn sen_text(sen: i64) -> String {
     Sen::new(sen).unwrap_or_default().to_string()
 }
@@ -351,113 +252,53 @@ async fn show(State(state): State<AppState>, caller: ApiCaller, Path(id): Path<S
     Ok(Json(view(&state, id).await?))
 }
 
-/// Opens a write transaction with the request and the caller's party in it.
-async fn begin_action(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: i64,
-) -> AppResult<(sqlx::Transaction<'static, sqlx::Any>, RequestRow, Party, crate::calendar::WorkingCalendar)> {
-    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
-    let mut transaction = state.db.begin_write().await?;
-    let row = store::find(&mut transaction, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("quota request {id} does not exist")))?;
-    let party = party_of(caller, &row)?;
-    Ok((transaction, row, party, calendar))
-}
-
-/// Runs a simple action (no side effects beyond the transition) and answers with the request.
-async fn simple_action(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: &str,
-    action: Action,
-    text: Option<&str>,
-) -> AppResult<Json<Value>> {
-    let id = id_from(id, "quota request")?;
-    let (mut transaction, row, party, calendar) = begin_action(state, caller, id).await?;
-    let actor = caller.actor();
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today: today_local(state.clock.now()),
-        now_ms: state.clock.now_ms(),
-        valid_until: None,
-        message: text,
-        portal_url: &state.public_url,
-        reference: None,
-    };
-    act(&mut transaction, &row, action, &context).await?;
-    transaction.commit().await?;
-    Ok(Json(view(state, id).await?))
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MessageBody {
-    pub(crate) message: String,
+struct MessageBody {
+    message: String,
 }
 
-pub(crate) async fn request_info(
+async fn request_info(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> AppResult<Json<Value>> {
     let text = message(&body.message, "message")?;
-    simple_action(&state, &caller, &id, Action::RequestInfo, Some(&text)).await
+    let id = id_from(&id, "quota request")?;
+    service::request_info(&state, &caller, id, &text).await?;
+    Ok(Json(view(&state, id).await?))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct InfoResponseBody {
-    pub(crate) message: String,
+struct InfoResponseBody {
+    message: String,
     #[serde(default)]
-    pub(crate) lines: Option<Vec<LineBody>>,
+    lines: Option<Vec<LineBody>>,
 }
 
-pub(crate) async fn respond_info(
+async fn respond_info(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InfoResponseBody>,
 ) -> AppResult<Json<Value>> {
     let text = message(&body.message, "message")?;
-    let lines = match &body.lines {
-        Some(lines) => Some(parse_lines(&state, lines).await?),
-        None => None,
-    };
-    let request_id = id_from(&id, "quota request")?;
-    let (mut transaction, row, party, calendar) = begin_action(&state, &caller, request_id).await?;
-    let actor = caller.actor();
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today: today_local(state.clock.now()),
-        now_ms: state.clock.now_ms(),
-        valid_until: None,
-        message: Some(&text),
-        portal_url: &state.public_url,
-        reference: None,
-    };
-    act(&mut transaction, &row, Action::RespondInfo, &context).await?;
-    if let Some(lines) = lines {
-        store::replace_lines(&mut transaction, request_id, &lines).await?;
-    }
-    transaction.commit().await?;
-    Ok(Json(view(&state, request_id).await?))
+    let lines = body.lines.as_deref().map(new_lines);
+    let id = id_from(&id, "quota request")?;
+    service::respond_info(&state, &caller, id, &text, lines.as_deref()).await?;
+    Ok(Json(view(&state, id).await?))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct QuotationBody {
+struct QuotationBody {
     #[serde(default)]
-    pub(crate) discount_percent: Option<String>,
+    discount_percent: Option<String>,
 }
 
-pub(crate) async fn issue_quotation(
+async fn issue_quotation(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
@@ -469,53 +310,10 @@ pub(crate) async fn issue_quotation(
         .unwrap_or("0")
         .parse()
         .map_err(|e: crate::money::MoneyError| AppError::invalid_field("discount_percent", e.to_string()))?;
-    let request_id = id_from(&id, "quota request")?;
-    let settings = crate::settings::load(state.db.pool()).await?;
-    let (mut transaction, row, party, calendar) = begin_action(&state, &caller, request_id).await?;
-    let today = today_local(state.clock.now());
-    let mut priced_lines = Vec::new();
-    for (product, units) in store::lines(&mut transaction, request_id).await? {
-        let price =
-            crate::catalogue::price_on(&mut transaction, &product, &today.to_string()).await?.ok_or_else(|| {
-                AppError::conflict(
-                    "no-price",
-                    format!("{product} has no price in force on {today}; an administrator must add one"),
-                )
-            })?;
-        priced_lines.push((product, units, price));
-    }
-    let pricing = super::quotation::price(&priced_lines, discount, settings.sst())
-        .map_err(|e| AppError::invalid_field("lines", e.to_string()))?;
-    let valid_until = calendar.add_working_days(today, settings.quotation_validity_working_days);
-    let actor = caller.actor();
-    let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
-    let summary = format!("{} · {}", pricing.total.display_rm(), valid_until.strftime("%d/%m/%Y"));
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today,
-        now_ms: state.clock.now_ms(),
-        valid_until: Some(valid_until),
-        message: Some(&summary),
-        portal_url: &state.public_url,
-        reference: Some(&number),
-    };
-    act(&mut transaction, &row, Action::IssueQuotation, &context).await?;
-    store::insert_quotation(
-        &mut transaction,
-        request_id,
-        &number,
-        &pricing,
-        &today.to_string(),
-        &valid_until.to_string(),
-        state.clock.now_ms(),
-    )
-    .await?;
-    transaction.commit().await?;
-    render_issued(&state, &[number.as_str()]).await;
+    let id = id_from(&id, "quota request")?;
+    service::issue_quotation(&state, &caller, id, discount).await?;
     let mut connection = state.db.pool().acquire().await?;
-    let quotation = store::current_quotation(&mut connection, request_id)
+    let quotation = store::current_quotation(&mut connection, id)
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("quotation vanished")))?;
     Ok((StatusCode::CREATED, Json(quotation_json(&quotation))))
@@ -523,28 +321,30 @@ pub(crate) async fn issue_quotation(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ReasonBody {
-    pub(crate) reason: String,
+struct ReasonBody {
+    reason: String,
 }
 
-pub(crate) async fn cancel(
+async fn cancel(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> AppResult<Json<Value>> {
     let reason = message(&body.reason, "reason")?;
-    simple_action(&state, &caller, &id, Action::Cancel, Some(&reason)).await
+    let id = id_from(&id, "quota request")?;
+    service::cancel(&state, &caller, id, &reason).await?;
+    Ok(Json(view(&state, id).await?))
 }
 
 /// The fields of a payment form.
 #[derive(Default)]
-pub(crate) struct PaymentForm {
-    pub(crate) method: Option<String>,
-    pub(crate) reference: Option<String>,
-    pub(crate) amount: Option<String>,
-    pub(crate) paid_on: Option<String>,
-    pub(crate) document: Option<(Option<String>, Vec<u8>)>,
+struct PaymentForm {
+    method: Option<String>,
+    reference: Option<String>,
+    amount: Option<String>,
+    paid_on: Option<String>,
+    document: Option<(Option<String>, Vec<u8>)>,
 }
 
 async fn read_payment_form(mut multipart: Multipart) -> AppResult<PaymentForm> {
@@ -579,24 +379,8 @@ async fn read_payment_form(mut multipart: Multipart) -> AppResult<PaymentForm> {
     Ok(form)
 }
 
-async fn submit_payment(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-    ApiMultipart(multipart): ApiMultipart,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let request_id = id_from(&id, "quota request")?;
-    let form = read_payment_form(multipart).await?;
-    record_payment(&state, &caller, request_id, form).await
-}
-
-/// Checks a payment form and records the payment (seed step 4).
-pub(crate) async fn record_payment(
-    state: &AppState,
-    caller: &ApiCaller,
-    request_id: i64,
-    form: PaymentForm,
-) -> AppResult<(StatusCode, Json<Value>)> {
+/// The typed payment of a form, or every field that was wrong.
+fn parse_payment(form: PaymentForm) -> AppResult<NewPayment> {
     let mut validator = Validator::default();
     let method = validator.check("method", form.method.as_deref().unwrap_or_default().parse::<Method>());
     let reference =
@@ -606,165 +390,54 @@ pub(crate) async fn record_payment(
         "paid_on",
         form.paid_on.as_deref().unwrap_or_default().parse::<Date>().map_err(|_| "must be a date as YYYY-MM-DD"),
     );
-    let has_document =
-        validator.check("document", form.document.as_ref().ok_or("a PDF, PNG or JPEG document is required"));
+    let document = validator.check("document", form.document.ok_or("a PDF, PNG or JPEG document is required"));
     validator.finish()?;
-    checked(has_document)?;
-    let (file_name, bytes) = form.document.unwrap_or_default();
-    let media_type = sniff(&bytes, file_name.as_deref())
-        .map_err(|e| AppError::Unprocessable { slug: "invalid-document", detail: e.to_string() })?;
-    let (method, reference, amount, paid_on) =
-        (checked(method)?, checked(reference)?, checked(amount)?, checked(paid_on)?);
-    let sha256 = sha256_hex(&bytes);
-    let (mut transaction, row, party, calendar) = begin_action(state, caller, request_id).await?;
-    let quotation = store::current_quotation(&mut transaction, request_id).await?;
-    let actor = caller.actor();
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today: today_local(state.clock.now()),
-        now_ms: state.clock.now_ms(),
-        valid_until: None,
-        message: None,
-        portal_url: &state.public_url,
-        reference: Some(reference.as_str()),
-    };
-    act(&mut transaction, &row, Action::SubmitPayment, &context).await?;
-    let quotation = quotation.ok_or_else(|| AppError::conflict("wrong-status", "the request has no quotation"))?;
-    if amount.get() != quotation.total {
-        return Err(AppError::Unprocessable {
-            slug: "amount-mismatch",
-            detail: format!("the amount must be the quotation total {}", sen_text(quotation.total)),
-        });
-    }
-    let inserted = sqlx::query(
-        "INSERT INTO payments (request_id, quotation_id, method, reference, amount_sen, paid_on, document_sha256, document_type, status, submitted_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10) RETURNING id",
-    )
-    .bind(request_id)
-    .bind(quotation.id)
-    .bind(method.as_str())
-    .bind(reference.as_str())
-    .bind(amount.get())
-    .bind(paid_on.to_string())
-    .bind(&sha256)
-    .bind(media_type)
-    .bind(&actor)
-    .bind(state.clock.now_ms())
-    .fetch_one(&mut *transaction)
-    .await;
-    let payment_id: i64 = match inserted {
-        Ok(row) => sqlx::Row::try_get(&row, 0)?,
-        Err(error) if is_unique_violation(&error) => {
-            return Err(AppError::conflict(
-                "duplicate-payment",
-                "this document, or this method and reference, was already submitted for a payment",
-            ));
-        }
-        Err(error) => return Err(error.into()),
-    };
-    state.blobs.put(&sha256, &bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("storing the document: {e}")))?;
-    transaction.commit().await?;
+    let (file_name, document) = checked(document)?;
+    Ok(NewPayment {
+        method: checked(method)?,
+        reference: checked(reference)?,
+        amount: checked(amount)?,
+        paid_on: checked(paid_on)?,
+        file_name,
+        document,
+    })
+}
+
+async fn submit_payment(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiMultipart(multipart): ApiMultipart,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let request_id = id_from(&id, "quota request")?;
+    let payment = parse_payment(read_payment_form(multipart).await?)?;
+    let payment_id = service::submit_payment(&state, &caller, request_id, payment).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": payment_id, "status": "submitted", "request": view(state, request_id).await?})),
+        Json(json!({"id": payment_id, "status": "submitted", "request": view(&state, request_id).await?})),
     ))
 }
 
-async fn payment_and_request(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: &str,
-) -> AppResult<(
-    sqlx::Transaction<'static, sqlx::Any>,
-    store::PaymentRow,
-    RequestRow,
-    Party,
-    crate::calendar::WorkingCalendar,
-)> {
-    let payment_id = id_from(id, "payment")?;
-    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
-    let mut transaction = state.db.begin_write().await?;
-    let payment = store::find_payment(&mut transaction, payment_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    let row = store::find(&mut transaction, payment.request_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    let party =
-        party_of(caller, &row).map_err(|_| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    Ok((transaction, payment, row, party, calendar))
-}
-
-pub(crate) async fn approve_payment(
+async fn approve_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let (mut transaction, payment, row, party, calendar) = payment_and_request(&state, &caller, &id).await?;
-    let actor = caller.actor();
-    let now_ms = state.clock.now_ms();
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today: today_local(state.clock.now()),
-        now_ms,
-        valid_until: None,
-        message: None,
-        portal_url: &state.public_url,
-        reference: None,
-    };
-    // Lock order: request row, audit head (both in `act`), then accounts —
-    // the ledger writer also takes the audit head before accounts.
-    act(&mut transaction, &row, Action::ApprovePayment, &context).await?;
-    if !store::decide_payment(&mut transaction, payment.id, "approved", None, now_ms).await? {
-        return Err(AppError::conflict(
-            "payment-not-pending",
-            format!("payment {} is already {}", payment.id, payment.status),
-        ));
-    }
-    for (product, units) in store::lines(&mut transaction, row.id).await? {
-        crate::ledger::credit(&mut transaction, row.developer_id, &product, units, &row.number, &actor, now_ms).await?;
-    }
-    transaction.commit().await?;
-    Ok(Json(view(&state, row.id).await?))
+    let payment_id = id_from(&id, "payment")?;
+    let request_id = service::approve_payment(&state, &caller, payment_id).await?;
+    Ok(Json(view(&state, request_id).await?))
 }
 
-pub(crate) async fn reject_payment(
+async fn reject_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> AppResult<Json<Value>> {
     let reason = message(&body.reason, "reason")?;
-    let (mut transaction, payment, row, party, calendar) = payment_and_request(&state, &caller, &id).await?;
-    let actor = caller.actor();
-    let now_ms = state.clock.now_ms();
-    let mut connection = state.db.pool().acquire().await?;
-    let valid_until = store::current_quotation(&mut connection, row.id).await?.and_then(|q| q.valid_until.parse().ok());
-    drop(connection);
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today: today_local(state.clock.now()),
-        now_ms,
-        valid_until,
-        message: Some(&reason),
-        portal_url: &state.public_url,
-        reference: None,
-    };
-    act(&mut transaction, &row, Action::RejectPayment, &context).await?;
-    if !store::decide_payment(&mut transaction, payment.id, "rejected", Some(&reason), now_ms).await? {
-        return Err(AppError::conflict(
-            "payment-not-pending",
-            format!("payment {} is already {}", payment.id, payment.status),
-        ));
-    }
-    transaction.commit().await?;
-    Ok(Json(view(&state, row.id).await?))
+    let payment_id = id_from(&id, "payment")?;
+    let request_id = service::reject_payment(&state, &caller, payment_id, &reason).await?;
+    Ok(Json(view(&state, request_id).await?))
 }
 
 async fn payment_document(
@@ -774,70 +447,6 @@ async fn payment_document(
 ) -> AppResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let payment_id = id_from(&id, "payment")?;
-    let mut connection = state.db.pool().acquire().await?;
-    let payment = store::find_payment(&mut connection, payment_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    let row = store::find(&mut connection, payment.request_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    party_of(&caller, &row).map_err(|_| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-    let bytes = state
-        .blobs
-        .get(&payment.document_sha256)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("reading document: {e}")))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, payment.document_type)], bytes).into_response())
-}
-
-pub(crate) async fn issue_invoice(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let request_id = id_from(&id, "quota request")?;
-    let (mut transaction, row, party, calendar) = begin_action(&state, &caller, request_id).await?;
-    let actor = caller.actor();
-    let today = today_local(state.clock.now());
-    let invoice_number = next_number(&mut transaction, NumberKind::Invoice, today.year()).await?;
-    let delivery_number = next_number(&mut transaction, NumberKind::DeliveryOrder, today.year()).await?;
-    let context = ActionContext {
-        actor: &actor,
-        party,
-        calendar: &calendar,
-        today,
-        now_ms: state.clock.now_ms(),
-        valid_until: None,
-        message: Some(&delivery_number),
-        portal_url: &state.public_url,
-        reference: Some(&invoice_number),
-    };
-    act(&mut transaction, &row, Action::IssueInvoice, &context).await?;
-    let quotation = store::current_quotation(&mut transaction, request_id)
-        .await?
-        .ok_or_else(|| AppError::conflict("wrong-status", "the request has no quotation"))?;
-    let paid = store::payments(&mut transaction, request_id).await?.into_iter().rfind(|p| p.status == "approved");
-    let paid_method = paid.as_ref().and_then(|p| p.method.parse::<Method>().ok());
-    let is_paid = paid_method.is_some_and(Method::is_paid);
-    crate::finance::store::insert_invoice(
-        &mut transaction,
-        &crate::finance::store::NewInvoice {
-            number: &invoice_number,
-            delivery_order_number: &delivery_number,
-            request_id,
-            total_sen: quotation.total,
-            paid: is_paid,
-            issued_on: &today.to_string(),
-            paid_on: paid.as_ref().filter(|_| is_paid).map(|p| p.paid_on.as_str()),
-            now_ms: state.clock.now_ms(),
-        },
-    )
-    .await?;
-    transaction.commit().await?;
-    render_issued(&state, &[invoice_number.as_str(), delivery_number.as_str()]).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"invoice_number": invoice_number, "delivery_order_number": delivery_number, "payment_status": if is_paid { "paid" } else { "unpaid" }}),
-        ),
-    ))
+    let (media_type, bytes) = service::payment_document(&state, &caller, payment_id).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, media_type)], bytes).into_response())
 }

@@ -5,10 +5,12 @@
 //! and refuses a concurrent change.
 
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod numbering;
 pub mod payment;
 pub mod quotation;
+pub mod service;
 pub mod store;
 
 use jiff::civil::Date;
@@ -16,39 +18,31 @@ use sqlx::AnyConnection;
 
 use crate::auth::{ApiCaller, Role};
 use crate::calendar::WorkingCalendar;
-use crate::error::{AppError, AppResult};
-use domain::{Action, Deadline, Party, Status, TransitionError};
+use domain::{Action, Deadline, Party, Status};
+pub use domain::{MESSAGE_MAX_CHARS, Message};
+pub use error::{LineProblem, RequestError};
 use store::RequestRow;
 
 /// Largest units on one line.
 pub const LINE_UNITS_MAX: i64 = 100_000;
-/// Longest message or note.
-pub const MESSAGE_MAX_CHARS: usize = 2_000;
+/// Most lines on one request.
+pub const LINES_MAX: usize = 10;
 
 /// The party a caller plays on a request. Developer users act only on their
 /// own company's requests; callers who may not see the request get 404.
 ///
 /// # Errors
-/// 404 for another company's request; 403 for HIMS.
-pub fn party_of(caller: &ApiCaller, request: &RequestRow) -> AppResult<Party> {
+/// Not found for another company's request; not a party for HIMS.
+pub fn party_of(caller: &ApiCaller, request: &RequestRow) -> Result<Party, RequestError> {
     if !caller.may_see_developer(request.developer_id) {
-        return Err(AppError::NotFound(format!("quota request {} does not exist", request.id)));
+        return Err(RequestError::NotFound(request.id));
     }
     match caller.role {
         Role::DeveloperAdmin | Role::DeveloperMember => Ok(Party::Developer),
         Role::Retail => Ok(Party::Retail),
         Role::Finance => Ok(Party::Finance),
         Role::Admin => Ok(Party::Admin),
-        Role::Hims => Err(AppError::Forbidden("HIMS does not take part in the purchase workflow".into())),
-    }
-}
-
-/// The error for a refused transition: 403 for the wrong party, 409 for the wrong status.
-#[must_use]
-pub fn transition_error(error: &TransitionError) -> AppError {
-    match error {
-        TransitionError::WrongParty { .. } => AppError::Forbidden(error.to_string()),
-        TransitionError::WrongStatus { .. } => AppError::conflict("wrong-status", error.to_string()),
+        Role::Hims => Err(RequestError::NotAParty),
     }
 }
 
@@ -88,20 +82,17 @@ pub fn due_on(status: Status, context: &ActionContext<'_>) -> Option<Date> {
 /// records it; returns the new status.
 ///
 /// # Errors
-/// 403 / 409 from the rules, 409 when the request changed meanwhile, or a database fault.
+/// The rules' refusal, a change made meanwhile, or a database fault.
 pub async fn act(
     connection: &mut AnyConnection,
     request: &RequestRow,
     action: Action,
     context: &ActionContext<'_>,
-) -> AppResult<Status> {
-    let next = domain::transition(request.status, action, context.party).map_err(|e| transition_error(&e))?;
+) -> Result<Status, RequestError> {
+    let next = domain::transition(request.status, action, context.party)?;
     let due = due_on(next, context).map(|date| date.to_string());
     if !store::set_status(connection, request.id, request.status, next, due.as_deref(), context.now_ms).await? {
-        return Err(AppError::conflict(
-            "wrong-status",
-            format!("quota request {} changed meanwhile; reload it", request.number),
-        ));
+        return Err(RequestError::ChangedMeanwhile(request.number.clone()));
     }
     let event = store::NewEvent {
         request_id: request.id,
@@ -134,7 +125,7 @@ async fn notify_action(
     request: &RequestRow,
     action: Action,
     context: &ActionContext<'_>,
-) -> AppResult<()> {
+) -> Result<(), RequestError> {
     use crate::notify::recipients::{self, Team};
     use crate::notify::{Attachment, Facts, MessageKind, Outgoing};
     let id = request.developer_id;
@@ -218,7 +209,7 @@ pub async fn expire_quotations(
     db: &crate::db::Db,
     clock: &dyn crate::clock::Clock,
     portal_url: &str,
-) -> AppResult<usize> {
+) -> Result<usize, RequestError> {
     let today = crate::clock::today_local(clock.now());
     let calendar = crate::settings::working_calendar(db.pool()).await?;
     let ids = store::quoted_past(db.pool(), &today.to_string(), EXPIRY_BATCH_MAX).await?;

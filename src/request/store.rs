@@ -625,3 +625,52 @@ pub async fn decide_payment(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// A payment to store.
+pub struct NewPayment<'a> {
+    /// The request paid for.
+    pub request_id: i64,
+    /// The quotation paid.
+    pub quotation_id: i64,
+    /// How.
+    pub method: super::payment::Method,
+    /// PO number or transfer reference.
+    pub reference: &'a str,
+    /// Amount.
+    pub amount: Sen,
+    /// When paid.
+    pub paid_on: jiff::civil::Date,
+    /// SHA-256 of the proof (its blob key).
+    pub document_sha256: &'a str,
+    /// Its media type.
+    pub document_type: &'static str,
+    /// Who submitted it.
+    pub submitted_by: &'a str,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+/// Stores a submitted payment; returns its id.
+///
+/// # Errors
+/// A unique violation when the document, or method and reference, was
+/// submitted before; a database fault.
+pub async fn insert_payment(connection: &mut AnyConnection, payment: &NewPayment<'_>) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO payments (request_id, quotation_id, method, reference, amount_sen, paid_on, document_sha256, document_type, status, submitted_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10) RETURNING id",
+    )
+    .bind(payment.request_id)
+    .bind(payment.quotation_id)
+    .bind(payment.method.as_str())
+    .bind(payment.reference)
+    .bind(payment.amount.get())
+    .bind(payment.paid_on.to_string())
+    .bind(payment.document_sha256)
+    .bind(payment.document_type)
+    .bind(payment.submitted_by)
+    .bind(payment.now_ms)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
+}

@@ -3,10 +3,11 @@
 //! mail addresses. Stored as one JSON document; missing keys take defaults.
 
 pub mod http;
+pub mod service;
 
 use jiff::civil::Weekday;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::calendar::WorkingCalendar;
 use crate::money::BasisPoints;
@@ -136,7 +137,15 @@ impl Settings {
 /// # Errors
 /// A database fault.
 pub async fn load(pool: &AnyPool) -> sqlx::Result<Settings> {
-    let row = sqlx::query("SELECT value FROM settings WHERE name = 'settings'").fetch_optional(pool).await?;
+    load_in(&mut *pool.acquire().await?).await
+}
+
+/// The current settings, read inside the caller's transaction.
+///
+/// # Errors
+/// A database fault.
+pub async fn load_in(connection: &mut AnyConnection) -> sqlx::Result<Settings> {
+    let row = sqlx::query("SELECT value FROM settings WHERE name = 'settings'").fetch_optional(connection).await?;
     let Some(row) = row else { return Ok(Settings::default()) };
     let text: String = row.try_get(0)?;
     Ok(serde_json::from_str(&text).unwrap_or_default())
@@ -146,11 +155,11 @@ pub async fn load(pool: &AnyPool) -> sqlx::Result<Settings> {
 ///
 /// # Errors
 /// A database fault.
-pub async fn save(pool: &AnyPool, settings: &Settings) -> sqlx::Result<()> {
+pub async fn save(connection: &mut AnyConnection, settings: &Settings) -> sqlx::Result<()> {
     let text = serde_json::to_string(settings).unwrap_or_default();
     sqlx::query("INSERT INTO settings (name, value) VALUES ('settings', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
         .bind(text)
-        .execute(pool)
+        .execute(connection)
         .await?;
     Ok(())
 }

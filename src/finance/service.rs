@@ -1,0 +1,142 @@
+//! Finance's services: issuing the invoice and delivery order of a credited
+//! request (seed step 5) and settling a PO invoice when its money arrives.
+//! Each decides and writes in one transaction, with its audit record.
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+
+use crate::auth::{ApiCaller, Role};
+use crate::ledger::Reference;
+use crate::request::domain::Action;
+use crate::request::numbering::{NumberKind, next_number};
+use crate::request::payment::Method;
+use crate::request::service::{Step, render_issued};
+use crate::request::{RequestError, act, store as request_store};
+use crate::state::AppState;
+
+/// What finance's services refuse, and their faults.
+#[derive(Debug, thiserror::Error)]
+pub enum FinanceError {
+    /// The workflow refuses the step (see [`RequestError`]).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Only finance settles invoices (403).
+    #[error("only the finance department may do this")]
+    Forbidden,
+    /// No such invoice, or another company's (404).
+    #[error("invoice {0} does not exist")]
+    InvoiceNotFound(String),
+    /// The invoice is paid already (409).
+    #[error("invoice {number} is already {status}")]
+    NotUnpaid {
+        /// The invoice.
+        number: String,
+        /// What it is now.
+        status: String,
+    },
+    /// A fault.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for FinanceError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<FinanceError> for crate::error::AppError {
+    fn from(error: FinanceError) -> Self {
+        let detail = error.to_string();
+        match error {
+            FinanceError::Request(error) => error.into(),
+            FinanceError::Forbidden => Self::Forbidden(detail),
+            FinanceError::InvoiceNotFound(_) => Self::NotFound(detail),
+            FinanceError::NotUnpaid { .. } => Self::conflict("invoice-not-unpaid", detail),
+            FinanceError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// An issued invoice and its delivery order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// `INV-2026-000001`.
+    pub invoice_number: String,
+    /// `DO-2026-000001`.
+    pub delivery_order_number: String,
+    /// Paid at issue (transfer, card) or a receivable (PO).
+    pub paid: bool,
+}
+
+/// Finance issues the invoice and delivery order of a credited request; the
+/// developer gets both by mail. A PO's invoice stays unpaid until settled.
+///
+/// # Errors
+/// The rules' refusal, not found, or a fault.
+pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64) -> Result<Issued, FinanceError> {
+    let (mut transaction, step) = Step::begin(state, caller, request_id).await?;
+    let year = step.today.year();
+    let invoice_number = next_number(&mut transaction, NumberKind::Invoice, year).await?;
+    let delivery_number = next_number(&mut transaction, NumberKind::DeliveryOrder, year).await?;
+    let context = step.context(state, Some(&delivery_number), Some(&invoice_number), None);
+    act(&mut transaction, &step.row, Action::IssueInvoice, &context).await?;
+    let quotation =
+        request_store::current_quotation(&mut transaction, request_id).await?.ok_or(RequestError::NoQuotation)?;
+    let payments = request_store::payments(&mut transaction, request_id).await?;
+    let paid = payments.into_iter().rfind(|p| p.status == "approved");
+    let method = paid.as_ref().and_then(|p| p.method.parse::<Method>().ok());
+    let is_paid = method.is_some_and(Method::is_paid);
+    let invoice = super::store::NewInvoice {
+        number: &invoice_number,
+        delivery_order_number: &delivery_number,
+        request_id,
+        total_sen: quotation.total,
+        paid: is_paid,
+        issued_on: &step.today.to_string(),
+        paid_on: paid.as_ref().filter(|_| is_paid).map(|p| p.paid_on.as_str()),
+        now_ms: step.now_ms,
+    };
+    super::store::insert_invoice(&mut transaction, &invoice).await?;
+    transaction.commit().await?;
+    render_issued(state, &[invoice_number.as_str(), delivery_number.as_str()]).await;
+    Ok(Issued { invoice_number, delivery_order_number: delivery_number, paid: is_paid })
+}
+
+/// Finance records that a PO invoice was paid, with the date and the bank's
+/// reference; audited with who did it.
+///
+/// # Errors
+/// Not finance, no such invoice, an invoice already paid, or a fault.
+pub async fn settle(
+    state: &AppState,
+    caller: &ApiCaller,
+    number: &str,
+    paid_on: Date,
+    reference: &Reference,
+) -> Result<super::store::InvoiceRow, FinanceError> {
+    if !matches!(caller.role, Role::Finance | Role::Admin) {
+        return Err(FinanceError::Forbidden);
+    }
+    let not_found = || FinanceError::InvoiceNotFound(number.to_owned());
+    let mut transaction = state.db.begin_write().await?;
+    let invoice = super::store::find(&mut transaction, number).await?.ok_or_else(not_found)?;
+    if !super::store::settle(&mut transaction, number, &paid_on.to_string(), reference.as_str()).await? {
+        return Err(FinanceError::NotUnpaid { number: number.to_owned(), status: invoice.payment_status });
+    }
+    let (actor, subject) = (caller.actor(), format!("invoice:{number}"));
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "invoice.settle",
+        subject: &subject,
+        before: Some(serde_json::json!({"payment_status": invoice.payment_status})),
+        after: Some(
+            serde_json::json!({"payment_status": "paid", "paid_on": paid_on.to_string(), "reference": reference.as_str()}),
+        ),
+        at_ms: state.clock.now_ms(),
+    };
+    crate::audit::record(&mut transaction, &audit).await?;
+    let settled = super::store::find(&mut transaction, number).await?.context("settled invoice vanished")?;
+    transaction.commit().await?;
+    Ok(settled)
+}

@@ -1,0 +1,175 @@
+//! What the purchase workflow's services refuse, as values: the API maps each
+//! variant to a status and problem type, the portal to a locale key and the
+//! form field it belongs beside. Nobody reads the text to decide.
+
+use jiff::civil::Date;
+
+use super::domain::{MessageError, TransitionError};
+use super::payment::DocumentError;
+use super::quotation::TooLarge;
+use crate::error::{AppError, FieldError};
+use crate::money::Sen;
+
+/// Which field of a request line was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineField {
+    /// The product code.
+    Product,
+    /// The number of units.
+    Units,
+}
+
+/// What was wrong with a request line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    /// Units outside 1..=100,000.
+    #[error("must be a whole number from 1 to {max}", max = super::LINE_UNITS_MAX)]
+    UnitsOutOfRange,
+    /// A second line for the same product.
+    #[error("only one line per product")]
+    DuplicateProduct,
+    /// Not a product on sale.
+    #[error("{0} is not an active product")]
+    InactiveProduct(String),
+}
+
+impl LineProblem {
+    /// The field of the line the problem is about.
+    #[must_use]
+    pub fn field(&self) -> LineField {
+        match self {
+            Self::UnitsOutOfRange => LineField::Units,
+            Self::DuplicateProduct | Self::InactiveProduct(_) => LineField::Product,
+        }
+    }
+}
+
+/// Everything a workflow service can refuse, and its faults.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// No such request, or the caller may not know of it (404).
+    #[error("quota request {0} does not exist")]
+    NotFound(i64),
+    /// No such payment, or the caller may not know of it (404).
+    #[error("payment {0} does not exist")]
+    PaymentNotFound(i64),
+    /// No such developer, or another company (404).
+    #[error("developer {0} does not exist")]
+    DeveloperNotFound(String),
+    /// The caller's role may not do this at all (403).
+    #[error("only {0} may do this")]
+    Forbidden(&'static str),
+    /// HIMS reads balances; it takes no part in purchases (403).
+    #[error("HIMS does not take part in the purchase workflow")]
+    NotAParty,
+    /// Only verified companies may request quota (409).
+    #[error("developer {code} is {status}; only verified developers can request quota")]
+    DeveloperNotVerified {
+        /// The company.
+        code: String,
+        /// Its status.
+        status: String,
+    },
+    /// No lines, or more than ten (400).
+    #[error("a request needs 1 to {max} lines", max = super::LINES_MAX)]
+    LineCount,
+    /// Lines that break a rule, by their index (400).
+    #[error("{}", describe_lines(.0))]
+    Lines(Vec<(usize, LineProblem)>),
+    /// The rules refuse this action now (403 wrong party, 409 wrong status).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Someone else changed the request between reading and writing (409).
+    #[error("quota request {0} changed meanwhile; reload it")]
+    ChangedMeanwhile(String),
+    /// A product of the request has no price on the quotation's date (409).
+    #[error("{product} has no price in force on {on}; an administrator must add one")]
+    NoPrice {
+        /// The product.
+        product: String,
+        /// The date.
+        on: Date,
+    },
+    /// The figures would not fit (400).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// A payment for a request that has no quotation (409).
+    #[error("the request has no quotation")]
+    NoQuotation,
+    /// The amount paid is not the quotation's total (422).
+    #[error("the amount must be the quotation total {total}")]
+    AmountMismatch {
+        /// What the quotation asks for.
+        total: Sen,
+    },
+    /// The same document, or method and reference, was submitted before (409).
+    #[error("this document, or this method and reference, was already submitted for a payment")]
+    DuplicatePayment,
+    /// The proof of payment is not an acceptable file (422).
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The payment was decided already (409).
+    #[error("payment {id} is already {status}")]
+    PaymentNotPending {
+        /// The payment.
+        id: i64,
+        /// What it is now.
+        status: String,
+    },
+    /// A fault: database, blob store.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+fn describe_lines(problems: &[(usize, LineProblem)]) -> String {
+    problems.iter().map(|(index, problem)| format!("line {}: {problem}", index + 1)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<sqlx::Error> for RequestError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// The API's field name of a message error.
+#[must_use]
+pub fn message_field_error(field: &str, error: MessageError) -> AppError {
+    AppError::invalid_field(field, error.to_string())
+}
+
+impl From<RequestError> for AppError {
+    fn from(error: RequestError) -> Self {
+        let detail = error.to_string();
+        match error {
+            RequestError::NotFound(_) | RequestError::PaymentNotFound(_) | RequestError::DeveloperNotFound(_) => {
+                Self::NotFound(detail)
+            }
+            RequestError::Forbidden(_) | RequestError::NotAParty => Self::Forbidden(detail),
+            RequestError::Transition(TransitionError::WrongParty { .. }) => Self::Forbidden(detail),
+            RequestError::Transition(TransitionError::WrongStatus { .. })
+            | RequestError::ChangedMeanwhile(_)
+            | RequestError::NoQuotation => Self::conflict("wrong-status", detail),
+            RequestError::DeveloperNotVerified { .. } => Self::conflict("developer-not-verified", detail),
+            RequestError::NoPrice { .. } => Self::conflict("no-price", detail),
+            RequestError::DuplicatePayment => Self::conflict("duplicate-payment", detail),
+            RequestError::PaymentNotPending { .. } => Self::conflict("payment-not-pending", detail),
+            RequestError::LineCount | RequestError::TooLarge(_) => Self::invalid_field("lines", detail),
+            RequestError::Lines(problems) => {
+                let errors = problems
+                    .iter()
+                    .map(|(index, problem)| {
+                        let name = match problem.field() {
+                            LineField::Product => "product",
+                            LineField::Units => "units",
+                        };
+                        FieldError { field: format!("lines[{index}].{name}"), message: problem.to_string() }
+                    })
+                    .collect();
+                Self::Validation { detail, errors }
+            }
+            RequestError::AmountMismatch { .. } => Self::Unprocessable { slug: "amount-mismatch", detail },
+            RequestError::Document(_) => Self::Unprocessable { slug: "invalid-document", detail },
+            RequestError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}

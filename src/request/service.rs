@@ -1,0 +1,451 @@
+//! The purchase workflow's services: each step a developer, retail or admin
+//! takes on a request, decided and written here in one transaction — the
+//! state change, its timeline event, audit record and outbox messages (all
+//! through [`act`]) and the step's own rows. The API and the portal call
+//! these with typed inputs and map the typed [`RequestError`] to their own
+//! words; neither decides anything about the workflow itself.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use sqlx::{Any, Transaction};
+
+use super::domain::{Action, Message, Party, Status};
+use super::numbering::{NumberKind, next_number};
+use super::payment::{Method, sniff};
+use super::store::{self, RequestRow};
+use super::{ActionContext, LINE_UNITS_MAX, LINES_MAX, LineProblem, RequestError, act, party_of};
+use crate::auth::{ApiCaller, Role, token::sha256_hex};
+use crate::calendar::WorkingCalendar;
+use crate::clock::today_local;
+use crate::db::is_unique_violation;
+use crate::developer::DeveloperCode;
+use crate::ledger::Reference;
+use crate::money::{BasisPoints, Sen};
+use crate::state::AppState;
+
+/// Working days retail has to quote a new request (the seed's step 3).
+const SUBMITTED_WORKING_DAYS: i64 = 2;
+
+/// One line of a new request, as asked for: checked by [`submit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    /// Product code.
+    pub product: String,
+    /// Units asked for.
+    pub units: i64,
+}
+
+/// A payment as submitted by the developer (seed step 4).
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// How it was paid.
+    pub method: Method,
+    /// PO number or transfer reference.
+    pub reference: Reference,
+    /// The amount paid; must be the quotation's total.
+    pub amount: Sen,
+    /// When it was paid.
+    pub paid_on: Date,
+    /// The uploaded file's name, if it had one.
+    pub file_name: Option<String>,
+    /// The uploaded proof: PDF, PNG or JPEG by content.
+    pub document: Vec<u8>,
+}
+
+/// The request an action is taken on, with everything the action needs
+/// besides the write transaction it runs in.
+pub(crate) struct Step {
+    pub(crate) row: RequestRow,
+    pub(crate) party: Party,
+    pub(crate) calendar: WorkingCalendar,
+    pub(crate) actor: String,
+    pub(crate) today: Date,
+    pub(crate) now_ms: i64,
+}
+
+impl Step {
+    /// Opens a write transaction with the request and the caller's party in it.
+    pub(crate) async fn begin(
+        state: &AppState,
+        caller: &ApiCaller,
+        id: i64,
+    ) -> Result<(Transaction<'static, Any>, Self), RequestError> {
+        let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+        let mut transaction = state.db.begin_write().await?;
+        let row = store::find(&mut transaction, id).await?.ok_or(RequestError::NotFound(id))?;
+        let party = party_of(caller, &row)?;
+        let step = Self {
+            row,
+            party,
+            calendar,
+            actor: caller.actor(),
+            today: today_local(state.clock.now()),
+            now_ms: state.clock.now_ms(),
+        };
+        Ok((transaction, step))
+    }
+
+    /// The one place an [`ActionContext`] is made for a caller's action.
+    pub(crate) fn context<'a>(
+        &'a self,
+        state: &'a AppState,
+        message: Option<&'a str>,
+        reference: Option<&'a str>,
+        valid_until: Option<Date>,
+    ) -> ActionContext<'a> {
+        ActionContext {
+            actor: &self.actor,
+            party: self.party,
+            calendar: &self.calendar,
+            today: self.today,
+            now_ms: self.now_ms,
+            valid_until,
+            message,
+            portal_url: &state.public_url,
+            reference,
+        }
+    }
+}
+
+/// Applies an action whose only effect is the transition (and its event,
+/// audit record and mail).
+async fn simple(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    action: Action,
+    message: Option<&Message>,
+) -> Result<(), RequestError> {
+    let (mut transaction, step) = Step::begin(state, caller, id).await?;
+    let context = step.context(state, message.map(Message::as_str), None, None);
+    act(&mut transaction, &step.row, action, &context).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Checks request lines: 1 to 10, units 1..=100,000, one line per active product.
+async fn check_lines(state: &AppState, lines: &[NewLine]) -> Result<Vec<(String, i64)>, RequestError> {
+    if lines.is_empty() || lines.len() > LINES_MAX {
+        return Err(RequestError::LineCount);
+    }
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if !(1..=LINE_UNITS_MAX).contains(&line.units) {
+            problems.push((index, LineProblem::UnitsOutOfRange));
+        }
+        if !seen.insert(line.product.as_str()) {
+            problems.push((index, LineProblem::DuplicateProduct));
+        } else if !crate::catalogue::is_active_product(state.db.pool(), &line.product).await? {
+            problems.push((index, LineProblem::InactiveProduct(line.product.clone())));
+        }
+    }
+    if problems.is_empty() {
+        Ok(lines.iter().map(|line| (line.product.clone(), line.units)).collect())
+    } else {
+        Err(RequestError::Lines(problems))
+    }
+}
+
+/// A developer user submits a request for its verified company (seed step
+/// 2); retail is told. Returns the new request's id.
+///
+/// # Errors
+/// Not a developer user, another company, a company not verified, lines
+/// that break a rule, or a fault.
+pub async fn submit(
+    state: &AppState,
+    caller: &ApiCaller,
+    developer: &DeveloperCode,
+    lines: &[NewLine],
+    note: Option<&Message>,
+) -> Result<i64, RequestError> {
+    if !matches!(caller.role, Role::DeveloperAdmin | Role::DeveloperMember | Role::Admin) {
+        return Err(RequestError::Forbidden("users of the developer company"));
+    }
+    let company = crate::developer::store::find_by_code(state.db.pool(), developer)
+        .await?
+        .filter(|company| caller.may_see_developer(company.id))
+        .ok_or_else(|| RequestError::DeveloperNotFound(developer.to_string()))?;
+    if company.status != "verified" {
+        return Err(RequestError::DeveloperNotVerified { code: company.code, status: company.status });
+    }
+    let lines = check_lines(state, lines).await?;
+    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+    let (now_ms, today) = (state.clock.now_ms(), today_local(state.clock.now()));
+    let due = calendar.add_working_days(today, SUBMITTED_WORKING_DAYS).to_string();
+    let actor = caller.actor();
+    let note = note.map_or("", Message::as_str);
+    let mut transaction = state.db.begin_write().await?;
+    let number = next_number(&mut transaction, NumberKind::Request, today.year()).await?;
+    let id = store::insert_request(&mut transaction, &number, company.id, note, &actor, Some(&due), now_ms).await?;
+    store::replace_lines(&mut transaction, id, &lines).await?;
+    let event = store::NewEvent {
+        request_id: id,
+        action: "submit",
+        from: None,
+        to: Status::Submitted.as_str(),
+        actor: &actor,
+        message: None,
+        due_on: Some(&due),
+        at_ms: now_ms,
+    };
+    store::insert_event(&mut transaction, &event).await?;
+    let subject = format!("quota_request:{id}");
+    let after = serde_json::json!({"number": number, "status": "submitted", "lines": lines});
+    let audit = crate::audit::Record {
+        actor: &actor,
+        action: "submit",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &audit).await?;
+    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
+    let facts = crate::notify::Facts {
+        request_number: number,
+        developer: company.code,
+        detail: None,
+        reference: None,
+        lines: Vec::new(),
+    };
+    let kind = crate::notify::MessageKind::RequestSubmitted;
+    let message = crate::notify::Outgoing::new(kind, &facts, Some(id), &state.public_url);
+    crate::notify::enqueue(&mut transaction, &message, &retail, now_ms).await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+/// Retail asks the developer for missing details.
+///
+/// # Errors
+/// The rules' refusal, not found, or a fault.
+pub async fn request_info(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    message: &Message,
+) -> Result<(), RequestError> {
+    simple(state, caller, id, Action::RequestInfo, Some(message)).await
+}
+
+/// The developer answers an information request, optionally with new lines.
+///
+/// # Errors
+/// The rules' refusal, lines that break a rule, not found, or a fault.
+pub async fn respond_info(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    message: &Message,
+    lines: Option<&[NewLine]>,
+) -> Result<(), RequestError> {
+    let lines = match lines {
+        Some(lines) => Some(check_lines(state, lines).await?),
+        None => None,
+    };
+    let (mut transaction, step) = Step::begin(state, caller, id).await?;
+    let context = step.context(state, Some(message.as_str()), None, None);
+    act(&mut transaction, &step.row, Action::RespondInfo, &context).await?;
+    if let Some(lines) = lines {
+        store::replace_lines(&mut transaction, id, &lines).await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The developer or retail withdraws the request.
+///
+/// # Errors
+/// The rules' refusal, not found, or a fault.
+pub async fn cancel(state: &AppState, caller: &ApiCaller, id: i64, reason: &Message) -> Result<(), RequestError> {
+    simple(state, caller, id, Action::Cancel, Some(reason)).await
+}
+
+/// Retail issues a quotation (or a revision) at today's prices with an
+/// optional discount (seed step 3); the developer gets it by mail with the
+/// procedure attachments. Returns the quotation's number.
+///
+/// # Errors
+/// The rules' refusal, a product without a price today, figures too large,
+/// not found, or a fault.
+pub async fn issue_quotation(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    discount: BasisPoints,
+) -> Result<String, RequestError> {
+    let settings = crate::settings::load(state.db.pool()).await?;
+    let (mut transaction, step) = Step::begin(state, caller, id).await?;
+    let today = step.today;
+    let mut priced_lines = Vec::new();
+    for (product, units) in store::lines(&mut transaction, id).await? {
+        let price = crate::catalogue::price_on(&mut transaction, &product, &today.to_string())
+            .await?
+            .ok_or_else(|| RequestError::NoPrice { product: product.clone(), on: today })?;
+        priced_lines.push((product, units, price));
+    }
+    let pricing = super::quotation::price(&priced_lines, discount, settings.sst())?;
+    let valid_until = step.calendar.add_working_days(today, settings.quotation_validity_working_days);
+    let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
+    let summary = format!("{} · {}", pricing.total.display_rm(), valid_until.strftime("%d/%m/%Y"));
+    let context = step.context(state, Some(&summary), Some(&number), Some(valid_until));
+    act(&mut transaction, &step.row, Action::IssueQuotation, &context).await?;
+    store::insert_quotation(
+        &mut transaction,
+        id,
+        &number,
+        &pricing,
+        &today.to_string(),
+        &valid_until.to_string(),
+        step.now_ms,
+    )
+    .await?;
+    transaction.commit().await?;
+    render_issued(state, &[number.as_str()]).await;
+    Ok(number)
+}
+
+/// The developer submits proof of payment or a PO for the quotation's total
+/// (seed step 4); retail is told. Returns the payment's id.
+///
+/// # Errors
+/// The rules' refusal, no quotation, a wrong amount, an unacceptable
+/// document, a duplicate, not found, or a fault.
+pub async fn submit_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    payment: NewPayment,
+) -> Result<i64, RequestError> {
+    let media_type = sniff(&payment.document, payment.file_name.as_deref())?;
+    let sha256 = sha256_hex(&payment.document);
+    let (mut transaction, step) = Step::begin(state, caller, id).await?;
+    let quotation = store::current_quotation(&mut transaction, id).await?;
+    let context = step.context(state, None, Some(payment.reference.as_str()), None);
+    act(&mut transaction, &step.row, Action::SubmitPayment, &context).await?;
+    let quotation = quotation.ok_or(RequestError::NoQuotation)?;
+    let total = Sen::new(quotation.total).context("stored quotation total")?;
+    if payment.amount != total {
+        return Err(RequestError::AmountMismatch { total });
+    }
+    let new_payment = store::NewPayment {
+        request_id: id,
+        quotation_id: quotation.id,
+        method: payment.method,
+        reference: payment.reference.as_str(),
+        amount: payment.amount,
+        paid_on: payment.paid_on,
+        document_sha256: &sha256,
+        document_type: media_type,
+        submitted_by: &step.actor,
+        now_ms: step.now_ms,
+    };
+    let payment_id = match store::insert_payment(&mut transaction, &new_payment).await {
+        Ok(payment_id) => payment_id,
+        Err(error) if is_unique_violation(&error) => return Err(RequestError::DuplicatePayment),
+        Err(error) => return Err(error.into()),
+    };
+    state.blobs.put(&sha256, &payment.document).context("storing the proof of payment")?;
+    transaction.commit().await?;
+    Ok(payment_id)
+}
+
+/// Opens a step on the request of a payment; another company's payment is
+/// not found.
+async fn begin_on_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    payment_id: i64,
+) -> Result<(Transaction<'static, Any>, Step, store::PaymentRow), RequestError> {
+    let not_found = || RequestError::PaymentNotFound(payment_id);
+    let mut connection = state.db.pool().acquire().await?;
+    let payment = store::find_payment(&mut connection, payment_id).await?.ok_or_else(not_found)?;
+    drop(connection);
+    let (transaction, step) = Step::begin(state, caller, payment.request_id).await.map_err(|error| match error {
+        RequestError::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    Ok((transaction, step, payment))
+}
+
+/// Retail verifies a payment: the request is credited and every line's units
+/// are added to the company's balance in the same transaction; the developer
+/// and finance are told (seed step 5). Returns the request's id.
+///
+/// # Errors
+/// The rules' refusal, a payment already decided, not found, or a fault.
+pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i64) -> Result<i64, RequestError> {
+    let (mut transaction, step, payment) = begin_on_payment(state, caller, payment_id).await?;
+    // Lock order: request row, audit head (both in `act`), then accounts —
+    // the ledger writer also takes the audit head before accounts.
+    let context = step.context(state, None, None, None);
+    act(&mut transaction, &step.row, Action::ApprovePayment, &context).await?;
+    if !store::decide_payment(&mut transaction, payment.id, "approved", None, step.now_ms).await? {
+        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status });
+    }
+    let (developer_id, number) = (step.row.developer_id, step.row.number.clone());
+    for (product, units) in store::lines(&mut transaction, step.row.id).await? {
+        crate::ledger::credit(&mut transaction, developer_id, &product, units, &number, &step.actor, step.now_ms)
+            .await?;
+    }
+    let request_id = step.row.id;
+    transaction.commit().await?;
+    Ok(request_id)
+}
+
+/// Retail refuses a payment with a reason; the request is quoted again until
+/// its quotation's valid-until date. Returns the request's id.
+///
+/// # Errors
+/// The rules' refusal, a payment already decided, not found, or a fault.
+pub async fn reject_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    payment_id: i64,
+    reason: &Message,
+) -> Result<i64, RequestError> {
+    let (mut transaction, step, payment) = begin_on_payment(state, caller, payment_id).await?;
+    let quotation = store::current_quotation(&mut transaction, step.row.id).await?;
+    let valid_until = quotation.and_then(|q| q.valid_until.parse().ok());
+    let context = step.context(state, Some(reason.as_str()), None, valid_until);
+    act(&mut transaction, &step.row, Action::RejectPayment, &context).await?;
+    if !store::decide_payment(&mut transaction, payment.id, "rejected", Some(reason.as_str()), step.now_ms).await? {
+        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status });
+    }
+    let request_id = step.row.id;
+    transaction.commit().await?;
+    Ok(request_id)
+}
+
+/// The stored proof of a payment the caller may see: its media type and bytes.
+///
+/// # Errors
+/// Not found (also for another company's payment), or a fault.
+pub async fn payment_document(
+    state: &AppState,
+    caller: &ApiCaller,
+    payment_id: i64,
+) -> Result<(String, Vec<u8>), RequestError> {
+    let not_found = || RequestError::PaymentNotFound(payment_id);
+    let mut connection = state.db.pool().acquire().await?;
+    let payment = store::find_payment(&mut connection, payment_id).await?.ok_or_else(not_found)?;
+    let row = store::find(&mut connection, payment.request_id).await?.ok_or_else(not_found)?;
+    drop(connection);
+    party_of(caller, &row).map_err(|_| not_found())?;
+    let bytes = state.blobs.get(&payment.document_sha256).context("reading the proof of payment")?;
+    Ok((payment.document_type, bytes))
+}
+
+/// Renders and stores newly issued documents. A failure here loses nothing:
+/// the document is rendered on its first download instead.
+pub(crate) async fn render_issued(state: &AppState, numbers: &[&str]) {
+    for number in numbers {
+        if let Err(error) = crate::documents::fetch(&state.db, &state.blobs, number, state.clock.now_ms()).await {
+            tracing::warn!(number, error = %error, "document not rendered at issue; it will be on first download");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! What every handler, page and service can reach: the database, the
+//! ledger writer, the clock, the blob store and the public address. It sits
+//! at the bottom of the module graph (it imports no feature's routes), so
+//! features can depend on it without depending on each other.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::ledger::Ledger;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The quota ledger.
+    pub ledger: Ledger,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Recently authenticated API tokens.
+    pub token_cache: crate::auth::cache::TokenCache,
+    /// Uploaded documents.
+    pub blobs: Arc<dyn crate::blob::BlobStore>,
+    /// The portal's address, for links in e-mail.
+    pub public_url: String,
+}
+
+impl AppState {
+    /// State over an open, migrated database; starts the ledger writer.
+    #[must_use]
+    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
+        let ledger = Ledger::start(db.clone(), clock.clone());
+        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs, public_url }
+    }
+}
