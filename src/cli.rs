@@ -212,7 +212,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Create { email }) => {
             let db = migrated(&config).await?;
             let email: crate::developer::EmailAddress = email.parse()?;
-            let Some(user_id) = crate::auth::users::find_id_by_email(db.pool(), &email).await? else {
+            let Some(user_id) = crate::auth::store::find_user_id_by_email(db.pool(), &email).await? else {
                 anyhow::bail!("no user has the e-mail {}", email.as_str());
             };
             let token = crate::auth::users::create_token(db.pool(), user_id, clock.now_ms()).await?;

@@ -203,7 +203,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         let caller = match store::find_active_by_token_hash(state.db.pool(), &token_sha256).await? {
             Some(caller) => caller,
-            None => users::find_by_token_hash(state.db.pool(), &token_sha256)
+            None => store::find_user_by_token_hash(state.db.pool(), &token_sha256)
                 .await?
                 .ok_or_else(|| AppError::Unauthorized("the token is not known or has been revoked".into()))?,
         };

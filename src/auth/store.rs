@@ -1,8 +1,10 @@
-//! SQL for API clients.
+//! SQL for API clients and users.
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::{ApiCaller, Scope, token};
+use super::users::NewUser;
+use super::{ApiCaller, Role, Scope, token};
+use crate::developer::EmailAddress;
 
 /// Creates an API client and returns its id and its token, which is not
 /// stored anywhere and cannot be shown again.
@@ -84,4 +86,329 @@ pub async fn find_active_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sq
     let client_id: i64 = row.try_get(0)?;
     let scope: String = row.try_get(1)?;
     Ok(scope.parse().ok().map(|scope| ApiCaller::client(client_id, scope)))
+}
+
+/// Inserts a user with an already hashed password and returns its id.
+///
+/// # Errors
+/// A database fault, a unique violation when the e-mail is taken.
+pub async fn insert_user(
+    connection: &mut AnyConnection,
+    user: &NewUser,
+    password_hash: &str,
+    now_ms: i64,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO users (email, name, language, role, developer_id, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(user.email.as_str())
+    .bind(user.name.as_str())
+    .bind(user.language.as_str())
+    .bind(user.role.as_str())
+    .bind(user.developer_id)
+    .bind(password_hash)
+    .bind(now_ms)
+    .fetch_one(connection)
+    .await?;
+    row.try_get(0)
+}
+
+/// Stores the SHA-256 of a new personal token of a user.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_user_token(pool: &AnyPool, user_id: i64, token_sha256: &str, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO user_tokens (user_id, token_sha256, created_at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(token_sha256)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A user as sign-in reads it.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// Id.
+    pub id: i64,
+    /// Stored role name.
+    pub role: String,
+    /// Company, for developer roles.
+    pub developer_id: Option<i64>,
+    /// Argon2id hash.
+    pub password_hash: String,
+}
+
+impl UserCredentials {
+    /// The caller this user is, `None` for an unknown role.
+    #[must_use]
+    pub fn caller(&self) -> Option<ApiCaller> {
+        caller_from(self.id, &self.role, self.developer_id)
+    }
+}
+
+fn caller_from(user_id: i64, role: &str, developer_id: Option<i64>) -> Option<ApiCaller> {
+    let role = role.parse::<Role>().ok()?;
+    Some(ApiCaller { client_id: None, user_id: Some(user_id), role, developer_id })
+}
+
+/// The user holding this personal token, if any (`None` too for an unknown
+/// role).
+///
+/// # Errors
+/// A database fault.
+pub async fn find_user_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sqlx::Result<Option<ApiCaller>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.role, u.developer_id FROM user_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(token_sha256)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let role: String = row.try_get(1)?;
+    Ok(caller_from(row.try_get(0)?, &role, row.try_get(2)?))
+}
+
+/// The id of the user with this e-mail, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_user_id_by_email(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
+    row.map(|row| row.try_get(0)).transpose()
+}
+
+/// The user with this e-mail and their password hash, for sign-in.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_user_credentials(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Option<UserCredentials>> {
+    let row = sqlx::query("SELECT id, role, developer_id, password_hash FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.map(|row| {
+        Ok(UserCredentials {
+            id: row.try_get(0)?,
+            role: row.try_get(1)?,
+            developer_id: row.try_get(2)?,
+            password_hash: row.try_get(3)?,
+        })
+    })
+    .transpose()
+}
+
+/// Failed sign-ins of a user after this moment (Unix ms).
+///
+/// # Errors
+/// A database fault.
+pub async fn count_failed_sign_ins(pool: &AnyPool, user_id: i64, after_ms: i64) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM login_attempts WHERE user_id = $1 AND succeeded = 0 AND created_at > $2")
+        .bind(user_id)
+        .bind(after_ms)
+        .fetch_one(pool)
+        .await?
+        .try_get::<i64, _>(0)
+}
+
+/// Records a sign-in attempt.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_login_attempt(pool: &AnyPool, user_id: i64, succeeded: bool, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO login_attempts (user_id, succeeded, created_at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(i64::from(succeeded))
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Stores the SHA-256 of a new single-use password link (`reset` or
+/// `invitation`) of a user.
+///
+/// # Errors
+/// A database fault.
+pub async fn insert_password_link(
+    connection: &mut AnyConnection,
+    token_sha256: &str,
+    user_id: i64,
+    purpose: &str,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO password_links (token_sha256, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(token_sha256)
+        .bind(user_id)
+        .bind(purpose)
+        .bind(now_ms)
+        .bind(expires_at_ms)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The id and stored language code of the user with this e-mail, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_user_language_by_email(
+    connection: &mut AnyConnection,
+    email: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    let row = sqlx::query("SELECT id, language FROM users WHERE email = $1").bind(email).fetch_optional(connection).await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+}
+
+/// Reset links made for a user after this moment (Unix ms).
+///
+/// # Errors
+/// A database fault.
+pub async fn count_reset_links_since(connection: &mut AnyConnection, user_id: i64, after_ms: i64) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM password_links WHERE user_id = $1 AND purpose = 'reset' AND created_at > $2")
+        .bind(user_id)
+        .bind(after_ms)
+        .fetch_one(connection)
+        .await?
+        .try_get(0)
+}
+
+/// The user of an unused, unexpired password link with this SHA-256.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_link_user(pool: &AnyPool, token_sha256: &str, now_ms: i64) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT user_id FROM password_links WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_sha256)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| r.try_get(0)).transpose()
+}
+
+/// Marks an unused, unexpired password link used; returns its user, `None`
+/// when the link does not work.
+///
+/// # Errors
+/// A database fault.
+pub async fn use_password_link(
+    connection: &mut AnyConnection,
+    token_sha256: &str,
+    now_ms: i64,
+) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE password_links SET used_at = $1 WHERE token_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now_ms)
+    .bind(token_sha256)
+    .fetch_optional(connection)
+    .await?;
+    row.map(|r| r.try_get(0)).transpose()
+}
+
+/// Replaces a user's password hash.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_password_hash(connection: &mut AnyConnection, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every active personal token of a user.
+///
+/// # Errors
+/// A database fault.
+pub async fn revoke_user_tokens(connection: &mut AnyConnection, user_id: i64, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one active personal token of a user; false when the user has no
+/// such active token.
+///
+/// # Errors
+/// A database fault.
+pub async fn revoke_user_token(connection: &mut AnyConnection, id: i64, user_id: i64, now_ms: i64) -> sqlx::Result<bool> {
+    let revoked =
+        sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(id)
+            .bind(user_id)
+            .execute(connection)
+            .await?;
+    Ok(revoked.rows_affected() == 1)
+}
+
+/// A user of a developer company, as its user list shows it.
+#[derive(Debug, Clone)]
+pub struct CompanyUserRow {
+    /// Sign-in address.
+    pub email: String,
+    /// Full name.
+    pub name: String,
+    /// Stored role name.
+    pub role: String,
+    /// Stored language code.
+    pub language: String,
+}
+
+/// The users of a developer company, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn company_users(pool: &AnyPool, developer_id: Option<i64>) -> sqlx::Result<Vec<CompanyUserRow>> {
+    let rows = sqlx::query("SELECT email, name, role, language FROM users WHERE developer_id = $1 ORDER BY id")
+        .bind(developer_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CompanyUserRow {
+                email: row.try_get(0)?,
+                name: row.try_get(1)?,
+                role: row.try_get(2)?,
+                language: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// A personal token of a user, as its list shows it.
+#[derive(Debug, Clone)]
+pub struct UserTokenRow {
+    /// Id.
+    pub id: i64,
+    /// Created, Unix ms.
+    pub created_at_ms: i64,
+    /// Revoked, Unix ms.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A user's personal tokens, newest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn user_tokens(pool: &AnyPool, user_id: i64) -> sqlx::Result<Vec<UserTokenRow>> {
+    let rows = sqlx::query("SELECT id, created_at, revoked_at FROM user_tokens WHERE user_id = $1 ORDER BY id DESC")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| Ok(UserTokenRow { id: row.try_get(0)?, created_at_ms: row.try_get(1)?, revoked_at_ms: row.try_get(2)? }))
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! Users: people with a role, their personal API tokens, and sign-in with
 //! throttling (5 failures per account in 15 minutes lock it for 15 minutes).
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
 
 use super::{ApiCaller, Role, password, token};
 use crate::db::is_unique_violation;
@@ -77,22 +77,9 @@ pub async fn insert(
             "developer roles need a developer company, and only they may have one",
         ));
     }
-    let result = sqlx::query(
-        "INSERT INTO users (email, name, language, role, developer_id, password_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(user.email.as_str())
-    .bind(user.name.as_str())
-    .bind(user.language.as_str())
-    .bind(user.role.as_str())
-    .bind(user.developer_id)
-    .bind(password_hash)
-    .bind(now_ms)
-    .fetch_one(&mut *connection)
-    .await;
+    let result = super::store::insert_user(&mut *connection, user, password_hash, now_ms).await;
     match result {
-        Ok(row) => {
-            let id: i64 = row.try_get(0)?;
+        Ok(id) => {
             let subject = format!("user:{id}");
             let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer_id": user.developer_id});
             let audit = crate::audit::Record {
@@ -119,12 +106,7 @@ pub async fn insert(
 /// A database fault, or no randomness.
 pub async fn create_token(pool: &AnyPool, user_id: i64, now_ms: i64) -> anyhow::Result<String> {
     let secret = token::generate()?;
-    sqlx::query("INSERT INTO user_tokens (user_id, token_sha256, created_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(token::hash(&secret))
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
+    super::store::insert_user_token(pool, user_id, &token::hash(&secret), now_ms).await?;
     let subject = format!("user:{user_id}");
     let audit = crate::audit::Record {
         actor: &subject,
@@ -138,36 +120,6 @@ pub async fn create_token(pool: &AnyPool, user_id: i64, now_ms: i64) -> anyhow::
     Ok(secret)
 }
 
-fn caller_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Option<ApiCaller>> {
-    let role: String = row.try_get(1)?;
-    let Ok(role) = role.parse::<Role>() else { return Ok(None) };
-    Ok(Some(ApiCaller { client_id: None, user_id: Some(row.try_get(0)?), role, developer_id: row.try_get(2)? }))
-}
-
-/// The user holding this personal token, if any.
-///
-/// # Errors
-/// A database fault.
-pub async fn find_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sqlx::Result<Option<ApiCaller>> {
-    let row = sqlx::query(
-        "SELECT u.id, u.role, u.developer_id FROM user_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
-    )
-    .bind(token_sha256)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(caller_from_row).transpose().map(Option::flatten)
-}
-
-/// The id of the user with this e-mail, if any.
-///
-/// # Errors
-/// A database fault.
-pub async fn find_id_by_email(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Option<i64>> {
-    let row = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(pool).await?;
-    row.map(|row| row.try_get(0)).transpose()
-}
-
 /// Checks an e-mail and password, with throttling, and records the attempt.
 /// Unknown e-mail and wrong password get the same answer.
 ///
@@ -176,11 +128,8 @@ pub async fn find_id_by_email(pool: &AnyPool, email: &EmailAddress) -> sqlx::Res
 pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i64) -> AppResult<ApiCaller> {
     let refused = || AppError::Unauthorized("the e-mail or password is wrong".into());
     let email: EmailAddress = email.parse().map_err(|_| refused())?;
-    let row = sqlx::query("SELECT id, role, developer_id, password_hash FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(pool)
-        .await?;
-    let Some(row) = row else {
+    let user = super::store::find_user_credentials(pool, &email).await?;
+    let Some(user) = user else {
         // Spend the same time as a real check, so timing does not reveal accounts.
         let _ = password::verify(
             password_text,
@@ -188,27 +137,15 @@ pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i
         );
         return Err(refused());
     };
-    let user_id: i64 = row.try_get(0)?;
-    let failures =
-        sqlx::query("SELECT COUNT(*) FROM login_attempts WHERE user_id = $1 AND succeeded = 0 AND created_at > $2")
-            .bind(user_id)
-            .bind(now_ms - LOGIN_WINDOW_MS)
-            .fetch_one(pool)
-            .await?
-            .try_get::<i64, _>(0)?;
+    let user_id = user.id;
+    let failures = super::store::count_failed_sign_ins(pool, user_id, now_ms - LOGIN_WINDOW_MS).await?;
     if failures >= LOGIN_FAILURES_MAX {
         return Err(AppError::TooManyRequests(format!(
             "this account is locked for 15 minutes after {LOGIN_FAILURES_MAX} failed sign-ins"
         )));
     }
-    let stored: String = row.try_get(3)?;
-    let succeeded = password::verify(password_text, &stored);
-    sqlx::query("INSERT INTO login_attempts (user_id, succeeded, created_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(i64::from(succeeded))
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
+    let succeeded = password::verify(password_text, &user.password_hash);
+    super::store::insert_login_attempt(pool, user_id, succeeded, now_ms).await?;
     let subject = format!("user:{user_id}");
     let action = if succeeded { "user.sign_in" } else { "user.sign_in_failed" };
     let audit =
@@ -217,5 +154,5 @@ pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i
     if !succeeded {
         return Err(refused());
     }
-    caller_from_row(&row)?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} has an unknown role")))
+    user.caller().ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} has an unknown role")))
 }

@@ -7,6 +7,7 @@
 pub mod copy;
 pub mod recipients;
 pub mod reminders;
+pub mod store;
 pub mod worker;
 
 use askama::Template;

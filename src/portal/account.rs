@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
@@ -36,14 +36,15 @@ async fn issue_link(
     now_ms: i64,
 ) -> AppResult<String> {
     let token = crate::auth::token::generate()?;
-    sqlx::query("INSERT INTO password_links (token_sha256, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(crate::auth::token::hash(&token))
-        .bind(user_id)
-        .bind(purpose)
-        .bind(now_ms)
-        .bind(now_ms + ttl_ms)
-        .execute(&mut *connection)
-        .await?;
+    crate::auth::store::insert_password_link(
+        &mut *connection,
+        &crate::auth::token::hash(&token),
+        user_id,
+        purpose,
+        now_ms,
+        now_ms + ttl_ms,
+    )
+    .await?;
     Ok(token)
 }
 
@@ -98,24 +99,14 @@ pub async fn forgot(
 async fn send_reset(state: &AppState, email: &str) -> AppResult<()> {
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let row = sqlx::query("SELECT id, language FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&mut *transaction)
-        .await?;
-    let Some(row) = row else { return Ok(()) };
-    let user_id: i64 = row.try_get(0)?;
-    let recent: i64 =
-        sqlx::query("SELECT COUNT(*) FROM password_links WHERE user_id = $1 AND purpose = 'reset' AND created_at > $2")
-            .bind(user_id)
-            .bind(now_ms - 3_600_000)
-            .fetch_one(&mut *transaction)
-            .await?
-            .try_get(0)?;
+    let user = crate::auth::store::find_user_language_by_email(&mut transaction, email).await?;
+    let Some((user_id, language)) = user else { return Ok(()) };
+    let recent = crate::auth::store::count_reset_links_since(&mut transaction, user_id, now_ms - 3_600_000).await?;
     if recent >= RESETS_PER_HOUR {
         return Ok(());
     }
     let token = issue_link(&mut transaction, user_id, "reset", RESET_TTL_MS, now_ms).await?;
-    let language = row.try_get::<String, _>(1)?.parse().unwrap_or(Language::Ms);
+    let language = language.parse().unwrap_or(Language::Ms);
     let facts = Facts::default();
     let url = link(state, &token);
     let message = Outgoing::new(MessageKind::PasswordReset, &facts, None, &url);
@@ -133,14 +124,8 @@ pub struct TokenQuery {
 
 /// The user of a link that still works.
 async fn link_user(state: &AppState, token: &str) -> AppResult<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT user_id FROM password_links WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(crate::auth::token::hash(token))
-    .bind(state.clock.now_ms())
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+    Ok(crate::auth::store::find_link_user(state.db.pool(), &crate::auth::token::hash(token), state.clock.now_ms())
+        .await?)
 }
 
 /// `GET /password/reset?token=…`.
@@ -193,27 +178,12 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     let hash = crate::auth::password::hash(password)?;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let used = sqlx::query(
-        "UPDATE password_links SET used_at = $1 WHERE token_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
-    )
-    .bind(now_ms)
-    .bind(crate::auth::token::hash(token))
-    .fetch_optional(&mut *transaction)
-    .await?;
-    let Some(row) = used else { return Ok(false) };
-    let user_id: i64 = row.try_get(0)?;
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(&hash)
-        .bind(user_id)
-        .execute(&mut *transaction)
-        .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *transaction).await?;
+    let used = crate::auth::store::use_password_link(&mut transaction, &crate::auth::token::hash(token), now_ms).await?;
+    let Some(user_id) = used else { return Ok(false) };
+    crate::auth::store::set_password_hash(&mut transaction, user_id, &hash).await?;
+    super::store::delete_user_sessions(&mut transaction, user_id).await?;
     // Whoever knew the old password may have made tokens: they end too.
-    sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now_ms)
-        .bind(user_id)
-        .execute(&mut *transaction)
-        .await?;
+    crate::auth::store::revoke_user_tokens(&mut transaction, user_id, now_ms).await?;
     let subject = format!("user:{user_id}");
     let record = crate::audit::Record {
         actor: &subject,
@@ -265,21 +235,16 @@ async fn company_page(
     errors: Vec<(String, String)>,
 ) -> AppResult<CompanyPage> {
     let w = member.words;
-    let rows = sqlx::query("SELECT email, name, role, language FROM users WHERE developer_id = $1 ORDER BY id")
-        .bind(member.caller.developer_id)
-        .fetch_all(state.db.pool())
-        .await?;
+    let rows = crate::auth::store::company_users(state.db.pool(), member.caller.developer_id).await?;
     let users = rows
-        .iter()
-        .map(|row| {
-            Ok(UserItem {
-                email: row.try_get(0)?,
-                name: row.try_get(1)?,
-                role: w.t(&format!("role-{}", row.try_get::<String, _>(2)?)),
-                language: if row.try_get::<String, _>(3)? == "en" { "English".into() } else { "Bahasa Melayu".into() },
-            })
+        .into_iter()
+        .map(|row| UserItem {
+            email: row.email,
+            name: row.name,
+            role: w.t(&format!("role-{}", row.role)),
+            language: if row.language == "en" { "English".into() } else { "Bahasa Melayu".into() },
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Vec<_>>();
     Ok(CompanyPage {
         chrome: Chrome::new(member, "company", done),
         w,
@@ -421,20 +386,15 @@ async fn tokens_page(
     new_token: Option<String>,
     done: Option<&str>,
 ) -> AppResult<TokensPage> {
-    let rows = sqlx::query("SELECT id, created_at, revoked_at FROM user_tokens WHERE user_id = $1 ORDER BY id DESC")
-        .bind(member.user_id)
-        .fetch_all(state.db.pool())
-        .await?;
+    let rows = crate::auth::store::user_tokens(state.db.pool(), member.user_id).await?;
     let tokens = rows
-        .iter()
-        .map(|row| {
-            Ok(TokenItem {
-                id: row.try_get(0)?,
-                created: super::developer::local_time(row.try_get(1)?),
-                revoked: row.try_get::<Option<i64>, _>(2)?.map(super::developer::local_time).unwrap_or_default(),
-            })
+        .into_iter()
+        .map(|row| TokenItem {
+            id: row.id,
+            created: super::developer::local_time(row.created_at_ms),
+            revoked: row.revoked_at_ms.map(super::developer::local_time).unwrap_or_default(),
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Vec<_>>();
     Ok(TokensPage {
         chrome: Chrome::new(member, "tokens", done),
         w: member.words,
@@ -511,14 +471,8 @@ pub async fn revoke_token(
 async fn revoke_own_token(state: &AppState, member: &Member, id: i64) -> AppResult<bool> {
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let revoked =
-        sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(id)
-            .bind(member.user_id)
-            .execute(&mut *transaction)
-            .await?;
-    if revoked.rows_affected() != 1 {
+    let revoked = crate::auth::store::revoke_user_token(&mut transaction, id, member.user_id, now_ms).await?;
+    if !revoked {
         return Ok(false);
     }
     let actor = member.caller.actor();

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod registration;
 pub mod requests;
 pub mod session;
+pub mod store;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -8,7 +8,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use sqlx::Row;
 
 use super::i18n::Words;
 use crate::auth::users::Language;
@@ -142,26 +141,18 @@ impl FromRequestParts<AppState> for Member {
 }
 
 async fn find(state: &AppState, token: &str) -> AppResult<Option<Member>> {
-    let row = sqlx::query(
-        "SELECT u.id, u.role, u.developer_id, u.email, u.name, u.language, s.csrf_token, d.code
-         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN developers d ON d.id = u.developer_id
-         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
-    )
-    .bind(crate::auth::token::hash(token))
-    .bind(state.clock.now_ms())
-    .fetch_optional(state.db.pool())
-    .await?;
+    let row =
+        super::store::find_session(state.db.pool(), &crate::auth::token::hash(token), state.clock.now_ms()).await?;
     let Some(row) = row else { return Ok(None) };
-    let Ok(role) = row.try_get::<String, _>(1)?.parse::<Role>() else { return Ok(None) };
-    let language = row.try_get::<String, _>(5)?.parse::<Language>().unwrap_or(Language::Ms);
-    let user_id: i64 = row.try_get(0)?;
+    let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
+    let language = row.language.parse::<Language>().unwrap_or(Language::Ms);
     Ok(Some(Member {
-        caller: ApiCaller { client_id: None, user_id: Some(user_id), role, developer_id: row.try_get(2)? },
-        user_id,
-        email: row.try_get(3)?,
-        name: row.try_get(4)?,
-        developer_code: row.try_get(7)?,
-        csrf: row.try_get(6)?,
+        caller: ApiCaller { client_id: None, user_id: Some(row.user_id), role, developer_id: row.developer_id },
+        user_id: row.user_id,
+        email: row.email,
+        name: row.name,
+        developer_code: row.developer_code,
+        csrf: row.csrf_token,
         words: Words::new(language),
     }))
 }
@@ -176,18 +167,17 @@ pub async fn start(state: &AppState, user_id: i64, previous: Option<&str>) -> Ap
     if let Some(previous) = previous {
         end(state, previous).await?;
     }
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(state.db.pool()).await?;
+    super::store::delete_expired_sessions(state.db.pool(), now_ms).await?;
     let token = crate::auth::token::generate()?;
     let csrf = crate::auth::token::generate()?;
-    sqlx::query(
-        "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    super::store::insert_session(
+        state.db.pool(),
+        &crate::auth::token::hash(&token),
+        user_id,
+        &csrf,
+        now_ms,
+        now_ms + SESSION_TTL_MS,
     )
-    .bind(crate::auth::token::hash(&token))
-    .bind(user_id)
-    .bind(&csrf)
-    .bind(now_ms)
-    .bind(now_ms + SESSION_TTL_MS)
-    .execute(state.db.pool())
     .await?;
     Ok(cookie_header(state, SESSION_COOKIE, &token, SESSION_TTL_MS / 1000))
 }
@@ -197,10 +187,7 @@ pub async fn start(state: &AppState, user_id: i64, previous: Option<&str>) -> Ap
 /// # Errors
 /// A database fault.
 pub async fn end(state: &AppState, token: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
-        .bind(crate::auth::token::hash(token))
-        .execute(state.db.pool())
-        .await?;
+    super::store::delete_session(state.db.pool(), &crate::auth::token::hash(token)).await?;
     Ok(())
 }
 

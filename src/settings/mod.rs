@@ -4,10 +4,11 @@
 
 pub mod http;
 pub mod service;
+pub mod store;
 
 use jiff::civil::Weekday;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::calendar::WorkingCalendar;
 use crate::money::BasisPoints;
@@ -145,9 +146,7 @@ pub async fn load(pool: &AnyPool) -> sqlx::Result<Settings> {
 /// # Errors
 /// A database fault.
 pub async fn load_in(connection: &mut AnyConnection) -> sqlx::Result<Settings> {
-    let row = sqlx::query("SELECT value FROM settings WHERE name = 'settings'").fetch_optional(connection).await?;
-    let Some(row) = row else { return Ok(Settings::default()) };
-    let text: String = row.try_get(0)?;
+    let Some(text) = store::find_document(connection).await? else { return Ok(Settings::default()) };
     Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
@@ -157,11 +156,7 @@ pub async fn load_in(connection: &mut AnyConnection) -> sqlx::Result<Settings> {
 /// A database fault.
 pub async fn save(connection: &mut AnyConnection, settings: &Settings) -> sqlx::Result<()> {
     let text = serde_json::to_string(settings).unwrap_or_default();
-    sqlx::query("INSERT INTO settings (name, value) VALUES ('settings', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-        .bind(text)
-        .execute(connection)
-        .await?;
-    Ok(())
+    store::save_document(connection, &text).await
 }
 
 /// The working calendar in force: settings' weekend and the holiday table.
