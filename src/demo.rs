@@ -48,8 +48,7 @@ fn proof(reference: &str) -> Vec<u8> {
 /// # Errors
 /// A database fault or a refused workflow step (a bug in the demo script).
 pub async fn seed(live: &AppState) -> anyhow::Result<bool> {
-    let users: i64 =
-        sqlx::Row::try_get(&sqlx::query("SELECT COUNT(*) FROM users").fetch_one(live.db.pool()).await?, 0)?;
+    let users = crate::auth::store::count_users(live.db.pool()).await?;
     if users > 0 {
         return Ok(false);
     }
@@ -68,15 +67,11 @@ struct Cast {
 
 async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
     let pool = state.db.pool();
-    let start = crate::clock::today_local(clock.now()).to_string();
+    let today = crate::clock::today_local(clock.now());
     for (product, sen) in [("CERT-1Y", 5_000), ("CERT-1M", 850)] {
-        sqlx::query("INSERT INTO product_prices (product_code, unit_price_sen, effective_from, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(product)
-            .bind(sen)
-            .bind(&start)
-            .bind(clock.now_ms())
-            .execute(pool)
-            .await?;
+        let unit_price =
+            crate::money::Sen::new(sen).map_err(|e| AppError::Internal(anyhow::anyhow!("demo price: {e}")))?;
+        crate::catalogue::insert_price(&mut *pool.acquire().await?, product, unit_price, today, clock.now_ms()).await?;
     }
     let mut settings = crate::settings::load(pool).await?;
     settings.seller = crate::settings::Seller {

@@ -3,8 +3,10 @@
 //! one) with gapless sequence ids, so `kuota audit verify` can prove nothing
 //! was edited, deleted or inserted afterwards.
 
+pub mod store;
+
 use serde_json::Value;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::auth::token::sha256_hex;
 
@@ -67,11 +69,7 @@ pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>])
         return Ok(());
     }
     let count = i64::try_from(records.len()).unwrap_or(i64::MAX);
-    let head = sqlx::query("UPDATE audit_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq, last_hash")
-        .bind(count)
-        .fetch_one(&mut *connection)
-        .await?;
-    let (last_seq, mut prev_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    let (last_seq, mut prev_hash) = store::reserve_seq(&mut *connection, count).await?;
     let mut rows = Vec::with_capacity(records.len());
     for (offset, record) in (0_i64..).zip(records) {
         let seq = last_seq - count + 1 + offset;
@@ -88,30 +86,22 @@ pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>])
         let hash = chain_hash(seq, &prev_hash, &fields);
         rows.push((seq, record, before, after, std::mem::replace(&mut prev_hash, hash.clone()), hash));
     }
-    let mut sql = String::from(
-        "INSERT INTO audit_log (id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash) VALUES ",
-    );
-    for index in 0..rows.len() {
-        let base = index * 9;
-        let separator = if index == 0 { "" } else { ", " };
-        let placeholders: Vec<String> = (1..=9).map(|n| format!("${}", base + n)).collect();
-        sql.push_str(&format!("{separator}({})", placeholders.join(", ")));
-    }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (seq, record, before, after, prev, hash) in &rows {
-        query = query
-            .bind(*seq)
-            .bind(record.actor)
-            .bind(record.action)
-            .bind(record.subject)
-            .bind(before.as_deref())
-            .bind(after.as_deref())
-            .bind(record.at_ms)
-            .bind(prev.as_str())
-            .bind(hash.as_str());
-    }
-    query.execute(&mut *connection).await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1").bind(&prev_hash).execute(connection).await?;
+    let stored: Vec<store::AuditRow<'_>> = rows
+        .iter()
+        .map(|(seq, record, before, after, prev, hash)| store::AuditRow {
+            id: *seq,
+            actor: record.actor,
+            action: record.action,
+            subject: record.subject,
+            before: before.as_deref(),
+            after: after.as_deref(),
+            at_ms: record.at_ms,
+            prev_hash: prev.as_str(),
+            hash: hash.as_str(),
+        })
+        .collect();
+    store::insert_records(&mut *connection, &stored).await?;
+    store::set_head_hash(connection, &prev_hash).await?;
     Ok(())
 }
 
@@ -133,40 +123,32 @@ pub async fn record_alone(pool: &AnyPool, entry: &Record<'_>) -> sqlx::Result<()
 /// # Errors
 /// A database fault.
 pub async fn verify(pool: &AnyPool) -> sqlx::Result<(i64, Option<(i64, String)>)> {
-    let rows = sqlx::query(
-        "SELECT id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = store::all_records(pool).await?;
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_id = 1;
     for row in &rows {
-        let id: i64 = row.try_get(0)?;
-        let (actor, action, subject): (String, String, String) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-        let (before, after): (Option<String>, Option<String>) = (row.try_get(4)?, row.try_get(5)?);
-        let (prev_hash, hash): (String, String) = (row.try_get(7)?, row.try_get(8)?);
+        let id = row.id;
         if id != expected_id {
             return Ok((expected_id - 1, Some((expected_id, "record is missing (deleted)".into()))));
         }
-        if prev_hash != expected_prev {
+        if row.prev_hash != expected_prev {
             return Ok((id - 1, Some((id, "does not link to the record before it".into()))));
         }
         let fields = StoredFields {
-            actor: &actor,
-            action: &action,
-            subject: &subject,
-            before: before.as_deref(),
-            after: after.as_deref(),
-            at_ms: row.try_get(6)?,
+            actor: &row.actor,
+            action: &row.action,
+            subject: &row.subject,
+            before: row.before.as_deref(),
+            after: row.after.as_deref(),
+            at_ms: row.at_ms,
         };
-        if chain_hash(id, &prev_hash, &fields) != hash {
+        if chain_hash(id, &row.prev_hash, &fields) != row.hash {
             return Ok((id - 1, Some((id, "was edited after it was written".into()))));
         }
-        expected_prev = hash;
+        expected_prev.clone_from(&row.hash);
         expected_id += 1;
     }
-    let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
-    let (last_seq, last_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+    let (last_seq, last_hash) = store::head(pool).await?;
     if last_seq != expected_id - 1 || last_hash != expected_prev {
         return Ok((
             expected_id - 1,

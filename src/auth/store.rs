@@ -260,7 +260,8 @@ pub async fn find_user_language_by_email(
     connection: &mut AnyConnection,
     email: &str,
 ) -> sqlx::Result<Option<(i64, String)>> {
-    let row = sqlx::query("SELECT id, language FROM users WHERE email = $1").bind(email).fetch_optional(connection).await?;
+    let row =
+        sqlx::query("SELECT id, language FROM users WHERE email = $1").bind(email).fetch_optional(connection).await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
@@ -343,7 +344,12 @@ pub async fn revoke_user_tokens(connection: &mut AnyConnection, user_id: i64, no
 ///
 /// # Errors
 /// A database fault.
-pub async fn revoke_user_token(connection: &mut AnyConnection, id: i64, user_id: i64, now_ms: i64) -> sqlx::Result<bool> {
+pub async fn revoke_user_token(
+    connection: &mut AnyConnection,
+    id: i64,
+    user_id: i64,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
     let revoked =
         sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
             .bind(now_ms)
@@ -409,6 +415,104 @@ pub async fn user_tokens(pool: &AnyPool, user_id: i64) -> sqlx::Result<Vec<UserT
         .fetch_all(pool)
         .await?;
     rows.iter()
-        .map(|row| Ok(UserTokenRow { id: row.try_get(0)?, created_at_ms: row.try_get(1)?, revoked_at_ms: row.try_get(2)? }))
+        .map(|row| {
+            Ok(UserTokenRow { id: row.try_get(0)?, created_at_ms: row.try_get(1)?, revoked_at_ms: row.try_get(2)? })
+        })
+        .collect()
+}
+
+/// How many users there are.
+///
+/// # Errors
+/// A database fault.
+pub async fn count_users(pool: &AnyPool) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM users").fetch_one(pool).await?.try_get(0)
+}
+
+/// The name of the user with this id, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn user_name(connection: &mut AnyConnection, user_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query("SELECT name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(connection)
+        .await?
+        .map(|r| r.try_get::<String, _>(0))
+        .transpose()
+}
+
+/// Sets the language a user reads kuota in.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_user_language(pool: &AnyPool, user_id: i64, language: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET language = $1 WHERE id = $2").bind(language).bind(user_id).execute(pool).await?;
+    Ok(())
+}
+
+/// A user in the administrators' list (company code empty for staff).
+#[derive(Debug, Clone)]
+pub struct UserListRow {
+    /// Sign-in address.
+    pub email: String,
+    /// Full name.
+    pub name: String,
+    /// Stored role name.
+    pub role: String,
+    /// The company's code.
+    pub company: String,
+}
+
+/// Every user, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn all_users(pool: &AnyPool) -> sqlx::Result<Vec<UserListRow>> {
+    let rows = sqlx::query(
+        "SELECT u.email, u.name, u.role, COALESCE(d.code, '') FROM users u LEFT JOIN developers d ON d.id = u.developer_id ORDER BY u.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(UserListRow {
+                email: row.try_get(0)?,
+                name: row.try_get(1)?,
+                role: row.try_get(2)?,
+                company: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// An API client in the administrators' list.
+#[derive(Debug, Clone)]
+pub struct ClientListRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Stored scope name.
+    pub scope: String,
+    /// Revoked, Unix ms.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// Every API client, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn all_clients(pool: &AnyPool) -> sqlx::Result<Vec<ClientListRow>> {
+    let rows = sqlx::query("SELECT id, name, scope, revoked_at FROM api_clients ORDER BY id").fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClientListRow {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                scope: row.try_get(2)?,
+                revoked_at_ms: row.try_get(3)?,
+            })
+        })
         .collect()
 }

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::store::{Developer, insert_verified};
 use super::{DeveloperCode, DisplayName, EmailAddress, NewDeveloper, RegistrationNo};
@@ -93,11 +92,7 @@ async fn visible_developer(state: &AppState, caller: &ApiCaller, code: &str) -> 
 }
 
 async fn alert_settings_json(state: &AppState, developer: &super::store::Developer) -> AppResult<Value> {
-    let own: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
-        .bind(developer.id)
-        .fetch_one(state.db.pool())
-        .await?
-        .try_get(0)?;
+    let own = super::store::low_balance_threshold(state.db.pool(), developer.id).await?;
     let default = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
     Ok(
         json!({"developer": developer.code, "low_balance_threshold": own, "effective_threshold": own.unwrap_or(default)}),
@@ -132,16 +127,8 @@ async fn replace_alert_settings(
     let now_ms = state.clock.now_ms();
     let actor = caller.actor();
     let mut transaction = state.db.begin_write().await?;
-    let before: Option<i64> = sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
-        .bind(developer.id)
-        .fetch_one(&mut *transaction)
-        .await?
-        .try_get(0)?;
-    sqlx::query("UPDATE developers SET low_balance_threshold = $1 WHERE id = $2")
-        .bind(fields.low_balance_threshold)
-        .bind(developer.id)
-        .execute(&mut *transaction)
-        .await?;
+    let before = super::store::low_balance_threshold(&mut *transaction, developer.id).await?;
+    super::store::set_low_balance_threshold(&mut transaction, developer.id, fields.low_balance_threshold).await?;
     let subject = format!("developer:{}", developer.code);
     let record = crate::audit::Record {
         actor: &actor,

@@ -178,3 +178,113 @@ pub async fn decide(
     .await?;
     row.map(|row| row.try_get(0)).transpose()
 }
+
+/// A developer's own low-balance threshold, `None` when it uses the
+/// setting's.
+///
+/// # Errors
+/// A database fault, or no such developer.
+pub async fn low_balance_threshold<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    developer_id: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query("SELECT low_balance_threshold FROM developers WHERE id = $1")
+        .bind(developer_id)
+        .fetch_one(executor)
+        .await?
+        .try_get(0)
+}
+
+/// Sets (or with `None` clears) a developer's own low-balance threshold.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_low_balance_threshold(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    threshold: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE developers SET low_balance_threshold = $1 WHERE id = $2")
+        .bind(threshold)
+        .bind(developer_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The code and name of every verified developer, by code.
+///
+/// # Errors
+/// A database fault.
+pub async fn verified_names(pool: &AnyPool) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT code, name FROM developers WHERE status = 'verified' ORDER BY code")
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// A self-registration waiting for the retail team (missing contact person
+/// and phone are empty).
+#[derive(Debug, Clone)]
+pub struct PendingRegistration {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Registration number.
+    pub registration_no: String,
+    /// Contact person.
+    pub contact_person: String,
+    /// E-mail.
+    pub email: String,
+    /// Phone.
+    pub phone: String,
+    /// Registered, Unix ms.
+    pub created_at_ms: i64,
+}
+
+/// Registrations pending verification, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn pending_registrations(pool: &AnyPool) -> sqlx::Result<Vec<PendingRegistration>> {
+    let rows = sqlx::query(
+        "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at
+         FROM developers WHERE status = 'pending_verification' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PendingRegistration {
+                code: row.try_get(0)?,
+                name: row.try_get(1)?,
+                registration_no: row.try_get(2)?,
+                contact_person: row.try_get(3)?,
+                email: row.try_get(4)?,
+                phone: row.try_get(5)?,
+                created_at_ms: row.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// A developer's own low-balance threshold and its status.
+///
+/// # Errors
+/// A database fault, or no such developer.
+pub async fn threshold_and_status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<(Option<i64>, String)> {
+    let row = sqlx::query("SELECT low_balance_threshold, status FROM developers WHERE id = $1")
+        .bind(developer_id)
+        .fetch_one(pool)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// A developer's status (`pending_verification`, `verified`, `rejected`).
+///
+/// # Errors
+/// A database fault, or no such developer.
+pub async fn status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<String> {
+    sqlx::query("SELECT status FROM developers WHERE id = $1").bind(developer_id).fetch_one(pool).await?.try_get(0)
+}

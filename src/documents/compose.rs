@@ -3,7 +3,7 @@
 //! quotation in force. Amounts print as `RM 5,400.00`, dates as dd/mm/yyyy.
 
 use kuota_documents::{Buyer, Document, Labelled, Line, Section, Seller};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::developer::domain::STATES;
@@ -32,14 +32,8 @@ struct RequestParty {
 }
 
 async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<RequestParty> {
-    let row = sqlx::query(
-        "SELECT r.number, d.name, d.registration_no, d.code, COALESCE(d.address, ''), COALESCE(d.postcode, ''), COALESCE(d.state_code, '')
-         FROM quota_requests r JOIN developers d ON d.id = r.developer_id WHERE r.id = $1",
-    )
-    .bind(request_id)
-    .fetch_one(connection)
-    .await?;
-    let (address, postcode, state): (String, String, String) = (row.try_get(4)?, row.try_get(5)?, row.try_get(6)?);
+    let row = super::store::request_buyer(connection, request_id).await?;
+    let (address, postcode, state) = (row.address, row.postcode, row.state_code);
     let state_name = STATES.iter().find(|(code, _)| *code == state).map_or("", |(_, name)| name);
     let full_address = [address, format!("{postcode} {state_name}").trim().to_owned()]
         .into_iter()
@@ -47,11 +41,11 @@ async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx:
         .collect::<Vec<_>>()
         .join(", ");
     Ok(RequestParty {
-        request_number: row.try_get(0)?,
+        request_number: row.request_number,
         buyer: Buyer {
-            name: row.try_get(1)?,
-            registration_no: row.try_get(2)?,
-            developer_code: row.try_get(3)?,
+            name: row.name,
+            registration_no: row.registration_no,
+            developer_code: row.code,
             address: full_address,
         },
     })
@@ -60,11 +54,8 @@ async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx:
 async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced: bool) -> sqlx::Result<Vec<Line>> {
     let mut lines = Vec::new();
     for (product, units, unit_price, amount) in &quotation.lines {
-        let row = sqlx::query("SELECT name_ms, name_en, validity_months FROM products WHERE code = $1")
-            .bind(product)
-            .fetch_one(&mut *connection)
-            .await?;
-        let months: i64 = row.try_get(2)?;
+        let label = super::store::product_label(&mut *connection, product).await?;
+        let months = label.validity_months;
         let (validity_ms, validity_en) = if months % 12 == 0 {
             (format!("{} tahun", months / 12), format!("{} year{}", months / 12, if months == 12 { "" } else { "s" }))
         } else {
@@ -72,8 +63,8 @@ async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced:
         };
         lines.push(Line {
             product: product.clone(),
-            name_ms: row.try_get(0)?,
-            name_en: row.try_get(1)?,
+            name_ms: label.name_ms,
+            name_en: label.name_en,
             validity_ms,
             validity_en,
             units: units.to_string(),
@@ -118,12 +109,9 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
     };
     let mut connection = db.pool().acquire().await?;
     if number.starts_with("QT-") {
-        let row = sqlx::query("SELECT request_id FROM quotations WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut *connection)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let request_id: i64 = row.try_get(0)?;
+        let Some(request_id) = super::store::quotation_request_id(&mut connection, number).await? else {
+            return Ok(None);
+        };
         let all = crate::request::store::quotations(&mut connection, request_id).await?;
         let Some(quotation) = all.into_iter().find(|q| q.number == number) else { return Ok(None) };
         let party = request_party(&mut connection, request_id).await?;
@@ -171,17 +159,13 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
         };
         return Ok(Some(("quotation", request_id, document)));
     }
-    let row = sqlx::query(
-        "SELECT request_id, number, delivery_order_number, issued_on, payment_status, paid_on FROM invoices WHERE number = $1 OR delivery_order_number = $1",
-    )
-    .bind(number)
-    .fetch_optional(&mut *connection)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let request_id: i64 = row.try_get(0)?;
-    let (invoice_number, delivery_number, issued_on): (String, String, String) =
-        (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-    let (status, paid_on): (String, Option<String>) = (row.try_get(4)?, row.try_get(5)?);
+    let Some(invoice) = super::store::invoice_by_document_number(&mut connection, number).await? else {
+        return Ok(None);
+    };
+    let request_id = invoice.request_id;
+    let (invoice_number, delivery_number, issued_on) =
+        (invoice.number, invoice.delivery_order_number, invoice.issued_on);
+    let (status, paid_on) = (invoice.payment_status, invoice.paid_on);
     let Some(quotation) = current_quotation(&mut connection, request_id).await? else { return Ok(None) };
     let party = request_party(&mut connection, request_id).await?;
     if number == invoice_number {
@@ -220,12 +204,8 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
         };
         return Ok(Some(("invoice", request_id, document)));
     }
-    let credited = sqlx::query("SELECT created_at FROM quota_request_events WHERE request_id = $1 AND action = 'approve_payment' ORDER BY id DESC LIMIT 1")
-        .bind(request_id)
-        .fetch_optional(&mut *connection)
+    let credited = super::store::payment_approved_at(&mut connection, request_id)
         .await?
-        .map(|row| row.try_get::<i64, _>(0))
-        .transpose()?
         .map(|ms| crate::clock::today_local(crate::clock::millis_to_timestamp(ms)).strftime("%d/%m/%Y").to_string())
         .unwrap_or_default();
     let document = Document {

@@ -8,10 +8,9 @@
 pub mod compose;
 pub mod http;
 pub mod procedures;
+pub mod store;
 
 use std::sync::Arc;
-
-use sqlx::Row;
 
 use crate::blob::BlobStore;
 use crate::db::Db;
@@ -49,29 +48,14 @@ pub async fn fetch(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {number}: {e}")))?;
     let sha256 = crate::auth::token::sha256_hex(&bytes);
     blobs.put(&sha256, &bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
-    sqlx::query(
-        "INSERT INTO documents (number, kind, request_id, sha256, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (number) DO NOTHING",
-    )
-    .bind(number)
-    .bind(kind)
-    .bind(request_id)
-    .bind(&sha256)
-    .bind(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
-    .bind(now_ms)
-    .execute(db.pool())
-    .await?;
+    let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    store::insert_document(db.pool(), number, kind, request_id, &sha256, size_bytes, now_ms).await?;
     // Whoever recorded first wins; everyone serves the recorded bytes.
     stored(db, blobs, number).await
 }
 
 async fn stored(db: &Db, blobs: &Arc<dyn BlobStore>, number: &str) -> AppResult<Option<StoredDocument>> {
-    let row = sqlx::query("SELECT request_id, sha256 FROM documents WHERE number = $1")
-        .bind(number)
-        .fetch_optional(db.pool())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let sha256: String = row.try_get(1)?;
+    let Some((request_id, sha256)) = store::find_document(db.pool(), number).await? else { return Ok(None) };
     let bytes = blobs.get(&sha256).map_err(|e| AppError::Internal(anyhow::anyhow!("reading {number}: {e}")))?;
-    Ok(Some(StoredDocument { number: number.to_owned(), request_id: row.try_get(0)?, bytes }))
+    Ok(Some(StoredDocument { number: number.to_owned(), request_id, bytes }))
 }

@@ -14,11 +14,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Row};
 
 use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+
+pub use super::store::current_procedures as current;
 
 /// Largest procedure file.
 pub const PROCEDURE_MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -59,26 +60,6 @@ pub fn router() -> Router<AppState> {
         "/api/v1/attachments/{name}",
         get(download).put(replace).delete(withdraw).layer(DefaultBodyLimit::max(PROCEDURE_MAX_BYTES)),
     )
-}
-
-/// Every current procedure file, by name.
-///
-/// # Errors
-/// A database fault.
-pub async fn current(connection: &mut AnyConnection) -> sqlx::Result<Vec<Procedure>> {
-    let rows = sqlx::query("SELECT name, filename, sha256, size_bytes FROM procedure_attachments ORDER BY name")
-        .fetch_all(connection)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Procedure {
-                name: row.try_get(0)?,
-                filename: row.try_get(1)?,
-                sha256: row.try_get(2)?,
-                size_bytes: row.try_get(3)?,
-            })
-        })
-        .collect()
 }
 
 /// A name is lower-case letters, digits and hyphens, starting with a letter or digit.
@@ -182,19 +163,7 @@ pub(crate) async fn store(
     let actor = caller.actor();
     let mut transaction = state.db.begin_write().await?;
     let before = current(&mut transaction).await?.into_iter().find(|p| p.name == procedure.name);
-    sqlx::query(
-        "INSERT INTO procedure_attachments (name, filename, sha256, size_bytes, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (name) DO UPDATE SET filename = $2, sha256 = $3, size_bytes = $4, updated_at = $5, updated_by = $6",
-    )
-    .bind(&procedure.name)
-    .bind(&procedure.filename)
-    .bind(&procedure.sha256)
-    .bind(procedure.size_bytes)
-    .bind(now_ms)
-    .bind(&actor)
-    .execute(&mut *transaction)
-    .await?;
+    super::store::upsert_procedure(&mut transaction, &procedure, now_ms, &actor).await?;
     let subject = format!("procedure_attachment:{}", procedure.name);
     let record = crate::audit::Record {
         actor: &actor,
@@ -217,7 +186,7 @@ async fn withdraw(State(state): State<AppState>, caller: ApiCaller, Path(name): 
     let mut transaction = state.db.begin_write().await?;
     let before =
         current(&mut transaction).await?.into_iter().find(|p| p.name == name).ok_or_else(|| not_found(&name))?;
-    sqlx::query("DELETE FROM procedure_attachments WHERE name = $1").bind(&name).execute(&mut *transaction).await?;
+    super::store::delete_procedure(&mut transaction, &name).await?;
     let subject = format!("procedure_attachment:{name}");
     let record = crate::audit::Record {
         actor: &actor,

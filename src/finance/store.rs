@@ -149,3 +149,41 @@ pub async fn settle(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Units and amount of one product invoiced in one month.
+#[derive(Debug, Clone)]
+pub struct MonthlySales {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Product code.
+    pub product: String,
+    /// Units.
+    pub units: i64,
+    /// Amount in sen.
+    pub amount_sen: i64,
+}
+
+/// Invoiced purchases by month and product, newest month first.
+///
+/// # Errors
+/// A database fault.
+pub async fn monthly_sales(pool: &AnyPool) -> sqlx::Result<Vec<MonthlySales>> {
+    let rows = sqlx::query(
+        "SELECT substr(i.issued_on, 1, 7), l.product_code, CAST(SUM(l.units) AS BIGINT), CAST(SUM(l.amount_sen) AS BIGINT)
+         FROM invoices i JOIN quotations q ON q.request_id = i.request_id AND q.superseded = 0
+         JOIN quotation_lines l ON l.quotation_id = q.id
+         GROUP BY substr(i.issued_on, 1, 7), l.product_code ORDER BY 1 DESC, 2",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MonthlySales {
+                month: r.try_get(0)?,
+                product: r.try_get(1)?,
+                units: r.try_get(2)?,
+                amount_sen: r.try_get(3)?,
+            })
+        })
+        .collect()
+}

@@ -597,3 +597,115 @@ pub async fn entries(
         })
         .collect()
 }
+
+/// An account's balance row beside what its entries and pending holds add
+/// up to.
+#[derive(Debug, Clone)]
+pub struct AccountTally {
+    /// Account id.
+    pub account_id: i64,
+    /// Developer code.
+    pub developer: String,
+    /// Product code.
+    pub product: String,
+    /// The balance row.
+    pub stored: Balance,
+    /// Sum of credit and adjust entries.
+    pub entries_credited: i64,
+    /// Sum of consume and hold-commit entries.
+    pub entries_consumed: i64,
+    /// Holds placed less holds committed, released or expired.
+    pub entries_held: i64,
+    /// Units of pending holds.
+    pub pending_hold_units: i64,
+}
+
+/// Every account with its balance row and the sums of its entries and
+/// pending holds, by account id.
+///
+/// # Errors
+/// A database fault.
+pub async fn account_tallies(pool: &AnyPool) -> sqlx::Result<Vec<AccountTally>> {
+    let rows = sqlx::query(
+        "SELECT a.id, d.code, a.product_code, a.credited, a.consumed, a.held, a.available,
+                COALESCE(s.credited, 0), COALESCE(s.consumed, 0), COALESCE(s.held, 0),
+                COALESCE(h.units, 0)
+         FROM ledger_accounts a
+         JOIN developers d ON d.id = a.developer_id
+         LEFT JOIN (
+             SELECT account_id,
+                    CAST(SUM(CASE WHEN kind IN ('credit', 'adjust') THEN units ELSE 0 END) AS BIGINT) AS credited,
+                    CAST(SUM(CASE WHEN kind IN ('consume', 'hold_commit') THEN units ELSE 0 END) AS BIGINT) AS consumed,
+                    CAST(SUM(CASE WHEN kind = 'hold' THEN units
+                                  WHEN kind IN ('hold_commit', 'hold_release', 'hold_expire') THEN -units
+                                  ELSE 0 END) AS BIGINT) AS held
+             FROM ledger_entries GROUP BY account_id
+         ) s ON s.account_id = a.id
+         LEFT JOIN (
+             SELECT account_id, CAST(SUM(units) AS BIGINT) AS units FROM holds WHERE status = 'pending' GROUP BY account_id
+         ) h ON h.account_id = a.id
+         ORDER BY a.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(AccountTally {
+                account_id: row.try_get(0)?,
+                developer: row.try_get(1)?,
+                product: row.try_get(2)?,
+                stored: Balance {
+                    credited: row.try_get(3)?,
+                    consumed: row.try_get(4)?,
+                    held: row.try_get(5)?,
+                    available: row.try_get(6)?,
+                },
+                entries_credited: row.try_get(7)?,
+                entries_consumed: row.try_get(8)?,
+                entries_held: row.try_get(9)?,
+                pending_hold_units: row.try_get(10)?,
+            })
+        })
+        .collect()
+}
+
+/// Units of one product a developer used on one day.
+#[derive(Debug, Clone)]
+pub struct DailyUsage {
+    /// Day number: (Unix ms + `offset_ms`) / `day_ms`.
+    pub day: i64,
+    /// Product code.
+    pub product: String,
+    /// Units consumed or committed from holds.
+    pub units: i64,
+}
+
+/// A developer's units used (consumptions and committed holds) per day and
+/// product since `since_ms`, days counted as (Unix ms + `offset_ms`) /
+/// `day_ms`.
+///
+/// # Errors
+/// A database fault.
+pub async fn daily_usage(
+    pool: &AnyPool,
+    developer_id: i64,
+    offset_ms: i64,
+    day_ms: i64,
+    since_ms: i64,
+) -> sqlx::Result<Vec<DailyUsage>> {
+    let rows = sqlx::query(
+        "SELECT (e.created_at + $1) / $2 AS day, a.product_code, CAST(SUM(e.units) AS BIGINT)
+         FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+         WHERE e.developer_id = $3 AND e.kind IN ('consume', 'hold_commit') AND e.created_at >= $4
+         GROUP BY (e.created_at + $1) / $2, a.product_code",
+    )
+    .bind(offset_ms)
+    .bind(day_ms)
+    .bind(developer_id)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok(DailyUsage { day: row.try_get(0)?, product: row.try_get(1)?, units: row.try_get(2)? }))
+        .collect()
+}

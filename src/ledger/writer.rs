@@ -121,8 +121,7 @@ async fn execute_batch(
 /// transactions do (every entry the writer appends is audited), so the two
 /// never wait on each other in opposite orders.
 async fn lock_audit_head(connection: &mut AnyConnection) -> sqlx::Result<()> {
-    sqlx::query("UPDATE audit_head SET last_seq = last_seq WHERE id = 1").execute(connection).await?;
-    Ok(())
+    crate::audit::store::lock_head(connection).await
 }
 
 /// The fast path: runs of consumptions as groups, other commands one by one.

@@ -144,23 +144,18 @@ pub async fn enqueue(
             .map_err(|e| anyhow::anyhow!("rendering mail: {e}"))?;
         let token = crate::auth::token::generate()?;
         let message_id = format!("<{}.{now_ms}@kuota.posdigicert.com.my>", &token[token.len() - 24..]);
-        sqlx::query(
-            "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id,
-                                 attachments, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        )
-        .bind(message.kind.as_str())
-        .bind(&recipient.email)
-        .bind(recipient.language.as_str())
-        .bind(&rendered.subject)
-        .bind(&rendered.text)
-        .bind(&rendered.html)
-        .bind(&message_id)
-        .bind(message.request_id)
-        .bind(&attachments)
-        .bind(now_ms)
-        .execute(&mut *connection)
-        .await?;
+        let row = store::NewOutboxMessage {
+            kind: message.kind.as_str(),
+            recipient: &recipient.email,
+            language: recipient.language.as_str(),
+            subject: &rendered.subject,
+            body_text: &rendered.text,
+            body_html: &rendered.html,
+            message_id: &message_id,
+            request_id: message.request_id,
+            attachments: &attachments,
+        };
+        store::insert_outbox(&mut *connection, &row, now_ms).await?;
     }
     Ok(())
 }

@@ -7,16 +7,15 @@
 //! same transaction as the outbox row, and only the transaction whose
 //! statement changed a row writes the message.
 
-use jiff::civil::Date;
-use sqlx::Row;
-
 use super::recipients::{self, Team};
+use super::store;
 use super::{Facts, MessageKind, Outgoing, Recipient};
 use crate::auth::users::Language;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::request::domain::{Party, Status};
+use jiff::civil::Date;
 
 /// A quotation is announced as expiring this many working days before its valid-until date.
 pub const EXPIRY_WARNING_WORKING_DAYS: i64 = 3;
@@ -48,44 +47,23 @@ pub async fn warn_expiring_quotations(db: &Db, clock: &dyn Clock, portal_url: &s
     let today = crate::clock::today_local(clock.now());
     let calendar = crate::settings::working_calendar(db.pool()).await?;
     let horizon = calendar.add_working_days(today, EXPIRY_WARNING_WORKING_DAYS);
-    let rows = sqlx::query(
-        "SELECT q.id, q.number, q.valid_until, r.id, r.number, r.developer_id, d.code
-         FROM quotations q JOIN quota_requests r ON r.id = q.request_id JOIN developers d ON d.id = r.developer_id
-         WHERE r.status = 'quoted' AND q.superseded = 0 AND q.expiry_warned_at IS NULL
-           AND q.valid_until >= $1 AND q.valid_until <= $2
-         ORDER BY q.id LIMIT $3",
-    )
-    .bind(today.to_string())
-    .bind(horizon.to_string())
-    .bind(BATCH_MAX)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = store::expiring_quotations(db.pool(), &today.to_string(), &horizon.to_string(), BATCH_MAX).await?;
     let mut written = 0;
     for row in rows {
-        let quotation_id: i64 = row.try_get(0)?;
         let mut transaction = db.begin_write().await?;
         let now_ms = clock.now_ms();
-        let marked = sqlx::query(
-            "UPDATE quotations SET expiry_warned_at = $1
-             WHERE id = $2 AND expiry_warned_at IS NULL AND superseded = 0
-               AND request_id IN (SELECT id FROM quota_requests WHERE status = 'quoted')",
-        )
-        .bind(now_ms)
-        .bind(quotation_id)
-        .execute(&mut *transaction)
-        .await?;
-        if marked.rows_affected() != 1 {
+        if !store::mark_quotation_warned(&mut transaction, row.quotation_id, now_ms).await? {
             continue;
         }
-        let to = recipients::developer(&mut transaction, row.try_get(5)?).await?;
+        let to = recipients::developer(&mut transaction, row.developer_id).await?;
         let facts = Facts {
-            request_number: row.try_get(4)?,
-            developer: row.try_get(6)?,
-            detail: Some(dd_mm_yyyy(&row.try_get::<String, _>(2)?)),
-            reference: Some(row.try_get(1)?),
+            request_number: row.request_number,
+            developer: row.developer_code,
+            detail: Some(dd_mm_yyyy(&row.valid_until)),
+            reference: Some(row.quotation_number),
             lines: Vec::new(),
         };
-        let message = Outgoing::new(MessageKind::QuotationExpiring, &facts, Some(row.try_get(3)?), portal_url);
+        let message = Outgoing::new(MessageKind::QuotationExpiring, &facts, Some(row.request_id), portal_url);
         super::enqueue(&mut transaction, &message, &to, now_ms).await?;
         transaction.commit().await?;
         written += to.len();
@@ -122,32 +100,19 @@ pub async fn send_overdue_digest(db: &Db, clock: &dyn Clock, portal_url: &str) -
     }
     let now_ms = clock.now_ms();
     let mut transaction = db.begin_write().await?;
-    let claimed = sqlx::query("INSERT INTO digests (day, created_at) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
-        .bind(today.to_string())
-        .bind(now_ms)
-        .execute(&mut *transaction)
-        .await?;
-    if claimed.rows_affected() != 1 {
+    if !store::claim_digest(&mut transaction, &today.to_string(), now_ms).await? {
         return Ok(0);
     }
-    let rows = sqlx::query(
-        "SELECT r.number, d.code, r.status, r.due_on FROM quota_requests r JOIN developers d ON d.id = r.developer_id
-         WHERE r.due_on IS NOT NULL AND r.due_on < $1 AND r.status IN ('submitted', 'payment_submitted', 'credited')
-         ORDER BY r.due_on, r.id LIMIT $2",
-    )
-    .bind(today.to_string())
-    .bind(BATCH_MAX)
-    .fetch_all(&mut *transaction)
-    .await?;
+    let rows = store::overdue_requests(&mut transaction, &today.to_string(), BATCH_MAX).await?;
     let mut written = 0;
     for (team, party) in [(Team::Retail, Party::Retail), (Team::Finance, Party::Finance)] {
         let mut items = Vec::new();
         for row in &rows {
-            let status = Status::parse(&row.try_get::<String, _>(2)?);
+            let status = Status::parse(&row.status);
             if let Some(status) = status.filter(|s| s.owner() == Some(party)) {
-                let due: String = row.try_get(3)?;
+                let due = row.due_on.clone();
                 let late = due.parse::<Date>().map_or(0, |due| calendar.working_days_between(due, today));
-                items.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?, status, due, late));
+                items.push((row.number.clone(), row.developer_code.clone(), status, due, late));
             }
         }
         if items.is_empty() {
@@ -219,63 +184,32 @@ impl Level {
 /// A database fault.
 pub async fn alert_balances(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usize> {
     let default_threshold = crate::settings::load(db.pool()).await?.low_balance_threshold;
-    let rows = sqlx::query(
-        "SELECT id, developer_id, code, product_code, available, level, told FROM (
-             SELECT a.id, a.developer_id, d.code, a.product_code, a.available,
-                    CASE WHEN a.credited = 0 THEN 'ok' WHEN a.available = 0 THEN 'zero'
-                         WHEN a.available <= COALESCE(d.low_balance_threshold, $1) THEN 'low' ELSE 'ok' END AS level,
-                    b.level AS told
-             FROM ledger_accounts a JOIN developers d ON d.id = a.developer_id
-             LEFT JOIN balance_alerts b ON b.account_id = a.id
-         ) x WHERE level <> COALESCE(told, 'ok') ORDER BY id LIMIT $2",
-    )
-    .bind(default_threshold)
-    .bind(BATCH_MAX)
-    .fetch_all(db.pool())
-    .await?;
+    let rows = store::balance_level_changes(db.pool(), default_threshold, BATCH_MAX).await?;
     let mut written = 0;
     for row in rows {
-        let account_id: i64 = row.try_get(0)?;
-        let level = Level::parse(&row.try_get::<String, _>(5)?);
-        let told: Option<String> = row.try_get(6)?;
+        let account_id = row.account_id;
+        let level = Level::parse(&row.level);
+        let told = row.told;
         let now_ms = clock.now_ms();
         let mut transaction = db.begin_write().await?;
         let changed = match &told {
             Some(told) => {
-                sqlx::query(
-                    "UPDATE balance_alerts SET level = $1, changed_at = $2 WHERE account_id = $3 AND level = $4",
-                )
-                .bind(level.as_str())
-                .bind(now_ms)
-                .bind(account_id)
-                .bind(told)
-                .execute(&mut *transaction)
-                .await?
+                store::update_balance_alert(&mut transaction, account_id, told, level.as_str(), now_ms).await?
             }
-            None => {
-                sqlx::query(
-                    "INSERT INTO balance_alerts (account_id, level, changed_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (account_id) DO NOTHING",
-                )
-                .bind(account_id)
-                .bind(level.as_str())
-                .bind(now_ms)
-                .execute(&mut *transaction)
-                .await?
-            }
+            None => store::insert_balance_alert(&mut transaction, account_id, level.as_str(), now_ms).await?,
         };
-        if changed.rows_affected() != 1 {
+        if !changed {
             continue;
         }
         let before = told.as_deref().map_or(Level::Ok, Level::parse);
         if level > before {
             let kind = if level == Level::Zero { MessageKind::ZeroBalance } else { MessageKind::LowBalance };
-            let to: Vec<Recipient> = recipients::developer(&mut transaction, row.try_get(1)?).await?;
+            let to: Vec<Recipient> = recipients::developer(&mut transaction, row.developer_id).await?;
             let facts = Facts {
                 request_number: String::new(),
-                developer: row.try_get(2)?,
-                detail: Some(row.try_get::<i64, _>(4)?.to_string()),
-                reference: Some(row.try_get(3)?),
+                developer: row.developer_code,
+                detail: Some(row.available.to_string()),
+                reference: Some(row.product_code),
                 lines: Vec::new(),
             };
             super::enqueue(&mut transaction, &Outgoing::new(kind, &facts, None, portal_url), &to, now_ms).await?;

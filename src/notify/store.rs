@@ -30,7 +30,11 @@ pub struct NewOutboxMessage<'a> {
 ///
 /// # Errors
 /// A database fault.
-pub async fn insert_outbox(connection: &mut AnyConnection, message: &NewOutboxMessage<'_>, now_ms: i64) -> sqlx::Result<()> {
+pub async fn insert_outbox(
+    connection: &mut AnyConnection,
+    message: &NewOutboxMessage<'_>,
+    now_ms: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id,
                              attachments, created_at, next_attempt_at)
@@ -116,11 +120,13 @@ pub async fn claim_next_outbox(
 /// # Errors
 /// A database fault.
 pub async fn mark_outbox_sent(pool: &AnyPool, id: i64, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2 AND sent_at IS NULL")
-        .bind(now_ms)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2 AND sent_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -187,8 +193,12 @@ pub async fn developer_user_addresses(
 ///
 /// # Errors
 /// A database fault.
-pub async fn developer_contact_email(connection: &mut AnyConnection, developer_id: i64) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT email FROM developers WHERE id = $1").bind(developer_id).fetch_optional(connection).await?;
+pub async fn developer_contact_email(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+) -> sqlx::Result<Option<String>> {
+    let row =
+        sqlx::query("SELECT email FROM developers WHERE id = $1").bind(developer_id).fetch_optional(connection).await?;
     row.map(|row| row.try_get(0)).transpose()
 }
 
@@ -254,7 +264,11 @@ pub async fn expiring_quotations(
 ///
 /// # Errors
 /// A database fault.
-pub async fn mark_quotation_warned(connection: &mut AnyConnection, quotation_id: i64, now_ms: i64) -> sqlx::Result<bool> {
+pub async fn mark_quotation_warned(
+    connection: &mut AnyConnection,
+    quotation_id: i64,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
     let marked = sqlx::query(
         "UPDATE quotations SET expiry_warned_at = $1
          WHERE id = $2 AND expiry_warned_at IS NULL AND superseded = 0
@@ -298,7 +312,11 @@ pub struct OverdueRequest {
 ///
 /// # Errors
 /// A database fault.
-pub async fn overdue_requests(connection: &mut AnyConnection, today: &str, limit: i64) -> sqlx::Result<Vec<OverdueRequest>> {
+pub async fn overdue_requests(
+    connection: &mut AnyConnection,
+    today: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<OverdueRequest>> {
     let rows = sqlx::query(
         "SELECT r.number, d.code, r.status, r.due_on FROM quota_requests r JOIN developers d ON d.id = r.developer_id
          WHERE r.due_on IS NOT NULL AND r.due_on < $1 AND r.status IN ('submitted', 'payment_submitted', 'credited')

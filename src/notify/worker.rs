@@ -5,15 +5,14 @@
 
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sqlx::Row;
-
+use super::store::ClaimedMessage;
 use crate::blob::BlobStore;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::notify::Attachment;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How long a claimed row is reserved for its sender: well beyond the
 /// longest send (every SMTP command times out after [`SMTP_TIMEOUT`]).
@@ -88,22 +87,12 @@ impl Sender<'_> {
     async fn send_next(&self, retry_base_ms: i64) -> anyhow::Result<bool> {
         let db = self.db;
         let now_ms = self.clock.now_ms();
-        let claimed = sqlx::query(
-            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
-             WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
-                         AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT 1)
-               AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
-             RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at, attachments",
-        )
-        .bind(now_ms + CLAIM_MS)
-        .bind(now_ms)
-        .fetch_optional(db.pool())
-        .await?;
+        let claimed = super::store::claim_next_outbox(db.pool(), now_ms + CLAIM_MS, now_ms).await?;
         // A failure is recorded only while the claim is still ours.
         let claim = now_ms + CLAIM_MS;
         let Some(row) = claimed else { return Ok(false) };
-        let id: i64 = row.try_get(0)?;
-        let (attempts, created_at): (i64, i64) = (row.try_get(6)?, row.try_get(7)?);
+        let id = row.id;
+        let (attempts, created_at) = (row.attempts, row.created_at_ms);
         let result = match self.build(&row).await {
             Ok(message) => {
                 self.transport.send(message).await.map(|_| ()).map_err(|e| (e.to_string(), e.is_permanent()))
@@ -117,33 +106,20 @@ impl Sender<'_> {
                 if self.clock.now_ms() > claim {
                     tracing::warn!(id, "a message was sent after its claim ran out; another node may have sent it too");
                 }
-                sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2 AND sent_at IS NULL")
-                    .bind(now_ms)
-                    .bind(id)
-                    .execute(db.pool())
-                    .await?;
+                super::store::mark_outbox_sent(db.pool(), id, now_ms).await?;
             }
             Err((error, permanent)) if permanent || now_ms - created_at > GIVE_UP_AFTER_MS => {
                 tracing::error!(id, error = %error, "giving up on a message");
-                sqlx::query(
-                    "UPDATE outbox SET failed_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3 AND claimed_until = $4",
-                )
-                .bind(now_ms)
-                .bind(&error)
-                .bind(id)
-                .bind(claim)
-                .execute(db.pool())
-                .await?;
+                super::store::mark_outbox_failed(db.pool(), id, claim, &error, now_ms).await?;
             }
             Err((error, _)) => {
-                sqlx::query(
-                    "UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3 AND claimed_until = $4",
+                super::store::reschedule_outbox(
+                    db.pool(),
+                    id,
+                    claim,
+                    &error,
+                    now_ms + backoff_ms(retry_base_ms, attempts),
                 )
-                .bind(now_ms + backoff_ms(retry_base_ms, attempts))
-                .bind(&error)
-                .bind(id)
-                .bind(claim)
-                .execute(db.pool())
                 .await?;
             }
         }
@@ -151,13 +127,16 @@ impl Sender<'_> {
     }
 
     /// The message of a claimed row; the error says whether retrying can help.
-    async fn build(&self, row: &sqlx::any::AnyRow) -> Result<Message, (String, bool)> {
-        let text = |index: usize| row.try_get::<String, _>(index).map_err(|e| (e.to_string(), true));
-        let to: Mailbox = text(1)?.parse().map_err(|e| (format!("recipient: {e}"), true))?;
+    async fn build(&self, row: &ClaimedMessage) -> Result<Message, (String, bool)> {
+        let to: Mailbox = row.recipient.parse().map_err(|e| (format!("recipient: {e}"), true))?;
         let attachments: Vec<Attachment> =
-            serde_json::from_str(&text(8)?).map_err(|e| (format!("attachments: {e}"), true))?;
-        let body = MultiPart::alternative_plain_html(text(3)?, text(4)?);
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(text(2)?).message_id(Some(text(5)?));
+            serde_json::from_str(&row.attachments).map_err(|e| (format!("attachments: {e}"), true))?;
+        let body = MultiPart::alternative_plain_html(row.body_text.clone(), row.body_html.clone());
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(row.subject.clone())
+            .message_id(Some(row.message_id.clone()));
         if attachments.is_empty() {
             return builder.multipart(body).map_err(|e| (e.to_string(), true));
         }

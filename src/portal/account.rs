@@ -178,7 +178,8 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     let hash = crate::auth::password::hash(password)?;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let used = crate::auth::store::use_password_link(&mut transaction, &crate::auth::token::hash(token), now_ms).await?;
+    let used =
+        crate::auth::store::use_password_link(&mut transaction, &crate::auth::token::hash(token), now_ms).await?;
     let Some(user_id) = used else { return Ok(false) };
     crate::auth::store::set_password_hash(&mut transaction, user_id, &hash).await?;
     super::store::delete_user_sessions(&mut transaction, user_id).await?;

@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use sqlx::Row;
 
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
@@ -157,35 +156,23 @@ async fn admin_page(
         .map(|p| (p.filename.clone(), p.url()))
         .collect();
     drop(connection);
-    let users = sqlx::query(
-        "SELECT u.email, u.name, u.role, COALESCE(d.code, '') FROM users u LEFT JOIN developers d ON d.id = u.developer_id ORDER BY u.id",
-    )
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(UserRow {
-            email: row.try_get(0)?,
-            name: row.try_get(1)?,
-            role: w.t(&format!("role-{}", row.try_get::<String, _>(2)?)),
-            company: row.try_get(3)?,
-        })
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let clients = sqlx::query("SELECT id, name, scope, revoked_at FROM api_clients ORDER BY id")
-        .fetch_all(pool)
+    let users = crate::auth::store::all_users(pool)
         .await?
-        .iter()
-        .map(|row| {
-            let revoked: Option<i64> = row.try_get(3)?;
-            Ok((
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                revoked.map(super::developer::local_time).unwrap_or_default(),
-            ))
+        .into_iter()
+        .map(|row| UserRow {
+            email: row.email,
+            name: row.name,
+            role: w.t(&format!("role-{}", row.role)),
+            company: row.company,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Vec<_>>();
+    let clients = crate::auth::store::all_clients(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            (row.id, row.name, row.scope, row.revoked_at_ms.map(super::developer::local_time).unwrap_or_default())
+        })
+        .collect::<Vec<_>>();
     Ok(AdminPage {
         chrome: Chrome::new(member, "admin", done),
         w,

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
@@ -175,12 +174,8 @@ async fn dashboard_page(
     let today = today_local(now);
     let products = crate::catalogue::products(state.db.pool(), &today.to_string()).await?;
     let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
-    let developer = sqlx::query("SELECT low_balance_threshold, status FROM developers WHERE id = $1")
-        .bind(developer_id)
-        .fetch_one(state.db.pool())
-        .await?;
-    let own: Option<i64> = developer.try_get(0)?;
-    let notice = notice_for(&developer.try_get::<String, _>(1)?).map(|key| w.t(key));
+    let (own, status) = crate::developer::store::threshold_and_status(state.db.pool(), developer_id).await?;
+    let notice = notice_for(&status).map(|key| w.t(key));
     let threshold = own.unwrap_or(default_threshold);
     let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     let balances = balances
@@ -200,21 +195,12 @@ async fn dashboard_page(
     const OFFSET_MS: i64 = 8 * 3_600_000;
     let today_number = (state.clock.now_ms() + OFFSET_MS) / DAY_MS;
     let first = today_number - (USAGE_DAYS - 1);
-    let rows = sqlx::query(
-        "SELECT (e.created_at + $1) / $2 AS day, a.product_code, CAST(SUM(e.units) AS BIGINT)
-         FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE e.developer_id = $3 AND e.kind IN ('consume', 'hold_commit') AND e.created_at >= $4
-         GROUP BY (e.created_at + $1) / $2, a.product_code",
-    )
-    .bind(OFFSET_MS)
-    .bind(DAY_MS)
-    .bind(developer_id)
-    .bind(first * DAY_MS - OFFSET_MS)
-    .fetch_all(state.db.pool())
-    .await?;
+    let rows =
+        crate::ledger::store::daily_usage(state.db.pool(), developer_id, OFFSET_MS, DAY_MS, first * DAY_MS - OFFSET_MS)
+            .await?;
     let mut used: BTreeMap<(i64, String), i64> = BTreeMap::new();
-    for row in &rows {
-        used.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
+    for row in rows {
+        used.insert((row.day, row.product), row.units);
     }
     let mut products_used: Vec<String> = used.keys().map(|(_, product)| product.clone()).collect();
     products_used.sort();
@@ -302,11 +288,7 @@ struct NewRequest {
 /// Why the member's company cannot request quota yet: the key of a notice,
 /// or `None` once the retail team has verified it.
 async fn company_notice(state: &AppState, developer_id: i64) -> Result<Option<&'static str>, AppError> {
-    let status: String = sqlx::query("SELECT status FROM developers WHERE id = $1")
-        .bind(developer_id)
-        .fetch_one(state.db.pool())
-        .await?
-        .try_get(0)?;
+    let status = crate::developer::store::status(state.db.pool(), developer_id).await?;
     Ok(notice_for(&status))
 }
 
@@ -586,32 +568,17 @@ struct DocumentsPage {
 pub async fn documents(State(state): State<AppState>, member: Member) -> Response {
     let Some(developer_id) = developer_of(&member) else { return not_found(&member) };
     let w = member.words;
-    let rows = sqlx::query(
-        "SELECT q.number, 'quotation', r.number, r.id, q.issued_on FROM quotations q JOIN quota_requests r ON r.id = q.request_id
-         WHERE r.developer_id = $1
-         UNION ALL
-         SELECT i.number, 'invoice', r.number, r.id, i.issued_on FROM invoices i JOIN quota_requests r ON r.id = i.request_id
-         WHERE r.developer_id = $1
-         UNION ALL
-         SELECT i.delivery_order_number, 'delivery_order', r.number, r.id, i.issued_on FROM invoices i
-         JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
-         ORDER BY 5 DESC, 1 DESC LIMIT 500",
-    )
-    .bind(developer_id)
-    .fetch_all(state.db.pool())
-    .await;
-    let documents = rows.and_then(|rows| {
-        rows.iter()
-            .map(|row| {
-                Ok(DocumentItem {
-                    number: row.try_get(0)?,
-                    kind: w.t(&format!("document-{}", row.try_get::<String, _>(1)?)),
-                    request: row.try_get(2)?,
-                    request_id: row.try_get(3)?,
-                    date: local_date(&row.try_get::<String, _>(4)?),
-                })
+    let rows = crate::documents::store::developer_documents(state.db.pool(), developer_id).await;
+    let documents = rows.map(|rows| {
+        rows.into_iter()
+            .map(|row| DocumentItem {
+                number: row.number,
+                kind: w.t(&format!("document-{}", row.kind)),
+                request: row.request_number,
+                request_id: row.request_id,
+                date: local_date(&row.issued_on),
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .collect::<Vec<_>>()
     });
     let procedures = match state.db.pool().acquire().await {
         Ok(mut connection) => crate::documents::procedures::current(&mut connection).await,

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::developer::{RequestItem, local_date};
 use super::i18n::Words;
@@ -81,15 +80,8 @@ pub const SALES_MONTHS: usize = 12;
 
 /// (month `YYYY-MM`, product, units, amount in sen) of invoiced purchases, newest month first.
 async fn monthly_sales(state: &AppState) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT substr(i.issued_on, 1, 7), l.product_code, CAST(SUM(l.units) AS BIGINT), CAST(SUM(l.amount_sen) AS BIGINT)
-         FROM invoices i JOIN quotations q ON q.request_id = i.request_id AND q.superseded = 0
-         JOIN quotation_lines l ON l.quotation_id = q.id
-         GROUP BY substr(i.issued_on, 1, 7), l.product_code ORDER BY 1 DESC, 2",
-    )
-    .fetch_all(state.db.pool())
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+    let rows = crate::finance::store::monthly_sales(state.db.pool()).await?;
+    Ok(rows.into_iter().map(|r| (r.month, r.product, r.units, r.amount_sen)).collect())
 }
 
 fn rm(sen: i64) -> String {

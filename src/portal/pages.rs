@@ -429,11 +429,7 @@ pub async fn change_language(
         return refused;
     }
     let language = form.to.as_deref().and_then(|t| t.parse::<Language>().ok()).unwrap_or(Language::Ms);
-    let saved = sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
-        .bind(language.as_str())
-        .bind(member.user_id)
-        .execute(state.db.pool())
-        .await;
+    let saved = crate::auth::store::set_user_language(state.db.pool(), member.user_id, language.as_str()).await;
     if saved.is_err() {
         return error_page(&member.words, Some(&member), StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
     }

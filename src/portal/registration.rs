@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
@@ -207,12 +206,7 @@ async fn developers_page(
     problem: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let verified = sqlx::query("SELECT code, name FROM developers WHERE status = 'verified' ORDER BY code")
-        .fetch_all(state.db.pool())
-        .await
-        .and_then(|rows| {
-            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<Vec<_>, sqlx::Error>>()
-        });
+    let verified = crate::developer::store::verified_names(state.db.pool()).await;
     let today = crate::clock::today_local(state.clock.now()).to_string();
     let products = crate::catalogue::products(state.db.pool(), &today)
         .await
@@ -221,30 +215,19 @@ async fn developers_page(
         (Ok(verified), Ok(products)) => (verified, products),
         (Err(error), _) | (_, Err(error)) => return app_error_page(member, &AppError::from(error)),
     };
-    let rows = sqlx::query(
-        "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at
-         FROM developers WHERE status = 'pending_verification' ORDER BY id",
-    )
-    .fetch_all(state.db.pool())
-    .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(error) => return app_error_page(member, &AppError::from(error)),
-    };
-    let pending: Result<Vec<Pending>, sqlx::Error> = rows
-        .iter()
-        .map(|row| {
-            Ok(Pending {
-                code: row.try_get(0)?,
-                name: row.try_get(1)?,
-                registration_no: row.try_get(2)?,
-                contact: row.try_get(3)?,
-                email: row.try_get(4)?,
-                phone: row.try_get(5)?,
-                registered: super::developer::local_time(row.try_get(6)?),
+    let pending = crate::developer::store::pending_registrations(state.db.pool()).await.map(|rows| {
+        rows.into_iter()
+            .map(|row| Pending {
+                code: row.code,
+                name: row.name,
+                registration_no: row.registration_no,
+                contact: row.contact_person,
+                email: row.email,
+                phone: row.phone,
+                registered: super::developer::local_time(row.created_at_ms),
             })
-        })
-        .collect();
+            .collect::<Vec<_>>()
+    });
     match pending {
         Ok(pending) => render(
             status,

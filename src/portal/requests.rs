@@ -11,7 +11,6 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::developer::{RequestItem, local_date, local_time};
 use super::i18n::Words;
@@ -376,12 +375,7 @@ async fn request_page(
     for event in &events {
         if let Some(user_id) = event.actor.strip_prefix("user:").and_then(|n| n.parse::<i64>().ok()) {
             if !names.contains_key(&event.actor) {
-                let name = sqlx::query("SELECT name FROM users WHERE id = $1")
-                    .bind(user_id)
-                    .fetch_optional(&mut *connection)
-                    .await?
-                    .map(|r| r.try_get::<String, _>(0))
-                    .transpose()?;
+                let name = crate::auth::store::user_name(&mut connection, user_id).await?;
                 names.insert(event.actor.clone(), name.unwrap_or_else(|| event.actor.clone()));
             }
         }

@@ -3,7 +3,7 @@
 //! a rolled-back transaction gives its number back and two transactions never
 //! get the same one (the row is locked until commit).
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// The kinds of numbered documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +36,6 @@ impl NumberKind {
 /// # Errors
 /// A database fault.
 pub async fn next_number(connection: &mut AnyConnection, kind: NumberKind, year: i16) -> sqlx::Result<String> {
-    let row = sqlx::query(
-        "INSERT INTO document_sequences (kind, year, last_value) VALUES ($1, $2, 1)
-         ON CONFLICT (kind, year) DO UPDATE SET last_value = document_sequences.last_value + 1
-         RETURNING last_value",
-    )
-    .bind(kind.prefix())
-    .bind(i64::from(year))
-    .fetch_one(connection)
-    .await?;
-    let value: i64 = row.try_get(0)?;
+    let value = super::store::bump_document_sequence(connection, kind.prefix(), i64::from(year)).await?;
     Ok(format!("{}-{year}-{value:06}", kind.prefix()))
 }

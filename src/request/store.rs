@@ -674,3 +674,21 @@ pub async fn insert_payment(connection: &mut AnyConnection, payment: &NewPayment
     .await?
     .try_get(0)
 }
+
+/// Bumps the counter of document numbers with this prefix in `year`
+/// (starting it at 1) and returns the new value.
+///
+/// # Errors
+/// A database fault.
+pub async fn bump_document_sequence(connection: &mut AnyConnection, prefix: &str, year: i64) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO document_sequences (kind, year, last_value) VALUES ($1, $2, 1)
+         ON CONFLICT (kind, year) DO UPDATE SET last_value = document_sequences.last_value + 1
+         RETURNING last_value",
+    )
+    .bind(prefix)
+    .bind(year)
+    .fetch_one(connection)
+    .await?;
+    row.try_get(0)
+}
