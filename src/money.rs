@@ -94,10 +94,14 @@ impl fmt::Display for Sen {
 }
 
 /// Splits "123.4" into whole and hundredths, refusing anything else.
+/// Most digits before the decimal point: RM 9,999,999,999.99 is the largest
+/// amount a person can type (below [`SEN_MAX`]).
+const WHOLE_DIGITS_MAX: usize = 10;
+
 fn parse_hundredths(text: &str) -> Option<i64> {
     let text = text.trim();
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| !s.is_empty() && s.len() <= 13 && s.bytes().all(|b| b.is_ascii_digit());
+    let digits = |s: &str| !s.is_empty() && s.len() <= WHOLE_DIGITS_MAX && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || fraction.len() > 2 || !(fraction.is_empty() || digits(fraction)) || text.ends_with('.') {
         return None;
     }

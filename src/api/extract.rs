@@ -61,20 +61,41 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(AppError::invalid_field("body", "the body must be a JSON object"));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let mut document: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        let message = error.to_string();
+        AppError::Validation {
+            detail: format!("the body is not valid JSON: {message}"),
+            errors: vec![FieldError { field: "body".to_owned(), message }],
+        }
+    })?;
+    whole_numbers_as_integers(&mut document);
+    serde_path_to_error::deserialize(document).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        let message = inner.to_string();
+        let message = error.into_inner().to_string();
         let field = if path == "." { field_named_in(&message).unwrap_or_else(|| "body".to_owned()) } else { path };
-        let detail = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("the body is not valid JSON: {message}")
-            }
-            _ => format!("{field}: {message}"),
-        };
-        AppError::Validation { detail, errors: vec![FieldError { field, message }] }
+        AppError::Validation { detail: format!("{field}: {message}"), errors: vec![FieldError { field, message }] }
     })
+}
+
+/// JSON has one number type: `5.0` is the integer 5 (JSON Schema says so
+/// too), but serde refuses it for an integer field. Whole numbers written
+/// with a fraction become integers; any other number stays as it is.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64() {
+                // i64 covers every integer field of the API; beyond ±2^53 a float is not exact anyway.
+                if float.fract() == 0.0 && float.abs() < 9_007_199_254_740_992.0 {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let whole = float as i64;
+                    *value = serde_json::Value::from(whole);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// serde names missing or unknown fields in backticks; use the first.
@@ -151,6 +172,13 @@ mod tests {
         }
         assert!(matches!(parse_json::<AllOptional>(b"[]"), Err(AppError::Validation { .. })));
         assert!(parse_json::<AllOptional>(b" {}").is_ok());
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        assert_eq!(parse_json::<Sample>(br#"{"units":651.0}"#).map(|s| s.units).ok(), Some(651));
+        assert!(matches!(parse_json::<Sample>(br#"{"units":651.5}"#), Err(AppError::Validation { .. })));
+        assert!(matches!(parse_json::<Sample>(br#"{"units":1e300}"#), Err(AppError::Validation { .. })));
     }
 
     #[test]

@@ -44,6 +44,15 @@ impl Validator {
     }
 }
 
+/// A whole number in a path or query string, as the document's patterns say: ASCII
+/// digits only (no sign, no spaces), at most 18 of them.
+#[must_use]
+pub fn whole_number(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
 /// Unwraps values that a successful [`Validator::finish`] guarantees.
 ///
 /// # Errors

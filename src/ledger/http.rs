@@ -167,8 +167,7 @@ async fn place_hold(
 }
 
 fn hold_id(text: &str) -> AppResult<i64> {
-    text.parse::<i64>()
-        .ok()
+    crate::api::whole_number(text)
         .filter(|id| *id > 0)
         .ok_or_else(|| AppError::NotFound(format!("hold {text} does not exist")))
 }
@@ -264,7 +263,7 @@ fn page_limit(limit: Option<&str>) -> AppResult<i64> {
     let Some(text) = limit else {
         return Ok(LEDGER_PAGE_DEFAULT);
     };
-    text.parse::<i64>().ok().filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit)).ok_or_else(|| {
+    crate::api::whole_number(text).filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit)).ok_or_else(|| {
         AppError::invalid_field("limit", format!("limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"))
     })
 }
@@ -273,8 +272,7 @@ fn cursor(after: Option<&str>) -> AppResult<i64> {
     let Some(text) = after else {
         return Ok(i64::MAX);
     };
-    text.parse::<i64>()
-        .ok()
+    crate::api::whole_number(text)
         .filter(|id| *id > 0)
         .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))
 }
@@ -323,6 +321,8 @@ mod tests {
     fn cursors_must_be_positive_ids() {
         assert_eq!(cursor(Some("42")).ok(), Some(42));
         assert!(cursor(Some("-1")).is_err());
+        assert!(cursor(Some("+42")).is_err());
+        assert!(cursor(Some("0")).is_err());
         assert!(cursor(Some("abc")).is_err());
     }
 

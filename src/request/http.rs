@@ -112,25 +112,28 @@ async fn list(
     if caller.role == Role::Hims {
         return Err(AppError::Forbidden("HIMS does not take part in the purchase workflow".into()));
     }
-    let limit =
-        match query.limit.as_deref() {
-            None => 50,
-            Some(text) => text.parse().ok().filter(|n| (1..=REQUEST_PAGE_MAX).contains(n)).ok_or_else(|| {
-                AppError::invalid_field("limit", format!("limit must be from 1 to {REQUEST_PAGE_MAX}"))
-            })?,
-        };
-    let before_id =
-        match query.after.as_deref() {
-            None => i64::MAX,
-            Some(text) => text.parse().ok().filter(|n: &i64| *n > 0).ok_or_else(|| {
-                AppError::invalid_field("after", "after must be the 'next' cursor of a previous page")
-            })?,
-        };
+    let limit = match query.limit.as_deref() {
+        None => 50,
+        Some(text) => crate::api::whole_number(text)
+            .filter(|n| (1..=REQUEST_PAGE_MAX).contains(n))
+            .ok_or_else(|| AppError::invalid_field("limit", format!("limit must be from 1 to {REQUEST_PAGE_MAX}")))?,
+    };
+    let before_id = match query.after.as_deref() {
+        None => i64::MAX,
+        Some(text) => crate::api::whole_number(text)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))?,
+    };
     if let Some(status) = &query.status {
         if Status::parse(status).is_none() {
             return Err(AppError::invalid_field("status", format!("{status} is not a request status")));
         }
     }
+    let overdue_on = match query.overdue.as_deref() {
+        None | Some("false") => None,
+        Some("true") => Some(today_local(state.clock.now()).to_string()),
+        Some(_) => return Err(AppError::invalid_field("overdue", "overdue must be true or false")),
+    };
     let mut developer_id = caller.developer_id.filter(|_| caller.role.is_developer());
     if let Some(code) = &query.developer {
         let code: DeveloperCode =
@@ -141,11 +144,6 @@ async fn list(
             _ => return Ok(Json(json!({"requests": [], "next": null}))),
         }
     }
-    let overdue_on = match query.overdue.as_deref() {
-        None | Some("false") => None,
-        Some("true") => Some(today_local(state.clock.now()).to_string()),
-        Some(_) => return Err(AppError::invalid_field("overdue", "overdue must be true or false")),
-    };
     let filter =
         ListFilter { status: query.status, developer_id, overdue_on, search: None, before_id, limit: limit + 1 };
     let mut rows = store::list(state.db.pool(), &filter).await?;
