@@ -67,7 +67,10 @@ error-amount = Enter the amount in RM, for example 1080.00.
 error-date = Enter a valid date.
 error-duplicate-payment = This reference or document was already used for another payment.
 errors-title = Please correct the following
-low-balance-warning = Only { $units } units of { $product } are left.
+low-balance-warning = { $units ->
+    [one] Only { $units } unit of { $product } is left.
+   *[other] Only { $units } units of { $product } are left.
+}
 balances = Quota balances
 no-balance = No quota yet. Make a new request to buy quota.
 available = available
@@ -75,9 +78,18 @@ low = low
 credited = Credited
 consumed = Used
 held = Held
-threshold-note = You are warned when the available balance of a product reaches { $units } units or fewer.
+threshold-note = You are warned when the available balance of a product reaches { $units ->
+    [one] { $units } unit
+   *[other] { $units } units
+} or fewer.
 usage = Use over the last 30 days
-chart-label = { $units } units used in the last { $days } days.
+chart-label = { $units ->
+    [one] { $units } unit
+   *[other] { $units } units
+} used in the last { $days ->
+    [one] day
+   *[other] { $days } days
+}.
 recent-requests = Recent requests
 no-requests = No requests.
 request = Request
@@ -85,7 +97,10 @@ status = Status
 due = Due
 created = Created
 new-request-intro = Enter the number of units you need of each product. Prices are today's prices before SST; a quotation follows.
-unit-price = { $price } per unit · valid { $months } months
+unit-price = { $price } per unit · valid { $months ->
+    [one] { $months } month
+   *[other] { $months } months
+}
 note = Note
 submit-request = Submit request
 product = Product
@@ -165,8 +180,14 @@ issue-invoice = Issue invoice and DO
 timeline = History
 cancel-request = Cancel request
 reason = Reason
-due-late = { $days } working days late
-due-left = { $days } working days left
+due-late = { $days ->
+    [one] { $days } working day late
+   *[other] { $days } working days late
+}
+due-left = { $days ->
+    [one] { $days } working day left
+   *[other] { $days } working days left
+}
 party-developer = Developer
 party-retail = Retail team
 party-finance = Finance
@@ -374,3 +395,88 @@ error-document-name = The file name does not match its content ({ $actual }). Ch
 error-no-price = { $product } has no price in force today; an administrator must add one before a quotation can be issued.
 error-total-too-large = The quotation total would be too large.
 error-control-characters = Remove the special (control) characters from this text.
+
+## E-mail. Each kind of message has -subject, -body (a paragraph) and -next (the next action).
+## Values: $number (the request), $developer, and those named in each message.
+mail-link = Open the kuota portal
+mail-footer = This e-mail was sent automatically by the Pos Digicert kuota system.
+mail-registration_received-subject = New developer registration: { $developer }
+mail-registration_received-body = Developer { $developer } has registered and awaits verification.
+mail-registration_received-next = Verify or reject this registration in the portal.
+mail-registration_verified-subject = Registration verified: { $developer }
+mail-registration_verified-body = The registration of { $developer } has been verified by Pos Digicert.
+mail-registration_verified-next = You can now request digital certificate quota.
+mail-registration_rejected-subject = Registration rejected: { $developer }
+mail-registration_rejected-body = The registration of { $developer } was rejected. Reason: { $reason }
+mail-registration_rejected-next = Contact the Pos Digicert retail team with any questions.
+mail-request_submitted-subject = Quota request { $number } from { $developer }
+mail-request_submitted-body = { $developer } has submitted quota request { $number }.
+mail-request_submitted-next = Review the request and issue a quotation within 2 working days.
+mail-info_requested-subject = Information needed for { $number }
+mail-info_requested-body = The retail team needs more information for request { $number }: { $message }
+mail-info_requested-next = Answer this request in the portal.
+mail-info_responded-subject = Information received for { $number }
+mail-info_responded-body = { $developer } has answered: { $message }
+mail-info_responded-next = Issue the quotation within 2 working days.
+mail-quotation_issued-subject = Quotation { $quotation } for { $number }
+mail-quotation_issued-body = Quotation { $quotation } for request { $number } has been issued. { $summary }
+mail-quotation_issued-next = Send a purchase order (PO) or proof of payment before the quotation's valid-until date.
+mail-payment_submitted-subject = Payment submitted for { $number }
+mail-payment_submitted-body = { $developer } has submitted a payment for { $number } ({ $payment }).
+mail-payment_submitted-next = Verify the payment and credit the quota within 2 working days.
+mail-payment_rejected-subject = Payment rejected for { $number }
+mail-payment_rejected-body = The payment for { $number } could not be verified. Reason: { $reason }
+mail-payment_rejected-next = Send a correct proof of payment again.
+mail-quota_credited-subject = Quota credited for { $number }
+mail-quota_credited-body = The quota of request { $number } has been credited.
+mail-quota_credited-next = Check your quota balance. The invoice and delivery order (DO) will follow.
+mail-invoice_due-subject = Invoice and DO needed for { $number }
+mail-invoice_due-body = The quota of { $number } ({ $developer }) has been credited.
+mail-invoice_due-next = Issue the invoice and delivery order (DO) within 2 working days.
+mail-invoice_issued-subject = Invoice { $invoice } for { $number }
+mail-invoice_issued-body = Invoice { $invoice } and delivery order { $delivery } for { $number } have been issued.
+mail-invoice_issued-next = Download the documents in the portal.
+mail-request_cancelled-subject = Request { $number } cancelled
+mail-request_cancelled-body = Request { $number } ({ $developer }) has been cancelled. Reason: { $reason }
+mail-request_cancelled-next = No further action is needed.
+mail-quotation_expiring-subject = Quotation { $quotation } for { $number } expires on { $date }
+mail-quotation_expiring-body = Quotation { $quotation } for request { $number } is valid until { $date }. After that date the request expires.
+mail-quotation_expiring-next = Send a purchase order (PO) or proof of payment before that date.
+mail-overdue_digest-subject = Daily digest: { $steps ->
+    [one] { $steps } step past its due date
+   *[other] { $steps } steps past their due date
+}
+mail-overdue_digest-body = { $steps ->
+    [one] This step is past its due date on { $date }:
+   *[other] These steps are past their due date on { $date }:
+}
+mail-overdue_digest-next = { $steps ->
+    [one] Complete this step today.
+   *[other] Complete these steps today.
+}
+mail-overdue_digest-line = { $number } · { $developer } · { $awaiting } · due { $due } ({ $days ->
+    [one] { $days } working day late
+   *[other] { $days } working days late
+})
+mail-awaiting-submitted = awaiting a quotation
+mail-awaiting-payment_submitted = awaiting payment verification
+mail-awaiting-credited = awaiting the invoice and DO
+mail-awaiting-other = awaiting action
+mail-low_balance-subject = Low { $product } quota balance: { $units ->
+    [one] { $units } unit
+   *[other] { $units } units
+}
+mail-low_balance-body = The available { $product } balance of { $developer } is now { $units ->
+    [one] { $units } unit
+   *[other] { $units } units
+}.
+mail-low_balance-next = Request more quota in the portal so that HIMS applications do not stop.
+mail-zero_balance-subject = { $product } quota used up
+mail-zero_balance-body = The available { $product } balance of { $developer } is 0 units. HIMS cannot use this quota until more is credited.
+mail-zero_balance-next = Request more quota in the portal now.
+mail-password_reset-subject = Set a new kuota password
+mail-password_reset-body = We received a request to reset the password of your kuota account. The link below is valid for 1 hour and works once. If you did not ask for this, ignore this e-mail.
+mail-password_reset-next = Open the link to set a new password.
+mail-invitation-subject = Invitation to the kuota account of { $developer }
+mail-invitation-body = { $inviter } invites you to the kuota account of { $developer } to see its digital certificate quota and requests. The link below is valid for 7 days.
+mail-invitation-next = Open the link to set your password.

@@ -70,7 +70,7 @@ mod tests {
     fn concurrent_writers_of_one_blob_all_succeed() -> std::io::Result<()> {
         let root = std::env::temp_dir().join(format!("kuota-blob-race-{}", std::process::id()));
         let store = std::sync::Arc::new(FolderBlobStore::new(root.clone()));
-        let key = crate::auth::token::sha256_hex(b"dokumen");
+        let key = crate::digest::sha256_hex(b"dokumen");
         let writers: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
@@ -89,7 +89,7 @@ mod tests {
     fn blobs_round_trip_and_refuse_odd_keys() -> std::io::Result<()> {
         let root = std::env::temp_dir().join(format!("kuota-blob-test-{}", std::process::id()));
         let store = FolderBlobStore::new(root.clone());
-        let key = crate::auth::token::sha256_hex(b"bukti");
+        let key = crate::digest::sha256_hex(b"bukti");
         store.put(&key, b"bukti")?;
         store.put(&key, b"bukti")?;
         assert_eq!(store.get(&key)?, b"bukti");

@@ -220,44 +220,51 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let db = migrated(&config).await?;
-            match crate::audit::verify(db.pool()).await? {
-                (count, None) => {
-                    println!("audit trail verified: {count} records, chain intact");
-                    Ok(ExitCode::SUCCESS)
-                }
-                (good, Some((id, problem))) => {
-                    println!("BAD audit record {id}: {problem} ({good} records before it are intact)");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        Command::Documents(DocumentsCommand::Samples { out }) => {
-            std::fs::create_dir_all(&out)?;
-            use kuota_documents::samples;
-            for document in [samples::quotation(), samples::invoice(), samples::delivery_order()] {
-                let bytes = kuota_documents::render(&document)?;
-                let path = out.join(format!("{}.pdf", document.number));
-                std::fs::write(&path, bytes)?;
-                println!("{}", path.display());
-            }
+        Command::Audit(AuditCommand::Verify) => verify_audit(&migrated(&config).await?).await,
+        Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
+        Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
+    }
+}
+
+/// `kuota audit verify`: exit 0 when no audit record was edited, deleted or inserted.
+async fn verify_audit(db: &Db) -> anyhow::Result<ExitCode> {
+    match crate::audit::verify(db.pool()).await? {
+        (count, None) => {
+            println!("audit trail verified: {count} records, chain intact");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ledger(LedgerCommand::Verify) => {
-            let db = migrated(&config).await?;
-            let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
-            if wrong.is_empty() {
-                println!("ledger verified: {checked} accounts, every balance equals the sum of its entries");
-                return Ok(ExitCode::SUCCESS);
-            }
-            for discrepancy in &wrong {
-                println!("MISMATCH {discrepancy}");
-            }
-            println!("ledger verify failed: {} of {checked} accounts are wrong", wrong.len());
+        (good, Some((id, problem))) => {
+            println!("BAD audit record {id}: {problem} ({good} records before it are intact)");
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `kuota documents samples --out DIR`: the sample PDFs.
+fn write_samples(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use kuota_documents::samples;
+    std::fs::create_dir_all(out)?;
+    for document in [samples::quotation(), samples::invoice(), samples::delivery_order()] {
+        let bytes = kuota_documents::render(&document)?;
+        let path = out.join(format!("{}.pdf", document.number));
+        std::fs::write(&path, bytes)?;
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kuota ledger verify`: exit 0 when every balance equals the sum of its entries.
+async fn verify_ledger(db: &Db) -> anyhow::Result<ExitCode> {
+    let (checked, wrong) = crate::ledger::verify::verify(db.pool()).await?;
+    if wrong.is_empty() {
+        println!("ledger verified: {checked} accounts, every balance equals the sum of its entries");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for discrepancy in &wrong {
+        println!("MISMATCH {discrepancy}");
+    }
+    println!("ledger verify failed: {} of {checked} accounts are wrong", wrong.len());
+    Ok(ExitCode::FAILURE)
 }
 
 async fn add_user(

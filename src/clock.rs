@@ -34,6 +34,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// A monotonic instant for measuring how long something took or how old a
+/// cache entry is (never for what a user sees or what is stored).
+#[must_use]
+#[allow(clippy::disallowed_methods)]
+pub fn monotonic_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 /// A clock that moves only when told to; for tests and demos.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

@@ -88,6 +88,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_portal.sql"),
         postgres: include_str!("../migrations/postgres/0008_portal.sql"),
     },
+    Migration {
+        version: 9,
+        name: "one_boolean_convention",
+        sqlite: include_str!("../migrations/sqlite/0009_one_boolean_convention.sql"),
+        postgres: include_str!("../migrations/postgres/0009_one_boolean_convention.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.
@@ -212,7 +218,7 @@ impl Db {
                 Backend::Sqlite => migration.sqlite,
                 Backend::Postgres => migration.postgres,
             };
-            let checksum = crate::auth::token::sha256_hex(sql.as_bytes());
+            let checksum = crate::digest::sha256_hex(sql.as_bytes());
             let mut transaction = connection.begin_with(self.begin_write_statement()).await?;
             let applied = sqlx::query("SELECT checksum FROM kuota_migrations WHERE version = $1")
                 .bind(migration.version)

@@ -66,6 +66,30 @@ struct Cast {
 }
 
 async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
+    seed_prices_and_settings(state, clock).await?;
+    let (ids, cast) = seed_companies_and_users(state, clock.now_ms()).await?;
+    register_third_company(state).await?;
+    // Two finished purchases a month ago: bank transfer (paid) and PO (unpaid).
+    let first =
+        purchase(state, clock, &cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 500), ("CERT-1M", 100)], "bank_transfer")
+            .await?;
+    finish(state, &cast, first).await?;
+    let second = purchase(state, clock, &cast, &cast.indah, "PMJ-2", &[("CERT-1Y", 200)], "po").await?;
+    finish(state, &cast, second).await?;
+    // A month of HIMS use by PMJ-1, a little every working day, and requests
+    // in every other state spread over the month.
+    for day in 0..30_i64 {
+        clock.advance_seconds(DAY_MS / 1000);
+        let today = crate::clock::today_local(clock.now());
+        if today.weekday().to_monday_one_offset() <= 5 {
+            use_quota(state, ids[0], day, today).await?;
+        }
+        requests_of_day(state, clock, &cast, day, today).await?;
+    }
+    Ok(())
+}
+
+async fn seed_prices_and_settings(state: &AppState, clock: &ManualClock) -> AppResult<()> {
     let pool = state.db.pool();
     let today = crate::clock::today_local(clock.now());
     for (product, sen) in [("CERT-1Y", 5_000), ("CERT-1M", 850)] {
@@ -85,8 +109,12 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         bank_account: "0000 0000 0000".into(),
     };
     crate::settings::save(&mut *pool.acquire().await?, &settings).await?;
+    Ok(())
+}
 
-    let now = clock.now_ms();
+/// The two verified companies and a user per role; their ids and the cast.
+async fn seed_companies_and_users(state: &AppState, now: i64) -> AppResult<(Vec<i64>, Cast)> {
+    let pool = state.db.pool();
     let mut ids = Vec::new();
     for (code, name, ssm) in [
         ("PMJ-1", "Maju Jaya Hartanah Sdn. Bhd.", "201901000005"),
@@ -130,7 +158,11 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         maju: callers[3].clone(),
         indah: callers[4].clone(),
     };
-    // A third company registers itself and waits for verification.
+    Ok((ids, cast))
+}
+
+/// A third company registers itself and waits for verification.
+async fn register_third_company(state: &AppState) -> AppResult<()> {
     let registration = crate::developer::service::RegistrationForm {
         company_name: "Seri Bayu Properties Sdn. Bhd.".into(),
         registration_no: "202001000021".into(),
@@ -150,98 +182,90 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         registration.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("demo registration: {e:?}")))?;
     crate::developer::service::register(state, registration).await?;
 
-    // Two finished purchases a month ago: bank transfer (paid) and PO (unpaid).
-    let first =
-        purchase(state, clock, &cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 500), ("CERT-1M", 100)], "bank_transfer")
-            .await?;
-    finish(state, &cast, first).await?;
-    let second = purchase(state, clock, &cast, &cast.indah, "PMJ-2", &[("CERT-1Y", 200)], "po").await?;
-    finish(state, &cast, second).await?;
-    // A month of HIMS use by PMJ-1, a little every working day, and requests
-    // in every other state spread over the month.
-    for day in 0..30_i64 {
-        clock.advance_seconds(DAY_MS / 1000);
-        let today = crate::clock::today_local(clock.now());
-        let working_day = today.weekday().to_monday_one_offset() <= 5;
-        for (product, units) in
-            [("CERT-1Y", 6 + (day * 7) % 11), ("CERT-1M", 1 + day % 3)].into_iter().filter(|_| working_day)
-        {
-            let command = crate::ledger::Command {
-                operation: crate::ledger::Operation::Consume {
-                    developer_id: ids[0],
-                    product: product.into(),
-                    units: crate::ledger::Units::new(units)
-                        .map_err(|e| AppError::invalid_field("units", e.to_string()))?,
-                    reference: crate::ledger::Reference::new(&format!("HIMS-{}-{day}", today.strftime("%Y%m%d")))
-                        .map_err(|e| AppError::invalid_field("reference", e.to_string()))?,
-                },
-                actor: "api_client:hims-demo".into(),
-                idempotency: None,
-            };
-            state.ledger.write(command).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(())
+}
+
+/// A working day's consumptions by HIMS.
+async fn use_quota(state: &AppState, developer_id: i64, day: i64, today: jiff::civil::Date) -> AppResult<()> {
+    for (product, units) in [("CERT-1Y", 6 + (day * 7) % 11), ("CERT-1M", 1 + day % 3)] {
+        let command = crate::ledger::Command {
+            operation: crate::ledger::Operation::Consume {
+                developer_id,
+                product: product.into(),
+                units: crate::ledger::Units::new(units).map_err(|e| AppError::invalid_field("units", e.to_string()))?,
+                reference: crate::ledger::Reference::new(&format!("HIMS-{}-{day}", today.strftime("%Y%m%d")))
+                    .map_err(|e| AppError::invalid_field("reference", e.to_string()))?,
+            },
+            actor: "api_client:hims-demo".into(),
+            idempotency: None,
+        };
+        state.ledger.write(command).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    }
+    Ok(())
+}
+
+/// Requests in every other state, spread over the month.
+async fn requests_of_day(
+    state: &AppState,
+    clock: &ManualClock,
+    cast: &Cast,
+    day: i64,
+    today: jiff::civil::Date,
+) -> AppResult<()> {
+    match day {
+        5 => {
+            let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 50)], "Projek Taman Maju fasa 2").await?;
+            let reason = message("Digantikan oleh permohonan baharu")?;
+            service::cancel(state, &cast.maju, id, &reason).await?;
         }
-        // Requests in every other state, spread over the month.
-        match day {
-            5 => {
-                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 50)], "Projek Taman Maju fasa 2").await?;
-                let reason = message("Digantikan oleh permohonan baharu")?;
-                service::cancel(state, &cast.maju, id, &reason).await?;
+        8 => {
+            let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 40)], "").await?;
+            quote(state, cast, id).await?;
+            let mut transaction = state.db.begin_write().await?;
+            if let Some(row) = crate::request::store::find(&mut transaction, id).await? {
+                let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+                let context = crate::request::ActionContext {
+                    actor: "system:quotation-expiry",
+                    party: crate::request::domain::Party::System,
+                    calendar: &calendar,
+                    today,
+                    now_ms: clock.now_ms(),
+                    valid_until: None,
+                    message: None,
+                    portal_url: &state.public_url,
+                    reference: None,
+                };
+                crate::request::act(&mut transaction, &row, crate::request::domain::Action::Expire, &context).await?;
             }
-            8 => {
-                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 40)], "").await?;
-                quote(state, &cast, id).await?;
-                let mut transaction = state.db.begin_write().await?;
-                if let Some(row) = crate::request::store::find(&mut transaction, id).await? {
-                    let calendar = crate::settings::working_calendar(state.db.pool()).await?;
-                    let context = crate::request::ActionContext {
-                        actor: "system:quotation-expiry",
-                        party: crate::request::domain::Party::System,
-                        calendar: &calendar,
-                        today,
-                        now_ms: clock.now_ms(),
-                        valid_until: None,
-                        message: None,
-                        portal_url: &state.public_url,
-                        reference: None,
-                    };
-                    crate::request::act(&mut transaction, &row, crate::request::domain::Action::Expire, &context)
-                        .await?;
-                }
-                transaction.commit().await?;
-            }
-            20 => {
-                // Credited: waiting for finance.
-                purchase(state, clock, &cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 300)], "bank_transfer").await?;
-            }
-            24 => {
-                let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 80)], "").await?;
-                quote(state, &cast, id).await?;
-                pay(state, &cast.maju, id, "bank_transfer", "TRX-DEMO-24").await?;
-            }
-            25 => {
-                let id = submit(
-                    state,
-                    &cast.maju,
-                    "PMJ-1",
-                    &[("CERT-1Y", 120), ("CERT-1M", 30)],
-                    "Untuk projek Residensi Bayu",
-                )
-                .await?;
-                quote(state, &cast, id).await?;
-            }
-            26 => {
-                let id = submit(state, &cast.indah, "PMJ-2", &[("CERT-1Y", 60)], "").await?;
-                let question = message("Sila sahkan bilangan pembeli bukan warganegara.")?;
-                service::request_info(state, &cast.retail, id, &question).await?;
-            }
-            27 => {
-                submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 250)], "Projek Seri Maju").await?;
-            }
-            29 => {
-                submit(state, &cast.indah, "PMJ-2", &[("CERT-1M", 25)], "").await?;
-            }
-            _ => {}
+            transaction.commit().await?;
         }
+        20 => {
+            // Credited: waiting for finance.
+            purchase(state, clock, cast, &cast.maju, "PMJ-1", &[("CERT-1Y", 300)], "bank_transfer").await?;
+        }
+        24 => {
+            let id = submit(state, &cast.maju, "PMJ-1", &[("CERT-1M", 80)], "").await?;
+            quote(state, cast, id).await?;
+            pay(state, &cast.maju, id, "bank_transfer", "TRX-DEMO-24").await?;
+        }
+        25 => {
+            let id =
+                submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 120), ("CERT-1M", 30)], "Untuk projek Residensi Bayu")
+                    .await?;
+            quote(state, cast, id).await?;
+        }
+        26 => {
+            let id = submit(state, &cast.indah, "PMJ-2", &[("CERT-1Y", 60)], "").await?;
+            let question = message("Sila sahkan bilangan pembeli bukan warganegara.")?;
+            service::request_info(state, &cast.retail, id, &question).await?;
+        }
+        27 => {
+            submit(state, &cast.maju, "PMJ-1", &[("CERT-1Y", 250)], "Projek Seri Maju").await?;
+        }
+        29 => {
+            submit(state, &cast.indah, "PMJ-2", &[("CERT-1M", 25)], "").await?;
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -1,15 +1,11 @@
 //! The JSON API's shared parts: strict extractors, field validation that
-//! collects every problem at once, the answer to idempotent writes, health
-//! checks, the OpenAPI document and its readable page.
+//! collects every problem at once, health checks, the OpenAPI document and
+//! its readable page.
 
 pub mod docs;
 pub mod extract;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-use crate::error::{AppError, FieldError, PROBLEM_JSON};
-use crate::ledger::StoredResponse;
+use crate::error::{AppError, FieldError};
 
 pub use extract::{ApiJson, ApiQuery};
 
@@ -59,40 +55,4 @@ pub fn whole_number(text: &str) -> Option<i64> {
 /// Never in practice; a missing value is reported as an internal error.
 pub fn checked<T>(value: Option<T>) -> Result<T, AppError> {
     value.ok_or_else(|| AppError::Internal(anyhow::anyhow!("validated value missing")))
-}
-
-/// The `Idempotency-Key` header, required.
-///
-/// # Errors
-/// 400 when missing or malformed.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<crate::ledger::IdempotencyKey, AppError> {
-    let value = headers.get("idempotency-key").ok_or_else(|| {
-        AppError::invalid_field("Idempotency-Key", "the Idempotency-Key header is required for this request")
-    })?;
-    optional_idempotency_key(value)
-}
-
-/// Parses an `Idempotency-Key` header value.
-///
-/// # Errors
-/// 400 when malformed.
-pub fn optional_idempotency_key(value: &HeaderValue) -> Result<crate::ledger::IdempotencyKey, AppError> {
-    let text = value.to_str().map_err(|_| {
-        AppError::invalid_field("Idempotency-Key", crate::ledger::domain::LedgerFieldError::IdempotencyKey.to_string())
-    })?;
-    crate::ledger::IdempotencyKey::new(text)
-        .map_err(|error| AppError::invalid_field("Idempotency-Key", error.to_string()))
-}
-
-/// The HTTP response for a stored or fresh ledger answer.
-#[must_use]
-pub fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let content_type = if status.is_success() { "application/json" } else { PROBLEM_JSON };
-    let mut answer = (status, response.body.clone()).into_response();
-    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if replayed {
-        answer.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    answer
 }

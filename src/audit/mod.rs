@@ -8,7 +8,7 @@ pub mod store;
 use serde_json::Value;
 use sqlx::{AnyConnection, AnyPool};
 
-use crate::auth::token::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// The hash before the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

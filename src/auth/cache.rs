@@ -45,7 +45,7 @@ impl TokenCache {
             if entries.len() >= TOKEN_CACHE_MAX {
                 entries.clear();
             }
-            entries.insert(token_sha256, (caller, Instant::now()));
+            entries.insert(token_sha256, (caller, crate::clock::monotonic_now()));
         }
     }
 }
@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(cache.get("h").and_then(|c| c.client_id), Some(3));
         if let Ok(mut entries) = cache.entries.lock() {
             if let Some(entry) = entries.get_mut("h") {
-                entry.1 = Instant::now().checked_sub(TOKEN_CACHE_TTL).unwrap_or(entry.1);
+                entry.1 = crate::clock::monotonic_now().checked_sub(TOKEN_CACHE_TTL).unwrap_or(entry.1);
             }
         }
         assert!(cache.get("h").is_none());

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod http;
 pub mod password;
+pub mod session;
 pub mod store;
 pub mod token;
 pub mod users;
@@ -180,10 +181,8 @@ impl FromRequestParts<AppState> for ApiCaller {
         // write through the API: writes need a token, so no CSRF is possible.
         let reads = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
         if reads && parts.headers.get(AUTHORIZATION).is_none() {
-            if let Ok(visitor) = crate::portal::session::Visitor::from_request_parts(parts, state).await {
-                if let Some(member) = visitor.member {
-                    return Ok(member.caller);
-                }
+            if let Some(user) = session::find(state, &parts.headers).await? {
+                return Ok(user.caller);
             }
         }
         let header = parts

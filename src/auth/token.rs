@@ -1,7 +1,5 @@
 //! Secret tokens: 32 random bytes shown once, stored only as SHA-256.
 
-use sha2::{Digest, Sha256};
-
 /// Prefix that makes a kuota token recognisable (e.g. by secret scanners).
 pub const TOKEN_PREFIX: &str = "kuota_";
 const TOKEN_RANDOM_BYTES: usize = 32;
@@ -13,27 +11,13 @@ const TOKEN_RANDOM_BYTES: usize = 32;
 pub fn generate() -> anyhow::Result<String> {
     let mut bytes = [0_u8; TOKEN_RANDOM_BYTES];
     getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
-    Ok(format!("{TOKEN_PREFIX}{}", to_hex(&bytes)))
+    Ok(format!("{TOKEN_PREFIX}{}", crate::digest::to_hex(&bytes)))
 }
 
 /// The stored form of a token.
 #[must_use]
 pub fn hash(token: &str) -> String {
-    sha256_hex(token.as_bytes())
-}
-
-/// Lower-case hex SHA-256 of `bytes`.
-#[must_use]
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    to_hex(&Sha256::digest(bytes))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 #[cfg(test)]
@@ -52,7 +36,7 @@ mod tests {
     #[test]
     fn the_stored_hash_is_not_the_token() {
         let stored = hash("kuota_abc");
-        assert_eq!(stored, sha256_hex(b"kuota_abc"));
+        assert_eq!(stored, crate::digest::sha256_hex(b"kuota_abc"));
         assert!(!stored.contains("abc") || stored.len() == 64);
         assert_eq!(stored.len(), 64);
     }

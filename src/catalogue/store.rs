@@ -11,7 +11,7 @@ use crate::money::Sen;
 /// A database fault.
 pub async fn products(pool: &AnyPool, day: &str) -> sqlx::Result<Vec<Product>> {
     let rows = sqlx::query(
-        "SELECT p.code, p.name_ms, p.name_en, p.validity_months, CASE WHEN p.active THEN 1 ELSE 0 END,
+        "SELECT p.code, p.name_ms, p.name_en, p.validity_months, p.active,
                 (SELECT unit_price_sen FROM product_prices pp WHERE pp.product_code = p.code AND pp.effective_from <= $1
                  ORDER BY pp.effective_from DESC LIMIT 1)
          FROM products p ORDER BY p.code",
@@ -58,8 +58,10 @@ pub async fn is_active_product<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     code: &str,
 ) -> sqlx::Result<bool> {
-    let row =
-        sqlx::query("SELECT code FROM products WHERE code = $1 AND active").bind(code).fetch_optional(executor).await?;
+    let row = sqlx::query("SELECT code FROM products WHERE code = $1 AND active = 1")
+        .bind(code)
+        .fetch_optional(executor)
+        .await?;
     Ok(row.is_some())
 }
 

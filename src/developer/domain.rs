@@ -162,6 +162,47 @@ impl EmailAddress {
     }
 }
 
+/// Where a developer company stands with retail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeveloperStatus {
+    /// Registered itself; retail has not decided.
+    PendingVerification,
+    /// May request quota.
+    Verified,
+    /// Refused by retail.
+    Rejected,
+}
+
+impl DeveloperStatus {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingVerification => "pending_verification",
+            Self::Verified => "verified",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The status with this stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::PendingVerification, Self::Verified, Self::Rejected].into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+impl fmt::Display for DeveloperStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for DeveloperStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// The 16 states and federal territories with their official codes.
 pub const STATES: [(&str, &str); 16] = [
     ("01", "Johor"),

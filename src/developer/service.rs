@@ -143,7 +143,7 @@ pub enum DeveloperError {
         /// The company.
         code: String,
         /// Its status now.
-        status: String,
+        status: super::domain::DeveloperStatus,
     },
     /// A fault.
     #[error(transparent)]

@@ -2,6 +2,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::domain::DeveloperStatus;
 use super::{DeveloperCode, NewDeveloper};
 use crate::db::is_unique_violation;
 use crate::error::{AppError, AppResult};
@@ -21,7 +22,7 @@ pub struct Developer {
     /// Contact e-mail.
     pub email: String,
     /// `pending_verification`, `verified` or `rejected`.
-    pub status: String,
+    pub status: DeveloperStatus,
 }
 
 /// Inserts a verified developer (created by an administrator). A duplicate
@@ -61,7 +62,7 @@ pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i
                 name: developer.name.as_str().to_owned(),
                 registration_no: developer.registration_no.as_str().to_owned(),
                 email: developer.email.as_str().to_owned(),
-                status: "verified".to_owned(),
+                status: DeveloperStatus::Verified,
             })
         }
         Err(error) if is_unique_violation(&error) => Err(duplicate_conflict(pool, developer).await),
@@ -98,7 +99,7 @@ pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<
             name: row.try_get(2)?,
             registration_no: row.try_get(3)?,
             email: row.try_get(4)?,
-            status: row.try_get(5)?,
+            status: status_of(&row.try_get::<String, _>(5)?)?,
         })
     })
     .transpose()
@@ -273,18 +274,23 @@ pub async fn pending_registrations(pool: &AnyPool) -> sqlx::Result<Vec<PendingRe
 ///
 /// # Errors
 /// A database fault, or no such developer.
-pub async fn threshold_and_status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<(Option<i64>, String)> {
+pub async fn threshold_and_status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<(Option<i64>, DeveloperStatus)> {
     let row = sqlx::query("SELECT low_balance_threshold, status FROM developers WHERE id = $1")
         .bind(developer_id)
         .fetch_one(pool)
         .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    Ok((row.try_get(0)?, status_of(&row.try_get::<String, _>(1)?)?))
 }
 
-/// A developer's status (`pending_verification`, `verified`, `rejected`).
+/// A developer's status.
 ///
 /// # Errors
 /// A database fault, or no such developer.
-pub async fn status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<String> {
-    sqlx::query("SELECT status FROM developers WHERE id = $1").bind(developer_id).fetch_one(pool).await?.try_get(0)
+pub async fn status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<DeveloperStatus> {
+    let row = sqlx::query("SELECT status FROM developers WHERE id = $1").bind(developer_id).fetch_one(pool).await?;
+    status_of(&row.try_get::<String, _>(0)?)
+}
+
+fn status_of(text: &str) -> sqlx::Result<DeveloperStatus> {
+    DeveloperStatus::parse(text).ok_or_else(|| sqlx::Error::Decode(format!("unknown developer status {text:?}").into()))
 }

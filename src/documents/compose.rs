@@ -8,23 +8,8 @@ use sqlx::AnyConnection;
 use crate::db::Db;
 use crate::developer::domain::STATES;
 use crate::error::AppResult;
-use crate::money::{BasisPoints, Sen};
+use crate::format;
 use crate::request::store::{QuotationRow, current_quotation};
-
-/// `2026-11-28` → `28/11/2026`.
-#[must_use]
-pub fn display_date(iso: &str) -> String {
-    iso.parse::<jiff::civil::Date>().map_or_else(|_| iso.to_owned(), |date| date.strftime("%d/%m/%Y").to_string())
-}
-
-fn rm(sen: i64) -> String {
-    Sen::new(sen).unwrap_or_default().display_rm()
-}
-
-fn percent(basis_points: i64) -> String {
-    let rate = BasisPoints::new(basis_points).unwrap_or_default().to_string();
-    format!("{}%", rate.trim_end_matches('0').trim_end_matches('.'))
-}
 
 struct RequestParty {
     request_number: String,
@@ -68,28 +53,31 @@ async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced:
             validity_ms,
             validity_en,
             units: units.to_string(),
-            unit_price: if priced { rm(*unit_price) } else { String::new() },
-            amount: if priced { rm(*amount) } else { String::new() },
+            unit_price: if priced { format::rm_sen(*unit_price) } else { String::new() },
+            amount: if priced { format::rm_sen(*amount) } else { String::new() },
         });
     }
     Ok(lines)
 }
 
 fn totals(quotation: &QuotationRow) -> Vec<Labelled> {
-    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", rm(quotation.subtotal))];
+    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", format::rm_sen(quotation.subtotal))];
     if quotation.discount > 0 {
         totals.push(Labelled::new(
-            &format!("Diskaun {}", percent(quotation.discount_bp)),
-            &format!("Discount {}", percent(quotation.discount_bp)),
-            format!("− {}", rm(quotation.discount)),
+            &format!("Diskaun {}", format::percent_bp(quotation.discount_bp)),
+            &format!("Discount {}", format::percent_bp(quotation.discount_bp)),
+            format!("− {}", format::rm_sen(quotation.discount)),
         ));
     }
     totals.push(Labelled::new(
-        &format!("Cukai Perkhidmatan (SST) {}", percent(quotation.tax_bp)),
-        &format!("Service Tax (SST) {}", percent(quotation.tax_bp)),
-        rm(quotation.tax),
+        &format!("Cukai Perkhidmatan (SST) {}", format::percent_bp(quotation.tax_bp)),
+        &format!("Service Tax (SST) {}", format::percent_bp(quotation.tax_bp)),
+        format::rm_sen(quotation.tax),
     ));
-    totals.push(Labelled { strong: true, ..Labelled::new("Jumlah keseluruhan", "Total", rm(quotation.total)) });
+    totals.push(Labelled {
+        strong: true,
+        ..Labelled::new("Jumlah keseluruhan", "Total", format::rm_sen(quotation.total))
+    });
     totals
 }
 
@@ -99,14 +87,6 @@ fn totals(quotation: &QuotationRow) -> Vec<Labelled> {
 /// A database fault.
 pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i64, Document)>> {
     let settings = crate::settings::load(db.pool()).await?;
-    let seller = Seller {
-        name: settings.seller.name.clone(),
-        registration_no: settings.seller.registration_no.clone(),
-        sst_no: settings.seller.sst_no.clone(),
-        address: settings.seller.address.clone(),
-        phone: settings.seller.phone.clone(),
-        email: settings.seller.email.clone(),
-    };
     let mut connection = db.pool().acquire().await?;
     if number.starts_with("QT-") {
         let Some(request_id) = super::store::quotation_request_id(&mut connection, number).await? else {
@@ -114,120 +94,154 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
         };
         let all = crate::request::store::quotations(&mut connection, request_id).await?;
         let Some(quotation) = all.into_iter().find(|q| q.number == number) else { return Ok(None) };
-        let party = request_party(&mut connection, request_id).await?;
-        let document = Document {
-            title_ms: "SEBUT HARGA".into(),
-            title_en: "Quotation".into(),
-            number: number.to_owned(),
-            seller,
-            buyer: party.buyer,
-            references: vec![
-                Labelled::new(
-                    "No. sebut harga",
-                    "Quotation no.",
-                    format!("{number} (semakan / revision {})", quotation.revision),
-                ),
-                Labelled::new("Tarikh", "Date", display_date(&quotation.issued_on)),
-                Labelled::new("Sah sehingga", "Valid until", display_date(&quotation.valid_until)),
-                Labelled::new("No. permohonan", "Request no.", party.request_number),
-            ],
-            lines: lines(&mut connection, &quotation, true).await?,
-            totals: Some(totals(&quotation)),
-            sections: vec![
-                Section {
-                    heading_ms: "Kaedah pembayaran".into(),
-                    heading_en: "Payment methods".into(),
-                    paragraphs: vec![
-                        "1. Pesanan Belian (PO) / Purchase order (PO).".into(),
-                        format!(
-                            "2. Pindahan bank dalam talian / Online bank transfer: {} — {}, atas nama / in the name of {}.",
-                            settings.seller.bank_name, settings.seller.bank_account, settings.seller.name
-                        ),
-                        "3. Kad kredit di kaunter Pos Digicert / Credit card at the Pos Digicert counter.".into(),
-                    ],
-                },
-                Section {
-                    heading_ms: "Langkah seterusnya".into(),
-                    heading_en: "Next step".into(),
-                    paragraphs: vec![format!(
-                        "Muat naik PO atau bukti pembayaran di portal kuota sebelum {}, dengan menyebut {number}. / Upload the PO or proof of payment in the kuota portal before {}, quoting {number}.",
-                        display_date(&quotation.valid_until),
-                        display_date(&quotation.valid_until)
-                    )],
-                },
-            ],
-        };
+        let document = quotation_document(&mut connection, &settings, request_id, &quotation).await?;
         return Ok(Some(("quotation", request_id, document)));
     }
     let Some(invoice) = super::store::invoice_by_document_number(&mut connection, number).await? else {
         return Ok(None);
     };
     let request_id = invoice.request_id;
-    let (invoice_number, delivery_number, issued_on) =
-        (invoice.number, invoice.delivery_order_number, invoice.issued_on);
-    let (status, paid_on) = (invoice.payment_status, invoice.paid_on);
     let Some(quotation) = current_quotation(&mut connection, request_id).await? else { return Ok(None) };
-    let party = request_party(&mut connection, request_id).await?;
-    if number == invoice_number {
-        let status_text = if status == "paid" {
-            format!("Telah dibayar / Paid ({})", paid_on.as_deref().map(display_date).unwrap_or_default())
-        } else {
-            "Belum dibayar / Unpaid".to_owned()
-        };
-        let document = Document {
-            title_ms: "INVOIS CUKAI".into(),
-            title_en: "Tax invoice".into(),
-            number: number.to_owned(),
-            seller,
-            buyer: party.buyer,
-            references: vec![
-                Labelled::new("No. invois", "Invoice no.", number),
-                Labelled::new("Tarikh invois", "Invoice date", display_date(&issued_on)),
-                Labelled::new("Mata wang", "Currency", "MYR"),
-                Labelled::new("No. permohonan", "Request no.", party.request_number),
-                Labelled::new("Sebut harga", "Quotation", quotation.number.clone()),
-                Labelled::new("Status bayaran", "Payment status", status_text),
-            ],
-            lines: lines(&mut connection, &quotation, true).await?,
-            totals: Some(totals(&quotation)),
-            sections: vec![Section {
-                heading_ms: "Cukai".into(),
-                heading_en: "Tax".into(),
-                paragraphs: vec![format!(
-                    "Cukai Perkhidmatan dikenakan pada kadar {} ke atas {}. / Service tax charged at {} on {}.",
-                    percent(quotation.tax_bp),
-                    rm(quotation.subtotal - quotation.discount),
-                    percent(quotation.tax_bp),
-                    rm(quotation.subtotal - quotation.discount)
-                )],
-            }],
-        };
+    if number == invoice.number {
+        let document = invoice_document(&mut connection, &settings, &invoice, &quotation).await?;
         return Ok(Some(("invoice", request_id, document)));
     }
-    let credited = super::store::payment_approved_at(&mut connection, request_id)
-        .await?
-        .map(|ms| crate::clock::today_local(crate::clock::millis_to_timestamp(ms)).strftime("%d/%m/%Y").to_string())
-        .unwrap_or_default();
-    let document = Document {
-        title_ms: "PESANAN PENGHANTARAN".into(),
-        title_en: "Delivery order".into(),
-        number: delivery_number.clone(),
-        seller,
+    let document = delivery_order_document(&mut connection, &settings, &invoice, &quotation).await?;
+    Ok(Some(("delivery_order", request_id, document)))
+}
+
+fn seller_of(settings: &crate::settings::Settings) -> Seller {
+    Seller {
+        name: settings.seller.name.clone(),
+        registration_no: settings.seller.registration_no.clone(),
+        sst_no: settings.seller.sst_no.clone(),
+        address: settings.seller.address.clone(),
+        phone: settings.seller.phone.clone(),
+        email: settings.seller.email.clone(),
+    }
+}
+
+async fn quotation_document(
+    connection: &mut AnyConnection,
+    settings: &crate::settings::Settings,
+    request_id: i64,
+    quotation: &QuotationRow,
+) -> AppResult<Document> {
+    let number = quotation.number.as_str();
+    let party = request_party(connection, request_id).await?;
+    let valid_until = format::stored_date(&quotation.valid_until);
+    Ok(Document {
+        title_ms: "SEBUT HARGA".into(),
+        title_en: "Quotation".into(),
+        number: number.to_owned(),
+        seller: seller_of(settings),
         buyer: party.buyer,
         references: vec![
-            Labelled::new("No. DO", "DO no.", delivery_number),
-            Labelled::new("Tarikh", "Date", display_date(&issued_on)),
+            Labelled::new(
+                "No. sebut harga",
+                "Quotation no.",
+                format!("{number} (semakan / revision {})", quotation.revision),
+            ),
+            Labelled::new("Tarikh", "Date", format::stored_date(&quotation.issued_on)),
+            Labelled::new("Sah sehingga", "Valid until", valid_until.clone()),
             Labelled::new("No. permohonan", "Request no.", party.request_number),
-            Labelled::new("Invois", "Invoice", invoice_number),
+        ],
+        lines: lines(connection, quotation, true).await?,
+        totals: Some(totals(quotation)),
+        sections: vec![
+            Section {
+                heading_ms: "Kaedah pembayaran".into(),
+                heading_en: "Payment methods".into(),
+                paragraphs: vec![
+                    "1. Pesanan Belian (PO) / Purchase order (PO).".into(),
+                    format!(
+                        "2. Pindahan bank dalam talian / Online bank transfer: {} — {}, atas nama / in the name of {}.",
+                        settings.seller.bank_name, settings.seller.bank_account, settings.seller.name
+                    ),
+                    "3. Kad kredit di kaunter Pos Digicert / Credit card at the Pos Digicert counter.".into(),
+                ],
+            },
+            Section {
+                heading_ms: "Langkah seterusnya".into(),
+                heading_en: "Next step".into(),
+                paragraphs: vec![format!(
+                    "Muat naik PO atau bukti pembayaran di portal kuota sebelum {valid_until}, dengan menyebut {number}. / Upload the PO or proof of payment in the kuota portal before {valid_until}, quoting {number}.",
+                )],
+            },
+        ],
+    })
+}
+
+async fn invoice_document(
+    connection: &mut AnyConnection,
+    settings: &crate::settings::Settings,
+    invoice: &super::store::InvoiceFacts,
+    quotation: &QuotationRow,
+) -> AppResult<Document> {
+    let party = request_party(connection, invoice.request_id).await?;
+    let status_text = if invoice.payment_status == crate::finance::InvoiceStatus::Paid {
+        format!("Telah dibayar / Paid ({})", invoice.paid_on.as_deref().map(format::stored_date).unwrap_or_default())
+    } else {
+        "Belum dibayar / Unpaid".to_owned()
+    };
+    let taxed = format::rm_sen(quotation.subtotal - quotation.discount);
+    let rate = format::percent_bp(quotation.tax_bp);
+    Ok(Document {
+        title_ms: "INVOIS CUKAI".into(),
+        title_en: "Tax invoice".into(),
+        number: invoice.number.clone(),
+        seller: seller_of(settings),
+        buyer: party.buyer,
+        references: vec![
+            Labelled::new("No. invois", "Invoice no.", invoice.number.clone()),
+            Labelled::new("Tarikh invois", "Invoice date", format::stored_date(&invoice.issued_on)),
+            Labelled::new("Mata wang", "Currency", "MYR"),
+            Labelled::new("No. permohonan", "Request no.", party.request_number),
+            Labelled::new("Sebut harga", "Quotation", quotation.number.clone()),
+            Labelled::new("Status bayaran", "Payment status", status_text),
+        ],
+        lines: lines(connection, quotation, true).await?,
+        totals: Some(totals(quotation)),
+        sections: vec![Section {
+            heading_ms: "Cukai".into(),
+            heading_en: "Tax".into(),
+            paragraphs: vec![format!(
+                "Cukai Perkhidmatan dikenakan pada kadar {rate} ke atas {taxed}. / Service tax charged at {rate} on {taxed}."
+            )],
+        }],
+    })
+}
+
+async fn delivery_order_document(
+    connection: &mut AnyConnection,
+    settings: &crate::settings::Settings,
+    invoice: &super::store::InvoiceFacts,
+    quotation: &QuotationRow,
+) -> AppResult<Document> {
+    let party = request_party(connection, invoice.request_id).await?;
+    let credited = super::store::payment_approved_at(connection, invoice.request_id)
+        .await?
+        .map(format::day_of)
+        .unwrap_or_default();
+    Ok(Document {
+        title_ms: "PESANAN PENGHANTARAN".into(),
+        title_en: "Delivery order".into(),
+        number: invoice.delivery_order_number.clone(),
+        seller: seller_of(settings),
+        buyer: party.buyer,
+        references: vec![
+            Labelled::new("No. DO", "DO no.", invoice.delivery_order_number.clone()),
+            Labelled::new("Tarikh", "Date", format::stored_date(&invoice.issued_on)),
+            Labelled::new("No. permohonan", "Request no.", party.request_number),
+            Labelled::new("Invois", "Invoice", invoice.number.clone()),
             Labelled::new("Tarikh kuota dimasukkan", "Date credited", credited),
         ],
-        lines: lines(&mut connection, &quotation, false).await?,
+        lines: lines(connection, quotation, false).await?,
         totals: None,
         sections: vec![Section {
             heading_ms: "Penghantaran".into(),
             heading_en: "Delivery".into(),
             paragraphs: vec!["Unit di atas telah dimasukkan ke dalam kuota sijil digital pemaju dalam sistem kuota. / The units above have been delivered into the developer's digital certificate quota in the kuota system.".into()],
         }],
-    };
-    Ok(Some(("delivery_order", request_id, document)))
+    })
 }

@@ -46,7 +46,7 @@ pub async fn fetch(
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("render task: {e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {number}: {e}")))?;
-    let sha256 = crate::auth::token::sha256_hex(&bytes);
+    let sha256 = crate::digest::sha256_hex(&bytes);
     blobs.put(&sha256, &bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
     let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     store::insert_document(db.pool(), number, kind, request_id, &sha256, size_bytes, now_ms).await?;

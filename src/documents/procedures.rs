@@ -151,7 +151,7 @@ pub(crate) async fn store(
     if !body.starts_with(b"%PDF-") {
         return Err(AppError::UnsupportedMediaType("the body is not a PDF file (it does not begin with %PDF-)".into()));
     }
-    let sha256 = crate::auth::token::sha256_hex(body);
+    let sha256 = crate::digest::sha256_hex(body);
     state.blobs.put(&sha256, body).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
     let procedure = Procedure {
         filename: format!("{name}.pdf"),

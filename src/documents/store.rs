@@ -95,7 +95,7 @@ pub struct InvoiceFacts {
     /// Issued, `YYYY-MM-DD`.
     pub issued_on: String,
     /// Stored payment status.
-    pub payment_status: String,
+    pub payment_status: crate::finance::InvoiceStatus,
     /// Paid, `YYYY-MM-DD`.
     pub paid_on: Option<String>,
 }
@@ -120,7 +120,7 @@ pub async fn invoice_by_document_number(
             number: row.try_get(1)?,
             delivery_order_number: row.try_get(2)?,
             issued_on: row.try_get(3)?,
-            payment_status: row.try_get(4)?,
+            payment_status: crate::finance::decode_status(&row.try_get::<String, _>(4)?)?,
             paid_on: row.try_get(5)?,
         })
     })

@@ -34,13 +34,15 @@ async fn list(
     if caller.role == Role::Hims {
         return Err(AppError::Forbidden("HIMS does not see invoices".into()));
     }
-    if let Some(status) = query.status.as_deref() {
-        if status != "paid" && status != "unpaid" {
-            return Err(AppError::invalid_field("status", "status must be paid or unpaid"));
-        }
-    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(
+            super::InvoiceStatus::parse(text)
+                .ok_or_else(|| AppError::invalid_field("status", "status must be paid or unpaid"))?,
+        ),
+    };
     let today = today_local(state.clock.now());
-    let invoices: Vec<Value> = super::store::list(state.db.pool(), query.status.as_deref())
+    let invoices: Vec<Value> = super::store::list(state.db.pool(), status)
         .await?
         .into_iter()
         .filter(|invoice| caller.may_see_developer(invoice.developer_id))
@@ -99,7 +101,7 @@ pub(crate) async fn issue_invoice(
         Json(json!({
             "invoice_number": issued.invoice_number,
             "delivery_order_number": issued.delivery_order_number,
-            "payment_status": if issued.paid { "paid" } else { "unpaid" },
+            "payment_status": issued.status,
         })),
     ))
 }

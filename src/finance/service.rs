@@ -9,7 +9,7 @@ use crate::auth::{ApiCaller, Role};
 use crate::ledger::Reference;
 use crate::request::domain::Action;
 use crate::request::numbering::{NumberKind, next_number};
-use crate::request::payment::Method;
+use crate::request::payment::PaymentStatus;
 use crate::request::service::{Step, render_issued};
 use crate::request::{RequestError, act, store as request_store};
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub enum FinanceError {
         /// The invoice.
         number: String,
         /// What it is now.
-        status: String,
+        status: super::InvoiceStatus,
     },
     /// A fault.
     #[error(transparent)]
@@ -66,7 +66,7 @@ pub struct Issued {
     /// `DO-2026-000001`.
     pub delivery_order_number: String,
     /// Paid at issue (transfer, card) or a receivable (PO).
-    pub paid: bool,
+    pub status: super::InvoiceStatus,
 }
 
 /// Finance issues the invoice and delivery order of a credited request; the
@@ -84,15 +84,14 @@ pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64
     let quotation =
         request_store::current_quotation(&mut transaction, request_id).await?.ok_or(RequestError::NoQuotation)?;
     let payments = request_store::payments(&mut transaction, request_id).await?;
-    let paid = payments.into_iter().rfind(|p| p.status == "approved");
-    let method = paid.as_ref().and_then(|p| p.method.parse::<Method>().ok());
-    let is_paid = method.is_some_and(Method::is_paid);
+    let paid = payments.into_iter().rfind(|p| p.status == PaymentStatus::Approved);
+    let is_paid = paid.as_ref().is_some_and(|p| p.method.is_paid());
     let invoice = super::store::NewInvoice {
         number: &invoice_number,
         delivery_order_number: &delivery_number,
         request_id,
         total_sen: quotation.total,
-        paid: is_paid,
+        status: if is_paid { super::InvoiceStatus::Paid } else { super::InvoiceStatus::Unpaid },
         issued_on: &step.today.to_string(),
         paid_on: paid.as_ref().filter(|_| is_paid).map(|p| p.paid_on.as_str()),
         now_ms: step.now_ms,
@@ -100,7 +99,8 @@ pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64
     super::store::insert_invoice(&mut transaction, &invoice).await?;
     transaction.commit().await?;
     render_issued(state, &[invoice_number.as_str(), delivery_number.as_str()]).await;
-    Ok(Issued { invoice_number, delivery_order_number: delivery_number, paid: is_paid })
+    let status = invoice.status;
+    Ok(Issued { invoice_number, delivery_order_number: delivery_number, status })
 }
 
 /// Finance records that a PO invoice was paid, with the date and the bank's
@@ -129,7 +129,7 @@ pub async fn settle(
         actor: &actor,
         action: "invoice.settle",
         subject: &subject,
-        before: Some(serde_json::json!({"payment_status": invoice.payment_status})),
+        before: Some(serde_json::json!({"payment_status": invoice.payment_status.as_str()})),
         after: Some(
             serde_json::json!({"payment_status": "paid", "paid_on": paid_on.to_string(), "reference": reference.as_str()}),
         ),

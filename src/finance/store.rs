@@ -16,7 +16,7 @@ pub struct NewInvoice<'a> {
     /// Total, sen.
     pub total_sen: i64,
     /// Paid at issue (bank transfer, card) or not yet (PO).
-    pub paid: bool,
+    pub status: super::InvoiceStatus,
     /// `YYYY-MM-DD`.
     pub issued_on: &'a str,
     /// When paid, for paid invoices.
@@ -38,7 +38,7 @@ pub async fn insert_invoice(connection: &mut AnyConnection, invoice: &NewInvoice
     .bind(invoice.delivery_order_number)
     .bind(invoice.request_id)
     .bind(invoice.total_sen)
-    .bind(if invoice.paid { "paid" } else { "unpaid" })
+    .bind(invoice.status.as_str())
     .bind(invoice.issued_on)
     .bind(invoice.paid_on)
     .bind(invoice.now_ms)
@@ -61,7 +61,7 @@ pub struct InvoiceRow {
     /// Total.
     pub total: Sen,
     /// `paid` or `unpaid`.
-    pub payment_status: String,
+    pub payment_status: super::InvoiceStatus,
     /// `YYYY-MM-DD`.
     pub issued_on: String,
     /// `YYYY-MM-DD`, once paid.
@@ -83,7 +83,7 @@ fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
         request: row.try_get(2)?,
         developer: row.try_get(3)?,
         total: Sen::new(row.try_get(4)?).unwrap_or_default(),
-        payment_status: row.try_get(5)?,
+        payment_status: super::decode_status(&row.try_get::<String, _>(5)?)?,
         issued_on: row.try_get(6)?,
         paid_on: row.try_get(7)?,
         settlement_reference: row.try_get(8)?,
@@ -115,11 +115,11 @@ pub async fn find(connection: &mut AnyConnection, number: &str) -> sqlx::Result<
 ///
 /// # Errors
 /// A database fault.
-pub async fn list(pool: &AnyPool, payment_status: Option<&str>) -> sqlx::Result<Vec<InvoiceRow>> {
+pub async fn list(pool: &AnyPool, payment_status: Option<super::InvoiceStatus>) -> sqlx::Result<Vec<InvoiceRow>> {
     let rows = match payment_status {
         Some(status) => {
             let sql = format!("{INVOICE_COLUMNS} WHERE i.payment_status = $1 ORDER BY i.id LIMIT 1000");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).fetch_all(pool).await?
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).fetch_all(pool).await?
         }
         None => {
             let sql = format!("{INVOICE_COLUMNS} ORDER BY i.id LIMIT 1000");

@@ -2,6 +2,7 @@
 //! states, and how each entry moves a balance. The store applies the same
 //! moves in SQL; `ledger verify` and the property tests check both agree.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// Largest amount of units in one operation.
@@ -335,6 +336,73 @@ impl Balance {
     }
 }
 
+/// One consumption of a writer's group, as the planner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask<'a> {
+    /// `(client, key, request hash)` when the write carries an idempotency key.
+    pub key: Option<(i64, &'a str, &'a str)>,
+    /// True when an earlier batch already stored an answer for the key.
+    pub answered_before: bool,
+    /// The account: `(developer, product)`.
+    pub account: (i64, &'a str),
+    /// Units asked for.
+    pub units: i64,
+}
+
+/// What becomes of one consumption of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// An earlier batch answered this key: replay (or refuse) that answer.
+    AnsweredBefore,
+    /// The same key and request as consumption `n` of this group: its answer.
+    SameAs(usize),
+    /// The same key as an earlier consumption of this group with another request.
+    KeyReused,
+    /// Not enough units: nothing moves.
+    Refused {
+        /// Units available at the time.
+        available: i64,
+    },
+    /// Consumed from the account, leaving `available`.
+    Consumed {
+        /// The account's id.
+        account_id: i64,
+        /// Available after this consumption.
+        available: i64,
+    },
+}
+
+/// Decides a group of consumptions in order against the locked balances —
+/// `(account id, available)` per `(developer, product)`, absent when the
+/// account does not exist — and takes each consumed amount off them. Pure:
+/// the writer does the reading, locking and writing around it.
+#[must_use]
+pub fn plan_consumptions<'a>(asks: &[Ask<'a>], balances: &mut HashMap<(i64, &'a str), (i64, i64)>) -> Vec<Decision> {
+    let mut first_with_key: HashMap<(i64, &str), (usize, &str)> = HashMap::new();
+    let mut decisions = Vec::with_capacity(asks.len());
+    for (index, ask) in asks.iter().enumerate() {
+        if let Some((client, key, request)) = ask.key {
+            if ask.answered_before {
+                decisions.push(Decision::AnsweredBefore);
+                continue;
+            }
+            if let Some((first, first_request)) = first_with_key.get(&(client, key)) {
+                decisions.push(if *first_request == request { Decision::SameAs(*first) } else { Decision::KeyReused });
+                continue;
+            }
+            first_with_key.insert((client, key), (index, request));
+        }
+        match balances.get_mut(&ask.account) {
+            Some((account_id, available)) if *available >= ask.units => {
+                *available -= ask.units;
+                decisions.push(Decision::Consumed { account_id: *account_id, available: *available });
+            }
+            account => decisions.push(Decision::Refused { available: account.map_or(0, |(_, available)| *available) }),
+        }
+    }
+    decisions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +465,64 @@ mod tests {
             assert_eq!(EntryKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(EntryKind::parse("refund"), None);
+    }
+
+    fn ask(key: Option<(i64, &'static str, &'static str)>, product: &'static str, units: i64) -> Ask<'static> {
+        Ask { key, answered_before: false, account: (1, product), units }
+    }
+
+    #[test]
+    fn a_group_consumes_in_order_and_refuses_what_is_not_there() {
+        let mut balances = HashMap::from([((1, "CERT-1Y"), (10, 5))]);
+        let asks = [ask(None, "CERT-1Y", 3), ask(None, "CERT-1Y", 3), ask(None, "CERT-1Y", 2), ask(None, "CERT-1M", 1)];
+        let decisions = plan_consumptions(&asks, &mut balances);
+        assert_eq!(
+            decisions,
+            [
+                Decision::Consumed { account_id: 10, available: 2 },
+                Decision::Refused { available: 2 },
+                Decision::Consumed { account_id: 10, available: 0 },
+                Decision::Refused { available: 0 },
+            ]
+        );
+        assert_eq!(balances[&(1, "CERT-1Y")], (10, 0));
+    }
+
+    #[test]
+    fn a_key_is_answered_once_per_group() {
+        let mut balances = HashMap::from([((1, "CERT-1Y"), (10, 100))]);
+        let asks = [
+            ask(Some((7, "k1", "r1")), "CERT-1Y", 1),
+            ask(Some((7, "k1", "r1")), "CERT-1Y", 1),
+            ask(Some((7, "k1", "r2")), "CERT-1Y", 1),
+            ask(Some((8, "k1", "r1")), "CERT-1Y", 1),
+            Ask { answered_before: true, ..ask(Some((7, "k2", "r1")), "CERT-1Y", 1) },
+        ];
+        let decisions = plan_consumptions(&asks, &mut balances);
+        assert_eq!(decisions[1], Decision::SameAs(0));
+        assert_eq!(decisions[2], Decision::KeyReused);
+        assert_eq!(decisions[3], Decision::Consumed { account_id: 10, available: 98 });
+        assert_eq!(decisions[4], Decision::AnsweredBefore);
+        assert_eq!(balances[&(1, "CERT-1Y")], (10, 98), "only two units moved");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_group_never_takes_more_than_was_available(
+            start in 0_i64..50,
+            asked in proptest::collection::vec(1_i64..20, 0..30),
+        ) {
+            let mut balances = HashMap::from([((1, "P"), (10, start))]);
+            let asks: Vec<Ask<'_>> = asked.iter().map(|units| ask(None, "P", *units)).collect();
+            let decisions = plan_consumptions(&asks, &mut balances);
+            let consumed: i64 = decisions
+                .iter()
+                .zip(&asked)
+                .filter(|(decision, _)| matches!(decision, Decision::Consumed { .. }))
+                .map(|(_, units)| units)
+                .sum();
+            proptest::prop_assert_eq!(balances[&(1, "P")].1, start - consumed);
+            proptest::prop_assert!(balances[&(1, "P")].1 >= 0);
+        }
     }
 }

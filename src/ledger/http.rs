@@ -4,22 +4,25 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::domain::HoldSettlement;
-use super::{Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, Units, Written, store};
-use crate::api::{ApiJson, ApiQuery, Validator, checked, idempotency_key, optional_idempotency_key, stored_response};
-use crate::auth::{ApiCaller, Role, token::sha256_hex};
+use super::{
+    Command, HoldExpiry, Idempotency, Operation, Reference, SignedUnits, StoredResponse, Units, Written, store,
+};
+use crate::api::{ApiJson, ApiQuery, Validator, checked};
+use crate::auth::{ApiCaller, Role};
 use crate::clock::format_rfc3339_local;
 use crate::developer::{
     DeveloperCode,
     store::{Developer, require_by_code},
 };
-use crate::error::{AppError, AppResult};
+use crate::digest::sha256_hex;
+use crate::error::{AppError, AppResult, PROBLEM_JSON};
 use crate::state::AppState;
 
 /// Largest page of ledger entries.
@@ -302,6 +305,41 @@ async fn entries(
         .map(|row| json!({"id": row.id, "kind": row.kind, "product": row.product, "units": row.units, "reference": row.reference, "actor": row.actor, "at": format_rfc3339_local(row.at_ms)}))
         .collect();
     Ok(Json(json!({"entries": entries, "next": next})))
+}
+
+/// The `Idempotency-Key` header, required.
+///
+/// # Errors
+/// 400 when missing or malformed.
+fn idempotency_key(headers: &HeaderMap) -> Result<super::IdempotencyKey, AppError> {
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        AppError::invalid_field("Idempotency-Key", "the Idempotency-Key header is required for this request")
+    })?;
+    optional_idempotency_key(value)
+}
+
+/// Parses an `Idempotency-Key` header value.
+///
+/// # Errors
+/// 400 when malformed.
+fn optional_idempotency_key(value: &HeaderValue) -> Result<super::IdempotencyKey, AppError> {
+    let text = value.to_str().map_err(|_| {
+        AppError::invalid_field("Idempotency-Key", super::domain::LedgerFieldError::IdempotencyKey.to_string())
+    })?;
+    super::IdempotencyKey::new(text).map_err(|error| AppError::invalid_field("Idempotency-Key", error.to_string()))
+}
+
+/// The HTTP response for a stored or fresh ledger answer.
+#[must_use]
+fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = if status.is_success() { "application/json" } else { PROBLEM_JSON };
+    let mut answer = (status, response.body.clone()).into_response();
+    answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if replayed {
+        answer.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    answer
 }
 
 #[cfg(test)]

@@ -487,7 +487,7 @@ pub async fn balances(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<(St
     let rows = sqlx::query(
         "SELECT p.code, COALESCE(a.credited, 0), COALESCE(a.consumed, 0), COALESCE(a.held, 0), COALESCE(a.available, 0)
          FROM products p LEFT JOIN ledger_accounts a ON a.product_code = p.code AND a.developer_id = $1
-         WHERE p.active ORDER BY p.code",
+         WHERE p.active = 1 ORDER BY p.code",
     )
     .bind(developer_id)
     .fetch_all(pool)
@@ -516,7 +516,7 @@ pub async fn developer_and_product(
     product: &str,
 ) -> sqlx::Result<Option<(i64, bool)>> {
     let row = sqlx::query(
-        "SELECT d.id, (SELECT COUNT(*) FROM products p WHERE p.code = $1 AND p.active) FROM developers d WHERE d.code = $2",
+        "SELECT d.id, (SELECT COUNT(*) FROM products p WHERE p.code = $1 AND p.active = 1) FROM developers d WHERE d.code = $2",
     )
     .bind(product)
     .bind(developer_code)

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use sqlx::{AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::domain::{EntryKind, HoldSettlement, HoldStatus};
+use super::domain::{Ask, Decision, EntryKind, HoldSettlement, HoldStatus, plan_consumptions};
 use super::outcome::{HoldView, Outcome, Rejection};
 use super::store::{self, IdempotencyRecord, NewEntry, NewHold};
-use super::{Command, Idempotency, LedgerError, Operation, Written};
+use super::{Command, Idempotency, LedgerError, Operation, Reference, SignedUnits, Written};
 use crate::clock::Clock;
 use crate::db::{Db, is_unique_violation};
 
@@ -234,21 +234,26 @@ enum Planned {
     Consumed { entry: usize, available: i64 },
 }
 
-/// Applies consecutive consumptions with a fixed number of statements.
+/// One consumption of a group: its command and what it asks for.
+struct Consumption<'a> {
+    command: &'a Command,
+    developer_id: i64,
+    product: &'a str,
+    units: i64,
+    reference: &'a str,
+}
+
+/// Applies consecutive consumptions with a fixed number of statements:
+/// read the stored answers, lock the accounts, decide (the pure
+/// [`super::domain::plan_consumptions`]), then one UPDATE per account and
+/// one INSERT each for entries, idempotency records and audit records.
 async fn consume_group(
     connection: &mut AnyConnection,
     lock: &str,
     commands: &[&Command],
     now_ms: i64,
 ) -> Result<Vec<Answer>, LedgerError> {
-    let mut consumptions = Vec::with_capacity(commands.len());
-    for command in commands {
-        let Operation::Consume { developer_id, product, units, reference } = &command.operation else {
-            return Err(LedgerError::Unconfirmed("a non-consumption reached the consumption group".into()));
-        };
-        consumptions.push((*command, *developer_id, product.as_str(), units.get(), reference.as_str()));
-    }
-    // 1. Stored answers for every key, in one query.
+    let consumptions = consumptions_of(commands)?;
     let keys: Vec<(i64, &str)> =
         commands.iter().filter_map(|c| c.idempotency.as_ref()).map(|i| (i.client_id, i.key.as_str())).collect();
     let stored: HashMap<(i64, String), IdempotencyRecord> = store::find_idempotency_records(connection, &keys)
@@ -256,66 +261,124 @@ async fn consume_group(
         .into_iter()
         .map(|record| ((record.client_id, record.key.clone()), record))
         .collect();
-    // 2. Lock every account once, in a fixed order (no deadlock between nodes).
-    let account_keys: BTreeSet<(i64, &str)> = consumptions.iter().map(|(_, d, p, _, _)| (*d, *p)).collect();
-    let mut accounts: HashMap<(i64, &str), Option<(i64, i64)>> = HashMap::new();
-    for (developer_id, product) in account_keys {
-        accounts.insert((developer_id, product), store::lock_account(connection, developer_id, product, lock).await?);
-    }
-    // 3. Decide each consumption in order against the locked balances.
-    let mut plan = Vec::with_capacity(commands.len());
-    let mut entries = Vec::new();
-    let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut first_with_key: HashMap<(i64, &str), (usize, &str)> = HashMap::new();
-    for (index, (command, developer_id, product, units, reference)) in consumptions.iter().enumerate() {
-        if let Some(idempotency) = &command.idempotency {
-            let key = (idempotency.client_id, idempotency.key.as_str());
-            if let Some(record) = stored.get(&(key.0, key.1.to_owned())) {
-                plan.push(Planned::Answered(replay_or_refuse(record, idempotency)));
-                continue;
-            }
-            if let Some((first, request_sha256)) = first_with_key.get(&key) {
-                let same = *request_sha256 == idempotency.request_sha256;
-                plan.push(if same { Planned::SameAs(*first) } else { Planned::Answered(Err(LedgerError::KeyReused)) });
-                continue;
-            }
-            first_with_key.insert(key, (index, idempotency.request_sha256.as_str()));
-        }
-        match accounts.get_mut(&(*developer_id, *product)).and_then(Option::as_mut) {
-            Some((account_id, available)) if *available >= *units => {
-                *available -= units;
-                *totals.entry(*account_id).or_default() += units;
-                entries.push(NewEntry {
-                    account_id: *account_id,
-                    developer_id: *developer_id,
-                    kind: EntryKind::Consume,
-                    units: *units,
-                    reference,
-                    actor: &command.actor,
-                    hold_id: None,
-                    at_ms: now_ms,
-                });
-                plan.push(Planned::Consumed { entry: entries.len() - 1, available: *available });
-            }
-            account => {
-                let available = account.map_or(0, |(_, available)| *available);
-                let rejection =
-                    Rejection::InsufficientQuota { product: (*product).to_owned(), requested: *units, available };
-                plan.push(Planned::Refused(Outcome::Rejected(rejection)));
-            }
-        }
-    }
-    // 4. One UPDATE per account, one INSERT for the entries.
+    let mut balances = lock_accounts(connection, lock, &consumptions).await?;
+    let asks: Vec<Ask<'_>> = consumptions
+        .iter()
+        .map(|c| Ask {
+            key: c.command.idempotency.as_ref().map(|i| (i.client_id, i.key.as_str(), i.request_sha256.as_str())),
+            answered_before: c
+                .command
+                .idempotency
+                .as_ref()
+                .is_some_and(|i| stored.contains_key(&(i.client_id, i.key.as_str().to_owned()))),
+            account: (c.developer_id, c.product),
+            units: c.units,
+        })
+        .collect();
+    let decisions = plan_consumptions(&asks, &mut balances);
+    let (plan, entries, totals) = planned(&consumptions, &decisions, &stored, now_ms);
     for (account_id, units) in totals {
         if !store::consume_from_account(connection, account_id, units).await? {
             return Err(LedgerError::Unconfirmed("a locked balance changed under the writer".into()));
         }
     }
     let entry_ids = store::insert_entries(connection, &entries).await?;
-    // 5. Answers, and one INSERT for the new idempotency records.
+    let (answers, records) = answers_of(plan, &consumptions, &entry_ids);
+    if store::insert_idempotency_records(connection, &records, now_ms).await? != records.len() {
+        return Err(LedgerError::IdempotencyRace);
+    }
+    audit_consumptions(connection, &entries, &entry_ids, now_ms).await?;
+    Ok(answers)
+}
+
+fn consumptions_of<'a>(commands: &[&'a Command]) -> Result<Vec<Consumption<'a>>, LedgerError> {
+    commands
+        .iter()
+        .map(|command| match &command.operation {
+            Operation::Consume { developer_id, product, units, reference } => Ok(Consumption {
+                command,
+                developer_id: *developer_id,
+                product: product.as_str(),
+                units: units.get(),
+                reference: reference.as_str(),
+            }),
+            _ => Err(LedgerError::Unconfirmed("a non-consumption reached the consumption group".into())),
+        })
+        .collect()
+}
+
+/// Locks every account of the group once, in a fixed order (no deadlock
+/// between nodes); `(account id, available)` per existing account.
+async fn lock_accounts<'a>(
+    connection: &mut AnyConnection,
+    lock: &str,
+    consumptions: &[Consumption<'a>],
+) -> Result<HashMap<(i64, &'a str), (i64, i64)>, LedgerError> {
+    let account_keys: BTreeSet<(i64, &str)> = consumptions.iter().map(|c| (c.developer_id, c.product)).collect();
+    let mut balances = HashMap::new();
+    for (developer_id, product) in account_keys {
+        if let Some(account) = store::lock_account(connection, developer_id, product, lock).await? {
+            balances.insert((developer_id, product), account);
+        }
+    }
+    Ok(balances)
+}
+
+/// The plan of each consumption, the entries to write and the units to take
+/// off each account.
+fn planned<'a>(
+    consumptions: &[Consumption<'a>],
+    decisions: &[Decision],
+    stored: &HashMap<(i64, String), IdempotencyRecord>,
+    now_ms: i64,
+) -> (Vec<Planned>, Vec<NewEntry<'a>>, BTreeMap<i64, i64>) {
+    let mut plan = Vec::with_capacity(decisions.len());
+    let mut entries = Vec::new();
+    let mut totals: BTreeMap<i64, i64> = BTreeMap::new();
+    for (consumption, decision) in consumptions.iter().zip(decisions) {
+        let idempotency = consumption.command.idempotency.as_ref();
+        plan.push(match *decision {
+            Decision::AnsweredBefore => match idempotency
+                .and_then(|i| stored.get(&(i.client_id, i.key.as_str().to_owned())).map(|record| (record, i)))
+            {
+                Some((record, idempotency)) => Planned::Answered(replay_or_refuse(record, idempotency)),
+                None => Planned::Answered(Err(LedgerError::Unconfirmed("a stored answer vanished".into()))),
+            },
+            Decision::SameAs(first) => Planned::SameAs(first),
+            Decision::KeyReused => Planned::Answered(Err(LedgerError::KeyReused)),
+            Decision::Refused { available } => Planned::Refused(Outcome::Rejected(Rejection::InsufficientQuota {
+                product: consumption.product.to_owned(),
+                requested: consumption.units,
+                available,
+            })),
+            Decision::Consumed { account_id, available } => {
+                *totals.entry(account_id).or_default() += consumption.units;
+                entries.push(NewEntry {
+                    account_id,
+                    developer_id: consumption.developer_id,
+                    kind: EntryKind::Consume,
+                    units: consumption.units,
+                    reference: consumption.reference,
+                    actor: &consumption.command.actor,
+                    hold_id: None,
+                    at_ms: now_ms,
+                });
+                Planned::Consumed { entry: entries.len() - 1, available }
+            }
+        });
+    }
+    (plan, entries, totals)
+}
+
+/// Each consumption's answer, and the idempotency records of the fresh ones.
+fn answers_of(
+    plan: Vec<Planned>,
+    consumptions: &[Consumption<'_>],
+    entry_ids: &[i64],
+) -> (Vec<Answer>, Vec<IdempotencyRecord>) {
     let mut answers: Vec<Answer> = Vec::with_capacity(plan.len());
     let mut records = Vec::new();
-    for (index, planned) in plan.into_iter().enumerate() {
+    for (planned, consumption) in plan.into_iter().zip(consumptions) {
         let answer = match planned {
             Planned::Answered(answer) => answer,
             Planned::SameAs(first) => match &answers[first] {
@@ -323,18 +386,15 @@ async fn consume_group(
                 Err(_) => Err(LedgerError::KeyReused),
             },
             Planned::Refused(outcome) => Ok(Written::Fresh(outcome)),
-            Planned::Consumed { entry, available } => {
-                let (_, _, product, units, reference) = consumptions[index];
-                Ok(Written::Fresh(Outcome::Consumed {
-                    entry_id: entry_ids[entry],
-                    product: product.to_owned(),
-                    units,
-                    reference: reference.to_owned(),
-                    available,
-                }))
-            }
+            Planned::Consumed { entry, available } => Ok(Written::Fresh(Outcome::Consumed {
+                entry_id: entry_ids[entry],
+                product: consumption.product.to_owned(),
+                units: consumption.units,
+                reference: consumption.reference.to_owned(),
+                available,
+            })),
         };
-        if let (Some(idempotency), Ok(Written::Fresh(outcome))) = (&commands[index].idempotency, &answer) {
+        if let (Some(idempotency), Ok(Written::Fresh(outcome))) = (&consumption.command.idempotency, &answer) {
             records.push(IdempotencyRecord {
                 client_id: idempotency.client_id,
                 key: idempotency.key.as_str().to_owned(),
@@ -344,11 +404,7 @@ async fn consume_group(
         }
         answers.push(answer);
     }
-    if store::insert_idempotency_records(connection, &records, now_ms).await? != records.len() {
-        return Err(LedgerError::IdempotencyRace);
-    }
-    audit_consumptions(connection, &entries, &entry_ids, now_ms).await?;
-    Ok(answers)
+    (answers, records)
 }
 
 /// One audit record per consumption entry, written with one statement.
@@ -383,81 +439,12 @@ async fn apply(
 ) -> Result<Outcome, LedgerError> {
     match operation {
         Operation::Consume { .. } => Err(LedgerError::Unconfirmed("consumptions are applied in groups".into())),
-        Operation::PlaceHold { developer_id, developer_code, product, units, reference, expiry } => {
-            let Some((account_id, _)) = store::hold_available(connection, *developer_id, product, units.get()).await?
-            else {
-                return Ok(insufficient(connection, *developer_id, product, units.get()).await?);
-            };
-            let expires_at_ms = now_ms.saturating_add(expiry.as_millis());
-            let hold = NewHold {
-                account_id,
-                developer_id: *developer_id,
-                units: units.get(),
-                reference: reference.as_str(),
-                created_at_ms: now_ms,
-                expires_at_ms,
-            };
-            let hold_id = store::insert_hold(connection, &hold).await?;
-            let entry = NewEntry {
-                account_id,
-                developer_id: *developer_id,
-                kind: EntryKind::Hold,
-                units: units.get(),
-                reference: reference.as_str(),
-                actor,
-                hold_id: Some(hold_id),
-                at_ms: now_ms,
-            };
-            let entry_id = store::insert_entry(connection, &entry).await?;
-            audit_entry(connection, &entry, entry_id, "ledger.hold").await?;
-            Ok(Outcome::HoldPlaced(HoldView {
-                id: hold_id,
-                developer: developer_code.clone(),
-                product: product.clone(),
-                units: units.get(),
-                reference: reference.as_str().to_owned(),
-                status: HoldStatus::Pending,
-                expires_at_ms,
-            }))
-        }
+        Operation::PlaceHold { .. } => place_hold(connection, operation, actor, now_ms).await,
         Operation::SettleHold { hold_id, settlement } => {
             Ok(settle_hold(connection, *hold_id, *settlement, actor, now_ms).await?)
         }
         Operation::Adjust { developer_id, product, units, reason } => {
-            let Some((account_id, available)) =
-                store::add_credited(connection, *developer_id, product, units.get()).await?
-            else {
-                return Ok(insufficient(connection, *developer_id, product, -units.get()).await?);
-            };
-            let entry = NewEntry {
-                account_id,
-                developer_id: *developer_id,
-                kind: EntryKind::Adjust,
-                units: units.get(),
-                reference: reason.as_str(),
-                actor,
-                hold_id: None,
-                at_ms: now_ms,
-            };
-            let entry_id = store::insert_entry(connection, &entry).await?;
-            let subject = format!("ledger_account:{account_id}");
-            let after = serde_json::json!({"entry": entry_id, "units": units.get(), "reason": reason.as_str(), "available": available});
-            let audit = crate::audit::Record {
-                actor,
-                action: "ledger.adjust",
-                subject: &subject,
-                before: None,
-                after: Some(after),
-                at_ms: now_ms,
-            };
-            crate::audit::record(connection, &audit).await?;
-            Ok(Outcome::Adjusted {
-                entry_id,
-                product: product.clone(),
-                units: units.get(),
-                reason: reason.as_str().to_owned(),
-                available,
-            })
+            adjust(connection, (*developer_id, product), *units, reason, actor, now_ms).await
         }
         Operation::ExpireDueHolds { developer_id } => {
             let due = store::due_holds(connection, now_ms, *developer_id, EXPIRE_BATCH_MAX).await?;
@@ -473,6 +460,97 @@ async fn apply(
         }
     }
 }
+/// Places a hold: the guarded move from available to held, the hold row, its entry and audit record.
+async fn place_hold(
+    connection: &mut AnyConnection,
+    operation: &Operation,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Outcome, LedgerError> {
+    let Operation::PlaceHold { developer_id, developer_code, product, units, reference, expiry } = operation else {
+        return Err(LedgerError::Unconfirmed("not a hold".into()));
+    };
+    let Some((account_id, _)) = store::hold_available(connection, *developer_id, product, units.get()).await? else {
+        return Ok(insufficient(connection, *developer_id, product, units.get()).await?);
+    };
+    let expires_at_ms = now_ms.saturating_add(expiry.as_millis());
+    let hold = NewHold {
+        account_id,
+        developer_id: *developer_id,
+        units: units.get(),
+        reference: reference.as_str(),
+        created_at_ms: now_ms,
+        expires_at_ms,
+    };
+    let hold_id = store::insert_hold(connection, &hold).await?;
+    let entry = NewEntry {
+        account_id,
+        developer_id: *developer_id,
+        kind: EntryKind::Hold,
+        units: units.get(),
+        reference: reference.as_str(),
+        actor,
+        hold_id: Some(hold_id),
+        at_ms: now_ms,
+    };
+    let entry_id = store::insert_entry(connection, &entry).await?;
+    audit_entry(connection, &entry, entry_id, "ledger.hold").await?;
+    Ok(Outcome::HoldPlaced(HoldView {
+        id: hold_id,
+        developer: developer_code.clone(),
+        product: product.clone(),
+        units: units.get(),
+        reference: reference.as_str().to_owned(),
+        status: HoldStatus::Pending,
+        expires_at_ms,
+    }))
+}
+
+/// Books a signed adjustment with its reason and audit record.
+async fn adjust(
+    connection: &mut AnyConnection,
+    (developer_id, product): (i64, &str),
+    units: SignedUnits,
+    reason: &Reference,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Outcome, LedgerError> {
+    let Some((account_id, available)) = store::add_credited(connection, developer_id, product, units.get()).await?
+    else {
+        return Ok(insufficient(connection, developer_id, product, -units.get()).await?);
+    };
+    let entry = NewEntry {
+        account_id,
+        developer_id,
+        kind: EntryKind::Adjust,
+        units: units.get(),
+        reference: reason.as_str(),
+        actor,
+        hold_id: None,
+        at_ms: now_ms,
+    };
+    let entry_id = store::insert_entry(connection, &entry).await?;
+    let subject = format!("ledger_account:{account_id}");
+    let after =
+        serde_json::json!({"entry": entry_id, "units": units.get(), "reason": reason.as_str(), "available": available});
+    let audit = crate::audit::Record {
+        actor,
+        action: "ledger.adjust",
+        subject: &subject,
+        before: None,
+        after: Some(after),
+        at_ms: now_ms,
+    };
+    crate::audit::record(connection, &audit).await?;
+    Ok(Outcome::Adjusted {
+        entry_id,
+        product: product.to_owned(),
+        units: units.get(),
+        reason: reason.as_str().to_owned(),
+        available,
+    })
+}
+
 /// The audit record of one hold entry.
 async fn audit_entry(
     connection: &mut AnyConnection,

@@ -1,7 +1,13 @@
-//! The words of every message, in Malay and English. Values that come from
+//! The words of every message, in Malay and English. The words themselves
+//! live beside the portal's in `locales/*.ftl` (keys `mail-<kind>-subject`,
+//! `-body` and `-next`) and go through the same Fluent bundles
+//! ([`Words`]); this module only picks the keys and names the values, so a
+//! translator sees `{ $reason }`, not `{ $detail }`. Values that come from
 //! people (names, reasons) are plain text here; the HTML page escapes them.
 
 use crate::auth::users::Language;
+use crate::i18n::Words;
+use crate::request::domain::Status;
 
 /// Which message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +53,30 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    /// The stored name.
+    /// Every kind, in the order above.
+    pub const ALL: [Self; 19] = [
+        Self::RegistrationReceived,
+        Self::RegistrationVerified,
+        Self::RegistrationRejected,
+        Self::RequestSubmitted,
+        Self::InfoRequested,
+        Self::InfoResponded,
+        Self::QuotationIssued,
+        Self::PaymentSubmitted,
+        Self::PaymentRejected,
+        Self::QuotaCredited,
+        Self::InvoiceDue,
+        Self::InvoiceIssued,
+        Self::RequestCancelled,
+        Self::QuotationExpiring,
+        Self::OverdueDigest,
+        Self::LowBalance,
+        Self::ZeroBalance,
+        Self::PasswordReset,
+        Self::Invitation,
+    ];
+
+    /// The stored name, also the middle of its locale keys (`mail-<name>-subject`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -89,7 +118,7 @@ pub struct Facts {
     pub lines: Vec<String>,
 }
 
-/// Subject, paragraphs and the call to action of one message.
+/// Subject, paragraphs, the call to action and the frame of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
     /// Subject line.
@@ -98,290 +127,201 @@ pub struct Copy {
     pub paragraphs: Vec<String>,
     /// The next action, as a sentence.
     pub next_action: String,
+    /// The words on the link to the portal.
+    pub link_label: String,
+    /// The closing line under every message.
+    pub footer: String,
 }
 
 /// The words of `kind` in `language` about `facts`.
 #[must_use]
 pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
-    let ms = language == Language::Ms;
-    let number = &facts.request_number;
-    let developer = &facts.developer;
-    let detail = facts.detail.clone().unwrap_or_default();
-    let reference = facts.reference.clone().unwrap_or_default();
-    let (subject, body, next) = match kind {
-        MessageKind::RegistrationReceived => (
-            if ms {
-                format!("Pendaftaran pemaju baharu: {developer}")
-            } else {
-                format!("New developer registration: {developer}")
-            },
-            if ms {
-                format!("Pemaju {developer} telah mendaftar dan menunggu pengesahan.")
-            } else {
-                format!("Developer {developer} has registered and awaits verification.")
-            },
-            if ms {
-                "Sahkan atau tolak pendaftaran ini di portal."
-            } else {
-                "Verify or reject this registration in the portal."
-            },
-        ),
-        MessageKind::RegistrationVerified => (
-            if ms {
-                format!("Pendaftaran disahkan: {developer}")
-            } else {
-                format!("Registration verified: {developer}")
-            },
-            if ms {
-                format!("Pendaftaran {developer} telah disahkan oleh Pos Digicert.")
-            } else {
-                format!("The registration of {developer} has been verified by Pos Digicert.")
-            },
-            if ms {
-                "Anda kini boleh memohon kuota sijil digital."
-            } else {
-                "You can now request digital certificate quota."
-            },
-        ),
-        MessageKind::RegistrationRejected => (
-            if ms {
-                format!("Pendaftaran ditolak: {developer}")
-            } else {
-                format!("Registration rejected: {developer}")
-            },
-            if ms {
-                format!("Pendaftaran {developer} ditolak. Sebab: {detail}")
-            } else {
-                format!("The registration of {developer} was rejected. Reason: {detail}")
-            },
-            if ms {
-                "Hubungi pasukan retail Pos Digicert jika ada pertanyaan."
-            } else {
-                "Contact the Pos Digicert retail team with any questions."
-            },
-        ),
-        MessageKind::RequestSubmitted => (
-            if ms {
-                format!("Permohonan kuota {number} daripada {developer}")
-            } else {
-                format!("Quota request {number} from {developer}")
-            },
-            if ms {
-                format!("{developer} telah menghantar permohonan kuota {number}.")
-            } else {
-                format!("{developer} has submitted quota request {number}.")
-            },
-            if ms {
-                "Semak permohonan dan sediakan sebut harga dalam 2 hari bekerja."
-            } else {
-                "Review the request and issue a quotation within 2 working days."
-            },
-        ),
-        MessageKind::InfoRequested => (
-            if ms { format!("Maklumat diperlukan untuk {number}") } else { format!("Information needed for {number}") },
-            if ms {
-                format!("Pasukan retail memerlukan maklumat lanjut untuk permohonan {number}: {detail}")
-            } else {
-                format!("The retail team needs more information for request {number}: {detail}")
-            },
-            if ms { "Jawab permintaan ini di portal." } else { "Answer this request in the portal." },
-        ),
-        MessageKind::InfoResponded => (
-            if ms { format!("Maklumat diterima untuk {number}") } else { format!("Information received for {number}") },
-            if ms {
-                format!("{developer} telah menjawab: {detail}")
-            } else {
-                format!("{developer} has answered: {detail}")
-            },
-            if ms {
-                "Sediakan sebut harga dalam 2 hari bekerja."
-            } else {
-                "Issue the quotation within 2 working days."
-            },
-        ),
-        MessageKind::QuotationIssued => (
-            if ms {
-                format!("Sebut harga {reference} untuk {number}")
-            } else {
-                format!("Quotation {reference} for {number}")
-            },
-            if ms {
-                format!("Sebut harga {reference} untuk permohonan {number} telah dikeluarkan. {detail}")
-            } else {
-                format!("Quotation {reference} for request {number} has been issued. {detail}")
-            },
-            if ms {
-                "Hantar pesanan pembelian (PO) atau bukti pembayaran sebelum tarikh sah sebut harga."
-            } else {
-                "Send a purchase order (PO) or proof of payment before the quotation's valid-until date."
-            },
-        ),
-        MessageKind::PaymentSubmitted => (
-            if ms { format!("Pembayaran dihantar untuk {number}") } else { format!("Payment submitted for {number}") },
-            if ms {
-                format!("{developer} telah menghantar pembayaran untuk {number} ({reference}).")
-            } else {
-                format!("{developer} has submitted a payment for {number} ({reference}).")
-            },
-            if ms {
-                "Sahkan pembayaran dan kemas kini kuota dalam 2 hari bekerja."
-            } else {
-                "Verify the payment and credit the quota within 2 working days."
-            },
-        ),
-        MessageKind::PaymentRejected => (
-            if ms { format!("Pembayaran ditolak untuk {number}") } else { format!("Payment rejected for {number}") },
-            if ms {
-                format!("Pembayaran untuk {number} tidak dapat disahkan. Sebab: {detail}")
-            } else {
-                format!("The payment for {number} could not be verified. Reason: {detail}")
-            },
-            if ms { "Hantar semula bukti pembayaran yang betul." } else { "Send a correct proof of payment again." },
-        ),
-        MessageKind::QuotaCredited => (
-            if ms { format!("Kuota dikemas kini untuk {number}") } else { format!("Quota credited for {number}") },
-            if ms {
-                format!("Kuota untuk permohonan {number} telah dimasukkan: {detail}.")
-            } else {
-                format!("The quota of request {number} has been credited: {detail}.")
-            },
-            if ms {
-                "Semak baki kuota anda. Invois dan surat penghantaran (DO) akan menyusul."
-            } else {
-                "Check your quota balance. The invoice and delivery order (DO) will follow."
-            },
-        ),
-        MessageKind::InvoiceDue => (
-            if ms {
-                format!("Invois dan DO diperlukan untuk {number}")
-            } else {
-                format!("Invoice and DO needed for {number}")
-            },
-            if ms {
-                format!("Kuota untuk {number} ({developer}) telah dimasukkan.")
-            } else {
-                format!("The quota of {number} ({developer}) has been credited.")
-            },
-            if ms {
-                "Keluarkan invois dan surat penghantaran (DO) dalam 2 hari bekerja."
-            } else {
-                "Issue the invoice and delivery order (DO) within 2 working days."
-            },
-        ),
-        MessageKind::InvoiceIssued => (
-            if ms { format!("Invois {reference} untuk {number}") } else { format!("Invoice {reference} for {number}") },
-            if ms {
-                format!("Invois {reference} dan surat penghantaran {detail} untuk {number} telah dikeluarkan.")
-            } else {
-                format!("Invoice {reference} and delivery order {detail} for {number} have been issued.")
-            },
-            if ms { "Muat turun dokumen di portal." } else { "Download the documents in the portal." },
-        ),
-        MessageKind::RequestCancelled => (
-            if ms { format!("Permohonan {number} dibatalkan") } else { format!("Request {number} cancelled") },
-            if ms {
-                format!("Permohonan {number} ({developer}) telah dibatalkan. Sebab: {detail}")
-            } else {
-                format!("Request {number} ({developer}) has been cancelled. Reason: {detail}")
-            },
-            if ms { "Tiada tindakan lanjut diperlukan." } else { "No further action is needed." },
-        ),
-        MessageKind::QuotationExpiring => (
-            if ms {
-                format!("Sebut harga {reference} untuk {number} tamat pada {detail}")
-            } else {
-                format!("Quotation {reference} for {number} expires on {detail}")
-            },
-            if ms {
-                format!(
-                    "Sebut harga {reference} untuk permohonan {number} sah sehingga {detail}. Selepas tarikh itu permohonan akan tamat tempoh."
-                )
-            } else {
-                format!(
-                    "Quotation {reference} for request {number} is valid until {detail}. After that date the request expires."
-                )
-            },
-            if ms {
-                "Hantar pesanan pembelian (PO) atau bukti pembayaran sebelum tarikh tersebut."
-            } else {
-                "Send a purchase order (PO) or proof of payment before that date."
-            },
-        ),
-        MessageKind::OverdueDigest => (
-            if ms {
-                format!("Ringkasan harian: {reference} langkah melepasi tarikh akhir")
-            } else {
-                format!("Daily digest: {reference} steps past their due date")
-            },
-            if ms {
-                format!("Langkah berikut melepasi tarikh akhir pada {detail}:")
-            } else {
-                format!("These steps are past their due date on {detail}:")
-            },
-            if ms { "Selesaikan langkah-langkah ini hari ini." } else { "Complete these steps today." },
-        ),
-        MessageKind::LowBalance => (
-            if ms {
-                format!("Baki kuota {reference} rendah: {detail} unit")
-            } else {
-                format!("Low {reference} quota balance: {detail} units")
-            },
-            if ms {
-                format!("Baki tersedia {developer} bagi {reference} kini {detail} unit.")
-            } else {
-                format!("The available {reference} balance of {developer} is now {detail} units.")
-            },
-            if ms {
-                "Mohon kuota tambahan di portal supaya permohonan HIMS tidak terhenti."
-            } else {
-                "Request more quota in the portal so that HIMS applications do not stop."
-            },
-        ),
-        MessageKind::ZeroBalance => (
-            if ms { format!("Kuota {reference} telah habis") } else { format!("{reference} quota used up") },
-            if ms {
-                format!(
-                    "Baki tersedia {developer} bagi {reference} adalah 0 unit. HIMS tidak dapat menggunakan kuota ini sehingga ditambah."
-                )
-            } else {
-                format!(
-                    "The available {reference} balance of {developer} is 0 units. HIMS cannot use this quota until more is credited."
-                )
-            },
-            if ms { "Mohon kuota tambahan di portal sekarang." } else { "Request more quota in the portal now." },
-        ),
-        MessageKind::PasswordReset => (
-            if ms { "Tetapkan kata laluan baharu kuota".to_owned() } else { "Set a new kuota password".to_owned() },
-            if ms {
-                "Kami menerima permintaan untuk menetapkan semula kata laluan akaun kuota anda. Pautan di bawah sah selama 1 jam dan boleh digunakan sekali sahaja. Jika anda tidak membuat permintaan ini, abaikan e-mel ini.".to_owned()
-            } else {
-                "We received a request to reset the password of your kuota account. The link below is valid for 1 hour and works once. If you did not ask for this, ignore this e-mail.".to_owned()
-            },
-            if ms {
-                "Buka pautan untuk menetapkan kata laluan baharu."
-            } else {
-                "Open the link to set a new password."
-            },
-        ),
-        MessageKind::Invitation => (
-            if ms {
-                format!("Jemputan ke akaun kuota {developer}")
-            } else {
-                format!("Invitation to the kuota account of {developer}")
-            },
-            if ms {
-                format!(
-                    "{detail} menjemput anda ke akaun kuota {developer} untuk melihat baki dan permohonan kuota sijil digital. Pautan di bawah sah selama 7 hari."
-                )
-            } else {
-                format!(
-                    "{detail} invites you to the kuota account of {developer} to see its digital certificate quota and requests. The link below is valid for 7 days."
-                )
-            },
-            if ms { "Buka pautan untuk menetapkan kata laluan anda." } else { "Open the link to set your password." },
-        ),
-    };
-    let mut paragraphs = vec![body];
+    let words = Words::new(language);
+    let values = values(kind, facts);
+    let text = |part: &str| words.f(&format!("mail-{}-{part}", kind.as_str()), values);
+    let mut paragraphs = vec![text("body")];
     paragraphs.extend(facts.lines.iter().cloned());
-    Copy { subject, paragraphs, next_action: next.to_owned() }
+    Copy {
+        subject: text("subject"),
+        paragraphs,
+        next_action: text("next"),
+        link_label: words.t("mail-link"),
+        footer: words.t("mail-footer"),
+    }
+}
+
+/// What `kind`'s words call [`Facts::detail`] and [`Facts::reference`].
+/// A count (`units`, `steps`) is passed as an integer string, which
+/// [`Words::f`] hands to Fluent as a number for its plurals.
+fn value_names(kind: MessageKind) -> (&'static str, &'static str) {
+    match kind {
+        MessageKind::RegistrationRejected | MessageKind::PaymentRejected | MessageKind::RequestCancelled => {
+            ("reason", "reference")
+        }
+        MessageKind::InfoRequested | MessageKind::InfoResponded => ("message", "reference"),
+        MessageKind::QuotationIssued => ("summary", "quotation"),
+        MessageKind::PaymentSubmitted => ("detail", "payment"),
+        MessageKind::InvoiceIssued => ("delivery", "invoice"),
+        MessageKind::QuotationExpiring => ("date", "quotation"),
+        MessageKind::OverdueDigest => ("date", "steps"),
+        MessageKind::LowBalance => ("units", "product"),
+        MessageKind::ZeroBalance => ("detail", "product"),
+        MessageKind::Invitation => ("inviter", "reference"),
+        MessageKind::RegistrationReceived
+        | MessageKind::RegistrationVerified
+        | MessageKind::RequestSubmitted
+        | MessageKind::QuotaCredited
+        | MessageKind::InvoiceDue
+        | MessageKind::PasswordReset => ("detail", "reference"),
+    }
+}
+
+/// Every value `kind`'s words may use; an absent one is empty text.
+fn values(kind: MessageKind, facts: &Facts) -> [(&'static str, &str); 4] {
+    let (detail, reference) = value_names(kind);
+    [
+        ("number", facts.request_number.as_str()),
+        ("developer", facts.developer.as_str()),
+        (detail, facts.detail.as_deref().unwrap_or_default()),
+        (reference, facts.reference.as_deref().unwrap_or_default()),
+    ]
+}
+
+/// One step past its due date, as the overdue digest lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct OverdueStep<'a> {
+    /// Request number.
+    pub number: &'a str,
+    /// Developer code.
+    pub developer: &'a str,
+    /// The request's status, which says what its owner has to do.
+    pub status: Status,
+    /// The due date as people read it (`03/12/2026`).
+    pub due: &'a str,
+    /// Working days past the due date.
+    pub working_days_late: i64,
+}
+
+/// One line of the overdue digest in `language`.
+#[must_use]
+pub fn overdue_line(language: Language, step: &OverdueStep<'_>) -> String {
+    let words = Words::new(language);
+    let awaiting = match step.status {
+        Status::Submitted | Status::PaymentSubmitted | Status::Credited => step.status.as_str(),
+        _ => "other",
+    };
+    let awaiting = words.t(&format!("mail-awaiting-{awaiting}"));
+    let days = step.working_days_late.to_string();
+    let values = [
+        ("number", step.number),
+        ("developer", step.developer),
+        ("awaiting", awaiting.as_str()),
+        ("due", step.due),
+        ("days", days.as_str()),
+    ];
+    words.f("mail-overdue_digest-line", values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LANGUAGES: [Language; 2] = [Language::Ms, Language::En];
+
+    fn full_facts() -> Facts {
+        Facts {
+            request_number: "REQ-2026-000009".into(),
+            developer: "PMJ-1".into(),
+            detail: Some("2".into()),
+            reference: Some("QT-2026-000001".into()),
+            lines: vec!["REQ-2026-000009 · PMJ-1".into()],
+        }
+    }
+
+    #[test]
+    fn every_mail_key_exists_in_both_languages() {
+        let mut keys = vec!["mail-link".to_owned(), "mail-footer".to_owned(), "mail-overdue_digest-line".to_owned()];
+        for kind in MessageKind::ALL {
+            keys.extend(["subject", "body", "next"].map(|part| format!("mail-{}-{part}", kind.as_str())));
+        }
+        keys.extend(["submitted", "payment_submitted", "credited", "other"].map(|s| format!("mail-awaiting-{s}")));
+        for language in LANGUAGES {
+            let missing: Vec<&String> = keys.iter().filter(|key| !Words::new(language).has(key)).collect();
+            assert!(missing.is_empty(), "{language:?} lacks {missing:?}");
+        }
+    }
+
+    #[test]
+    fn no_kind_in_either_language_renders_a_missing_key_or_value() {
+        for facts in [full_facts(), Facts::default()] {
+            for kind in MessageKind::ALL {
+                for language in LANGUAGES {
+                    let copy = copy(kind, language, &facts);
+                    let all = [&copy.subject, &copy.next_action, &copy.link_label, &copy.footer]
+                        .into_iter()
+                        .chain(&copy.paragraphs);
+                    for text in all {
+                        assert!(!text.contains('⟦') && !text.contains('{'), "{kind:?} {language:?}: {text}");
+                        assert!(!text.trim().is_empty(), "{kind:?} {language:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn english_mail_counts_units_and_steps_in_the_singular_and_plural() {
+        let subject = |kind, detail: &str, reference: &str, language| {
+            let facts = Facts {
+                developer: "PMJ-1".into(),
+                detail: Some(detail.into()),
+                reference: Some(reference.into()),
+                ..Facts::default()
+            };
+            copy(kind, language, &facts).subject
+        };
+        let low = |units| subject(MessageKind::LowBalance, units, "CERT-1Y", Language::En);
+        assert_eq!(low("1"), "Low CERT-1Y quota balance: 1 unit");
+        assert_eq!(low("2"), "Low CERT-1Y quota balance: 2 units");
+        assert_eq!(subject(MessageKind::LowBalance, "1", "CERT-1Y", Language::Ms), "Baki kuota CERT-1Y rendah: 1 unit");
+        let digest = |steps| subject(MessageKind::OverdueDigest, "04/12/2026", steps, Language::En);
+        assert_eq!(digest("1"), "Daily digest: 1 step past its due date");
+        assert_eq!(digest("3"), "Daily digest: 3 steps past their due date");
+    }
+
+    #[test]
+    fn messages_name_their_facts_in_each_language() {
+        let facts = Facts { detail: Some("DO-2026-000001".into()), ..full_facts() };
+        let en = copy(MessageKind::InvoiceIssued, Language::En, &facts);
+        assert_eq!(en.subject, "Invoice QT-2026-000001 for REQ-2026-000009");
+        assert_eq!(
+            en.paragraphs[0],
+            "Invoice QT-2026-000001 and delivery order DO-2026-000001 for REQ-2026-000009 have been issued."
+        );
+        assert_eq!(en.paragraphs[1], "REQ-2026-000009 · PMJ-1", "the facts' lines follow the body");
+        let ms = copy(MessageKind::RequestSubmitted, Language::Ms, &facts);
+        assert_eq!(ms.subject, "Permohonan kuota REQ-2026-000009 daripada PMJ-1");
+        assert_eq!(ms.footer, "E-mel ini dihantar secara automatik oleh sistem kuota Pos Digicert.");
+    }
+
+    #[test]
+    fn overdue_lines_say_what_is_awaited_and_how_late() {
+        let step = OverdueStep {
+            number: "REQ-2026-000001",
+            developer: "PMJ-1",
+            status: Status::Submitted,
+            due: "03/12/2026",
+            working_days_late: 1,
+        };
+        assert_eq!(
+            overdue_line(Language::Ms, &step),
+            "REQ-2026-000001 · PMJ-1 · menunggu sebut harga · tarikh akhir 03/12/2026 (lewat 1 hari bekerja)"
+        );
+        assert_eq!(
+            overdue_line(Language::En, &step),
+            "REQ-2026-000001 · PMJ-1 · awaiting a quotation · due 03/12/2026 (1 working day late)"
+        );
+        let later = OverdueStep { status: Status::Quoted, working_days_late: 2, ..step };
+        assert!(overdue_line(Language::En, &later).ends_with("awaiting action · due 03/12/2026 (2 working days late)"));
+    }
 }

@@ -39,7 +39,8 @@ struct HtmlMessage<'a> {
     footer: &'a str,
 }
 
-/// Renders a message: the words from [`copy::copy`], a link to the portal.
+/// Renders a message: the words from [`copy::copy`] (subject, paragraphs,
+/// next action, link label and footer, all from the locale files), a link to the portal.
 ///
 /// # Errors
 /// The HTML template failed (it cannot for these inputs; reported, not hidden).
@@ -50,27 +51,22 @@ pub fn render(
     portal_url: &str,
 ) -> Result<Rendered, askama::Error> {
     let words = copy::copy(kind, language, facts);
-    let (link_label, footer) = match language {
-        Language::Ms => ("Buka portal kuota", "E-mel ini dihantar secara automatik oleh sistem kuota Pos Digicert."),
-        Language::En => {
-            ("Open the kuota portal", "This e-mail was sent automatically by the Pos Digicert kuota system.")
-        }
-    };
     let html = HtmlMessage {
         lang: language.as_str(),
         subject: &words.subject,
         paragraphs: &words.paragraphs,
         next_action: &words.next_action,
         link: portal_url,
-        link_label,
-        footer,
+        link_label: &words.link_label,
+        footer: &words.footer,
     }
     .render()?;
     let text = format!(
-        "{}\n\n{}\n\n{}\n{portal_url}\n\n-- \n{footer}\n",
+        "{}\n\n{}\n\n{}\n{portal_url}\n\n-- \n{}\n",
         words.subject,
         words.paragraphs.join("\n\n"),
-        words.next_action
+        words.next_action,
+        words.footer
     );
     Ok(Rendered { subject: words.subject, text, html })
 }

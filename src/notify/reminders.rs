@@ -10,7 +10,6 @@
 use super::recipients::{self, Team};
 use super::store;
 use super::{Facts, MessageKind, Outgoing, Recipient};
-use crate::auth::users::Language;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::AppResult;
@@ -34,10 +33,6 @@ pub async fn run(db: &Db, clock: &dyn Clock, portal_url: &str) -> AppResult<usiz
         + alert_balances(db, clock, portal_url).await?)
 }
 
-fn dd_mm_yyyy(day: &str) -> String {
-    day.parse::<Date>().map_or_else(|_| day.to_owned(), |date| date.strftime("%d/%m/%Y").to_string())
-}
-
 /// Warns the developer of each current quotation whose valid-until date is
 /// within [`EXPIRY_WARNING_WORKING_DAYS`] working days, once per quotation.
 ///
@@ -59,7 +54,7 @@ pub async fn warn_expiring_quotations(db: &Db, clock: &dyn Clock, portal_url: &s
         let facts = Facts {
             request_number: row.request_number,
             developer: row.developer_code,
-            detail: Some(dd_mm_yyyy(&row.valid_until)),
+            detail: Some(crate::format::stored_date(&row.valid_until)),
             reference: Some(row.quotation_number),
             lines: Vec::new(),
         };
@@ -69,20 +64,6 @@ pub async fn warn_expiring_quotations(db: &Db, clock: &dyn Clock, portal_url: &s
         written += to.len();
     }
     Ok(written)
-}
-
-/// What the owner of an open status is waiting to do, in `language`.
-fn awaiting(status: Status, language: Language) -> &'static str {
-    match (status, language) {
-        (Status::Submitted, Language::Ms) => "menunggu sebut harga",
-        (Status::Submitted, Language::En) => "awaiting a quotation",
-        (Status::PaymentSubmitted, Language::Ms) => "menunggu pengesahan bayaran",
-        (Status::PaymentSubmitted, Language::En) => "awaiting payment verification",
-        (Status::Credited, Language::Ms) => "menunggu invois dan DO",
-        (Status::Credited, Language::En) => "awaiting the invoice and DO",
-        (_, Language::Ms) => "menunggu tindakan",
-        (_, Language::En) => "awaiting action",
-    }
 }
 
 /// On a working day at or after [`DIGEST_HOUR`], sends retail and finance the
@@ -124,20 +105,21 @@ pub async fn send_overdue_digest(db: &Db, clock: &dyn Clock, portal_url: &str) -
             let lines = items
                 .iter()
                 .map(|(number, code, status, due, late)| {
-                    let due = dd_mm_yyyy(due);
-                    let status = awaiting(*status, language);
-                    match language {
-                        Language::Ms => {
-                            format!("{number} · {code} · {status} · tarikh akhir {due} (lewat {late} hari bekerja)")
-                        }
-                        Language::En => format!("{number} · {code} · {status} · due {due} ({late} working days late)"),
-                    }
+                    let due = crate::format::stored_date(due);
+                    let step = super::copy::OverdueStep {
+                        number,
+                        developer: code,
+                        status: *status,
+                        due: &due,
+                        working_days_late: *late,
+                    };
+                    super::copy::overdue_line(language, &step)
                 })
                 .collect();
             let facts = Facts {
                 request_number: String::new(),
                 developer: String::new(),
-                detail: Some(today.strftime("%d/%m/%Y").to_string()),
+                detail: Some(crate::format::date(today)),
                 reference: Some(items.len().to_string()),
                 lines,
             };
@@ -234,6 +216,6 @@ mod tests {
 
     #[test]
     fn dates_read_day_first() {
-        assert_eq!(dd_mm_yyyy("2026-12-03"), "03/12/2026");
+        assert_eq!(crate::format::stored_date("2026-12-03"), "03/12/2026");
     }
 }

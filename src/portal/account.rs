@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
-use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
 use crate::auth::Role;
 use crate::auth::users::{Language, NewUser};
 use crate::error::{AppError, AppResult};
+use crate::i18n::Words;
 use crate::notify::{Facts, MessageKind, Outgoing, Recipient};
 use crate::state::AppState;
 
@@ -182,7 +182,7 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
         crate::auth::store::use_password_link(&mut transaction, &crate::auth::token::hash(token), now_ms).await?;
     let Some(user_id) = used else { return Ok(false) };
     crate::auth::store::set_password_hash(&mut transaction, user_id, &hash).await?;
-    super::store::delete_user_sessions(&mut transaction, user_id).await?;
+    crate::auth::store::delete_user_sessions(&mut transaction, user_id).await?;
     // Whoever knew the old password may have made tokens: they end too.
     crate::auth::store::revoke_user_tokens(&mut transaction, user_id, now_ms).await?;
     let subject = format!("user:{user_id}");
@@ -392,8 +392,8 @@ async fn tokens_page(
         .into_iter()
         .map(|row| TokenItem {
             id: row.id,
-            created: super::developer::local_time(row.created_at_ms),
-            revoked: row.revoked_at_ms.map(super::developer::local_time).unwrap_or_default(),
+            created: crate::format::date_time(row.created_at_ms),
+            revoked: row.revoked_at_ms.map(crate::format::date_time).unwrap_or_default(),
         })
         .collect::<Vec<_>>();
     Ok(TokensPage {

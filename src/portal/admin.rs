@@ -10,13 +10,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::auth::users::{Language, NewUser};
 use crate::auth::{Role, Scope};
 use crate::developer::DisplayName;
 use crate::error::{AppError, AppResult};
+use crate::i18n::Words;
 use crate::money::Sen;
 use crate::settings::Settings;
 use crate::settings::service::SettingsError;
@@ -137,7 +137,7 @@ async fn admin_page(
         .map(|p| PriceRow {
             code: p.code.clone(),
             name: super::developer::product_name(&w, p),
-            price: p.unit_price.map(crate::money::Sen::display_rm).unwrap_or_else(|| w.t("no-price")),
+            price: p.unit_price.map(crate::format::rm).unwrap_or_else(|| w.t("no-price")),
         })
         .collect();
     let holidays = crate::calendar::store::all(pool)
@@ -146,7 +146,7 @@ async fn admin_page(
         .filter(|h| h.date >= today)
         .map(|h| {
             let name = if w.language == Language::Ms { h.name_ms } else { h.name_en };
-            (h.date.clone(), super::developer::local_date(&h.date), name)
+            (h.date.clone(), crate::format::stored_date(&h.date), name)
         })
         .collect();
     let mut connection = pool.acquire().await?;
@@ -169,9 +169,7 @@ async fn admin_page(
     let clients = crate::auth::store::all_clients(pool)
         .await?
         .into_iter()
-        .map(|row| {
-            (row.id, row.name, row.scope, row.revoked_at_ms.map(super::developer::local_time).unwrap_or_default())
-        })
+        .map(|row| (row.id, row.name, row.scope, row.revoked_at_ms.map(crate::format::date_time).unwrap_or_default()))
         .collect::<Vec<_>>();
     Ok(AdminPage {
         chrome: Chrome::new(member, "admin", done),
@@ -226,118 +224,24 @@ pub async fn change(
     if let Some(refused) = member.refuse_bad_csrf(values.get("csrf").map_or("", String::as_str)) {
         return refused;
     }
-    let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let caller = member.caller.clone();
     let result: AppResult<Option<String>> = match section.as_str() {
-        "settings" => {
-            let current = match crate::settings::load(state.db.pool()).await {
-                Ok(current) => current,
-                Err(error) => return app_error_page(&member, &AppError::from(error)),
-            };
-            let number = |name: &str| value(name).parse::<i64>().unwrap_or(-1);
-            let settings = Settings {
-                sst_rate: value("sst_rate"),
-                quotation_validity_working_days: number("quotation_validity_working_days"),
-                low_balance_threshold: number("low_balance_threshold"),
-                retail_email: value("retail_email"),
-                finance_email: value("finance_email"),
-                seller: crate::settings::Seller {
-                    name: value("seller.name"),
-                    registration_no: value("seller.registration_no"),
-                    sst_no: value("seller.sst_no"),
-                    address: value("seller.address"),
-                    phone: value("seller.phone"),
-                    email: value("seller.email"),
-                    bank_name: value("seller.bank_name"),
-                    bank_account: value("seller.bank_account"),
-                },
-                weekend: current.weekend,
-            };
-            match crate::settings::service::replace(&state, &caller, settings).await {
-                Ok(_) => Ok(None),
-                Err(SettingsError::Invalid(errors)) => {
-                    let errors: HashMap<String, String> = errors
-                        .into_iter()
-                        .map(|e| {
-                            let text = w.t(&format!("setting-error-{}", e.field.replace('.', "-")));
-                            let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
-                            (e.field, text)
-                        })
-                        .collect();
-                    return match admin_page(&state, &member, None, Some((&values, &errors)), None, None).await {
-                        Ok(page) => render(StatusCode::BAD_REQUEST, &page),
-                        Err(error) => app_error_page(&member, &error),
-                    };
-                }
-                Err(error) => Err(error.into()),
-            }
-        }
-        "price" => match (value("unit_price").parse::<Sen>(), value("effective_from").parse::<Date>()) {
-            (Ok(price), Ok(from)) => {
-                crate::catalogue::service::add_price(&state, &caller, &value("product"), price, from)
-                    .await
-                    .map(|()| None)
-                    .map_err(AppError::from)
-            }
-            (Err(_), _) => Err(AppError::invalid_field("unit_price", "an amount in RM")),
-            (_, Err(_)) => Err(AppError::invalid_field("effective_from", "a date")),
+        "settings" => match replace_settings(&state, &member, &values).await {
+            Ok(Some(page)) => return page,
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
         },
-        "holiday" => {
-            let date = value("date").parse::<Date>();
-            let names = (value("name_ms").parse::<DisplayName>(), value("name_en").parse::<DisplayName>());
-            match (date, names) {
-                (Ok(date), (Ok(name_ms), Ok(name_en))) => {
-                    crate::calendar::service::set(&state, &caller, date, &name_ms, &name_en)
-                        .await
-                        .map(|_| None)
-                        .map_err(AppError::from)
-                }
-                (Err(_), _) => Err(AppError::invalid_field("date", "a date")),
-                _ => Err(AppError::invalid_field("name", "1 to 200 characters")),
-            }
-        }
-        "procedure" => match (crate::documents::procedures::parse_name(&value("name")), file) {
+        "price" => add_price(&state, &member, &values).await,
+        "holiday" => set_holiday(&state, &member, &values).await,
+        "holiday-delete" => remove_holiday(&state, &member, &values).await,
+        "procedure" => match (crate::documents::procedures::parse_name(&field(&values, "name")), file) {
             (Ok(name), Some((_, bytes))) => {
-                crate::documents::procedures::store(&state, &caller, name.to_owned(), &bytes).await.map(|_| None)
+                crate::documents::procedures::store(&state, &member.caller, name.to_owned(), &bytes).await.map(|_| None)
             }
             _ => Err(AppError::invalid_field("procedure", "name and PDF file")),
         },
         "user" => invite_staff(&state, &member, &values).await.map(|()| None),
-        "holiday-delete" => match value("date").parse::<Date>() {
-            Ok(date) => {
-                crate::calendar::service::remove(&state, &caller, date).await.map(|()| None).map_err(AppError::from)
-            }
-            Err(_) => Err(AppError::NotFound(format!("{} is not a holiday", value("date")))),
-        },
-        "client-revoke" => {
-            let id = value("id").parse::<i64>().unwrap_or_default();
-            match crate::auth::store::revoke_client(&state.db, id, &member.caller.actor(), state.clock.now_ms()).await {
-                Ok(true) => {
-                    state.token_cache.clear();
-                    Ok(None)
-                }
-                Ok(false) => Err(AppError::NotFound(format!("there is no active API client {id}"))),
-                Err(error) => Err(error),
-            }
-        }
-        "client" => {
-            let scope = if value("scope") == "admin" { Scope::Admin } else { Scope::Hims };
-            let name = value("name");
-            if name.is_empty() || name.chars().count() > 100 {
-                Err(AppError::invalid_field("name", "1 to 100 characters"))
-            } else {
-                crate::auth::store::create_client(
-                    state.db.pool(),
-                    &name,
-                    scope,
-                    &member.caller.actor(),
-                    state.clock.now_ms(),
-                )
-                .await
-                .map(|(_, token)| Some(token))
-                .map_err(AppError::Internal)
-            }
-        }
+        "client-revoke" => revoke_client(&state, &member, &values).await,
+        "client" => create_client(&state, &member, &values).await,
         _ => return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
     };
     match result {
@@ -355,6 +259,124 @@ pub async fn change(
         }
         Err(error) => app_error_page(&member, &error),
     }
+}
+
+/// A trimmed form field, empty when absent.
+fn field(values: &HashMap<String, String>, name: &str) -> String {
+    values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()
+}
+
+/// Replaces the settings; a page with each wrong field beside it when refused.
+async fn replace_settings(
+    state: &AppState,
+    member: &Member,
+    values: &HashMap<String, String>,
+) -> AppResult<Option<Response>> {
+    let w = member.words;
+    let current = crate::settings::load(state.db.pool()).await?;
+    let value = |name: &str| field(values, name);
+    let number = |name: &str| value(name).parse::<i64>().unwrap_or(-1);
+    let settings = Settings {
+        sst_rate: value("sst_rate"),
+        quotation_validity_working_days: number("quotation_validity_working_days"),
+        low_balance_threshold: number("low_balance_threshold"),
+        retail_email: value("retail_email"),
+        finance_email: value("finance_email"),
+        seller: crate::settings::Seller {
+            name: value("seller.name"),
+            registration_no: value("seller.registration_no"),
+            sst_no: value("seller.sst_no"),
+            address: value("seller.address"),
+            phone: value("seller.phone"),
+            email: value("seller.email"),
+            bank_name: value("seller.bank_name"),
+            bank_account: value("seller.bank_account"),
+        },
+        weekend: current.weekend,
+    };
+    match crate::settings::service::replace(state, &member.caller, settings).await {
+        Ok(_) => Ok(None),
+        Err(SettingsError::Invalid(errors)) => {
+            let errors: HashMap<String, String> = errors
+                .into_iter()
+                .map(|e| {
+                    let text = w.t(&format!("setting-error-{}", e.field.replace('.', "-")));
+                    let text = if text.starts_with('⟦') { w.t("error-invalid-field") } else { text };
+                    (e.field, text)
+                })
+                .collect();
+            let page = admin_page(state, member, None, Some((values, &errors)), None, None).await?;
+            Ok(Some(render(StatusCode::BAD_REQUEST, &page)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn add_price(state: &AppState, member: &Member, values: &HashMap<String, String>) -> AppResult<Option<String>> {
+    match (field(values, "unit_price").parse::<Sen>(), field(values, "effective_from").parse::<Date>()) {
+        (Ok(price), Ok(from)) => {
+            crate::catalogue::service::add_price(state, &member.caller, &field(values, "product"), price, from).await?;
+            Ok(None)
+        }
+        (Err(_), _) => Err(AppError::invalid_field("unit_price", "an amount in RM")),
+        (_, Err(_)) => Err(AppError::invalid_field("effective_from", "a date")),
+    }
+}
+
+async fn set_holiday(state: &AppState, member: &Member, values: &HashMap<String, String>) -> AppResult<Option<String>> {
+    let date = field(values, "date").parse::<Date>();
+    let names = (field(values, "name_ms").parse::<DisplayName>(), field(values, "name_en").parse::<DisplayName>());
+    match (date, names) {
+        (Ok(date), (Ok(name_ms), Ok(name_en))) => {
+            crate::calendar::service::set(state, &member.caller, date, &name_ms, &name_en).await?;
+            Ok(None)
+        }
+        (Err(_), _) => Err(AppError::invalid_field("date", "a date")),
+        _ => Err(AppError::invalid_field("name", "1 to 200 characters")),
+    }
+}
+
+async fn remove_holiday(
+    state: &AppState,
+    member: &Member,
+    values: &HashMap<String, String>,
+) -> AppResult<Option<String>> {
+    let date = field(values, "date");
+    let date = date.parse::<Date>().map_err(|_| AppError::NotFound(format!("{date} is not a holiday")))?;
+    crate::calendar::service::remove(state, &member.caller, date).await?;
+    Ok(None)
+}
+
+async fn revoke_client(
+    state: &AppState,
+    member: &Member,
+    values: &HashMap<String, String>,
+) -> AppResult<Option<String>> {
+    let id = field(values, "id").parse::<i64>().unwrap_or_default();
+    if crate::auth::store::revoke_client(&state.db, id, &member.caller.actor(), state.clock.now_ms()).await? {
+        state.token_cache.clear();
+        Ok(None)
+    } else {
+        Err(AppError::NotFound(format!("there is no active API client {id}")))
+    }
+}
+
+/// Creates an API client; its token, shown once.
+async fn create_client(
+    state: &AppState,
+    member: &Member,
+    values: &HashMap<String, String>,
+) -> AppResult<Option<String>> {
+    let scope = if field(values, "scope") == "admin" { Scope::Admin } else { Scope::Hims };
+    let name = field(values, "name");
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid_field("name", "1 to 100 characters"));
+    }
+    let created =
+        crate::auth::store::create_client(state.db.pool(), &name, scope, &member.caller.actor(), state.clock.now_ms())
+            .await
+            .map_err(AppError::Internal)?;
+    Ok(Some(created.1))
 }
 
 /// Creates a user of any role and mails them a link to set their password.

@@ -10,13 +10,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::catalogue::Product;
 use crate::clock::{millis_to_timestamp, today_local, user_time_zone};
 use crate::developer::DeveloperCode;
+use crate::developer::domain::DeveloperStatus;
 use crate::error::AppError;
+use crate::i18n::Words;
 use crate::request::domain::{Message, MessageError};
 use crate::request::service::NewLine;
 use crate::request::store::{ListFilter, RequestRow};
@@ -37,18 +38,6 @@ fn developer_of(member: &Member) -> Option<i64> {
 
 fn not_found(member: &Member) -> Response {
     error_page(&member.words, Some(member), StatusCode::NOT_FOUND, "error-not-found")
-}
-
-/// Local date and time, `dd/mm/yyyy HH:MM`.
-#[must_use]
-pub fn local_time(ms: i64) -> String {
-    millis_to_timestamp(ms).to_zoned(user_time_zone()).strftime("%d/%m/%Y %H:%M").to_string()
-}
-
-/// `YYYY-MM-DD` as `dd/mm/yyyy`.
-#[must_use]
-pub fn local_date(day: &str) -> String {
-    day.parse::<jiff::civil::Date>().map_or_else(|_| day.to_owned(), |d| d.strftime("%d/%m/%Y").to_string())
 }
 
 /// A product's name in the reader's language.
@@ -126,9 +115,9 @@ impl RequestItem {
                 .owner()
                 .map(|p| words.t(&format!("party-{}", format!("{p:?}").to_lowercase())))
                 .unwrap_or_default(),
-            due: row.due_on.as_deref().filter(|_| open).map(local_date).unwrap_or_default(),
+            due: row.due_on.as_deref().filter(|_| open).map(crate::format::stored_date).unwrap_or_default(),
             sla,
-            created: local_time(row.created_at_ms),
+            created: crate::format::date_time(row.created_at_ms),
         }
     }
 }
@@ -163,34 +152,13 @@ pub async fn dashboard(
     }
 }
 
-async fn dashboard_page(
+/// Units used per Kuala Lumpur day (UTC+8, no daylight saving) over the
+/// last 30 days: one stacked bar a day, the legend and the tallest day.
+async fn usage_chart(
     state: &AppState,
-    member: &Member,
     developer_id: i64,
-    done: Option<&str>,
-) -> Result<Dashboard, AppError> {
-    let w = member.words;
-    let now = state.clock.now();
-    let today = today_local(now);
-    let products = crate::catalogue::products(state.db.pool(), &today.to_string()).await?;
-    let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
-    let (own, status) = crate::developer::store::threshold_and_status(state.db.pool(), developer_id).await?;
-    let notice = notice_for(&status).map(|key| w.t(key));
-    let threshold = own.unwrap_or(default_threshold);
-    let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    let balances = balances
-        .into_iter()
-        .map(|(code, balance)| BalanceCard {
-            name: products.iter().find(|p| p.code == code).map(|p| product_name(&w, p)).unwrap_or_default(),
-            code,
-            credited: balance.credited,
-            consumed: balance.consumed,
-            held: balance.held,
-            available: balance.available,
-            low: balance.credited > 0 && balance.available <= threshold,
-        })
-        .collect();
-    // Units used per Kuala Lumpur day (UTC+8, no daylight saving) over the last 30 days.
+    today: jiff::civil::Date,
+) -> Result<(Vec<Bar>, Vec<(String, &'static str)>, i64), AppError> {
     const DAY_MS: i64 = 86_400_000;
     const OFFSET_MS: i64 = 8 * 3_600_000;
     let today_number = (state.clock.now_ms() + OFFSET_MS) / DAY_MS;
@@ -229,6 +197,37 @@ async fn dashboard_page(
         })
         .collect::<Vec<_>>();
     let legend: Vec<(String, &'static str)> = products_used.iter().map(|p| (p.clone(), colour(p))).collect();
+    Ok((bars, legend, peak))
+}
+
+async fn dashboard_page(
+    state: &AppState,
+    member: &Member,
+    developer_id: i64,
+    done: Option<&str>,
+) -> Result<Dashboard, AppError> {
+    let w = member.words;
+    let now = state.clock.now();
+    let today = today_local(now);
+    let products = crate::catalogue::products(state.db.pool(), &today.to_string()).await?;
+    let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
+    let (own, status) = crate::developer::store::threshold_and_status(state.db.pool(), developer_id).await?;
+    let notice = notice_for(status).map(|key| w.t(key));
+    let threshold = own.unwrap_or(default_threshold);
+    let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let balances = balances
+        .into_iter()
+        .map(|(code, balance)| BalanceCard {
+            name: products.iter().find(|p| p.code == code).map(|p| product_name(&w, p)).unwrap_or_default(),
+            code,
+            credited: balance.credited,
+            consumed: balance.consumed,
+            held: balance.held,
+            available: balance.available,
+            low: balance.credited > 0 && balance.available <= threshold,
+        })
+        .collect();
+    let (bars, legend, peak) = usage_chart(state, developer_id, today).await?;
     let total: i64 = bars.iter().map(|b| b.units).sum();
     let chart_label =
         w.f("chart-label", [("days", USAGE_DAYS.to_string().as_str()), ("units", total.to_string().as_str())]);
@@ -289,14 +288,14 @@ struct NewRequest {
 /// or `None` once the retail team has verified it.
 async fn company_notice(state: &AppState, developer_id: i64) -> Result<Option<&'static str>, AppError> {
     let status = crate::developer::store::status(state.db.pool(), developer_id).await?;
-    Ok(notice_for(&status))
+    Ok(notice_for(status))
 }
 
-fn notice_for(status: &str) -> Option<&'static str> {
+fn notice_for(status: DeveloperStatus) -> Option<&'static str> {
     match status {
-        "verified" => None,
-        "rejected" => Some("rejected-notice"),
-        _ => Some("pending-verification-notice"),
+        DeveloperStatus::Verified => None,
+        DeveloperStatus::Rejected => Some("rejected-notice"),
+        DeveloperStatus::PendingVerification => Some("pending-verification-notice"),
     }
 }
 
@@ -325,7 +324,7 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
                     code: p.code.clone(),
                     name: product_name(&w, p),
                     validity_months: p.validity_months,
-                    price: p.unit_price.map(crate::money::Sen::display_rm).unwrap_or_default(),
+                    price: p.unit_price.map(crate::format::rm).unwrap_or_default(),
                     units: String::new(),
                     error: None,
                 })
@@ -343,6 +342,70 @@ pub async fn new_request(State(state): State<AppState>, member: Member) -> Respo
             render(StatusCode::OK, &page)
         }
         Err(error) => app_error_page(&member, &error),
+    }
+}
+
+/// What was typed into the new-request form's product lines.
+struct OrderForm {
+    /// Every product's line as shown again.
+    lines: Vec<ProductLine>,
+    /// The lines with units, for the service.
+    request_lines: Vec<NewLine>,
+    /// For each requested line, its place in `lines`.
+    positions: Vec<usize>,
+    /// What was wrong, in the reader's words.
+    errors: Vec<String>,
+}
+
+/// Reads the units typed per product (`typed[i]` for `products[i]`).
+fn read_order(w: &Words, products: &[Product], typed: Vec<String>) -> OrderForm {
+    let mut form =
+        OrderForm { lines: Vec::new(), request_lines: Vec::new(), positions: Vec::new(), errors: Vec::new() };
+    for (product, typed) in products.iter().zip(typed) {
+        let error = if typed.is_empty() {
+            None
+        } else {
+            match typed.parse::<i64>() {
+                Ok(units) if (1..=crate::request::LINE_UNITS_MAX).contains(&units) => {
+                    form.positions.push(form.lines.len());
+                    form.request_lines.push(NewLine { product: product.code.clone(), units });
+                    None
+                }
+                _ => Some(w.f("error-units", [("max", "100000")])),
+            }
+        };
+        if let Some(error) = &error {
+            form.errors.push(format!("{}: {error}", product.code));
+        }
+        form.lines.push(ProductLine {
+            code: product.code.clone(),
+            name: product_name(w, product),
+            validity_months: product.validity_months,
+            price: product.unit_price.map(crate::format::rm).unwrap_or_default(),
+            units: typed,
+            error,
+        });
+    }
+    form
+}
+
+/// Puts what the service refused about each line beside that line.
+fn place_line_problems(
+    w: &Words,
+    problems: &[(usize, LineProblem)],
+    positions: &[usize],
+    lines: &mut [ProductLine],
+    errors: &mut Vec<String>,
+) {
+    for (index, problem) in problems {
+        let text = match problem {
+            LineProblem::UnitsOutOfRange => w.f("error-units", [("max", "100000")]),
+            LineProblem::DuplicateProduct | LineProblem::InactiveProduct(_) => w.t("error-invalid-field"),
+        };
+        if let Some(line) = positions.get(*index).and_then(|&position| lines.get_mut(position)) {
+            errors.push(format!("{}: {text}", line.code));
+            line.error = Some(text);
+        }
     }
 }
 
@@ -373,37 +436,9 @@ pub async fn create_request(
         Ok(products) => products,
         Err(error) => return app_error_page(&member, &error),
     };
-    let mut lines = Vec::new();
-    let mut request_lines = Vec::new();
-    // For each requested line, its place in the form's product list.
-    let mut positions = Vec::new();
-    let mut errors = Vec::new();
-    for product in &products {
-        let typed = field(&format!("units-{}", product.code)).trim().to_owned();
-        let error = if typed.is_empty() {
-            None
-        } else {
-            match typed.parse::<i64>() {
-                Ok(units) if (1..=crate::request::LINE_UNITS_MAX).contains(&units) => {
-                    positions.push(lines.len());
-                    request_lines.push(NewLine { product: product.code.clone(), units });
-                    None
-                }
-                _ => Some(w.f("error-units", [("max", "100000")])),
-            }
-        };
-        if let Some(error) = &error {
-            errors.push(format!("{}: {error}", product.code));
-        }
-        lines.push(ProductLine {
-            code: product.code.clone(),
-            name: product_name(&w, product),
-            validity_months: product.validity_months,
-            price: product.unit_price.map(crate::money::Sen::display_rm).unwrap_or_default(),
-            units: typed,
-            error,
-        });
-    }
+    let typed: Vec<String> =
+        products.iter().map(|product| field(&format!("units-{}", product.code)).trim().to_owned()).collect();
+    let OrderForm { mut lines, request_lines, positions, mut errors } = read_order(&w, &products, typed);
     let note = field("note");
     let parsed_note = Some(note.trim()).filter(|n| !n.is_empty()).map(str::parse::<Message>).transpose();
     let note_error = parsed_note.as_ref().err().map(|error| match error {
@@ -425,16 +460,7 @@ pub async fn create_request(
     match outcome {
         Some(Ok(id)) => return Redirect::to(&format!("/requests/{id}?done=request-submitted")).into_response(),
         Some(Err(RequestError::Lines(problems))) => {
-            for (index, problem) in problems {
-                let text = match problem {
-                    LineProblem::UnitsOutOfRange => w.f("error-units", [("max", "100000")]),
-                    LineProblem::DuplicateProduct | LineProblem::InactiveProduct(_) => w.t("error-invalid-field"),
-                };
-                if let Some(line) = positions.get(index).and_then(|&position| lines.get_mut(position)) {
-                    errors.push(format!("{}: {text}", line.code));
-                    line.error = Some(text);
-                }
-            }
+            place_line_problems(&w, &problems, &positions, &mut lines, &mut errors)
         }
         Some(Err(error)) => return app_error_page(&member, &AppError::from(error)),
         None => {}
@@ -523,7 +549,7 @@ pub async fn ledger(
     let entries = rows
         .iter()
         .map(|e| EntryItem {
-            when: local_time(e.at_ms),
+            when: crate::format::date_time(e.at_ms),
             kind: w.t(&format!("entry-{}", e.kind)),
             product: e.product.clone(),
             units: format!("{:+}", signed_units(&e.kind, e.units)),
@@ -576,7 +602,7 @@ pub async fn documents(State(state): State<AppState>, member: Member) -> Respons
                 kind: w.t(&format!("document-{}", row.kind)),
                 request: row.request_number,
                 request_id: row.request_id,
-                date: local_date(&row.issued_on),
+                date: crate::format::stored_date(&row.issued_on),
             })
             .collect::<Vec<_>>()
     });

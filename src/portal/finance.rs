@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::developer::{RequestItem, local_date};
-use super::i18n::Words;
+use super::developer::RequestItem;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::clock::today_local;
 use crate::error::AppError;
+use crate::i18n::Words;
 use crate::request::store::ListFilter;
 use crate::state::AppState;
 
@@ -84,10 +84,6 @@ async fn monthly_sales(state: &AppState) -> Result<Vec<(String, String, i64, i64
     Ok(rows.into_iter().map(|r| (r.month, r.product, r.units, r.amount_sen)).collect())
 }
 
-fn rm(sen: i64) -> String {
-    crate::money::Sen::new(sen).map(crate::money::Sen::display_rm).unwrap_or_default()
-}
-
 /// `GET /finance/sales.csv`: monthly sales by product.
 pub async fn sales_csv(State(state): State<AppState>, member: Member) -> Response {
     if !member.is_finance() {
@@ -134,7 +130,7 @@ async fn page(
         .iter()
         .map(|row| RequestItem::new(&w, row, &today_text))
         .collect();
-    let receivables = crate::finance::store::list(state.db.pool(), Some("unpaid"))
+    let receivables = crate::finance::store::list(state.db.pool(), Some(crate::finance::InvoiceStatus::Unpaid))
         .await?
         .into_iter()
         .map(|invoice| Receivable {
@@ -142,12 +138,12 @@ async fn page(
                 .issued_on
                 .parse::<jiff::civil::Date>()
                 .map_or(0, |issued| i64::from((today - issued).get_days())),
-            issued_on: local_date(&invoice.issued_on),
+            issued_on: crate::format::stored_date(&invoice.issued_on),
             number: invoice.number,
             delivery_order: invoice.delivery_order_number,
             request: invoice.request,
             developer: invoice.developer,
-            total: invoice.total.display_rm(),
+            total: crate::format::rm(invoice.total),
         })
         .collect();
     let sales_rows = monthly_sales(state).await?;
@@ -166,12 +162,18 @@ async fn page(
         .zip(0_i64..)
         .map(|((month, sen), index)| {
             let height = sen.saturating_mul(100) / peak;
-            MonthBar { x: index * 50, y: 120 - height, height, month: month.clone(), amount: rm(*sen) }
+            MonthBar {
+                x: index * 50,
+                y: 120 - height,
+                height,
+                month: month.clone(),
+                amount: crate::format::rm_sen(*sen),
+            }
         })
         .collect();
     let sales = sales_rows
         .into_iter()
-        .map(|(month, product, units, sen)| SalesRow { month, product, units, amount: rm(sen) })
+        .map(|(month, product, units, sen)| SalesRow { month, product, units, amount: crate::format::rm_sen(sen) })
         .collect();
     Ok(FinancePage {
         chrome: Chrome::new(member, "finance", done),

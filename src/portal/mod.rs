@@ -5,7 +5,7 @@
 //! in one place. Templates live in `templates/portal/` and are checked at
 //! compile time; words live in `locales/`.
 //!
-//! `session` (sign-in, cookies, CSRF), `i18n` (words), `pages` (layout,
+//! `session` (sign-in, cookies, CSRF), `pages` (layout,
 //! sign-in, errors, assets), `developer` (dashboard, new request, ledger),
 //! `requests` (lists, the request page and its actions), `finance`.
 
@@ -13,12 +13,10 @@ pub mod account;
 pub mod admin;
 pub mod developer;
 pub mod finance;
-pub mod i18n;
 pub mod pages;
 pub mod registration;
 pub mod requests;
 pub mod session;
-pub mod store;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::i18n::Words;
 use super::session::{self, LANGUAGE_COOKIE, Member, SESSION_COOKIE, Visitor};
 use crate::auth::Role;
 use crate::auth::users::Language;
 use crate::error::AppError;
+use crate::i18n::Words;
 use crate::state::AppState;
 
 /// What the layout needs: words, who is signed in, which menu item is

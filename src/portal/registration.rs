@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::i18n::Words;
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
 use crate::developer::DeveloperCode;
 use crate::developer::service::{Decision, DeveloperError, RegistrationForm, Taken};
 use crate::error::AppError;
+use crate::i18n::Words;
 use crate::ledger::{Outcome, Reference, Rejection, SignedUnits, Written};
 use crate::state::AppState;
 
@@ -224,7 +224,7 @@ async fn developers_page(
                 contact: row.contact_person,
                 email: row.email,
                 phone: row.phone,
-                registered: super::developer::local_time(row.created_at_ms),
+                registered: crate::format::date_time(row.created_at_ms),
             })
             .collect::<Vec<_>>()
     });

@@ -12,14 +12,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::developer::{RequestItem, local_date, local_time};
-use super::i18n::Words;
+use super::developer::RequestItem;
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;
 use crate::auth::Role;
 use crate::clock::today_local;
 use crate::error::AppError;
 use crate::finance::service::FinanceError;
+use crate::i18n::Words;
 use crate::money::BasisPoints;
 use crate::request::RequestError;
 use crate::request::domain::{Action, Party, Status, transition};
@@ -371,45 +371,10 @@ async fn request_page(
     let events = store::events(&mut connection, id).await?;
     let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
     let procedures = crate::documents::procedures::current(&mut connection).await?;
-    let mut names: HashMap<String, String> = HashMap::new();
-    for event in &events {
-        if let Some(user_id) = event.actor.strip_prefix("user:").and_then(|n| n.parse::<i64>().ok()) {
-            if !names.contains_key(&event.actor) {
-                let name = crate::auth::store::user_name(&mut connection, user_id).await?;
-                names.insert(event.actor.clone(), name.unwrap_or_else(|| event.actor.clone()));
-            }
-        }
-    }
+    let names = actor_names(&mut connection, &events).await?;
     drop(connection);
-    let open = row.status.owner().is_some();
-    let (due, due_note, overdue) =
-        match row.due_on.as_deref().filter(|_| open).and_then(|d| d.parse::<jiff::civil::Date>().ok()) {
-            Some(due) if due < today => {
-                let late = calendar.working_days_between(due, today).to_string();
-                (due.strftime("%d/%m/%Y").to_string(), w.f("due-late", [("days", late.as_str())]), true)
-            }
-            Some(due) => {
-                let left = calendar.working_days_between(today, due).to_string();
-                (due.strftime("%d/%m/%Y").to_string(), w.f("due-left", [("days", left.as_str())]), false)
-            }
-            None => (String::new(), String::new(), false),
-        };
-    let party = party_of(member);
-    let allowed = |action: Action| transition(row.status, action, party).is_ok();
-    let mut can = Vec::new();
-    for (form, action) in [
-        ("info-request", Action::RequestInfo),
-        ("info-response", Action::RespondInfo),
-        ("quotation", Action::IssueQuotation),
-        ("payment", Action::SubmitPayment),
-        ("approve", Action::ApprovePayment),
-        ("invoice", Action::IssueInvoice),
-        ("cancel", Action::Cancel),
-    ] {
-        if allowed(action) {
-            can.push(form);
-        }
-    }
+    let (due, due_note, overdue) = due_of(&w, &row, &calendar, today);
+    let can = forms_allowed(row.status, party_of(member));
     let mut documents: Vec<(String, String)> =
         quotations.iter().map(|q| (q.number.clone(), format!("/api/v1/documents/{}.pdf", q.number))).collect();
     if let Some(invoice) = &invoice {
@@ -417,9 +382,7 @@ async fn request_page(
             documents.push((number.clone(), format!("/api/v1/documents/{number}.pdf")));
         }
     }
-    let rm = |sen: i64| crate::money::Sen::new(sen).map(crate::money::Sen::display_rm).unwrap_or_default();
     let preview = if can.contains(&"quotation") { preview(state, &lines).await? } else { None };
-    let percent = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
     Ok(RequestPage {
         chrome: Chrome::new(member, "requests", done),
         w,
@@ -440,55 +403,116 @@ async fn request_page(
         note: row.note.clone(),
         steps: steps(&w, row.status),
         lines,
-        quotations: quotations
-            .iter()
-            .rev()
-            .map(|q| QuotationItem {
-                number: q.number.clone(),
-                revision: q.revision,
-                subtotal: rm(q.subtotal),
-                discount: rm(q.discount),
-                tax_rate: percent(q.tax_bp),
-                tax: rm(q.tax),
-                total: rm(q.total),
-                valid_until: local_date(&q.valid_until),
-                superseded: q.superseded,
-            })
-            .collect(),
-        payments: payments
-            .iter()
-            .rev()
-            .map(|p| PaymentItem {
-                id: p.id,
-                method: w.t(&format!("method-{}", p.method)),
-                reference: p.reference.clone(),
-                amount: p.amount.display_rm(),
-                paid_on: local_date(&p.paid_on),
-                status: p.status.clone(),
-                status_label: w.t(&format!("payment-{}", p.status)),
-                reason: p.reason.clone().unwrap_or_default(),
-                document_url: format!("/api/v1/payments/{}/document", p.id),
-                is_image: p.document_type.starts_with("image/"),
-            })
-            .collect(),
+        quotations: quotations.iter().rev().map(QuotationItem::new).collect(),
+        payments: payments.iter().rev().map(|p| PaymentItem::new(&w, p)).collect(),
         documents,
         procedures: procedures.iter().map(|p| (p.filename.clone(), p.url())).collect(),
-        events: events
-            .iter()
-            .rev()
-            .map(|e| EventItem {
-                when: local_time(e.at_ms),
-                who: names.get(&e.actor).cloned().unwrap_or_else(|| w.t("actor-system")),
-                what: w.t(&format!("event-{}", e.action)),
-                message: e.message.clone().unwrap_or_default(),
-                due: e.due_on.as_deref().map(local_date).unwrap_or_default(),
-            })
-            .collect(),
+        events: events.iter().rev().map(|e| EventItem::new(&w, e, &names)).collect(),
         can,
         typed,
         today: today.strftime("%Y-%m-%d").to_string(),
         preview,
     })
+}
+
+/// The names of the people in a timeline, by actor (`user:7` → "Aisyah").
+async fn actor_names(
+    connection: &mut sqlx::AnyConnection,
+    events: &[store::EventRow],
+) -> Result<HashMap<String, String>, AppError> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    for event in events {
+        if let Some(user_id) = event.actor.strip_prefix("user:").and_then(|n| n.parse::<i64>().ok()) {
+            if !names.contains_key(&event.actor) {
+                let name = crate::auth::store::user_name(connection, user_id).await?;
+                names.insert(event.actor.clone(), name.unwrap_or_else(|| event.actor.clone()));
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The due date of an open request, what it means today, and whether it is late.
+fn due_of(
+    w: &Words,
+    row: &store::RequestRow,
+    calendar: &crate::calendar::WorkingCalendar,
+    today: jiff::civil::Date,
+) -> (String, String, bool) {
+    let open = row.status.owner().is_some();
+    match row.due_on.as_deref().filter(|_| open).and_then(|d| d.parse::<jiff::civil::Date>().ok()) {
+        Some(due) if due < today => {
+            let late = calendar.working_days_between(due, today).to_string();
+            (crate::format::date(due), w.f("due-late", [("days", late.as_str())]), true)
+        }
+        Some(due) => {
+            let left = calendar.working_days_between(today, due).to_string();
+            (crate::format::date(due), w.f("due-left", [("days", left.as_str())]), false)
+        }
+        None => (String::new(), String::new(), false),
+    }
+}
+
+/// The forms of the page the rules let this party use in this status.
+fn forms_allowed(status: Status, party: Party) -> Vec<&'static str> {
+    [
+        ("info-request", Action::RequestInfo),
+        ("info-response", Action::RespondInfo),
+        ("quotation", Action::IssueQuotation),
+        ("payment", Action::SubmitPayment),
+        ("approve", Action::ApprovePayment),
+        ("invoice", Action::IssueInvoice),
+        ("cancel", Action::Cancel),
+    ]
+    .into_iter()
+    .filter(|(_, action)| transition(status, *action, party).is_ok())
+    .map(|(form, _)| form)
+    .collect()
+}
+
+impl QuotationItem {
+    fn new(q: &store::QuotationRow) -> Self {
+        Self {
+            number: q.number.clone(),
+            revision: q.revision,
+            subtotal: crate::format::rm_sen(q.subtotal),
+            discount: crate::format::rm_sen(q.discount),
+            tax_rate: crate::format::percent_bp(q.tax_bp),
+            tax: crate::format::rm_sen(q.tax),
+            total: crate::format::rm_sen(q.total),
+            valid_until: crate::format::stored_date(&q.valid_until),
+            superseded: q.superseded,
+        }
+    }
+}
+
+impl PaymentItem {
+    fn new(w: &Words, p: &store::PaymentRow) -> Self {
+        Self {
+            id: p.id,
+            method: w.t(&format!("method-{}", p.method.as_str())),
+            reference: p.reference.clone(),
+            amount: crate::format::rm(p.amount),
+            paid_on: crate::format::stored_date(&p.paid_on),
+            status: p.status.as_str().to_owned(),
+            status_label: w.t(&format!("payment-{}", p.status.as_str())),
+            reason: p.reason.clone().unwrap_or_default(),
+            document_url: format!("/api/v1/payments/{}/document", p.id),
+            is_image: p.document_type.starts_with("image/"),
+        }
+    }
+}
+
+impl EventItem {
+    fn new(w: &Words, e: &store::EventRow, names: &HashMap<String, String>) -> Self {
+        Self {
+            when: crate::format::date_time(e.at_ms),
+            who: names.get(&e.actor).cloned().unwrap_or_else(|| w.t("actor-system")),
+            what: w.t(&format!("event-{}", e.action)),
+            message: e.message.clone().unwrap_or_default(),
+            due: e.due_on.as_deref().map(crate::format::stored_date).unwrap_or_default(),
+        }
+    }
 }
 
 /// The quotation the lines would get today without discount; `None` when a
@@ -511,14 +535,14 @@ async fn preview(state: &AppState, lines: &[(String, i64)]) -> Result<Option<Pre
         lines: pricing
             .lines
             .iter()
-            .map(|l| (l.product.clone(), l.units, l.unit_price.display_rm(), l.amount.display_rm()))
+            .map(|l| (l.product.clone(), l.units, crate::format::rm(l.unit_price), crate::format::rm(l.amount)))
             .collect(),
         subtotal_sen: pricing.subtotal.get(),
         tax_bp: bp,
-        subtotal: pricing.subtotal.display_rm(),
-        tax_rate: format!("{}.{:02}%", bp / 100, bp % 100),
-        tax: pricing.tax.display_rm(),
-        total: pricing.total.display_rm(),
+        subtotal: crate::format::rm(pricing.subtotal),
+        tax_rate: crate::format::percent(pricing.tax_rate),
+        tax: crate::format::rm(pricing.tax),
+        total: crate::format::rm(pricing.total),
     }))
 }
 
@@ -698,7 +722,7 @@ async fn perform(
 fn place(w: &Words, typed: &mut Typed, error: RequestError) -> Option<AppError> {
     let (field, text) = match &error {
         RequestError::AmountMismatch { total } => {
-            ("amount", w.f("error-amount-total", [("total", total.display_rm().as_str())]))
+            ("amount", w.f("error-amount-total", [("total", crate::format::rm(*total).as_str())]))
         }
         RequestError::DuplicatePayment => ("reference", w.t("error-duplicate-payment")),
         RequestError::Document(DocumentError::NameMismatch { actual, .. }) => {

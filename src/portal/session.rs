@@ -1,38 +1,22 @@
-//! Portal sessions: a random token in an HttpOnly, SameSite=Lax cookie
-//! (Secure when the portal is served over HTTPS), its SHA-256 in the
-//! `sessions` table so any node serves any request; a new token at every
-//! sign-in; a CSRF token per session checked on every form that changes
-//! something.
+//! Who is asking for a page: the `Visitor` (their words) and, when signed in,
+//! the `Member` — built on `auth::session`'s lookup — with the CSRF check of
+//! every form that changes something.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::i18n::Words;
 use crate::auth::users::Language;
 use crate::auth::{ApiCaller, Role};
 use crate::error::AppResult;
+use crate::i18n::Words;
 use crate::state::AppState;
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "kuota_session";
+pub use crate::auth::session::{SESSION_COOKIE, cookie, cookie_header, end, start};
+
 /// The language chosen before signing in.
 pub const LANGUAGE_COOKIE: &str = "kuota_lang";
-/// How long a session lasts after sign-in.
-pub const SESSION_TTL_MS: i64 = 8 * 3_600_000;
-
-/// The value of cookie `name`, if sent.
-#[must_use]
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(key, value)| (key == name).then_some(value))
-}
 
 /// A signed-in person.
 #[derive(Debug, Clone)]
@@ -111,8 +95,7 @@ impl FromRequestParts<AppState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let chosen = cookie(&parts.headers, LANGUAGE_COOKIE).and_then(|v| v.parse::<Language>().ok());
         let words = Words::new(chosen.unwrap_or(Language::Ms));
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Self { words, member: None }) };
-        match find(state, token).await {
+        match find(state, &parts.headers).await {
             Ok(member) => Ok(Self { words: member.as_ref().map_or(words, |m| m.words), member }),
             Err(error) => {
                 Err(super::pages::error_page(&words, None, axum::http::StatusCode::INTERNAL_SERVER_ERROR, &{
@@ -140,78 +123,22 @@ impl FromRequestParts<AppState> for Member {
     }
 }
 
-async fn find(state: &AppState, token: &str) -> AppResult<Option<Member>> {
-    let row =
-        super::store::find_session(state.db.pool(), &crate::auth::token::hash(token), state.clock.now_ms()).await?;
-    let Some(row) = row else { return Ok(None) };
-    let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
-    let language = row.language.parse::<Language>().unwrap_or(Language::Ms);
-    Ok(Some(Member {
-        caller: ApiCaller { client_id: None, user_id: Some(row.user_id), role, developer_id: row.developer_id },
-        user_id: row.user_id,
-        email: row.email,
-        name: row.name,
-        developer_code: row.developer_code,
-        csrf: row.csrf_token,
-        words: Words::new(language),
+async fn find(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Member>> {
+    let user = crate::auth::session::find(state, headers).await?;
+    Ok(user.map(|user| Member {
+        caller: user.caller,
+        user_id: user.user_id,
+        email: user.email,
+        name: user.name,
+        developer_code: user.developer_code,
+        csrf: user.csrf,
+        words: Words::new(user.language),
     }))
-}
-
-/// Starts a session for `user_id`, ending the one the browser held (the
-/// token changes at every sign-in); returns the Set-Cookie value.
-///
-/// # Errors
-/// A database fault or no randomness.
-pub async fn start(state: &AppState, user_id: i64, previous: Option<&str>) -> AppResult<String> {
-    let now_ms = state.clock.now_ms();
-    if let Some(previous) = previous {
-        end(state, previous).await?;
-    }
-    super::store::delete_expired_sessions(state.db.pool(), now_ms).await?;
-    let token = crate::auth::token::generate()?;
-    let csrf = crate::auth::token::generate()?;
-    super::store::insert_session(
-        state.db.pool(),
-        &crate::auth::token::hash(&token),
-        user_id,
-        &csrf,
-        now_ms,
-        now_ms + SESSION_TTL_MS,
-    )
-    .await?;
-    Ok(cookie_header(state, SESSION_COOKIE, &token, SESSION_TTL_MS / 1000))
-}
-
-/// Ends the session with this token.
-///
-/// # Errors
-/// A database fault.
-pub async fn end(state: &AppState, token: &str) -> AppResult<()> {
-    super::store::delete_session(state.db.pool(), &crate::auth::token::hash(token)).await?;
-    Ok(())
-}
-
-/// A Set-Cookie value: HttpOnly, SameSite=Lax, Secure over HTTPS.
-#[must_use]
-pub fn cookie_header(state: &AppState, name: &str, value: &str, max_age_seconds: i64) -> String {
-    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            "a=1; kuota_session=abc; kuota_session_x=no".parse().unwrap_or_else(|_| unreachable!()),
-        );
-        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie(&headers, "b"), None);
-    }
 
     #[test]
     fn tokens_compare_in_constant_time_and_exactly() {

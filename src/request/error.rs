@@ -68,7 +68,7 @@ pub enum RequestError {
         /// The company.
         code: String,
         /// Its status.
-        status: String,
+        status: crate::developer::domain::DeveloperStatus,
     },
     /// No lines, or more than ten (400).
     #[error("a request needs 1 to {max} lines", max = super::LINES_MAX)]

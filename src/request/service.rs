@@ -13,14 +13,16 @@ use sqlx::{Any, Transaction};
 
 use super::domain::{Action, Message, Party, Status};
 use super::numbering::{NumberKind, next_number};
-use super::payment::{Method, sniff};
+use super::payment::{Method, PaymentStatus, sniff};
 use super::store::{self, RequestRow};
 use super::{ActionContext, LINE_UNITS_MAX, LINES_MAX, LineProblem, RequestError, act, party_of};
-use crate::auth::{ApiCaller, Role, token::sha256_hex};
+use crate::auth::{ApiCaller, Role};
 use crate::calendar::WorkingCalendar;
 use crate::clock::today_local;
 use crate::db::is_unique_violation;
 use crate::developer::DeveloperCode;
+use crate::developer::domain::DeveloperStatus;
+use crate::digest::sha256_hex;
 use crate::ledger::Reference;
 use crate::money::{BasisPoints, Sen};
 use crate::state::AppState;
@@ -169,7 +171,7 @@ pub async fn submit(
         .await?
         .filter(|company| caller.may_see_developer(company.id))
         .ok_or_else(|| RequestError::DeveloperNotFound(developer.to_string()))?;
-    if company.status != "verified" {
+    if company.status != DeveloperStatus::Verified {
         return Err(RequestError::DeveloperNotVerified { code: company.code, status: company.status });
     }
     let lines = check_lines(state, lines).await?;
@@ -291,7 +293,7 @@ pub async fn issue_quotation(
     let pricing = super::quotation::price(&priced_lines, discount, settings.sst())?;
     let valid_until = step.calendar.add_working_days(today, settings.quotation_validity_working_days);
     let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
-    let summary = format!("{} · {}", pricing.total.display_rm(), valid_until.strftime("%d/%m/%Y"));
+    let summary = format!("{} · {}", crate::format::rm(pricing.total), crate::format::date(valid_until));
     let context = step.context(state, Some(&summary), Some(&number), Some(valid_until));
     act(&mut transaction, &step.row, Action::IssueQuotation, &context).await?;
     store::insert_quotation(
@@ -384,8 +386,8 @@ pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i
     // the ledger writer also takes the audit head before accounts.
     let context = step.context(state, None, None, None);
     act(&mut transaction, &step.row, Action::ApprovePayment, &context).await?;
-    if !store::decide_payment(&mut transaction, payment.id, "approved", None, step.now_ms).await? {
-        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status });
+    if !store::decide_payment(&mut transaction, payment.id, PaymentStatus::Approved, None, step.now_ms).await? {
+        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
     }
     let (developer_id, number) = (step.row.developer_id, step.row.number.clone());
     for (product, units) in store::lines(&mut transaction, step.row.id).await? {
@@ -413,8 +415,10 @@ pub async fn reject_payment(
     let valid_until = quotation.and_then(|q| q.valid_until.parse().ok());
     let context = step.context(state, Some(reason.as_str()), None, valid_until);
     act(&mut transaction, &step.row, Action::RejectPayment, &context).await?;
-    if !store::decide_payment(&mut transaction, payment.id, "rejected", Some(reason.as_str()), step.now_ms).await? {
-        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status });
+    if !store::decide_payment(&mut transaction, payment.id, PaymentStatus::Rejected, Some(reason.as_str()), step.now_ms)
+        .await?
+    {
+        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
     }
     let request_id = step.row.id;
     transaction.commit().await?;

@@ -500,19 +500,23 @@ pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx
     .bind(request_id)
     .fetch_all(&mut *connection)
     .await?;
+    // Every quotation's lines in one more query, whatever the number of revisions.
+    let line_rows = sqlx::query(
+        "SELECT l.quotation_id, l.product_code, l.units, l.unit_price_sen, l.amount_sen
+         FROM quotation_lines l JOIN quotations q ON q.id = l.quotation_id
+         WHERE q.request_id = $1 ORDER BY l.quotation_id, l.product_code",
+    )
+    .bind(request_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut lines_of: std::collections::HashMap<i64, Vec<(String, i64, i64, i64)>> = std::collections::HashMap::new();
+    for line in &line_rows {
+        let entry = (line.try_get(1)?, line.try_get(2)?, line.try_get(3)?, line.try_get(4)?);
+        lines_of.entry(line.try_get(0)?).or_default().push(entry);
+    }
     let mut quotations = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: i64 = row.try_get(0)?;
-        let line_rows = sqlx::query(
-            "SELECT product_code, units, unit_price_sen, amount_sen FROM quotation_lines WHERE quotation_id = $1 ORDER BY product_code",
-        )
-        .bind(id)
-        .fetch_all(&mut *connection)
-        .await?;
-        let lines = line_rows
-            .iter()
-            .map(|l| Ok((l.try_get(0)?, l.try_get(1)?, l.try_get(2)?, l.try_get(3)?)))
-            .collect::<sqlx::Result<Vec<_>>>()?;
         quotations.push(QuotationRow {
             id,
             number: row.try_get(1)?,
@@ -526,7 +530,7 @@ pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx
             issued_on: row.try_get(9)?,
             valid_until: row.try_get(10)?,
             superseded: row.try_get::<i64, _>(11)? == 1,
-            lines,
+            lines: lines_of.remove(&id).unwrap_or_default(),
         });
     }
     Ok(quotations)
@@ -548,16 +552,16 @@ pub struct PaymentRow {
     /// Request.
     #[serde(skip)]
     pub request_id: i64,
-    /// `po`, `bank_transfer` or `card_counter`.
-    pub method: String,
+    /// How it was paid.
+    pub method: super::payment::Method,
     /// PO number or transfer reference.
     pub reference: String,
     /// Amount.
     pub amount: Sen,
     /// `YYYY-MM-DD`.
     pub paid_on: String,
-    /// `submitted`, `approved` or `rejected`.
-    pub status: String,
+    /// Where it stands.
+    pub status: super::payment::PaymentStatus,
     /// Why it was rejected.
     pub reason: Option<String>,
     /// SHA-256 of the uploaded document (its blob key).
@@ -566,15 +570,20 @@ pub struct PaymentRow {
     pub document_type: String,
 }
 
+/// A stored name read back as its enum; an unknown one is a decoding fault.
+fn decoded<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("unknown stored value {text:?}").into()))
+}
+
 fn payment_from_row(row: &AnyRow) -> sqlx::Result<PaymentRow> {
     Ok(PaymentRow {
         id: row.try_get(0)?,
         request_id: row.try_get(1)?,
-        method: row.try_get(2)?,
+        method: decoded(row.try_get::<String, _>(2)?, |text| text.parse().ok())?,
         reference: row.try_get(3)?,
         amount: Sen::new(row.try_get(4)?).unwrap_or_default(),
         paid_on: row.try_get(5)?,
-        status: row.try_get(6)?,
+        status: decoded(row.try_get::<String, _>(6)?, super::payment::PaymentStatus::parse)?,
         reason: row.try_get(7)?,
         document_sha256: row.try_get(8)?,
         document_type: row.try_get(9)?,
@@ -610,14 +619,14 @@ pub async fn find_payment(connection: &mut AnyConnection, id: i64) -> sqlx::Resu
 pub async fn decide_payment(
     connection: &mut AnyConnection,
     id: i64,
-    status: &str,
+    status: super::payment::PaymentStatus,
     reason: Option<&str>,
     now_ms: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE payments SET status = $1, reason = $2, decided_at = $3 WHERE id = $4 AND status = 'submitted'",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(now_ms)
     .bind(id)

@@ -109,119 +109,152 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
         email: "m@model.my".parse().unwrap(),
     };
     let developer_id = insert_verified(fixture.db.pool(), &developer, fixture.clock.now_ms()).await.unwrap().id;
+    let subject = Subject { developer_id, code: developer.code.to_string() };
     let mut model = Model::default();
     for step in steps {
-        let now_ms = fixture.clock.now_ms();
-        match step {
-            Step::Consume { product, units } => {
-                let reference = Reference::new("p").unwrap();
-                let operation = Operation::Consume {
-                    developer_id,
-                    product: PRODUCTS[product].into(),
-                    units: Units::new(units).unwrap(),
-                    reference,
-                };
-                let outcome = write(&fixture.ledger, operation).await;
-                model.expire(now_ms);
-                let enough = model.available(product) >= units;
-                prop_assert_eq!(
-                    matches!(outcome, Outcome::Consumed { .. }),
-                    enough,
-                    "consume {} of {}: {:?}",
-                    units,
-                    product,
-                    outcome
-                );
-                if enough {
-                    model.accounts.entry(product).or_default().1 += units;
-                }
-            }
-            Step::Hold { product, units, seconds } => {
-                let operation = Operation::PlaceHold {
-                    developer_id,
-                    developer_code: developer.code.to_string(),
-                    product: PRODUCTS[product].into(),
-                    units: Units::new(units).unwrap(),
-                    reference: Reference::new("h").unwrap(),
-                    expiry: HoldExpiry::new(Some(seconds)).unwrap(),
-                };
-                let outcome = write(&fixture.ledger, operation).await;
-                model.expire(now_ms);
-                let enough = model.available(product) >= units;
-                match outcome {
-                    Outcome::HoldPlaced(hold) => {
-                        prop_assert!(enough, "hold placed without enough units");
-                        model.accounts.entry(product).or_default().2 += units;
-                        model.holds.push(ModelHold {
-                            id: hold.id,
-                            product,
-                            units,
-                            expires_at_ms: now_ms + seconds * 1000,
-                            pending: true,
-                        });
-                    }
-                    other => prop_assert!(
-                        !enough && matches!(other, Outcome::Rejected(Rejection::InsufficientQuota { .. })),
-                        "{:?}",
-                        other
-                    ),
-                }
-            }
-            Step::Commit { hold } | Step::Release { hold } if hold < model.holds.len() => {
-                let commit = matches!(step, Step::Commit { .. });
-                let settlement = if commit { HoldSettlement::Commit } else { HoldSettlement::Release };
-                let outcome =
-                    write(&fixture.ledger, Operation::SettleHold { hold_id: model.holds[hold].id, settlement }).await;
-                model.expire(now_ms);
-                let target = &mut model.holds[hold];
-                prop_assert_eq!(matches!(outcome, Outcome::HoldSettled(_)), target.pending, "{:?}", outcome);
-                if target.pending {
-                    target.pending = false;
-                    let account = model.accounts.entry(target.product).or_default();
-                    account.2 -= target.units;
-                    if commit {
-                        account.1 += target.units;
-                    }
-                }
-            }
-            Step::Commit { .. } | Step::Release { .. } => {}
-            Step::Advance { seconds } => {
-                fixture.clock.advance_seconds(seconds);
-                fixture.ledger.expire_due_holds().await.unwrap();
-                model.expire(fixture.clock.now_ms());
-            }
-            Step::Adjust { product, units } => {
-                let operation = Operation::Adjust {
-                    developer_id,
-                    product: PRODUCTS[product].into(),
-                    units: SignedUnits::new(units).unwrap(),
-                    reason: Reference::new("a").unwrap(),
-                };
-                let outcome = write(&fixture.ledger, operation).await;
-                model.expire(now_ms);
-                let allowed = model.available(product) + units >= 0;
-                prop_assert_eq!(matches!(outcome, Outcome::Adjusted { .. }), allowed, "{:?}", outcome);
-                if allowed {
-                    model.accounts.entry(product).or_default().0 += units;
-                }
-            }
-        }
-        let balances = fixture.ledger.balances(developer_id).await.unwrap();
-        model.expire(fixture.clock.now_ms());
-        for (index, product) in PRODUCTS.iter().enumerate() {
-            let (_, stored) = balances.iter().find(|(code, _)| code == product).unwrap();
-            let (credited, consumed, held) = model.accounts.get(&index).copied().unwrap_or_default();
-            prop_assert_eq!(
-                (stored.credited, stored.consumed, stored.held, stored.available),
-                (credited, consumed, held, credited - consumed - held)
-            );
-            prop_assert!(stored.available >= 0 && stored.held >= 0);
-        }
+        apply_step(fixture, &subject, &mut model, step).await?;
+        check_balances(fixture, developer_id, &mut model).await?;
     }
     let (_, wrong) = kuota::ledger::verify::verify(fixture.db.pool()).await.unwrap();
     prop_assert!(wrong.is_empty(), "{:?}", wrong);
     let (_, bad) = kuota::audit::verify(fixture.db.pool()).await.unwrap();
     prop_assert_eq!(bad, None);
+    Ok(())
+}
+
+/// The developer a case runs against.
+struct Subject {
+    developer_id: i64,
+    code: String,
+}
+
+/// Applies one step to the ledger and the model, checking the ledger's answer.
+async fn apply_step(fixture: &Fixture, subject: &Subject, model: &mut Model, step: Step) -> Result<(), TestCaseError> {
+    let now_ms = fixture.clock.now_ms();
+    let developer_id = subject.developer_id;
+    match step {
+        Step::Consume { product, units } => {
+            let reference = Reference::new("p").unwrap();
+            let operation = Operation::Consume {
+                developer_id,
+                product: PRODUCTS[product].into(),
+                units: Units::new(units).unwrap(),
+                reference,
+            };
+            let outcome = write(&fixture.ledger, operation).await;
+            model.expire(now_ms);
+            let enough = model.available(product) >= units;
+            prop_assert_eq!(
+                matches!(outcome, Outcome::Consumed { .. }),
+                enough,
+                "consume {} of {}: {:?}",
+                units,
+                product,
+                outcome
+            );
+            if enough {
+                model.accounts.entry(product).or_default().1 += units;
+            }
+        }
+        Step::Hold { product, units, seconds } => hold_step(fixture, subject, model, (product, units, seconds)).await?,
+        Step::Commit { hold } | Step::Release { hold } if hold < model.holds.len() => {
+            settle_step(fixture, model, hold, matches!(step, Step::Commit { .. })).await?;
+        }
+        Step::Commit { .. } | Step::Release { .. } => {}
+        Step::Advance { seconds } => {
+            fixture.clock.advance_seconds(seconds);
+            fixture.ledger.expire_due_holds().await.unwrap();
+            model.expire(fixture.clock.now_ms());
+        }
+        Step::Adjust { product, units } => {
+            let operation = Operation::Adjust {
+                developer_id,
+                product: PRODUCTS[product].into(),
+                units: SignedUnits::new(units).unwrap(),
+                reason: Reference::new("a").unwrap(),
+            };
+            let outcome = write(&fixture.ledger, operation).await;
+            model.expire(now_ms);
+            let allowed = model.available(product) + units >= 0;
+            prop_assert_eq!(matches!(outcome, Outcome::Adjusted { .. }), allowed, "{:?}", outcome);
+            if allowed {
+                model.accounts.entry(product).or_default().0 += units;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn hold_step(
+    fixture: &Fixture,
+    subject: &Subject,
+    model: &mut Model,
+    (product, units, seconds): (usize, i64, i64),
+) -> Result<(), TestCaseError> {
+    let now_ms = fixture.clock.now_ms();
+    let operation = Operation::PlaceHold {
+        developer_id: subject.developer_id,
+        developer_code: subject.code.clone(),
+        product: PRODUCTS[product].into(),
+        units: Units::new(units).unwrap(),
+        reference: Reference::new("h").unwrap(),
+        expiry: HoldExpiry::new(Some(seconds)).unwrap(),
+    };
+    let outcome = write(&fixture.ledger, operation).await;
+    model.expire(now_ms);
+    let enough = model.available(product) >= units;
+    match outcome {
+        Outcome::HoldPlaced(hold) => {
+            prop_assert!(enough, "hold placed without enough units");
+            model.accounts.entry(product).or_default().2 += units;
+            model.holds.push(ModelHold {
+                id: hold.id,
+                product,
+                units,
+                expires_at_ms: now_ms + seconds * 1000,
+                pending: true,
+            });
+        }
+        other => prop_assert!(
+            !enough && matches!(other, Outcome::Rejected(Rejection::InsufficientQuota { .. })),
+            "{:?}",
+            other
+        ),
+    }
+    Ok(())
+}
+
+async fn settle_step(fixture: &Fixture, model: &mut Model, hold: usize, commit: bool) -> Result<(), TestCaseError> {
+    let now_ms = fixture.clock.now_ms();
+    let settlement = if commit { HoldSettlement::Commit } else { HoldSettlement::Release };
+    let outcome = write(&fixture.ledger, Operation::SettleHold { hold_id: model.holds[hold].id, settlement }).await;
+    model.expire(now_ms);
+    let target = &mut model.holds[hold];
+    prop_assert_eq!(matches!(outcome, Outcome::HoldSettled(_)), target.pending, "{:?}", outcome);
+    if target.pending {
+        target.pending = false;
+        let account = model.accounts.entry(target.product).or_default();
+        account.2 -= target.units;
+        if commit {
+            account.1 += target.units;
+        }
+    }
+    Ok(())
+}
+
+/// Every stored balance equals the model's, and none is negative.
+async fn check_balances(fixture: &Fixture, developer_id: i64, model: &mut Model) -> Result<(), TestCaseError> {
+    let balances = fixture.ledger.balances(developer_id).await.unwrap();
+    model.expire(fixture.clock.now_ms());
+    for (index, product) in PRODUCTS.iter().enumerate() {
+        let (_, stored) = balances.iter().find(|(code, _)| code == product).unwrap();
+        let (credited, consumed, held) = model.accounts.get(&index).copied().unwrap_or_default();
+        prop_assert_eq!(
+            (stored.credited, stored.consumed, stored.held, stored.available),
+            (credited, consumed, held, credited - consumed - held)
+        );
+        prop_assert!(stored.available >= 0 && stored.held >= 0);
+    }
     Ok(())
 }
 
