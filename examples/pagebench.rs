@@ -83,6 +83,7 @@ async fn main() {
         mail_from: "kuota@localhost".into(),
         mail_retry_base_ms: 1000,
         public_url: "http://127.0.0.1".into(),
+        trusted_proxies: Vec::new(),
     };
     let db = Db::connect(&config).await.unwrap();
     db.migrate().await.unwrap();
@@ -103,7 +104,10 @@ async fn main() {
     let backend = format!("{:?}", db.backend());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, kuota::startup::app(state)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, kuota::startup::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+    });
     let run = Run { address, backend, requests, entries, samples, seeded_s };
     time_pages(&run, &sessions).await;
 }

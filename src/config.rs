@@ -28,6 +28,10 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_MAIL_FROM", "the From address of every message (default kuota@localhost)"),
     ("KUOTA_MAIL_RETRY_BASE_MS", "first retry delay of a failed message, doubling each time (default 5000)"),
     ("KUOTA_PUBLIC_URL", "the portal's address in e-mail links (default http://<KUOTA_LISTEN>)"),
+    (
+        "KUOTA_TRUSTED_PROXIES",
+        "comma-separated addresses of reverse proxies whose X-Forwarded-For is believed (default none)",
+    ),
     ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
@@ -74,6 +78,8 @@ pub struct Config {
     pub mail_retry_base_ms: i64,
     /// The portal's address, for links in e-mail.
     pub public_url: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The keys a TOML file may hold.
@@ -89,6 +95,7 @@ struct FileConfig {
     mail_from: Option<String>,
     mail_retry_base_ms: Option<i64>,
     public_url: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Config {
@@ -142,6 +149,19 @@ impl Config {
                 })?,
                 None => file.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             };
+        let trusted_proxies = variables
+            .get("KUOTA_TRUSTED_PROXIES")
+            .cloned()
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                text.parse::<std::net::IpAddr>()
+                    .with_context(|| format!("KUOTA_TRUSTED_PROXIES: {text:?} is not an IP address"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let sqlite_synchronous = match variables.get("KUOTA_SQLITE_SYNCHRONOUS").map(|s| s.to_ascii_lowercase()) {
             Some(text) if text == "full" => SqliteSynchronous::Full,
             Some(text) if text == "normal" => SqliteSynchronous::Normal,
@@ -172,6 +192,7 @@ impl Config {
                 .cloned()
                 .or(file.public_url)
                 .unwrap_or_else(|| format!("http://{listen}")),
+            trusted_proxies,
         };
         Ok((config, unknown))
     }

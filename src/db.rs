@@ -94,6 +94,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_one_boolean_convention.sql"),
         postgres: include_str!("../migrations/postgres/0009_one_boolean_convention.sql"),
     },
+    Migration {
+        version: 10,
+        name: "sign_in_attempts",
+        sqlite: include_str!("../migrations/sqlite/0010_sign_in_attempts.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sign_in_attempts.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

@@ -302,7 +302,7 @@ async fn pay(state: &AppState, developer: &ApiCaller, id: i64, method: &str, ref
     let payment = NewPayment {
         method: method.parse().map_err(|e| internal(&e))?,
         reference: crate::ledger::Reference::new(reference).map_err(|e| internal(&e))?,
-        amount: crate::money::Sen::new(quotation.total).map_err(|e| internal(&e))?,
+        amount: quotation.total,
         paid_on: crate::clock::today_local(state.clock.now()),
         file_name: Some(format!("{reference}.pdf")),
         document: proof(reference),

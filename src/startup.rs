@@ -137,7 +137,8 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     let db = Db::connect(config).await?;
     db.migrate().await?;
     let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
-    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone());
+    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone())
+        .with_trusted_proxies(&config.trusted_proxies);
     if demo {
         if crate::demo::seed(&state).await? {
             println!(
@@ -158,7 +159,9 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     db.close().await;
     Ok(())
 }

@@ -24,6 +24,10 @@ pub struct AppState {
     pub blobs: Arc<dyn crate::blob::BlobStore>,
     /// The portal's address, for links in e-mail.
     pub public_url: String,
+    /// Password hashing off the async workers, bounded.
+    pub hasher: crate::auth::password::Hasher,
+    /// Proxies whose `X-Forwarded-For` is believed (see `auth::address`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl AppState {
@@ -31,6 +35,21 @@ impl AppState {
     #[must_use]
     pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
         let ledger = Ledger::start(db.clone(), clock.clone());
-        Self { db, ledger, clock, token_cache: crate::auth::cache::TokenCache::default(), blobs, public_url }
+        Self {
+            db,
+            ledger,
+            clock,
+            token_cache: crate::auth::cache::TokenCache::default(),
+            blobs,
+            public_url,
+            hasher: crate::auth::password::Hasher::for_this_machine(),
+            trusted_proxies: Arc::from([]),
+        }
+    }
+
+    /// The same state, believing `X-Forwarded-For` from these proxies.
+    #[must_use]
+    pub fn with_trusted_proxies(self, proxies: &[std::net::IpAddr]) -> Self {
+        Self { trusted_proxies: Arc::from(proxies), ..self }
     }
 }

@@ -25,10 +25,11 @@ struct Credentials {
 
 async fn sign_in(
     State(state): State<AppState>,
+    address: super::address::ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let now_ms = state.clock.now_ms();
-    let caller = super::users::sign_in(state.db.pool(), &body.email, &body.password, now_ms).await?;
+    let caller = super::service::sign_in(&state, &body.email, &body.password, &address.0).await?;
     let user_id = caller.user_id.unwrap_or_default();
     let token = super::users::create_token(state.db.pool(), user_id, now_ms).await?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "role": caller.role.as_str()}))))

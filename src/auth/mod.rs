@@ -3,9 +3,11 @@
 //! may also use personal tokens over the API. Only SHA-256 of any token is
 //! stored; passwords are Argon2id.
 
+pub mod address;
 pub mod cache;
 pub mod http;
 pub mod password;
+pub mod service;
 pub mod session;
 pub mod store;
 pub mod token;

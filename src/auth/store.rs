@@ -201,30 +201,53 @@ pub async fn find_user_credentials(pool: &AnyPool, email: &EmailAddress) -> sqlx
     .transpose()
 }
 
-/// Failed sign-ins of a user after this moment (Unix ms).
+/// Records a sign-in attempt before its password is checked, as failed;
+/// returns its id.
 ///
 /// # Errors
 /// A database fault.
-pub async fn count_failed_sign_ins(pool: &AnyPool, user_id: i64, after_ms: i64) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) FROM login_attempts WHERE user_id = $1 AND succeeded = 0 AND created_at > $2")
-        .bind(user_id)
-        .bind(after_ms)
-        .fetch_one(pool)
-        .await?
-        .try_get::<i64, _>(0)
+pub async fn insert_sign_in_attempt(pool: &AnyPool, account: &str, address: &str, now_ms: i64) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO sign_in_attempts (account, address, succeeded, created_at) VALUES ($1, $2, 0, $3) RETURNING id",
+    )
+    .bind(account)
+    .bind(address)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?
+    .try_get(0)
 }
 
-/// Records a sign-in attempt.
+/// Failed (or not yet checked) attempts since `after_ms`: for this account
+/// from this address, and from this address for any account.
 ///
 /// # Errors
 /// A database fault.
-pub async fn insert_login_attempt(pool: &AnyPool, user_id: i64, succeeded: bool, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO login_attempts (user_id, succeeded, created_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(i64::from(succeeded))
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
+pub async fn count_sign_in_failures(
+    pool: &AnyPool,
+    account: &str,
+    address: &str,
+    after_ms: i64,
+) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT
+           (SELECT COUNT(*) FROM sign_in_attempts WHERE account = $1 AND address = $2 AND succeeded = 0 AND created_at > $3),
+           (SELECT COUNT(*) FROM sign_in_attempts WHERE address = $2 AND succeeded = 0 AND created_at > $3)",
+    )
+    .bind(account)
+    .bind(address)
+    .bind(after_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Marks an attempt as the right password.
+///
+/// # Errors
+/// A database fault.
+pub async fn mark_sign_in_succeeded(pool: &AnyPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sign_in_attempts SET succeeded = 1 WHERE id = $1").bind(id).execute(pool).await?;
     Ok(())
 }
 

@@ -1,17 +1,12 @@
-//! Users: people with a role, their personal API tokens, and sign-in with
-//! throttling (5 failures per account in 15 minutes lock it for 15 minutes).
+//! Users: people with a role and their personal API tokens (signing in is
+//! `auth::service`).
 
 use sqlx::{AnyConnection, AnyPool};
 
-use super::{ApiCaller, Role, password, token};
+use super::{Role, token};
 use crate::db::is_unique_violation;
 use crate::developer::{DisplayName, EmailAddress};
 use crate::error::{AppError, AppResult};
-
-/// Failed sign-ins that lock an account.
-pub const LOGIN_FAILURES_MAX: i64 = 5;
-/// The window in which they are counted, and how long the lock lasts.
-pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// The language a user reads kuota in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,41 +113,4 @@ pub async fn create_token(pool: &AnyPool, user_id: i64, now_ms: i64) -> anyhow::
     };
     crate::audit::record_alone(pool, &audit).await?;
     Ok(secret)
-}
-
-/// Checks an e-mail and password, with throttling, and records the attempt.
-/// Unknown e-mail and wrong password get the same answer.
-///
-/// # Errors
-/// 401 for bad credentials, 429 while the account is locked.
-pub async fn sign_in(pool: &AnyPool, email: &str, password_text: &str, now_ms: i64) -> AppResult<ApiCaller> {
-    let refused = || AppError::Unauthorized("the e-mail or password is wrong".into());
-    let email: EmailAddress = email.parse().map_err(|_| refused())?;
-    let user = super::store::find_user_credentials(pool, &email).await?;
-    let Some(user) = user else {
-        // Spend the same time as a real check, so timing does not reveal accounts.
-        let _ = password::verify(
-            password_text,
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI",
-        );
-        return Err(refused());
-    };
-    let user_id = user.id;
-    let failures = super::store::count_failed_sign_ins(pool, user_id, now_ms - LOGIN_WINDOW_MS).await?;
-    if failures >= LOGIN_FAILURES_MAX {
-        return Err(AppError::TooManyRequests(format!(
-            "this account is locked for 15 minutes after {LOGIN_FAILURES_MAX} failed sign-ins"
-        )));
-    }
-    let succeeded = password::verify(password_text, &user.password_hash);
-    super::store::insert_login_attempt(pool, user_id, succeeded, now_ms).await?;
-    let subject = format!("user:{user_id}");
-    let action = if succeeded { "user.sign_in" } else { "user.sign_in_failed" };
-    let audit =
-        crate::audit::Record { actor: &subject, action, subject: &subject, before: None, after: None, at_ms: now_ms };
-    crate::audit::record_alone(pool, &audit).await?;
-    if !succeeded {
-        return Err(refused());
-    }
-    user.caller().ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} has an unknown role")))
 }

@@ -145,6 +145,9 @@ pub enum DeveloperError {
         /// Its status now.
         status: super::domain::DeveloperStatus,
     },
+    /// The password checker is full (429).
+    #[error("too many passwords are being checked right now; try again in a moment")]
+    Busy,
     /// A fault.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -166,6 +169,7 @@ impl From<DeveloperError> for AppError {
             DeveloperError::Forbidden(_) => Self::Forbidden(detail),
             DeveloperError::NotFound(_) => Self::NotFound(detail),
             DeveloperError::NotPending { .. } => Self::conflict("developer-not-pending", detail),
+            DeveloperError::Busy => Self::TooManyRequests(detail),
             DeveloperError::Internal(cause) => Self::Internal(cause),
         }
     }
@@ -177,11 +181,10 @@ impl From<DeveloperError> for AppError {
 /// # Errors
 /// A code, SSM number or user e-mail already taken, or a fault.
 pub async fn register(state: &AppState, registration: Registration) -> Result<(), DeveloperError> {
-    let password = registration.user_password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| anyhow::anyhow!("hashing task: {e}"))?
-        .map_err(|e| e.context("hashing the password"))?;
+    let password_hash = state.hasher.hash(&registration.user_password).await.map_err(|error| match error {
+        password::HashError::Busy => DeveloperError::Busy,
+        password::HashError::Failed(cause) => DeveloperError::Internal(cause),
+    })?;
     let developer = &registration.developer;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::developer::domain::STATES;
 use crate::error::AppResult;
 use crate::format;
+use crate::money::Sen;
 use crate::request::store::{QuotationRow, current_quotation};
 
 struct RequestParty {
@@ -38,8 +39,8 @@ async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx:
 
 async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced: bool) -> sqlx::Result<Vec<Line>> {
     let mut lines = Vec::new();
-    for (product, units, unit_price, amount) in &quotation.lines {
-        let label = super::store::product_label(&mut *connection, product).await?;
+    for line in &quotation.lines {
+        let label = super::store::product_label(&mut *connection, &line.product).await?;
         let months = label.validity_months;
         let (validity_ms, validity_en) = if months % 12 == 0 {
             (format!("{} tahun", months / 12), format!("{} year{}", months / 12, if months == 12 { "" } else { "s" }))
@@ -47,37 +48,34 @@ async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced:
             (format!("{months} bulan"), format!("{months} month{}", if months == 1 { "" } else { "s" }))
         };
         lines.push(Line {
-            product: product.clone(),
+            product: line.product.clone(),
             name_ms: label.name_ms,
             name_en: label.name_en,
             validity_ms,
             validity_en,
-            units: units.to_string(),
-            unit_price: if priced { format::rm_sen(*unit_price) } else { String::new() },
-            amount: if priced { format::rm_sen(*amount) } else { String::new() },
+            units: line.units.to_string(),
+            unit_price: if priced { format::rm(line.unit_price) } else { String::new() },
+            amount: if priced { format::rm(line.amount) } else { String::new() },
         });
     }
     Ok(lines)
 }
 
 fn totals(quotation: &QuotationRow) -> Vec<Labelled> {
-    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", format::rm_sen(quotation.subtotal))];
-    if quotation.discount > 0 {
+    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", format::rm(quotation.subtotal))];
+    if quotation.discount > Sen::ZERO {
         totals.push(Labelled::new(
-            &format!("Diskaun {}", format::percent_bp(quotation.discount_bp)),
-            &format!("Discount {}", format::percent_bp(quotation.discount_bp)),
-            format!("− {}", format::rm_sen(quotation.discount)),
+            &format!("Diskaun {}", format::percent(quotation.discount_rate)),
+            &format!("Discount {}", format::percent(quotation.discount_rate)),
+            format!("− {}", format::rm(quotation.discount)),
         ));
     }
     totals.push(Labelled::new(
-        &format!("Cukai Perkhidmatan (SST) {}", format::percent_bp(quotation.tax_bp)),
-        &format!("Service Tax (SST) {}", format::percent_bp(quotation.tax_bp)),
-        format::rm_sen(quotation.tax),
+        &format!("Cukai Perkhidmatan (SST) {}", format::percent(quotation.tax_rate)),
+        &format!("Service Tax (SST) {}", format::percent(quotation.tax_rate)),
+        format::rm(quotation.tax),
     ));
-    totals.push(Labelled {
-        strong: true,
-        ..Labelled::new("Jumlah keseluruhan", "Total", format::rm_sen(quotation.total))
-    });
+    totals.push(Labelled { strong: true, ..Labelled::new("Jumlah keseluruhan", "Total", format::rm(quotation.total)) });
     totals
 }
 
@@ -129,7 +127,7 @@ async fn quotation_document(
 ) -> AppResult<Document> {
     let number = quotation.number.as_str();
     let party = request_party(connection, request_id).await?;
-    let valid_until = format::stored_date(&quotation.valid_until);
+    let valid_until = format::date(quotation.valid_until);
     Ok(Document {
         title_ms: "SEBUT HARGA".into(),
         title_en: "Quotation".into(),
@@ -142,7 +140,7 @@ async fn quotation_document(
                 "Quotation no.",
                 format!("{number} (semakan / revision {})", quotation.revision),
             ),
-            Labelled::new("Tarikh", "Date", format::stored_date(&quotation.issued_on)),
+            Labelled::new("Tarikh", "Date", format::date(quotation.issued_on)),
             Labelled::new("Sah sehingga", "Valid until", valid_until.clone()),
             Labelled::new("No. permohonan", "Request no.", party.request_number),
         ],
@@ -184,8 +182,8 @@ async fn invoice_document(
     } else {
         "Belum dibayar / Unpaid".to_owned()
     };
-    let taxed = format::rm_sen(quotation.subtotal - quotation.discount);
-    let rate = format::percent_bp(quotation.tax_bp);
+    let taxed = format::rm(quotation.subtotal.minus(quotation.discount));
+    let rate = format::percent(quotation.tax_rate);
     Ok(Document {
         title_ms: "INVOIS CUKAI".into(),
         title_en: "Tax invoice".into(),

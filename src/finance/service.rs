@@ -90,7 +90,7 @@ pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64
         number: &invoice_number,
         delivery_order_number: &delivery_number,
         request_id,
-        total_sen: quotation.total,
+        total_sen: quotation.total.get(),
         status: if is_paid { super::InvoiceStatus::Paid } else { super::InvoiceStatus::Unpaid },
         issued_on: &step.today.to_string(),
         paid_on: paid.as_ref().filter(|_| is_paid).map(|p| p.paid_on.as_str()),

@@ -175,7 +175,15 @@ pub async fn reset(
 }
 
 async fn set_password(state: &AppState, token: &str, password: &str) -> AppResult<bool> {
-    let hash = crate::auth::password::hash(password)?;
+    // The link first: hashing is the expensive part, and no one without a
+    // live link may make the server do it.
+    if link_user(state, token).await?.is_none() {
+        return Ok(false);
+    }
+    let hash = state.hasher.hash(password).await.map_err(|error| match error {
+        crate::auth::password::HashError::Busy => AppError::TooManyRequests(error.to_string()),
+        crate::auth::password::HashError::Failed(cause) => AppError::Internal(cause),
+    })?;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
     let used =

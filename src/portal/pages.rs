@@ -329,6 +329,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     visitor: Visitor,
+    address: crate::auth::address::ClientAddress,
     headers: HeaderMap,
     PortalForm(form): PortalForm<LoginForm>,
 ) -> Response {
@@ -340,14 +341,18 @@ pub async fn login(
         let error = Some(w.t("error-login-expired"));
         return login_form(&state, w, form.email, next, fresh_csrf, error, StatusCode::FORBIDDEN);
     }
-    let now_ms = state.clock.now_ms();
-    let caller = match crate::auth::users::sign_in(state.db.pool(), &form.email, &form.password, now_ms).await {
+    let caller = match crate::auth::service::sign_in(&state, &form.email, &form.password, &address.0).await {
         Ok(caller) => caller,
         Err(error) => {
+            use crate::auth::service::SignInError;
             let (key, status) = match &error {
-                AppError::TooManyRequests(_) => ("error-login-locked", StatusCode::TOO_MANY_REQUESTS),
-                AppError::Unauthorized(_) => ("error-login-wrong", StatusCode::UNAUTHORIZED),
-                _ => ("error-internal", StatusCode::INTERNAL_SERVER_ERROR),
+                SignInError::Throttled => ("error-login-locked", StatusCode::TOO_MANY_REQUESTS),
+                SignInError::Busy(_) => ("error-login-busy", StatusCode::TOO_MANY_REQUESTS),
+                SignInError::Refused => ("error-login-wrong", StatusCode::UNAUTHORIZED),
+                SignInError::Internal(cause) => {
+                    tracing::error!(error = format!("{cause:#}"), "signing in");
+                    ("error-internal", StatusCode::INTERNAL_SERVER_ERROR)
+                }
             };
             return login_form(&state, w, form.email, next, fresh_csrf, Some(w.t(key)), status);
         }

@@ -465,7 +465,7 @@ fn forms_allowed(status: Status, party: Party) -> Vec<&'static str> {
         ("cancel", Action::Cancel),
     ]
     .into_iter()
-    .filter(|(_, action)| transition(status, *action, party).is_ok())
+    .filter(|(_, action)| transition(Some(status), *action, party).is_ok())
     .map(|(form, _)| form)
     .collect()
 }
@@ -475,12 +475,12 @@ impl QuotationItem {
         Self {
             number: q.number.clone(),
             revision: q.revision,
-            subtotal: crate::format::rm_sen(q.subtotal),
-            discount: crate::format::rm_sen(q.discount),
-            tax_rate: crate::format::percent_bp(q.tax_bp),
-            tax: crate::format::rm_sen(q.tax),
-            total: crate::format::rm_sen(q.total),
-            valid_until: crate::format::stored_date(&q.valid_until),
+            subtotal: crate::format::rm(q.subtotal),
+            discount: crate::format::rm(q.discount),
+            tax_rate: crate::format::percent(q.tax_rate),
+            tax: crate::format::rm(q.tax),
+            total: crate::format::rm(q.total),
+            valid_until: crate::format::date(q.valid_until),
             superseded: q.superseded,
         }
     }

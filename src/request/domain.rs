@@ -129,6 +129,8 @@ impl Party {
 /// Something done to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// The developer sends a new request (the transition from no state).
+    Submit,
     /// Retail asks for missing details.
     RequestInfo,
     /// The developer answers.
@@ -151,7 +153,8 @@ pub enum Action {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
+        Self::Submit,
         Self::RequestInfo,
         Self::RespondInfo,
         Self::IssueQuotation,
@@ -167,6 +170,7 @@ impl Action {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Submit => "submit",
             Self::RequestInfo => "request_info",
             Self::RespondInfo => "respond_info",
             Self::IssueQuotation => "issue_quotation",
@@ -182,7 +186,7 @@ impl Action {
     /// The parties that may take this action (admin may take any but expiry).
     fn parties(self) -> &'static [Party] {
         match self {
-            Self::RespondInfo | Self::SubmitPayment => &[Party::Developer, Party::Admin],
+            Self::Submit | Self::RespondInfo | Self::SubmitPayment => &[Party::Developer, Party::Admin],
             Self::RequestInfo | Self::IssueQuotation | Self::ApprovePayment | Self::RejectPayment => {
                 &[Party::Retail, Party::Admin]
             }
@@ -212,17 +216,31 @@ pub enum TransitionError {
         /// What was tried.
         action: Action,
     },
+    /// Only submission starts a request; nothing else can be done to none.
+    #[error("there is no request to {action}", action = action.as_str())]
+    NoRequest {
+        /// What was tried.
+        action: Action,
+    },
 }
 
-/// The status after `party` takes `action` on a request in `status`.
+/// The status after `party` takes `action` on a request in `from` (`None`:
+/// no request yet, which only submission starts).
 ///
 /// # Errors
 /// `WrongParty` when the party may never take the action; `WrongStatus` when
-/// it may, but not now.
-pub fn transition(status: Status, action: Action, party: Party) -> Result<Status, TransitionError> {
+/// it may, but not now; `NoRequest` for anything but submission on none.
+pub fn transition(from: Option<Status>, action: Action, party: Party) -> Result<Status, TransitionError> {
     if !action.parties().contains(&party) {
         return Err(TransitionError::WrongParty { party, action });
     }
+    let Some(status) = from else {
+        return if action == Action::Submit {
+            Ok(Status::Submitted)
+        } else {
+            Err(TransitionError::NoRequest { action })
+        };
+    };
     let developer = matches!(party, Party::Developer);
     let next = match (status, action) {
         (Status::Submitted, Action::RequestInfo) => Status::InfoRequested,
@@ -296,50 +314,51 @@ mod tests {
 
     /// The allowed moves, written out by hand from the issue, independent of
     /// `transition`'s match: (from, action, parties, to).
-    fn allowed() -> Vec<(Status, Action, Vec<Party>, Status)> {
+    fn allowed() -> Vec<(Option<Status>, Action, Vec<Party>, Status)> {
         vec![
-            (S::Submitted, A::RequestInfo, vec![P::Retail, P::Admin], S::InfoRequested),
-            (S::InfoRequested, A::RespondInfo, vec![P::Developer, P::Admin], S::Submitted),
-            (S::Submitted, A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
-            (S::Quoted, A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
-            (S::Quoted, A::SubmitPayment, vec![P::Developer, P::Admin], S::PaymentSubmitted),
-            (S::PaymentSubmitted, A::ApprovePayment, vec![P::Retail, P::Admin], S::Credited),
-            (S::PaymentSubmitted, A::RejectPayment, vec![P::Retail, P::Admin], S::Quoted),
-            (S::Credited, A::IssueInvoice, vec![P::Finance, P::Admin], S::Completed),
-            (S::Submitted, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
-            (S::InfoRequested, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
-            (S::Quoted, A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
-            (S::PaymentSubmitted, A::Cancel, vec![P::Retail, P::Admin], S::Cancelled),
-            (S::Quoted, A::Expire, vec![P::System], S::Expired),
+            (None, A::Submit, vec![P::Developer, P::Admin], S::Submitted),
+            (Some(S::Submitted), A::RequestInfo, vec![P::Retail, P::Admin], S::InfoRequested),
+            (Some(S::InfoRequested), A::RespondInfo, vec![P::Developer, P::Admin], S::Submitted),
+            (Some(S::Submitted), A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
+            (Some(S::Quoted), A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
+            (Some(S::Quoted), A::SubmitPayment, vec![P::Developer, P::Admin], S::PaymentSubmitted),
+            (Some(S::PaymentSubmitted), A::ApprovePayment, vec![P::Retail, P::Admin], S::Credited),
+            (Some(S::PaymentSubmitted), A::RejectPayment, vec![P::Retail, P::Admin], S::Quoted),
+            (Some(S::Credited), A::IssueInvoice, vec![P::Finance, P::Admin], S::Completed),
+            (Some(S::Submitted), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (Some(S::InfoRequested), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (Some(S::Quoted), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
+            (Some(S::PaymentSubmitted), A::Cancel, vec![P::Retail, P::Admin], S::Cancelled),
+            (Some(S::Quoted), A::Expire, vec![P::System], S::Expired),
         ]
     }
 
     #[test]
     fn every_state_action_and_party_gives_the_right_answer() {
         let table = allowed();
-        for status in S::ALL {
+        for from in std::iter::once(None).chain(S::ALL.map(Some)) {
             for action in A::ALL {
                 for party in P::ALL {
-                    let result = transition(status, action, party);
-                    let row = table.iter().find(|(from, act, _, _)| *from == status && *act == action);
+                    let result = transition(from, action, party);
+                    let row = table.iter().find(|(start, act, _, _)| *start == from && *act == action);
                     let may_ever = action.parties().contains(&party);
                     match row {
                         Some((_, _, parties, to)) if parties.contains(&party) => {
-                            assert_eq!(result, Ok(*to), "{status} {action:?} by {party:?}");
+                            assert_eq!(result, Ok(*to), "{from:?} {action:?} by {party:?}");
                         }
                         _ if !may_ever => {
                             assert_eq!(
                                 result,
                                 Err(TransitionError::WrongParty { party, action }),
-                                "{status} {action:?} by {party:?}"
+                                "{from:?} {action:?} by {party:?}"
                             );
                         }
                         _ => {
-                            assert_eq!(
-                                result,
-                                Err(TransitionError::WrongStatus { status, action }),
-                                "{status} {action:?} by {party:?}"
-                            );
+                            let refused = match from {
+                                Some(status) => TransitionError::WrongStatus { status, action },
+                                None => TransitionError::NoRequest { action },
+                            };
+                            assert_eq!(result, Err(refused), "{from:?} {action:?} by {party:?}");
                         }
                     }
                 }
@@ -363,7 +382,7 @@ mod tests {
             assert_eq!(status.owner(), None);
             for action in A::ALL {
                 for party in P::ALL {
-                    assert!(transition(status, action, party).is_err());
+                    assert!(transition(Some(status), action, party).is_err());
                 }
             }
         }

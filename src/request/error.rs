@@ -56,9 +56,6 @@ pub enum RequestError {
     /// No such developer, or another company (404).
     #[error("developer {0} does not exist")]
     DeveloperNotFound(String),
-    /// The caller's role may not do this at all (403).
-    #[error("only {0} may do this")]
-    Forbidden(&'static str),
     /// HIMS reads balances; it takes no part in purchases (403).
     #[error("HIMS does not take part in the purchase workflow")]
     NotAParty,
@@ -144,9 +141,9 @@ impl From<RequestError> for AppError {
             RequestError::NotFound(_) | RequestError::PaymentNotFound(_) | RequestError::DeveloperNotFound(_) => {
                 Self::NotFound(detail)
             }
-            RequestError::Forbidden(_) | RequestError::NotAParty => Self::Forbidden(detail),
+            RequestError::NotAParty => Self::Forbidden(detail),
             RequestError::Transition(TransitionError::WrongParty { .. }) => Self::Forbidden(detail),
-            RequestError::Transition(TransitionError::WrongStatus { .. })
+            RequestError::Transition(TransitionError::WrongStatus { .. } | TransitionError::NoRequest { .. })
             | RequestError::ChangedMeanwhile(_)
             | RequestError::NoQuotation => Self::conflict("wrong-status", detail),
             RequestError::DeveloperNotVerified { .. } => Self::conflict("developer-not-verified", detail),

@@ -225,17 +225,13 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
     Ok(body)
 }
 
-fn sen_text(sen: i64) -> String {
-    Sen::new(sen).unwrap_or_default().to_string()
-}
-
 fn quotation_json(q: &store::QuotationRow) -> Value {
     json!({
         "number": q.number, "revision": q.revision, "superseded": q.superseded,
-        "lines": q.lines.iter().map(|(product, units, price, amount)| json!({"product": product, "units": units, "unit_price": sen_text(*price), "amount": sen_text(*amount)})).collect::<Vec<_>>(),
-        "subtotal": sen_text(q.subtotal), "discount_percent": BasisPoints::new(q.discount_bp).unwrap_or_default().to_string(),
-        "discount": sen_text(q.discount), "tax_rate": BasisPoints::new(q.tax_bp).unwrap_or_default().to_string(),
-        "tax": sen_text(q.tax), "total": sen_text(q.total), "issued_on": q.issued_on, "valid_until": q.valid_until,
+        "lines": q.lines.iter().map(|l| json!({"product": l.product, "units": l.units, "unit_price": l.unit_price, "amount": l.amount})).collect::<Vec<_>>(),
+        "subtotal": q.subtotal, "discount_percent": q.discount_rate,
+        "discount": q.discount, "tax_rate": q.tax_rate,
+        "tax": q.tax, "total": q.total, "issued_on": q.issued_on, "valid_until": q.valid_until,
     })
 }
 

@@ -89,34 +89,68 @@ pub async fn act(
     action: Action,
     context: &ActionContext<'_>,
 ) -> Result<Status, RequestError> {
-    let next = domain::transition(request.status, action, context.party)?;
+    let next = domain::transition(Some(request.status), action, context.party)?;
     let due = due_on(next, context).map(|date| date.to_string());
     if !store::set_status(connection, request.id, request.status, next, due.as_deref(), context.now_ms).await? {
         return Err(RequestError::ChangedMeanwhile(request.number.clone()));
     }
+    let step = Recorded { from: Some(request.status), to: next, action, due: due.as_deref(), details: None };
+    record(connection, request, &step, context).await?;
+    Ok(next)
+}
+
+/// A move of a request, as the timeline, the audit trail and the mail see it.
+pub struct Recorded<'a> {
+    /// Where it was (`None` for a new request).
+    pub from: Option<Status>,
+    /// Where it is now.
+    pub to: Status,
+    /// What was done.
+    pub action: Action,
+    /// The new due date, `YYYY-MM-DD`.
+    pub due: Option<&'a str>,
+    /// More facts for the audit record (a new request's lines).
+    pub details: Option<serde_json::Value>,
+}
+
+/// Records a move in the caller's transaction: the timeline event with its
+/// due date, the audit record and the outbox messages. Every move of every
+/// request — submission included — is recorded here and nowhere else.
+///
+/// # Errors
+/// A database fault.
+pub async fn record(
+    connection: &mut AnyConnection,
+    request: &RequestRow,
+    step: &Recorded<'_>,
+    context: &ActionContext<'_>,
+) -> Result<(), RequestError> {
     let event = store::NewEvent {
         request_id: request.id,
-        action: action.as_str(),
-        from: Some(request.status.as_str()),
-        to: next.as_str(),
+        action: step.action.as_str(),
+        from: step.from.map(Status::as_str),
+        to: step.to.as_str(),
         actor: context.actor,
         message: context.message,
-        due_on: due.as_deref(),
+        due_on: step.due,
         at_ms: context.now_ms,
     };
     store::insert_event(connection, &event).await?;
     let subject = format!("quota_request:{}", request.id);
+    let mut after = serde_json::json!({"status": step.to.as_str(), "due_on": step.due, "message": context.message});
+    if let (Some(object), Some(serde_json::Value::Object(details))) = (after.as_object_mut(), step.details.clone()) {
+        object.extend(details);
+    }
     let audit = crate::audit::Record {
         actor: context.actor,
-        action: action.as_str(),
+        action: step.action.as_str(),
         subject: &subject,
-        before: Some(serde_json::json!({"status": request.status.as_str()})),
-        after: Some(serde_json::json!({"status": next.as_str(), "due_on": due, "message": context.message})),
+        before: step.from.map(|from| serde_json::json!({"status": from.as_str()})),
+        after: Some(after),
         at_ms: context.now_ms,
     };
     crate::audit::record(connection, &audit).await?;
-    notify_action(connection, request, action, context).await?;
-    Ok(next)
+    notify_action(connection, request, step.action, context).await
 }
 
 /// Writes the e-mail an action causes to the outbox, in the action's transaction.
@@ -131,6 +165,9 @@ async fn notify_action(
     let id = request.developer_id;
     let mut messages = Vec::new();
     match action {
+        Action::Submit => {
+            messages.push((MessageKind::RequestSubmitted, recipients::team(connection, Team::Retail).await?))
+        }
         Action::RequestInfo => {
             messages.push((MessageKind::InfoRequested, recipients::developer(connection, id).await?))
         }

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 use sqlx::{Any, Transaction};
 
-use super::domain::{Action, Message, Party, Status};
+use super::domain::{Action, Message, Party, transition};
 use super::numbering::{NumberKind, next_number};
 use super::payment::{Method, PaymentStatus, sniff};
 use super::store::{self, RequestRow};
@@ -26,9 +26,6 @@ use crate::digest::sha256_hex;
 use crate::ledger::Reference;
 use crate::money::{BasisPoints, Sen};
 use crate::state::AppState;
-
-/// Working days retail has to quote a new request (the seed's step 3).
-const SUBMITTED_WORKING_DAYS: i64 = 2;
 
 /// One line of a new request, as asked for: checked by [`submit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +161,14 @@ pub async fn submit(
     lines: &[NewLine],
     note: Option<&Message>,
 ) -> Result<i64, RequestError> {
-    if !matches!(caller.role, Role::DeveloperAdmin | Role::DeveloperMember | Role::Admin) {
-        return Err(RequestError::Forbidden("users of the developer company"));
-    }
+    let party = match caller.role {
+        Role::DeveloperAdmin | Role::DeveloperMember => Party::Developer,
+        Role::Admin => Party::Admin,
+        Role::Hims => return Err(RequestError::NotAParty),
+        Role::Retail => Party::Retail,
+        Role::Finance => Party::Finance,
+    };
+    let to = transition(None, Action::Submit, party)?;
     let company = crate::developer::store::find_by_code(state.db.pool(), developer)
         .await?
         .filter(|company| caller.may_see_developer(company.id))
@@ -176,47 +178,29 @@ pub async fn submit(
     }
     let lines = check_lines(state, lines).await?;
     let calendar = crate::settings::working_calendar(state.db.pool()).await?;
-    let (now_ms, today) = (state.clock.now_ms(), today_local(state.clock.now()));
-    let due = calendar.add_working_days(today, SUBMITTED_WORKING_DAYS).to_string();
     let actor = caller.actor();
+    let context = ActionContext {
+        actor: &actor,
+        party,
+        calendar: &calendar,
+        today: today_local(state.clock.now()),
+        now_ms: state.clock.now_ms(),
+        valid_until: None,
+        message: None,
+        portal_url: &state.public_url,
+        reference: None,
+    };
+    let due = super::due_on(to, &context).map(|date| date.to_string());
     let note = note.map_or("", Message::as_str);
     let mut transaction = state.db.begin_write().await?;
-    let number = next_number(&mut transaction, NumberKind::Request, today.year()).await?;
-    let id = store::insert_request(&mut transaction, &number, company.id, note, &actor, Some(&due), now_ms).await?;
+    let number = next_number(&mut transaction, NumberKind::Request, context.today.year()).await?;
+    let id = store::insert_request(&mut transaction, &number, company.id, note, &actor, due.as_deref(), context.now_ms)
+        .await?;
     store::replace_lines(&mut transaction, id, &lines).await?;
-    let event = store::NewEvent {
-        request_id: id,
-        action: "submit",
-        from: None,
-        to: Status::Submitted.as_str(),
-        actor: &actor,
-        message: None,
-        due_on: Some(&due),
-        at_ms: now_ms,
-    };
-    store::insert_event(&mut transaction, &event).await?;
-    let subject = format!("quota_request:{id}");
-    let after = serde_json::json!({"number": number, "status": "submitted", "lines": lines});
-    let audit = crate::audit::Record {
-        actor: &actor,
-        action: "submit",
-        subject: &subject,
-        before: None,
-        after: Some(after),
-        at_ms: now_ms,
-    };
-    crate::audit::record(&mut transaction, &audit).await?;
-    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
-    let facts = crate::notify::Facts {
-        request_number: number,
-        developer: company.code,
-        detail: None,
-        reference: None,
-        lines: Vec::new(),
-    };
-    let kind = crate::notify::MessageKind::RequestSubmitted;
-    let message = crate::notify::Outgoing::new(kind, &facts, Some(id), &state.public_url);
-    crate::notify::enqueue(&mut transaction, &message, &retail, now_ms).await?;
+    let row = store::find(&mut transaction, id).await?.ok_or(RequestError::NotFound(id))?;
+    let details = serde_json::json!({"number": number, "lines": lines});
+    let step = super::Recorded { from: None, to, action: Action::Submit, due: due.as_deref(), details: Some(details) };
+    super::record(&mut transaction, &row, &step, &context).await?;
     transaction.commit().await?;
     Ok(id)
 }
@@ -330,7 +314,7 @@ pub async fn submit_payment(
     let context = step.context(state, None, Some(payment.reference.as_str()), None);
     act(&mut transaction, &step.row, Action::SubmitPayment, &context).await?;
     let quotation = quotation.ok_or(RequestError::NoQuotation)?;
-    let total = Sen::new(quotation.total).context("stored quotation total")?;
+    let total = quotation.total;
     if payment.amount != total {
         return Err(RequestError::AmountMismatch { total });
     }
@@ -412,7 +396,7 @@ pub async fn reject_payment(
 ) -> Result<i64, RequestError> {
     let (mut transaction, step, payment) = begin_on_payment(state, caller, payment_id).await?;
     let quotation = store::current_quotation(&mut transaction, step.row.id).await?;
-    let valid_until = quotation.and_then(|q| q.valid_until.parse().ok());
+    let valid_until = quotation.map(|q| q.valid_until);
     let context = step.context(state, Some(reason.as_str()), None, valid_until);
     act(&mut transaction, &step.row, Action::RejectPayment, &context).await?;
     if !store::decide_payment(&mut transaction, payment.id, PaymentStatus::Rejected, Some(reason.as_str()), step.now_ms)

@@ -5,7 +5,9 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::domain::Status;
 use super::quotation::Pricing;
-use crate::money::Sen;
+use jiff::civil::Date;
+
+use crate::money::{BasisPoints, Sen};
 
 /// A request as stored.
 #[derive(Debug, Clone)]
@@ -466,26 +468,54 @@ pub struct QuotationRow {
     pub number: String,
     /// 1, 2, …
     pub revision: i64,
-    /// Figures (sen / basis points).
-    pub subtotal: i64,
-    /// Discount rate, basis points.
-    pub discount_bp: i64,
-    /// Discount, sen.
-    pub discount: i64,
-    /// Tax rate, basis points.
-    pub tax_bp: i64,
-    /// Tax, sen.
-    pub tax: i64,
-    /// Total, sen.
-    pub total: i64,
-    /// `YYYY-MM-DD`.
-    pub issued_on: String,
-    /// `YYYY-MM-DD`.
-    pub valid_until: String,
+    /// Sum of the line amounts.
+    pub subtotal: Sen,
+    /// Discount rate.
+    pub discount_rate: BasisPoints,
+    /// Discount amount.
+    pub discount: Sen,
+    /// SST rate.
+    pub tax_rate: BasisPoints,
+    /// SST amount.
+    pub tax: Sen,
+    /// What the developer pays.
+    pub total: Sen,
+    /// Issued on.
+    pub issued_on: Date,
+    /// Valid until (inclusive).
+    pub valid_until: Date,
     /// Replaced by a later revision.
     pub superseded: bool,
-    /// (product, units, unit price sen, amount sen).
-    pub lines: Vec<(String, i64, i64, i64)>,
+    /// Its lines, by product code.
+    pub lines: Vec<QuotationLine>,
+}
+
+/// One line of a stored quotation.
+#[derive(Debug, Clone)]
+pub struct QuotationLine {
+    /// Product code.
+    pub product: String,
+    /// Units.
+    pub units: i64,
+    /// Unit price on the quotation's date.
+    pub unit_price: Sen,
+    /// units × unit price.
+    pub amount: Sen,
+}
+
+/// A stored amount in sen, read back; out of range is a decoding fault.
+fn sen(value: i64) -> sqlx::Result<Sen> {
+    Sen::new(value).map_err(|e| sqlx::Error::Decode(format!("stored amount {value}: {e}").into()))
+}
+
+/// A stored rate in basis points, read back.
+fn rate(value: i64) -> sqlx::Result<BasisPoints> {
+    BasisPoints::new(value).map_err(|e| sqlx::Error::Decode(format!("stored rate {value}: {e}").into()))
+}
+
+/// A stored `YYYY-MM-DD`, read back.
+fn date(text: &str) -> sqlx::Result<Date> {
+    text.parse().map_err(|e| sqlx::Error::Decode(format!("stored date {text:?}: {e}").into()))
 }
 
 /// The quotations of a request, oldest first.
@@ -509,9 +539,14 @@ pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx
     .bind(request_id)
     .fetch_all(&mut *connection)
     .await?;
-    let mut lines_of: std::collections::HashMap<i64, Vec<(String, i64, i64, i64)>> = std::collections::HashMap::new();
+    let mut lines_of: std::collections::HashMap<i64, Vec<QuotationLine>> = std::collections::HashMap::new();
     for line in &line_rows {
-        let entry = (line.try_get(1)?, line.try_get(2)?, line.try_get(3)?, line.try_get(4)?);
+        let entry = QuotationLine {
+            product: line.try_get(1)?,
+            units: line.try_get(2)?,
+            unit_price: sen(line.try_get(3)?)?,
+            amount: sen(line.try_get(4)?)?,
+        };
         lines_of.entry(line.try_get(0)?).or_default().push(entry);
     }
     let mut quotations = Vec::with_capacity(rows.len());
@@ -521,14 +556,14 @@ pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx
             id,
             number: row.try_get(1)?,
             revision: row.try_get(2)?,
-            subtotal: row.try_get(3)?,
-            discount_bp: row.try_get(4)?,
-            discount: row.try_get(5)?,
-            tax_bp: row.try_get(6)?,
-            tax: row.try_get(7)?,
-            total: row.try_get(8)?,
-            issued_on: row.try_get(9)?,
-            valid_until: row.try_get(10)?,
+            subtotal: sen(row.try_get(3)?)?,
+            discount_rate: rate(row.try_get(4)?)?,
+            discount: sen(row.try_get(5)?)?,
+            tax_rate: rate(row.try_get(6)?)?,
+            tax: sen(row.try_get(7)?)?,
+            total: sen(row.try_get(8)?)?,
+            issued_on: date(&row.try_get::<String, _>(9)?)?,
+            valid_until: date(&row.try_get::<String, _>(10)?)?,
             superseded: row.try_get::<i64, _>(11)? == 1,
             lines: lines_of.remove(&id).unwrap_or_default(),
         });

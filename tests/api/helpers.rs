@@ -105,6 +105,7 @@ impl TestDatabase {
             mail_from: "kuota@posdigicert.com.my".to_owned(),
             mail_retry_base_ms: 100,
             public_url: "https://kuota.test".to_owned(),
+            trusted_proxies: vec!["127.0.0.1".parse().expect("address")],
         }
     }
 
@@ -177,14 +178,19 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let clock = ManualClock::starting_at(SystemClock.now());
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
-        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned());
+        // The tests stand behind a trusted proxy on loopback, so they can speak
+        // from several client addresses with X-Forwarded-For.
+        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned())
+            .with_trusted_proxies(&database.config().trusted_proxies);
         let config = kuota::config::Config { smtp_url, ..database.config() };
         kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let served = state.clone();
-        tokio::spawn(async move { axum::serve(listener, app(served)).await });
+        tokio::spawn(async move {
+            axum::serve(listener, app(served).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+        });
         let now = clock.now_ms();
         let (_, admin_token) = kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, "test", now)
             .await

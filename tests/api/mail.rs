@@ -24,8 +24,21 @@ struct SmtpServer {
     maildir: PathBuf,
 }
 
+/// A port for an SMTP server that no other test of this run will be given:
+/// below Linux's ephemeral range (which `bind(0)` draws from), counted up per
+/// call from a base that differs per process. The outage test leaves its port
+/// unbound for seconds, and a port from `bind(0)` could meanwhile be handed to
+/// another test's server, which would then receive both tests' mail.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + u16::try_from(std::process::id() % 10_000).unwrap();
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::SeqCst) % 2_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl SmtpServer {

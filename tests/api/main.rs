@@ -16,4 +16,5 @@ mod processes;
 mod properties;
 mod reminders;
 mod schema;
+mod sign_in;
 mod workflow;
