@@ -481,3 +481,4 @@ mail-invitation-subject = Invitation to the kuota account of { $developer }
 mail-invitation-body = { $inviter } invites you to the kuota account of { $developer } to see its digital certificate quota and requests. The link below is valid for 7 days.
 mail-invitation-next = Open the link to set your password.
 error-login-busy = Too many sign-ins are being checked right now. Try again in a moment.
+proof-pdf-downloads = The PDF opens as a download: an uploaded file is never run inside kuota.

@@ -442,3 +442,4 @@ mail-invitation-subject = Jemputan ke akaun kuota { $developer }
 mail-invitation-body = { $inviter } menjemput anda ke akaun kuota { $developer } untuk melihat baki dan permohonan kuota sijil digital. Pautan di bawah sah selama 7 hari.
 mail-invitation-next = Buka pautan untuk menetapkan kata laluan anda.
 error-login-busy = Terlalu banyak log masuk sedang disemak sekarang. Cuba lagi sebentar lagi.
+proof-pdf-downloads = PDF dibuka sebagai muat turun: fail yang dimuat naik tidak pernah dijalankan di dalam kuota.

@@ -100,6 +100,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_sign_in_attempts.sql"),
         postgres: include_str!("../migrations/postgres/0010_sign_in_attempts.sql"),
     },
+    Migration {
+        version: 11,
+        name: "lower_case_emails",
+        sqlite: include_str!("../migrations/sqlite/0011_lower_case_emails.sql"),
+        postgres: include_str!("../migrations/postgres/0011_lower_case_emails.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

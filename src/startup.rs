@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::extract::JSON_BODY_MAX_BYTES;
@@ -51,7 +52,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::portal::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(DefaultBodyLimit::max(JSON_BODY_MAX_BYTES))
         .layer(CatchPanicLayer::custom(|_| AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -63,15 +65,29 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Longest a request may take, body upload included: a slow client cannot
+/// hold a connection (and a worker) for longer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Headers on every answer: no framing by other sites (the retail page frames
-/// payment documents from this one), no content sniffing, no full referrers.
-async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
-    use axum::http::HeaderValue;
+/// payment documents from this one), no content sniffing, no full referrers;
+/// nothing cached unless the answer says it may be (API JSON, CSV and proofs
+/// carry personal and financial data); HSTS when the portal is served over
+/// HTTPS.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
     let headers = response.headers_mut();
     headers.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
-    headers.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'self'"));
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static("frame-ancestors 'self'"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if state.public_url.starts_with("https://") {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     response
 }
 
@@ -137,6 +153,12 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     let db = Db::connect(config).await?;
     db.migrate().await?;
     let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    for email in crate::auth::store::email_case_conflicts(db.pool()).await? {
+        tracing::error!(
+            email,
+            "this user's e-mail differs from another user's only in case and cannot sign in; merge or remove one"
+        );
+    }
     let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone())
         .with_trusted_proxies(&config.trusted_proxies);
     if demo {

@@ -641,3 +641,14 @@ pub async fn delete_user_sessions(connection: &mut AnyConnection, user_id: i64) 
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(connection).await?;
     Ok(())
 }
+
+/// Users whose address differs from another user's only in case (left as
+/// they were by the lower-casing migration).
+///
+/// # Errors
+/// A database fault.
+pub async fn email_case_conflicts(pool: &AnyPool) -> sqlx::Result<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT email FROM users WHERE email <> lower(email) ORDER BY email").fetch_all(pool).await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
+}

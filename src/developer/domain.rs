@@ -150,7 +150,10 @@ impl FromStr for EmailAddress {
         if !well_formed {
             return Err(DeveloperFieldError::Email);
         }
-        Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
+        // One spelling everywhere (registration, sign-in, reset, invitation):
+        // the whole address in lower case, so `Ali@x.my` and `ali@x.my` are
+        // one account and both receive its mail.
+        Ok(Self(text.to_lowercase()))
     }
 }
 
@@ -383,7 +386,7 @@ mod tests {
     #[test]
     fn email_addresses_need_a_local_part_and_a_dotted_domain() {
         assert!("admin@maju.com.my".parse::<EmailAddress>().is_ok());
-        assert_eq!("Admin@MAJU.com.my".parse::<EmailAddress>().map(|e| e.0), Ok("Admin@maju.com.my".into()));
+        assert_eq!("Admin@MAJU.com.my".parse::<EmailAddress>().map(|e| e.0), Ok("admin@maju.com.my".into()));
         for bad in ["", "admin", "@maju.my", "admin@maju", "a b@maju.my", "admin@.my", "a@b@c.my"] {
             assert_eq!(bad.parse::<EmailAddress>(), Err(DeveloperFieldError::Email), "{bad}");
         }

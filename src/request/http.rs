@@ -442,5 +442,17 @@ async fn payment_document(
     use axum::response::IntoResponse;
     let payment_id = id_from(&id, "payment")?;
     let (media_type, bytes) = service::payment_document(&state, &caller, payment_id).await?;
-    Ok(([(axum::http::header::CONTENT_TYPE, media_type)], bytes).into_response())
+    let extension = match media_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    // An upload is never run in kuota's origin: a download, sandboxed if opened.
+    let disposition = format!("attachment; filename=\"payment-{payment_id}.{extension}\"");
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, media_type),
+        (axum::http::header::CONTENT_DISPOSITION, disposition),
+        (axum::http::header::CONTENT_SECURITY_POLICY, "sandbox; frame-ancestors 'self'".to_owned()),
+    ];
+    Ok((headers, bytes).into_response())
 }

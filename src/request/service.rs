@@ -73,7 +73,9 @@ impl Step {
     ) -> Result<(Transaction<'static, Any>, Self), RequestError> {
         let calendar = crate::settings::working_calendar(state.db.pool()).await?;
         let mut transaction = state.db.begin_write().await?;
-        let row = store::find(&mut transaction, id).await?.ok_or(RequestError::NotFound(id))?;
+        let row = store::find_for_update(&mut transaction, id, state.db.row_lock_clause())
+            .await?
+            .ok_or(RequestError::NotFound(id))?;
         let party = party_of(caller, &row)?;
         let step = Self {
             row,

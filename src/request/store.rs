@@ -57,6 +57,26 @@ pub async fn find(connection: &mut AnyConnection, id: i64) -> sqlx::Result<Optio
     row.as_ref().map(request_from_row).transpose()
 }
 
+/// The request with this id, locked for the rest of the transaction on
+/// PostgreSQL (`lock_clause` from `Db::row_lock_clause`; SQLite's write
+/// transaction already holds the file), so two actions on one request — a
+/// payment and a quotation revision, say — run one after the other.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_for_update(
+    connection: &mut AnyConnection,
+    id: i64,
+    lock_clause: &str,
+) -> sqlx::Result<Option<RequestRow>> {
+    // `FOR UPDATE` may not lock the nullable side of the join: lock the request row alone first.
+    let locked = format!("SELECT id FROM quota_requests WHERE id = $1 {lock_clause}");
+    if sqlx::query(sqlx::AssertSqlSafe(locked)).bind(id).fetch_optional(&mut *connection).await?.is_none() {
+        return Ok(None);
+    }
+    find(connection, id).await
+}
+
 /// Filters of the request list.
 #[derive(Debug, Default)]
 pub struct ListFilter {

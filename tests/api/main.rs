@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod developers;
 mod documents;
+mod hardening;
 mod holds;
 mod idempotency;
 mod ledger;

@@ -1,0 +1,90 @@
+//! The smaller holes of the security review, each closed with a test:
+//! caching and framing of sensitive answers, HSTS, one spelling of an
+//! e-mail address, and a payment racing a quotation revision.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, pdf_bytes};
+use crate::on_both_backends;
+use crate::workflow::{purchase, setup};
+
+on_both_backends!(
+    sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin,
+    an_address_in_any_case_is_one_account,
+    a_payment_racing_a_revision_pays_the_quotation_in_force,
+);
+
+async fn sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    purchase(&app, &parties, "bank_transfer").await;
+    let balances = app.get_as(&app.admin_token, "/api/v1/developers/PMJ-1/balances").await;
+    assert_eq!(balances.headers()["cache-control"], "no-store");
+    assert_eq!(balances.headers()["strict-transport-security"], "max-age=31536000", "the portal is on https");
+    let proof = app.get_as(&parties.retail, "/api/v1/payments/1/document").await;
+    assert_eq!(proof.status(), 200);
+    assert_eq!(proof.headers()["cache-control"], "no-store");
+    assert_eq!(proof.headers()["content-disposition"], "attachment; filename=\"payment-1.pdf\"");
+    let policy = proof.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.starts_with("sandbox"), "{policy}");
+    let stylesheet = app.client.get(app.url("/assets/kuota.css")).send().await.unwrap();
+    assert_eq!(stylesheet.status(), 200);
+    assert_ne!(stylesheet.headers()["cache-control"], "no-store", "static files may be cached");
+}
+
+/// Before: `Ali@x.my` kept its local part's case, so a reset for `ali@x.my`
+/// never reached it and `ali@x.my` could be a second account.
+async fn an_address_in_any_case_is_one_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("Ali.Retail@PosDigicert.com.my", "retail", None).await;
+    for spelling in ["ali.retail@posdigicert.com.my", "ALI.RETAIL@POSDIGICERT.COM.MY"] {
+        let signed_in = app
+            .client
+            .post(app.url("/api/v1/tokens"))
+            .json(&json!({"email": spelling, "password": "kata-laluan-ujian"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 201, "{spelling}");
+    }
+    let count = app.count("users WHERE email = 'ali.retail@posdigicert.com.my'").await;
+    assert_eq!(count, 1, "stored once, in lower case");
+}
+
+/// Before: on PostgreSQL a payment could read revision 1, a revision 2 could
+/// commit, and the payment then commit against the superseded revision.
+async fn a_payment_racing_a_revision_pays_the_quotation_in_force(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    for round in 0..6 {
+        let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 10}]});
+        let created: Value =
+            app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+        let id = created["id"].as_i64().unwrap();
+        let first = app.post_as(&parties.retail, &format!("/api/v1/quota-requests/{id}/quotations"), &json!({})).await;
+        let total = first.json::<Value>().await.unwrap()["total"].as_str().unwrap().to_owned();
+        let (path, discount) = (format!("/api/v1/quota-requests/{id}/quotations"), json!({"discount_percent": "10"}));
+        let revision = app.post_as(&parties.retail, &path, &discount);
+        let reference = format!("TRX-RACE-{round}");
+        let payment = app.submit_payment(
+            &parties.developer,
+            id,
+            "bank_transfer",
+            &reference,
+            &total,
+            "bukti.pdf",
+            pdf_bytes(&format!("race{round}")),
+        );
+        let (revision, payment) = tokio::join!(revision, payment);
+        let (revision, payment) = (revision.status().as_u16(), payment.status().as_u16());
+        assert!(matches!((revision, payment), (201, 422) | (409, 201)), "round {round}: {revision} {payment}");
+        if payment == 201 {
+            let stale = app
+                .count(&format!(
+                    "payments p JOIN quotations q ON q.id = p.quotation_id WHERE p.request_id = {id} AND q.superseded = 1"
+                ))
+                .await;
+            assert_eq!(stale, 0, "round {round}: the payment is against the quotation in force");
+        }
+    }
+}
