@@ -22,12 +22,16 @@ async fn download(State(state): State<AppState>, caller: ApiCaller, Path(file): 
     if caller.role == Role::Hims || number.len() > 40 {
         return Err(not_found());
     }
-    let document = super::fetch(&state.db, &state.blobs, number, state.clock.now_ms()).await?.ok_or_else(not_found)?;
+    // Whose document it is, before anything is read or rendered: another
+    // company's number is a 404 that cost nothing.
     let mut connection = state.db.pool().acquire().await?;
-    let request = crate::request::store::find(&mut connection, document.request_id).await?.ok_or_else(not_found)?;
+    let request_id = super::store::request_of_document(&mut connection, number).await?.ok_or_else(not_found)?;
+    let request = crate::request::store::find(&mut connection, request_id).await?.ok_or_else(not_found)?;
+    drop(connection);
     if !caller.may_see_developer(request.developer_id) {
         return Err(not_found());
     }
+    let document = super::fetch(&state.db, &state.blobs, number, state.clock.now_ms()).await?.ok_or_else(not_found)?;
     let mut response = document.bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));

@@ -83,6 +83,21 @@ pub async fn quotation_request_id(connection: &mut AnyConnection, number: &str) 
     row.map(|row| row.try_get(0)).transpose()
 }
 
+/// The request a quotation, invoice or delivery order number belongs to.
+///
+/// # Errors
+/// A database fault.
+pub async fn request_of_document(connection: &mut AnyConnection, number: &str) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT request_id FROM quotations WHERE number = $1
+         UNION ALL SELECT request_id FROM invoices WHERE number = $1 OR delivery_order_number = $1",
+    )
+    .bind(number)
+    .fetch_optional(connection)
+    .await?;
+    row.map(|row| row.try_get(0)).transpose()
+}
+
 /// An invoice with its delivery order, as their documents need it.
 #[derive(Debug, Clone)]
 pub struct InvoiceFacts {

@@ -24,7 +24,12 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
 }
+
+/// Largest page of invoices.
+pub const INVOICE_PAGE_MAX: i64 = 200;
 
 async fn list(
     State(state): State<AppState>,
@@ -41,11 +46,27 @@ async fn list(
                 .ok_or_else(|| AppError::invalid_field("status", "status must be paid or unpaid"))?,
         ),
     };
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(text) => crate::api::whole_number(text)
+            .filter(|n| (1..=INVOICE_PAGE_MAX).contains(n))
+            .ok_or_else(|| AppError::invalid_field("limit", format!("limit must be from 1 to {INVOICE_PAGE_MAX}")))?,
+    };
+    let after_id = match query.after.as_deref() {
+        None => 0,
+        Some(text) => crate::api::whole_number(text)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))?,
+    };
+    let developer_id = caller.developer_id.filter(|_| caller.role.is_developer());
+    let filter = super::store::InvoiceFilter { status, developer_id, after_id, limit: limit + 1 };
+    let mut rows = super::store::list(state.db.pool(), &filter).await?;
+    let page = usize::try_from(limit).unwrap_or(100);
+    let next = (rows.len() > page).then(|| rows[page - 1].id.to_string());
+    rows.truncate(page);
     let today = today_local(state.clock.now());
-    let invoices: Vec<Value> = super::store::list(state.db.pool(), status)
-        .await?
+    let invoices: Vec<Value> = rows
         .into_iter()
-        .filter(|invoice| caller.may_see_developer(invoice.developer_id))
         .map(|invoice| {
             let age_days = invoice
                 .issued_on
@@ -60,7 +81,7 @@ async fn list(
             body
         })
         .collect();
-    Ok(Json(json!({"invoices": invoices})))
+    Ok(Json(json!({"invoices": invoices, "next": next})))
 }
 
 #[derive(Debug, Deserialize)]

@@ -71,9 +71,12 @@ pub struct InvoiceRow {
     /// The owning developer's id.
     #[serde(skip)]
     pub developer_id: i64,
+    /// Its id, the cursor of the next page.
+    #[serde(skip)]
+    pub id: i64,
 }
 
-const INVOICE_COLUMNS: &str = "SELECT i.number, i.delivery_order_number, r.number, d.code, i.total_sen, i.payment_status, i.issued_on, i.paid_on, i.settlement_reference, d.id
+const INVOICE_COLUMNS: &str = "SELECT i.number, i.delivery_order_number, r.number, d.code, i.total_sen, i.payment_status, i.issued_on, i.paid_on, i.settlement_reference, d.id, i.id
      FROM invoices i JOIN quota_requests r ON r.id = i.request_id JOIN developers d ON d.id = r.developer_id";
 
 fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
@@ -88,6 +91,7 @@ fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
         paid_on: row.try_get(7)?,
         settlement_reference: row.try_get(8)?,
         developer_id: row.try_get(9)?,
+        id: row.try_get(10)?,
     })
 }
 
@@ -111,21 +115,36 @@ pub async fn find(connection: &mut AnyConnection, number: &str) -> sqlx::Result<
     row.as_ref().map(invoice_from_row).transpose()
 }
 
-/// Invoices, optionally of one payment status, oldest first.
+/// Which invoices to list: a page, oldest first, after a cursor.
+#[derive(Debug, Clone, Copy)]
+pub struct InvoiceFilter {
+    /// Only this payment status.
+    pub status: Option<super::InvoiceStatus>,
+    /// Only this developer's.
+    pub developer_id: Option<i64>,
+    /// Only invoices after this id (the `next` cursor of a previous page).
+    pub after_id: i64,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A page of invoices, filtered in SQL (so a company's invoices are never
+/// cut off by other companies' rows), oldest first.
 ///
 /// # Errors
 /// A database fault.
-pub async fn list(pool: &AnyPool, payment_status: Option<super::InvoiceStatus>) -> sqlx::Result<Vec<InvoiceRow>> {
-    let rows = match payment_status {
-        Some(status) => {
-            let sql = format!("{INVOICE_COLUMNS} WHERE i.payment_status = $1 ORDER BY i.id LIMIT 1000");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).fetch_all(pool).await?
-        }
-        None => {
-            let sql = format!("{INVOICE_COLUMNS} ORDER BY i.id LIMIT 1000");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?
-        }
-    };
+pub async fn list(pool: &AnyPool, filter: &InvoiceFilter) -> sqlx::Result<Vec<InvoiceRow>> {
+    let sql = format!(
+        "{INVOICE_COLUMNS} WHERE ($1 = '' OR i.payment_status = $1) AND ($2 = 0 OR d.id = $2) AND i.id > $3
+         ORDER BY i.id LIMIT $4"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(filter.status.map_or("", super::InvoiceStatus::as_str))
+        .bind(filter.developer_id.unwrap_or(0))
+        .bind(filter.after_id)
+        .bind(filter.limit)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(invoice_from_row).collect()
 }
 

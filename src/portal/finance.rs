@@ -17,6 +17,9 @@ use crate::i18n::Words;
 use crate::request::store::ListFilter;
 use crate::state::AppState;
 
+/// Most receivables shown, oldest first (the oldest are the ones to chase).
+pub const RECEIVABLES_MAX: i64 = 500;
+
 /// An unpaid invoice as shown.
 pub struct Receivable {
     number: String,
@@ -108,6 +111,35 @@ pub async fn sales_csv(State(state): State<AppState>, member: Member) -> Respons
     }
 }
 
+/// Unpaid (PO) invoices, oldest first, with their age in days.
+async fn receivables(state: &AppState, today: jiff::civil::Date) -> Result<Vec<Receivable>, AppError> {
+    let receivables = crate::finance::store::list(
+        state.db.pool(),
+        &crate::finance::store::InvoiceFilter {
+            status: Some(crate::finance::InvoiceStatus::Unpaid),
+            developer_id: None,
+            after_id: 0,
+            limit: RECEIVABLES_MAX,
+        },
+    )
+    .await?
+    .into_iter()
+    .map(|invoice| Receivable {
+        age_days: invoice
+            .issued_on
+            .parse::<jiff::civil::Date>()
+            .map_or(0, |issued| i64::from((today - issued).get_days())),
+        issued_on: crate::format::stored_date(&invoice.issued_on),
+        number: invoice.number,
+        delivery_order: invoice.delivery_order_number,
+        request: invoice.request,
+        developer: invoice.developer,
+        total: crate::format::rm(invoice.total),
+    })
+    .collect();
+    Ok(receivables)
+}
+
 async fn page(
     state: &AppState,
     member: &Member,
@@ -130,22 +162,7 @@ async fn page(
         .iter()
         .map(|row| RequestItem::new(&w, row, &today_text))
         .collect();
-    let receivables = crate::finance::store::list(state.db.pool(), Some(crate::finance::InvoiceStatus::Unpaid))
-        .await?
-        .into_iter()
-        .map(|invoice| Receivable {
-            age_days: invoice
-                .issued_on
-                .parse::<jiff::civil::Date>()
-                .map_or(0, |issued| i64::from((today - issued).get_days())),
-            issued_on: crate::format::stored_date(&invoice.issued_on),
-            number: invoice.number,
-            delivery_order: invoice.delivery_order_number,
-            request: invoice.request,
-            developer: invoice.developer,
-            total: crate::format::rm(invoice.total),
-        })
-        .collect();
+    let receivables = receivables(state, today).await?;
     let sales_rows = monthly_sales(state).await?;
     let mut months: Vec<(String, i64)> = Vec::new();
     for (month, _, _, sen) in &sales_rows {

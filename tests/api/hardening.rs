@@ -12,6 +12,7 @@ on_both_backends!(
     sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin,
     an_address_in_any_case_is_one_account,
     a_payment_racing_a_revision_pays_the_quotation_in_force,
+    other_companies_documents_and_invoices_cost_nothing_and_pages_are_whole,
 );
 
 async fn sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin(backend: Backend) {
@@ -87,4 +88,32 @@ async fn a_payment_racing_a_revision_pays_the_quotation_in_force(backend: Backen
             assert_eq!(stale, 0, "round {round}: the payment is against the quotation in force");
         }
     }
+}
+
+/// Before: another company's PDF was rendered (and stored) before the 404;
+/// invoice lists took the first 1,000 rows of all companies, then filtered.
+async fn other_companies_documents_and_invoices_cost_nothing_and_pages_are_whole(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    purchase(&app, &parties, "bank_transfer").await;
+    purchase(&app, &parties, "card_counter").await;
+    app.add_developer("PMJ-2", "201801000013").await;
+    let other = app.add_user("pemaju@indah.com.my", "developer_admin", Some("PMJ-2")).await;
+    let before = app.count("documents").await;
+    for number in ["QT-2026-000001", "INV-2026-000001", "DO-2026-000002"] {
+        let response = app.get_as(&other, &format!("/api/v1/documents/{number}.pdf")).await;
+        assert_eq!(response.status(), 404, "{number}");
+    }
+    assert_eq!(app.count("documents").await, before, "nothing was rendered for the other company");
+    let theirs: Value = app.get_as(&other, "/api/v1/invoices").await.json().await.unwrap();
+    assert_eq!(theirs["invoices"].as_array().unwrap().len(), 0);
+    let first: Value = app.get_as(&parties.finance, "/api/v1/invoices?limit=1").await.json().await.unwrap();
+    assert_eq!(first["invoices"].as_array().unwrap().len(), 1);
+    let next = first["next"].as_str().unwrap();
+    let second: Value =
+        app.get_as(&parties.finance, &format!("/api/v1/invoices?limit=1&after={next}")).await.json().await.unwrap();
+    assert_eq!(second["invoices"][0]["number"], "INV-2026-000002");
+    assert_eq!(second["next"], Value::Null);
+    let own: Value = app.get_as(&parties.developer, "/api/v1/invoices").await.json().await.unwrap();
+    assert_eq!(own["invoices"].as_array().unwrap().len(), 2);
 }
