@@ -29,6 +29,7 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("http") => http(&args[1..]).await,
         Some("baseline") => baseline(&args[1..]).await,
+        Some("flood") => flood(&args[1..]).await,
         _ => panic!(
             "usage: loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE] | loadgen baseline DATABASE_URL DEVELOPER SECONDS"
         ),
@@ -125,6 +126,68 @@ async fn http(args: &[String]) {
         errors += e;
     }
     report(if rate.is_some() { "http-fixed-rate" } else { "http" }, start.elapsed(), all, ok, refused, errors);
+}
+
+/// An attack for `scripts/bench-under-attack`: SIGN_IN clients post wrong
+/// passwords for staff accounts and REGISTER clients post registrations with
+/// random data (each with a password to hash), for SECONDS. Prints one JSON
+/// line: how many of each were answered, and with what.
+async fn flood(args: &[String]) {
+    let [url, sign_in_clients, register_clients, seconds] = args else {
+        panic!("flood URL SIGN_IN_CLIENTS REGISTER_CLIENTS SECONDS")
+    };
+    let (sign_in_clients, register_clients): (usize, usize) =
+        (sign_in_clients.parse().expect("clients"), register_clients.parse().expect("clients"));
+    let duration = Duration::from_secs(seconds.parse().expect("seconds"));
+    let http =
+        reqwest::Client::builder().pool_max_idle_per_host(sign_in_clients + register_clients).build().expect("client");
+    let sequence = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for index in 0..sign_in_clients + register_clients {
+        let (http, sequence, url) = (http.clone(), sequence.clone(), url.clone());
+        let registering = index >= sign_in_clients;
+        tasks.push(tokio::spawn(async move {
+            let mut statuses: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+            while start.elapsed() < duration {
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let request = if registering {
+                    http.post(format!("{url}/api/v1/registrations")).json(&json!({
+                        "company_name": format!("Serangan {n} Sdn. Bhd."), "registration_no": format!("2020{:02}{:06}", 1 + n % 6, n % 1_000_000),
+                        "developer_code": format!("ATK-{n}"), "address": "Jalan Serangan", "postcode": "50450", "state": "14",
+                        "contact_person": "Penyerang", "email": format!("a{n}@attack.example"), "phone": "0123456789",
+                        "user_name": "Penyerang", "user_email": format!("u{n}@attack.example"), "user_password": format!("rawak-{n}-kata-laluan"),
+                    }))
+                } else {
+                    let account = ["retail@posdigicert.com.my", "finance@posdigicert.com.my", "admin@posdigicert.com.my"][(n % 3) as usize];
+                    http.post(format!("{url}/api/v1/tokens")).json(&json!({"email": account, "password": format!("tekaan-{n}")}))
+                };
+                let status = match request.send().await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let _ = response.bytes().await;
+                        status
+                    }
+                    Err(_) => 0,
+                };
+                *statuses.entry(status).or_default() += 1;
+            }
+            (registering, statuses)
+        }));
+    }
+    let mut sign_in: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+    let mut register: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+    for task in tasks {
+        let (registering, statuses) = task.await.expect("task");
+        let into = if registering { &mut register } else { &mut sign_in };
+        for (status, count) in statuses {
+            *into.entry(status).or_default() += count;
+        }
+    }
+    println!(
+        "{}",
+        json!({"mode": "flood", "seconds": start.elapsed().as_secs(), "sign_in": sign_in, "register": register})
+    );
 }
 
 /// The service's statements for one consumption (a group of one: audit head
