@@ -106,6 +106,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_lower_case_emails.sql"),
         postgres: include_str!("../migrations/postgres/0011_lower_case_emails.sql"),
     },
+    Migration {
+        version: 12,
+        name: "password_links_made_at_send",
+        sqlite: include_str!("../migrations/sqlite/0012_password_links_made_at_send.sql"),
+        postgres: include_str!("../migrations/postgres/0012_password_links_made_at_send.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

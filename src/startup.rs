@@ -202,6 +202,7 @@ pub fn start_mail(config: &Config, state: &AppState) -> anyhow::Result<()> {
         smtp_url: smtp_url.clone(),
         from: config.mail_from.clone(),
         retry_base_ms: config.mail_retry_base_ms,
+        public_url: config.public_url.clone(),
     };
     crate::notify::worker::spawn(state.db.clone(), state.clock.clone(), state.blobs.clone(), settings)
 }

@@ -288,19 +288,6 @@ pub async fn find_user_language_by_email(
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
-/// Reset links made for a user after this moment (Unix ms).
-///
-/// # Errors
-/// A database fault.
-pub async fn count_reset_links_since(connection: &mut AnyConnection, user_id: i64, after_ms: i64) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) FROM password_links WHERE user_id = $1 AND purpose = 'reset' AND created_at > $2")
-        .bind(user_id)
-        .bind(after_ms)
-        .fetch_one(connection)
-        .await?
-        .try_get(0)
-}
-
 /// The user of an unused, unexpired password link with this SHA-256.
 ///
 /// # Errors
@@ -651,4 +638,17 @@ pub async fn email_case_conflicts(pool: &AnyPool) -> sqlx::Result<Vec<String>> {
     let rows =
         sqlx::query("SELECT email FROM users WHERE email <> lower(email) ORDER BY email").fetch_all(pool).await?;
     rows.iter().map(|row| row.try_get(0)).collect()
+}
+
+/// Uses up every outstanding link of a user (after one of them was used).
+///
+/// # Errors
+/// A database fault.
+pub async fn end_password_links(connection: &mut AnyConnection, user_id: i64, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE password_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }

@@ -113,14 +113,37 @@ pub struct Outgoing<'a> {
     pub portal_url: &'a str,
     /// Files that go with it.
     pub attachments: Vec<Attachment>,
+    /// A single-use password link to make when the mail is sent.
+    pub password_link: Option<PasswordLink>,
 }
 
 impl<'a> Outgoing<'a> {
     /// A message without attachments.
     #[must_use]
     pub fn new(kind: MessageKind, facts: &'a Facts, request_id: Option<i64>, portal_url: &'a str) -> Self {
-        Self { kind, facts, request_id, portal_url, attachments: Vec::new() }
+        Self { kind, facts, request_id, portal_url, attachments: Vec::new(), password_link: None }
     }
+
+    /// A message carrying a password link: its token is made by the worker
+    /// when it sends the mail and exists in clear nowhere but in that mail.
+    #[must_use]
+    pub fn with_password_link(kind: MessageKind, facts: &'a Facts, link: PasswordLink) -> Self {
+        Self { password_link: Some(link), ..Self::new(kind, facts, None, PASSWORD_LINK_PLACEHOLDER) }
+    }
+}
+
+/// Stands for the password link in a stored message until it is sent.
+pub const PASSWORD_LINK_PLACEHOLDER: &str = "kuota-password-link:pending";
+
+/// The password link a message is to carry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordLink {
+    /// Whose password it sets.
+    pub user_id: i64,
+    /// `reset` or `invitation`.
+    pub purpose: String,
+    /// How long it works after it is sent.
+    pub ttl_ms: i64,
 }
 
 /// Writes one message per recipient to the outbox, inside the caller's
@@ -135,6 +158,7 @@ pub async fn enqueue(
     now_ms: i64,
 ) -> anyhow::Result<()> {
     let attachments = serde_json::to_string(&message.attachments).map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
+    let password_link = message.password_link.as_ref().map(serde_json::to_string).transpose()?;
     for recipient in recipients {
         let rendered = render(message.kind, recipient.language, message.facts, message.portal_url)
             .map_err(|e| anyhow::anyhow!("rendering mail: {e}"))?;
@@ -150,6 +174,7 @@ pub async fn enqueue(
             message_id: &message_id,
             request_id: message.request_id,
             attachments: &attachments,
+            password_link: password_link.as_deref(),
         };
         store::insert_outbox(&mut *connection, &row, now_ms).await?;
     }

@@ -24,6 +24,8 @@ pub struct NewOutboxMessage<'a> {
     pub request_id: Option<i64>,
     /// Attachment references, JSON.
     pub attachments: &'a str,
+    /// The password link to make at send time, JSON.
+    pub password_link: Option<&'a str>,
 }
 
 /// Writes one message to the outbox, due at once.
@@ -37,8 +39,8 @@ pub async fn insert_outbox(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO outbox (kind, recipient, language, subject, body_text, body_html, message_id, request_id,
-                             attachments, created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                             attachments, created_at, next_attempt_at, password_link)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
     )
     .bind(message.kind)
     .bind(message.recipient)
@@ -50,6 +52,7 @@ pub async fn insert_outbox(
     .bind(message.request_id)
     .bind(message.attachments)
     .bind(now_ms)
+    .bind(message.password_link)
     .execute(connection)
     .await?;
     Ok(())
@@ -76,6 +79,8 @@ pub struct ClaimedMessage {
     pub created_at_ms: i64,
     /// Attachment references, JSON.
     pub attachments: String,
+    /// The password link to make at send time, JSON.
+    pub password_link: Option<String>,
 }
 
 /// Claims the oldest due message until `claimed_until_ms` and counts the
@@ -93,7 +98,7 @@ pub async fn claim_next_outbox(
          WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2
                      AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT 1)
            AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
-         RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at, attachments",
+         RETURNING id, recipient, subject, body_text, body_html, message_id, attempts, created_at, attachments, password_link",
     )
     .bind(claimed_until_ms)
     .bind(now_ms)
@@ -110,6 +115,7 @@ pub async fn claim_next_outbox(
             attempts: row.try_get(6)?,
             created_at_ms: row.try_get(7)?,
             attachments: row.try_get(8)?,
+            password_link: row.try_get(9)?,
         })
     })
     .transpose()
@@ -439,4 +445,17 @@ pub async fn insert_balance_alert(
     .execute(connection)
     .await?;
     Ok(changed.rows_affected() == 1)
+}
+
+/// Password-reset mails written to `recipient` since `after_ms`, sent or not.
+///
+/// # Errors
+/// A database fault.
+pub async fn count_reset_mails_since(pool: &AnyPool, recipient: &str, after_ms: i64) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset' AND recipient = $1 AND created_at > $2")
+        .bind(recipient)
+        .bind(after_ms)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
 }

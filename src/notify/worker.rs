@@ -35,6 +35,8 @@ pub struct MailSettings {
     pub from: String,
     /// First retry delay; doubles with every failure.
     pub retry_base_ms: i64,
+    /// The portal's address, for password links.
+    pub public_url: String,
 }
 
 /// The wait after the `attempts`-th failure: base × 2^(attempts−1), at most an hour.
@@ -59,7 +61,14 @@ pub fn spawn(
     let from: Mailbox = settings.from.parse().map_err(|e| anyhow::anyhow!("KUOTA_MAIL_FROM: {e}"))?;
     tokio::spawn(async move {
         loop {
-            let sender = Sender { db: &db, clock: clock.as_ref(), blobs: &blobs, transport: &transport, from: &from };
+            let sender = Sender {
+                db: &db,
+                clock: clock.as_ref(),
+                blobs: &blobs,
+                transport: &transport,
+                from: &from,
+                public_url: &settings.public_url,
+            };
             match sender.send_next(settings.retry_base_ms).await {
                 Ok(true) => {}
                 Ok(false) => tokio::time::sleep(IDLE).await,
@@ -80,6 +89,7 @@ struct Sender<'a> {
     blobs: &'a std::sync::Arc<dyn BlobStore>,
     transport: &'a AsyncSmtpTransport<Tokio1Executor>,
     from: &'a Mailbox,
+    public_url: &'a str,
 }
 
 impl Sender<'_> {
@@ -131,11 +141,16 @@ impl Sender<'_> {
         let to: Mailbox = row.recipient.parse().map_err(|e| (format!("recipient: {e}"), true))?;
         let attachments: Vec<Attachment> =
             serde_json::from_str(&row.attachments).map_err(|e| (format!("attachments: {e}"), true))?;
-        let body = MultiPart::alternative_plain_html(row.body_text.clone(), row.body_html.clone());
+        let link = self.password_link(row).await?;
+        let with_link = |text: &str| match &link {
+            Some(url) => text.replace(super::PASSWORD_LINK_PLACEHOLDER, url),
+            None => text.to_owned(),
+        };
+        let body = MultiPart::alternative_plain_html(with_link(&row.body_text), with_link(&row.body_html));
         let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(row.subject.clone())
+            .subject(with_link(&row.subject))
             .message_id(Some(row.message_id.clone()));
         if attachments.is_empty() {
             return builder.multipart(body).map_err(|e| (e.to_string(), true));
@@ -145,6 +160,29 @@ impl Sender<'_> {
             mixed = mixed.singlepart(self.file(attachment).await?);
         }
         builder.multipart(mixed).map_err(|e| (e.to_string(), true))
+    }
+
+    /// Makes the message's password link, if it carries one: a new token,
+    /// stored only as its SHA-256, so the clear token exists in the sent mail
+    /// alone. A retry makes another; an unsent one expires unused.
+    async fn password_link(&self, row: &ClaimedMessage) -> Result<Option<String>, (String, bool)> {
+        let Some(json) = &row.password_link else { return Ok(None) };
+        let link: super::PasswordLink =
+            serde_json::from_str(json).map_err(|e| (format!("password link: {e}"), true))?;
+        let token = crate::auth::token::generate().map_err(|e| (e.to_string(), false))?;
+        let now_ms = self.clock.now_ms();
+        let mut connection = self.db.pool().acquire().await.map_err(|e| (e.to_string(), false))?;
+        crate::auth::store::insert_password_link(
+            &mut connection,
+            &crate::auth::token::hash(&token),
+            link.user_id,
+            &link.purpose,
+            now_ms,
+            now_ms + link.ttl_ms,
+        )
+        .await
+        .map_err(|e| (format!("password link: {e}"), false))?;
+        Ok(Some(format!("{}/password/reset?token={token}", self.public_url.trim_end_matches('/'))))
     }
 
     /// One attached PDF. A missing document or blob is retried: it may be a

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sqlx::AnyConnection;
 
 use super::pages::{Chrome, DoneQuery, PortalForm, PortalQuery, app_error_page, error_page, render};
 use super::session::{Member, Visitor};
@@ -17,7 +16,7 @@ use crate::auth::Role;
 use crate::auth::users::{Language, NewUser};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Words;
-use crate::notify::{Facts, MessageKind, Outgoing, Recipient};
+use crate::notify::{Facts, MessageKind, Outgoing, PasswordLink, Recipient};
 use crate::state::AppState;
 
 /// How long a forgotten-password link works.
@@ -26,31 +25,6 @@ pub const RESET_TTL_MS: i64 = 3_600_000;
 pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
 /// Most reset links per account per hour.
 const RESETS_PER_HOUR: i64 = 3;
-
-/// Writes a single-use link for `user_id` and returns its token.
-async fn issue_link(
-    connection: &mut AnyConnection,
-    user_id: i64,
-    purpose: &str,
-    ttl_ms: i64,
-    now_ms: i64,
-) -> AppResult<String> {
-    let token = crate::auth::token::generate()?;
-    crate::auth::store::insert_password_link(
-        &mut *connection,
-        &crate::auth::token::hash(&token),
-        user_id,
-        purpose,
-        now_ms,
-        now_ms + ttl_ms,
-    )
-    .await?;
-    Ok(token)
-}
-
-fn link(state: &AppState, token: &str) -> String {
-    format!("{}/password/reset?token={token}", state.public_url.trim_end_matches('/'))
-}
 
 #[derive(Template)]
 #[template(path = "portal/password.html")]
@@ -101,15 +75,14 @@ async fn send_reset(state: &AppState, email: &str) -> AppResult<()> {
     let mut transaction = state.db.begin_write().await?;
     let user = crate::auth::store::find_user_language_by_email(&mut transaction, email).await?;
     let Some((user_id, language)) = user else { return Ok(()) };
-    let recent = crate::auth::store::count_reset_links_since(&mut transaction, user_id, now_ms - 3_600_000).await?;
+    let recent = crate::notify::store::count_reset_mails_since(state.db.pool(), email, now_ms - 3_600_000).await?;
     if recent >= RESETS_PER_HOUR {
         return Ok(());
     }
-    let token = issue_link(&mut transaction, user_id, "reset", RESET_TTL_MS, now_ms).await?;
     let language = language.parse().unwrap_or(Language::Ms);
     let facts = Facts::default();
-    let url = link(state, &token);
-    let message = Outgoing::new(MessageKind::PasswordReset, &facts, None, &url);
+    let link = PasswordLink { user_id, purpose: "reset".to_owned(), ttl_ms: RESET_TTL_MS };
+    let message = Outgoing::with_password_link(MessageKind::PasswordReset, &facts, link);
     crate::notify::enqueue(&mut transaction, &message, &[Recipient { email: email.to_owned(), language }], now_ms)
         .await?;
     transaction.commit().await?;
@@ -189,6 +162,8 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     let used =
         crate::auth::store::use_password_link(&mut transaction, &crate::auth::token::hash(token), now_ms).await?;
     let Some(user_id) = used else { return Ok(false) };
+    // One link used ends every other: a leaked older mail is worth nothing.
+    crate::auth::store::end_password_links(&mut transaction, user_id, now_ms).await?;
     crate::auth::store::set_password_hash(&mut transaction, user_id, &hash).await?;
     crate::auth::store::delete_user_sessions(&mut transaction, user_id).await?;
     // Whoever knew the old password may have made tokens: they end too.
@@ -350,7 +325,6 @@ pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUse
     let unusable = crate::auth::password::hash(&crate::auth::token::generate()?)?;
     let mut transaction = state.db.begin_write().await?;
     let user_id = crate::auth::users::insert(&mut transaction, user, &unusable, now_ms).await?;
-    let token = issue_link(&mut transaction, user_id, "invitation", INVITATION_TTL_MS, now_ms).await?;
     let actor = member.caller.actor();
     let subject = format!("user:{user_id}");
     let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer": member.developer_code});
@@ -364,8 +338,8 @@ pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUse
     };
     crate::audit::record(&mut transaction, &record).await?;
     let facts = Facts { developer: company.to_owned(), detail: Some(member.name.clone()), ..Facts::default() };
-    let url = link(state, &token);
-    let message = Outgoing::new(MessageKind::Invitation, &facts, None, &url);
+    let link = PasswordLink { user_id, purpose: "invitation".to_owned(), ttl_ms: INVITATION_TTL_MS };
+    let message = Outgoing::with_password_link(MessageKind::Invitation, &facts, link);
     let to = Recipient { email: user.email.as_str().to_owned(), language: user.language };
     crate::notify::enqueue(&mut transaction, &message, &[to], now_ms).await?;
     transaction.commit().await?;

@@ -19,7 +19,7 @@ on_both_backends!(
 );
 
 /// An aiosmtpd server storing mail in a Maildir; killed when dropped.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
     maildir: PathBuf,
 }
@@ -29,7 +29,7 @@ struct SmtpServer {
 /// call from a base that differs per process. The outage test leaves its port
 /// unbound for seconds, and a port from `bind(0)` could meanwhile be handed to
 /// another test's server, which would then receive both tests' mail.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let base = 20_000 + u16::try_from(std::process::id() % 10_000).unwrap();
@@ -43,7 +43,7 @@ fn free_port() -> u16 {
 
 impl SmtpServer {
     #[allow(clippy::zombie_processes, reason = "Drop kills and waits; a panic here ends the test anyway")]
-    fn start(port: u16, maildir: PathBuf) -> Self {
+    pub fn start(port: u16, maildir: PathBuf) -> Self {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(maildir.join(sub)).unwrap();
         }
@@ -78,6 +78,17 @@ impl SmtpServer {
         all
     }
 
+    /// The decoded plain text of every message to `recipient`, oldest first.
+    pub fn texts_to(&self, recipient: &str) -> Vec<String> {
+        let mut files = self.files();
+        files.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+        files
+            .into_iter()
+            .filter(|path| header(&std::fs::read_to_string(path).unwrap(), "To").contains(recipient))
+            .map(|path| self.parts_of(&path).text)
+            .collect()
+    }
+
     /// The stored message with this subject, split by Python's MIME parser.
     fn parts(&self, subject: &str) -> Parts {
         let path = self
@@ -85,10 +96,14 @@ impl SmtpServer {
             .into_iter()
             .find(|path| header(&std::fs::read_to_string(path).unwrap(), "Subject") == subject)
             .unwrap_or_else(|| panic!("no message with subject {subject}"));
+        self.parts_of(&path)
+    }
+
+    fn parts_of(&self, path: &std::path::Path) -> Parts {
         let out = self.maildir.join(format!("parts-{}", crate::helpers::unique()));
         let output = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_parts.py"))
-            .arg(&path)
+            .arg(path)
             .arg(&out)
             .output()
             .unwrap();
@@ -127,7 +142,7 @@ fn header<'a>(message: &'a str, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-async fn wait_until_sent(app: &TestApp) {
+pub async fn wait_until_sent(app: &TestApp) {
     for _ in 0..150 {
         if app.count("outbox WHERE sent_at IS NULL").await == 0 {
             return;
