@@ -8,33 +8,32 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::auth::users::Language;
-use crate::auth::{ApiCaller, Role};
+use crate::auth::Role;
 use crate::error::AppResult;
 use crate::i18n::Words;
 use crate::state::AppState;
 
-pub use crate::auth::session::{SESSION_COOKIE, cookie, cookie_header, end, start};
+pub use crate::auth::session::{SESSION_COOKIE, SessionUser, cookie, cookie_header, end, start};
 
 /// The language chosen before signing in.
 pub const LANGUAGE_COOKIE: &str = "kuota_lang";
 
-/// A signed-in person.
+/// A signed-in person: the session's user (`caller`, `name`, `csrf`, … by
+/// deref) and the words of their language.
 #[derive(Debug, Clone)]
 pub struct Member {
-    /// As the API sees them (role, company).
-    pub caller: ApiCaller,
-    /// User id.
-    pub user_id: i64,
-    /// E-mail.
-    pub email: String,
-    /// Name.
-    pub name: String,
-    /// Their company's code, for developer users.
-    pub developer_code: Option<String>,
-    /// The session's CSRF token.
-    pub csrf: String,
+    /// Who, as the session says.
+    pub user: SessionUser,
     /// Their words.
     pub words: Words,
+}
+
+impl std::ops::Deref for Member {
+    type Target = SessionUser;
+
+    fn deref(&self) -> &SessionUser {
+        &self.user
+    }
 }
 
 impl Member {
@@ -125,15 +124,7 @@ impl FromRequestParts<AppState> for Member {
 
 async fn find(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Member>> {
     let user = crate::auth::session::find(state, headers).await?;
-    Ok(user.map(|user| Member {
-        caller: user.caller,
-        user_id: user.user_id,
-        email: user.email,
-        name: user.name,
-        developer_code: user.developer_code,
-        csrf: user.csrf,
-        words: Words::new(user.language),
-    }))
+    Ok(user.map(|user| Member { words: Words::new(user.language), user }))
 }
 
 #[cfg(test)]
