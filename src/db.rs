@@ -112,6 +112,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_password_links_made_at_send.sql"),
         postgres: include_str!("../migrations/postgres/0012_password_links_made_at_send.sql"),
     },
+    Migration {
+        version: 13,
+        name: "payment_uniqueness_per_developer",
+        sqlite: include_str!("../migrations/sqlite/0013_payment_uniqueness_per_developer.sql"),
+        postgres: include_str!("../migrations/postgres/0013_payment_uniqueness_per_developer.sql"),
+    },
 ];
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.

@@ -661,7 +661,8 @@ pub async fn ledger_csv(
         csv.push_str(&line);
         csv.push_str("\r\n");
     }
-    let filename = format!("attachment; filename=\"kuota-{}-ledger.csv\"", member.developer_code.clone().unwrap_or_default());
+    let filename =
+        format!("attachment; filename=\"kuota-{}-ledger.csv\"", member.developer_code.clone().unwrap_or_default());
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, filename)], csv)
         .into_response()
 }

@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::auth::users::Language;
 use crate::auth::Role;
+use crate::auth::users::Language;
 use crate::error::AppResult;
 use crate::i18n::Words;
 use crate::state::AppState;

@@ -99,7 +99,8 @@ pub enum RequestError {
         /// What the quotation asks for.
         total: Sen,
     },
-    /// The same document, or method and reference, was submitted before (409).
+    /// The same document, or method and reference, was submitted before by
+    /// this developer (409).
     #[error("this document, or this method and reference, was already submitted for a payment")]
     DuplicatePayment,
     /// The proof of payment is not an acceptable file (422).

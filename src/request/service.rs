@@ -322,6 +322,7 @@ pub async fn submit_payment(
     }
     let new_payment = store::NewPayment {
         request_id: id,
+        developer_id: step.row.developer_id,
         quotation_id: quotation.id,
         method: payment.method,
         reference: payment.reference.as_str(),

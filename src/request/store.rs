@@ -694,6 +694,8 @@ pub async fn decide_payment(
 pub struct NewPayment<'a> {
     /// The request paid for.
     pub request_id: i64,
+    /// Its developer (references and documents are unique per developer).
+    pub developer_id: i64,
     /// The quotation paid.
     pub quotation_id: i64,
     /// How.
@@ -721,8 +723,8 @@ pub struct NewPayment<'a> {
 /// submitted before; a database fault.
 pub async fn insert_payment(connection: &mut AnyConnection, payment: &NewPayment<'_>) -> sqlx::Result<i64> {
     sqlx::query(
-        "INSERT INTO payments (request_id, quotation_id, method, reference, amount_sen, paid_on, document_sha256, document_type, status, submitted_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10) RETURNING id",
+        "INSERT INTO payments (request_id, quotation_id, method, reference, amount_sen, paid_on, document_sha256, document_type, status, submitted_by, created_at, developer_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9, $10, $11) RETURNING id",
     )
     .bind(payment.request_id)
     .bind(payment.quotation_id)
@@ -734,6 +736,7 @@ pub async fn insert_payment(connection: &mut AnyConnection, payment: &NewPayment
     .bind(payment.document_type)
     .bind(payment.submitted_by)
     .bind(payment.now_ms)
+    .bind(payment.developer_id)
     .fetch_one(connection)
     .await?
     .try_get(0)

@@ -13,6 +13,7 @@ on_both_backends!(
     an_address_in_any_case_is_one_account,
     a_payment_racing_a_revision_pays_the_quotation_in_force,
     other_companies_documents_and_invoices_cost_nothing_and_pages_are_whole,
+    a_payment_reference_is_unique_within_a_company_only,
 );
 
 async fn sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin(backend: Backend) {
@@ -116,4 +117,29 @@ async fn other_companies_documents_and_invoices_cost_nothing_and_pages_are_whole
     assert_eq!(second["next"], Value::Null);
     let own: Value = app.get_as(&parties.developer, "/api/v1/invoices").await.json().await.unwrap();
     assert_eq!(own["invoices"].as_array().unwrap().len(), 2);
+}
+
+/// Before: references were unique across all companies, so company A learned
+/// of — and could block — company B's PO number.
+async fn a_payment_reference_is_unique_within_a_company_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = setup(&app).await;
+    app.add_developer("PMJ-2", "201801000013").await;
+    let other = app.add_user("pemaju@indah.com.my", "developer_admin", Some("PMJ-2")).await;
+    let mut submitted = Vec::new();
+    for (token, code) in [(&parties.developer, "PMJ-1"), (&other, "PMJ-2"), (&parties.developer, "PMJ-1")] {
+        let body = json!({"developer": code, "lines": [{"product": "CERT-1Y", "units": 2}]});
+        let created: Value = app.post_as(token, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+        let id = created["id"].as_i64().unwrap();
+        let quoted = app.post_as(&parties.retail, &format!("/api/v1/quota-requests/{id}/quotations"), &json!({})).await;
+        let total = quoted.json::<Value>().await.unwrap()["total"].as_str().unwrap().to_owned();
+        let document = pdf_bytes("the same proof");
+        let paid = app.submit_payment(token, id, "po", "PO-2026-0001", &total, "po.pdf", document).await;
+        submitted.push(paid.status().as_u16());
+    }
+    assert_eq!(
+        submitted,
+        [201, 201, 409],
+        "the same PO number and file: another company may, the same company may not"
+    );
 }
