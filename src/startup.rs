@@ -137,6 +137,10 @@ pub fn spawn_background_tasks(state: &AppState) {
         loop {
             ticker.tick().await;
             let before = clock.now_ms() - IDEMPOTENCY_RETENTION_MS;
+            let attempts_before = clock.now_ms() - crate::auth::service::SIGN_IN_WINDOW_MS;
+            if let Err(error) = crate::auth::store::prune_sign_in_attempts(db.pool(), attempts_before).await {
+                tracing::warn!(error = %error, "sign-in attempt pruning failed");
+            }
             if let Err(error) = crate::ledger::store::prune_idempotency_records(db.pool(), before).await {
                 tracing::warn!(error = %error, "idempotency pruning failed");
             }

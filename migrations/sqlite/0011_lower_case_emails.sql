@@ -4,5 +4,5 @@
 -- start so an administrator can merge or remove one.
 UPDATE users SET email = lower(email)
 WHERE email <> lower(email)
-  AND NOT EXISTS (SELECT 1 FROM users other WHERE other.id <> users.id AND other.email = lower(users.email));
+  AND NOT EXISTS (SELECT 1 FROM users other WHERE other.id <> users.id AND lower(other.email) = lower(users.email));
 UPDATE developers SET email = lower(email) WHERE email <> lower(email);

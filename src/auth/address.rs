@@ -18,20 +18,48 @@ pub struct ClientAddress(pub String);
 /// `X-Forwarded-For` values (in order of the header lines).
 #[must_use]
 pub fn client_address(peer: Option<IpAddr>, trusted: &[IpAddr], forwarded: &[&str]) -> String {
-    let Some(peer) = peer else { return "unknown".to_owned() };
+    let Some(peer) = peer.map(|peer| peer.to_canonical()) else { return "unknown".to_owned() };
     if !trusted.contains(&peer) {
-        return peer.to_string();
+        return counted(peer);
     }
     // Each proxy appends the address it heard from: walk back from the nearest.
     let hops: Vec<&str> = forwarded.iter().flat_map(|line| line.split(',')).map(str::trim).collect();
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(address) if trusted.contains(&address) => {}
-            Ok(address) => return address.to_string(),
-            Err(_) => return peer.to_string(),
+        match parse_hop(hop) {
+            Some(address) if trusted.contains(&address) => {}
+            Some(address) => return counted(address),
+            None => {
+                tracing::warn!(hop, "a trusted proxy sent an X-Forwarded-For hop that is not an address");
+                return counted(peer);
+            }
         }
     }
-    peer.to_string()
+    counted(peer)
+}
+
+/// A hop as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(address) = hop.parse::<IpAddr>() {
+        return Some(address.to_canonical());
+    }
+    if let Ok(socket) = hop.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip().to_canonical());
+    }
+    let (host, _port) = hop.rsplit_once(':')?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// The address throttling counts: an IPv4 address, or an IPv6 /64 (one
+/// subscriber's whole block, which they can rotate through at will).
+fn counted(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            let prefix = std::net::Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0);
+            format!("{prefix}/64")
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for ClientAddress {
@@ -62,5 +90,13 @@ mod tests {
         assert_eq!(client_address(Some(proxy), &[proxy], &[]), "10.0.0.1");
         assert_eq!(client_address(Some(proxy), &[proxy], &["not-an-address"]), "10.0.0.1");
         assert_eq!(client_address(None, &[proxy], &["198.51.100.2"]), "unknown");
+        assert_eq!(client_address(Some(proxy), &[proxy], &["198.51.100.2:5678"]), "198.51.100.2", "a port is dropped");
+        assert_eq!(client_address(Some(ip("::ffff:10.0.0.1")), &[proxy], &["198.51.100.2"]), "198.51.100.2");
+        assert_eq!(
+            client_address(Some(ip("2001:db8:1:2:aaaa::1")), &[proxy], &[]),
+            "2001:db8:1:2::/64",
+            "an IPv6 client is counted by its /64"
+        );
+        assert_eq!(client_address(Some(proxy), &[proxy], &["[2001:db8:1:2::9]:443"]), "2001:db8:1:2::/64");
     }
 }

@@ -19,6 +19,8 @@ use crate::state::AppState;
 pub const ACCOUNT_FAILURES_MAX: i64 = 5;
 /// Failed attempts from one address, for any accounts, within the window.
 pub const ADDRESS_FAILURES_MAX: i64 = 30;
+/// Failures for one account from all addresses at which an operator is warned.
+pub const ACCOUNT_ALERT_FAILURES: i64 = 100;
 /// The window, and how long a lock lasts after the last failure.
 pub const SIGN_IN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
@@ -85,8 +87,13 @@ pub async fn sign_in(
     let account: String = email.trim().to_lowercase().chars().take(crate::developer::domain::EMAIL_MAX_CHARS).collect();
     let pool = state.db.pool();
     let attempt = super::store::insert_sign_in_attempt(pool, &account, address, now_ms).await?;
-    let (for_account, for_address) =
+    let (for_account, for_address, from_anywhere) =
         super::store::count_sign_in_failures(pool, &account, address, now_ms - SIGN_IN_WINDOW_MS).await?;
+    if from_anywhere == ACCOUNT_ALERT_FAILURES {
+        // Many addresses guessing one account: not locked (that would lock
+        // the owner out too), but said once per window for an operator to see.
+        tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
+    }
     if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
         return Err(SignInError::Throttled);
     }
@@ -94,11 +101,14 @@ pub async fn sign_in(
         Ok(email) => super::store::find_user_credentials(pool, &email).await?,
         Err(_) => None,
     };
-    let Some(user) = user else {
-        state.hasher.verify(password_text, DUMMY_HASH).await?;
-        return Err(SignInError::Refused);
-    };
-    let succeeded = state.hasher.verify(password_text, &user.password_hash).await?;
+    let stored = user.as_ref().map_or(DUMMY_HASH, |user| user.password_hash.as_str());
+    let checked = state.hasher.verify(password_text, stored).await;
+    if matches!(checked, Err(password::HashError::Busy)) {
+        // Not judged: a busy checker must not count against the person.
+        super::store::delete_sign_in_attempt(pool, attempt).await?;
+    }
+    let succeeded = checked?;
+    let Some(user) = user else { return Err(SignInError::Refused) };
     let subject = format!("user:{}", user.id);
     let action = if succeeded { "user.sign_in" } else { "user.sign_in_failed" };
     let after = serde_json::json!({"address": address});

@@ -219,7 +219,8 @@ pub async fn insert_sign_in_attempt(pool: &AnyPool, account: &str, address: &str
 }
 
 /// Failed (or not yet checked) attempts since `after_ms`: for this account
-/// from this address, and from this address for any account.
+/// from this address, from this address for any account, and for this
+/// account from any address.
 ///
 /// # Errors
 /// A database fault.
@@ -228,18 +229,19 @@ pub async fn count_sign_in_failures(
     account: &str,
     address: &str,
     after_ms: i64,
-) -> sqlx::Result<(i64, i64)> {
+) -> sqlx::Result<(i64, i64, i64)> {
     let row = sqlx::query(
         "SELECT
            (SELECT COUNT(*) FROM sign_in_attempts WHERE account = $1 AND address = $2 AND succeeded = 0 AND created_at > $3),
-           (SELECT COUNT(*) FROM sign_in_attempts WHERE address = $2 AND succeeded = 0 AND created_at > $3)",
+           (SELECT COUNT(*) FROM sign_in_attempts WHERE address = $2 AND succeeded = 0 AND created_at > $3),
+           (SELECT COUNT(*) FROM sign_in_attempts WHERE account = $1 AND succeeded = 0 AND created_at > $3)",
     )
     .bind(account)
     .bind(address)
     .bind(after_ms)
     .fetch_one(pool)
     .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
 }
 
 /// Marks an attempt as the right password.
@@ -651,4 +653,25 @@ pub async fn end_password_links(connection: &mut AnyConnection, user_id: i64, no
         .execute(connection)
         .await?;
     Ok(())
+}
+
+/// Forgets an attempt that was never judged (the password checker was busy).
+///
+/// # Errors
+/// A database fault.
+pub async fn delete_sign_in_attempt(pool: &AnyPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Forgets attempts older than `before_ms` (they no longer count).
+///
+/// # Errors
+/// A database fault.
+pub async fn prune_sign_in_attempts(pool: &AnyPool, before_ms: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM sign_in_attempts WHERE created_at < $1")
+        .bind(before_ms)
+        .execute(pool)
+        .await?
+        .rows_affected())
 }

@@ -451,11 +451,15 @@ pub async fn insert_balance_alert(
 ///
 /// # Errors
 /// A database fault.
-pub async fn count_reset_mails_since(pool: &AnyPool, recipient: &str, after_ms: i64) -> sqlx::Result<i64> {
+pub async fn count_reset_mails_since(
+    connection: &mut AnyConnection,
+    recipient: &str,
+    after_ms: i64,
+) -> sqlx::Result<i64> {
     sqlx::query("SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset' AND recipient = $1 AND created_at > $2")
         .bind(recipient)
         .bind(after_ms)
-        .fetch_one(pool)
+        .fetch_one(connection)
         .await?
         .try_get(0)
 }

@@ -75,7 +75,7 @@ async fn send_reset(state: &AppState, email: &str) -> AppResult<()> {
     let mut transaction = state.db.begin_write().await?;
     let user = crate::auth::store::find_user_language_by_email(&mut transaction, email).await?;
     let Some((user_id, language)) = user else { return Ok(()) };
-    let recent = crate::notify::store::count_reset_mails_since(state.db.pool(), email, now_ms - 3_600_000).await?;
+    let recent = crate::notify::store::count_reset_mails_since(&mut transaction, email, now_ms - 3_600_000).await?;
     if recent >= RESETS_PER_HOUR {
         return Ok(());
     }
@@ -322,7 +322,10 @@ pub async fn invite(
 pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUser, company: &str) -> AppResult<()> {
     let now_ms = state.clock.now_ms();
     // Nobody knows this password; the invitation link sets the real one.
-    let unusable = crate::auth::password::hash(&crate::auth::token::generate()?)?;
+    let unusable = state.hasher.hash(&crate::auth::token::generate()?).await.map_err(|error| match error {
+        crate::auth::password::HashError::Busy => AppError::TooManyRequests(error.to_string()),
+        crate::auth::password::HashError::Failed(cause) => AppError::Internal(cause),
+    })?;
     let mut transaction = state.db.begin_write().await?;
     let user_id = crate::auth::users::insert(&mut transaction, user, &unusable, now_ms).await?;
     let actor = member.caller.actor();
