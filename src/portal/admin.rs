@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use http::StatusCode;
 
 use super::pages::{Chrome, DoneQuery, PortalQuery, app_error_page, error_page, render};
 use super::session::Member;

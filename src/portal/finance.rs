@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use http::StatusCode;
 use serde::Deserialize;
 
 use super::developer::RequestItem;
@@ -100,8 +100,8 @@ pub async fn sales_csv(State(state): State<AppState>, member: Member) -> Respons
             }
             (
                 [
-                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"kuota-monthly-sales.csv\""),
+                    (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (http::header::CONTENT_DISPOSITION, "attachment; filename=\"kuota-monthly-sales.csv\""),
                 ],
                 csv,
             )

@@ -4,8 +4,8 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use super::session::{self, LANGUAGE_COOKIE, Member, SESSION_COOKIE, Visitor};
@@ -122,7 +122,7 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState>
         match Form::<T>::from_request(request, state).await {
             Ok(Form(value)) => Ok(Self(value)),
             Err(_) => {
-                let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+                let (mut parts, ()) = http::Request::new(()).into_parts();
                 parts.headers = headers;
                 let visitor =
                     <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
@@ -140,10 +140,7 @@ pub struct PortalQuery<T>(pub T);
 impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for PortalQuery<T> {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(Self(value)),
             Err(_) => {

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::Form;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use http::{StatusCode, header};
 use serde::Deserialize;
 
 use super::developer::RequestItem;

@@ -3,9 +3,9 @@
 //! every form that changes something.
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use http::HeaderMap;
+use http::request::Parts;
 
 use crate::auth::Role;
 use crate::auth::users::Language;
@@ -71,7 +71,7 @@ impl Member {
     #[must_use]
     pub fn refuse_bad_csrf(&self, sent: &str) -> Option<Response> {
         (!constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()))
-            .then(|| super::pages::error_page(&self.words, Some(self), axum::http::StatusCode::FORBIDDEN, "error-csrf"))
+            .then(|| super::pages::error_page(&self.words, Some(self), http::StatusCode::FORBIDDEN, "error-csrf"))
     }
 }
 
@@ -96,12 +96,10 @@ impl FromRequestParts<AppState> for Visitor {
         let words = Words::new(chosen.unwrap_or(Language::Ms));
         match find(state, &parts.headers).await {
             Ok(member) => Ok(Self { words: member.as_ref().map_or(words, |m| m.words), member }),
-            Err(error) => {
-                Err(super::pages::error_page(&words, None, axum::http::StatusCode::INTERNAL_SERVER_ERROR, &{
-                    tracing::error!(error = %error, "reading a session");
-                    "error-internal".to_owned()
-                }))
-            }
+            Err(error) => Err(super::pages::error_page(&words, None, http::StatusCode::INTERNAL_SERVER_ERROR, &{
+                tracing::error!(error = %error, "reading a session");
+                "error-internal".to_owned()
+            })),
         }
     }
 }
