@@ -482,3 +482,26 @@ mail-invitation-body = { $inviter } invites you to the kuota account of { $devel
 mail-invitation-next = Open the link to set your password.
 error-login-busy = Too many sign-ins are being checked right now. Try again in a moment.
 proof-pdf-downloads = The PDF opens as a download: an uploaded file is never run inside kuota.
+
+# People: managing users, one's own password
+user-status = Status
+user-active = Active
+user-inactive = Deactivated
+user-manage = Manage user
+user-deactivate = Deactivate
+user-activate = Reactivate
+user-change-role = Change role
+done-user-changed = User updated.
+error-change-reason-required = Give the reason for this change.
+error-own-account = You cannot deactivate your own account or change its role.
+error-user-state = This user is already in that state.
+error-role-not-allowed = That role is not allowed for this user.
+token-expires = Expires
+token-last-used = Last used
+token-lifetime = Valid for
+days = days
+account-password-title = Change password
+account-password-intro = Every other session of yours ends when the password changes.
+password-current = Current password
+error-password-wrong = The current password is not right.
+done-password-changed = Password changed. Your other sessions have ended.

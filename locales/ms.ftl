@@ -443,3 +443,26 @@ mail-invitation-body = { $inviter } menjemput anda ke akaun kuota { $developer }
 mail-invitation-next = Buka pautan untuk menetapkan kata laluan anda.
 error-login-busy = Terlalu banyak log masuk sedang disemak sekarang. Cuba lagi sebentar lagi.
 proof-pdf-downloads = PDF dibuka sebagai muat turun: fail yang dimuat naik tidak pernah dijalankan di dalam kuota.
+
+# People: managing users, one's own password
+user-status = Status
+user-active = Aktif
+user-inactive = Dinyahaktifkan
+user-manage = Urus pengguna
+user-deactivate = Nyahaktifkan
+user-activate = Aktifkan semula
+user-change-role = Tukar peranan
+done-user-changed = Pengguna dikemas kini.
+error-change-reason-required = Nyatakan sebab perubahan ini.
+error-own-account = Anda tidak boleh menyahaktifkan akaun anda sendiri atau menukar peranannya.
+error-user-state = Pengguna ini sudah berada dalam keadaan tersebut.
+error-role-not-allowed = Peranan ini tidak dibenarkan bagi pengguna ini.
+token-expires = Tamat tempoh
+token-last-used = Terakhir digunakan
+token-lifetime = Sah selama
+days = hari
+account-password-title = Tukar kata laluan
+account-password-intro = Semua sesi lain anda akan ditamatkan selepas kata laluan ditukar.
+password-current = Kata laluan semasa
+error-password-wrong = Kata laluan semasa tidak betul.
+done-password-changed = Kata laluan ditukar. Sesi lain anda telah ditamatkan.

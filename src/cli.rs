@@ -103,6 +103,9 @@ enum TokenCommand {
         /// The user's e-mail.
         #[arg(long)]
         email: String,
+        /// Days the token works (1 to 365).
+        #[arg(long, default_value_t = crate::auth::users::TOKEN_DEFAULT_DAYS)]
+        days: i64,
     },
 }
 
@@ -209,13 +212,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = migrated(&config).await?;
             add_user(&db, clock.as_ref(), (email, name, role, developer, language)).await
         }
-        Command::Token(TokenCommand::Create { email }) => {
+        Command::Token(TokenCommand::Create { email, days }) => {
+            let lifetime =
+                crate::auth::users::TokenLifetime::days(days).map_err(|error| anyhow::anyhow!("--days {error}"))?;
             let db = migrated(&config).await?;
             let email: crate::developer::EmailAddress = email.parse()?;
             let Some(user_id) = crate::auth::store::find_user_id_by_email(db.pool(), &email).await? else {
                 anyhow::bail!("no user has the e-mail {}", email.as_str());
             };
-            let token = crate::auth::users::create_token(db.pool(), user_id, clock.now_ms()).await?;
+            let token = crate::auth::users::create_token(db.pool(), user_id, lifetime, clock.now_ms()).await?;
             println!("personal token for {} created. It is shown only now:", email.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)

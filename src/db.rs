@@ -118,7 +118,29 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_payment_uniqueness_per_developer.sql"),
         postgres: include_str!("../migrations/postgres/0013_payment_uniqueness_per_developer.sql"),
     },
+    Migration {
+        version: 14,
+        name: "user_lifecycle",
+        sqlite: include_str!("../migrations/sqlite/0014_user_lifecycle.sql"),
+        postgres: include_str!("../migrations/postgres/0014_user_lifecycle.sql"),
+    },
 ];
+
+/// The PostgreSQL channel on which nodes hear that a user or token lost access.
+const ACCESS_CHANNEL: &str = "kuota_access";
+
+/// Tells every node sharing the database, when this transaction commits, that
+/// a user or token lost access, so each forgets the credentials it cached
+/// (`NOTIFY`, delivered only on COMMIT). Nothing on SQLite: one node.
+///
+/// # Errors
+/// A database fault.
+pub async fn announce_access_change(connection: &mut AnyConnection) -> sqlx::Result<()> {
+    if connection.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify($1, '')").bind(ACCESS_CHANNEL).execute(connection).await?;
+    }
+    Ok(())
+}
 
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.
 const MIGRATION_LOCK_KEY: i64 = 0x006b_756f_7461;
@@ -169,6 +191,22 @@ impl Db {
     #[must_use]
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Waits for the announcements of [`announce_access_change`] from every
+    /// node (PostgreSQL `LISTEN`); `None` on SQLite, where this process is
+    /// the only node.
+    ///
+    /// # Errors
+    /// The database cannot be reached.
+    pub async fn access_changes(&self) -> anyhow::Result<Option<sqlx::postgres::PgListener>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(None);
+        }
+        let mut listener =
+            sqlx::postgres::PgListener::connect(&self.url).await.context("listening for access changes")?;
+        listener.listen(ACCESS_CHANNEL).await.context("listening for access changes")?;
+        Ok(Some(listener))
     }
 
     /// A dedicated connection outside the pool, for the ledger writer.

@@ -101,6 +101,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 /// Starts the background tasks: hold expiry, quotation expiry, reminders and idempotency pruning.
 pub fn spawn_background_tasks(state: &AppState) {
+    tokio::spawn(crate::auth::cache::follow_access_changes(state.db.clone(), state.token_cache.clone()));
     let ledger = state.ledger.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(HOLD_SWEEP_INTERVAL);

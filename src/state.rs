@@ -35,11 +35,14 @@ impl AppState {
     #[must_use]
     pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
         let ledger = Ledger::start(db.clone(), clock.clone());
+        // On SQLite this process is the only node; on PostgreSQL the cache
+        // is used once the node hears access changes.
+        let token_cache = crate::auth::cache::TokenCache::new(db.backend() == crate::db::Backend::Sqlite);
         Self {
             db,
             ledger,
             clock,
-            token_cache: crate::auth::cache::TokenCache::default(),
+            token_cache,
             blobs,
             public_url,
             hasher: crate::auth::password::Hasher::for_this_machine(),

@@ -1,13 +1,18 @@
 //! A short-lived cache of authenticated tokens, so the hot API path does not
 //! read `api_clients` on every request. Only successful look-ups are cached,
-//! for [`TOKEN_CACHE_TTL`]: a revoked token keeps working on a node for at
-//! most that long.
+//! for [`TOKEN_CACHE_TTL`]. A revocation or deactivation is announced to every
+//! node sharing the database ([`crate::db::announce_access_change`]), and each
+//! empties its cache when it hears it ([`follow_access_changes`]); while a
+//! node cannot hear (its listening connection is down) it caches nothing, so
+//! no revoked token keeps working anywhere.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ApiCaller;
+use crate::db::Db;
 
 /// How long an authenticated token is trusted without asking the database.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
@@ -18,12 +23,29 @@ pub const TOKEN_CACHE_MAX: usize = 10_000;
 #[derive(Clone, Default)]
 pub struct TokenCache {
     entries: Arc<Mutex<HashMap<String, (ApiCaller, Instant)>>>,
+    /// True while this node hears every access change (always on SQLite).
+    live: Arc<AtomicBool>,
 }
 
 impl TokenCache {
+    /// A cache that is used at once (`live`) or only once it hears changes.
+    #[must_use]
+    pub fn new(live: bool) -> Self {
+        Self { entries: Arc::default(), live: Arc::new(AtomicBool::new(live)) }
+    }
+
+    /// Turns caching on (the node hears every change) or off.
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::SeqCst);
+        self.clear();
+    }
+
     /// The cached caller for this token hash, if fresh.
     #[must_use]
     pub fn get(&self, token_sha256: &str) -> Option<ApiCaller> {
+        if !self.live.load(Ordering::SeqCst) {
+            return None;
+        }
         let entries = self.entries.lock().ok()?;
         entries
             .get(token_sha256)
@@ -41,12 +63,38 @@ impl TokenCache {
 
     /// Remembers a token's caller.
     pub fn insert(&self, token_sha256: String, caller: ApiCaller) {
+        if !self.live.load(Ordering::SeqCst) {
+            return;
+        }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= TOKEN_CACHE_MAX {
                 entries.clear();
             }
             entries.insert(token_sha256, (caller, crate::clock::monotonic_now()));
         }
+    }
+}
+
+/// Empties the cache whenever any node announces an access change, for as
+/// long as the process runs (PostgreSQL only; on SQLite there is one node and
+/// it clears its own cache). While not listening, the cache is off.
+pub async fn follow_access_changes(db: Db, cache: TokenCache) {
+    loop {
+        match db.access_changes().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                cache.set_live(true);
+                // `Ok(None)`: the connection dropped, and changes may have
+                // been missed; forget everything and listen again.
+                while let Ok(Some(_)) = listener.try_recv().await {
+                    cache.clear();
+                }
+                tracing::warn!("stopped hearing access changes; tokens are read from the database until it resumes");
+            }
+            Err(error) => tracing::warn!(error = %error, "cannot listen for access changes"),
+        }
+        cache.set_live(false);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -57,7 +105,7 @@ mod tests {
 
     #[test]
     fn cached_callers_are_returned_until_they_expire() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::new(true);
         assert!(cache.get("h").is_none());
         cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
         assert_eq!(cache.get("h").and_then(|c| c.client_id), Some(3));
@@ -66,6 +114,18 @@ mod tests {
                 entry.1 = crate::clock::monotonic_now().checked_sub(TOKEN_CACHE_TTL).unwrap_or(entry.1);
             }
         }
+        assert!(cache.get("h").is_none());
+    }
+
+    #[test]
+    fn a_cache_that_cannot_hear_changes_keeps_nothing() {
+        let cache = TokenCache::new(false);
+        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        assert!(cache.get("h").is_none());
+        cache.set_live(true);
+        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        assert!(cache.get("h").is_some());
+        cache.set_live(false);
         assert!(cache.get("h").is_none());
     }
 }

@@ -204,9 +204,9 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         let caller = match store::find_active_by_token_hash(state.db.pool(), &token_sha256).await? {
             Some(caller) => caller,
-            None => store::find_user_by_token_hash(state.db.pool(), &token_sha256)
-                .await?
-                .ok_or_else(|| AppError::Unauthorized("the token is not known or has been revoked".into()))?,
+            None => users::caller_of_token(state, &token_sha256).await?.ok_or_else(|| {
+                AppError::Unauthorized("the token is not known, has expired or has been revoked".into())
+            })?,
         };
         state.token_cache.insert(token_sha256, caller.clone());
         Ok(caller)

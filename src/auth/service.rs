@@ -86,28 +86,12 @@ pub async fn sign_in(
     // One spelling of the account for counting, whether or not it exists.
     let account: String = email.trim().to_lowercase().chars().take(crate::developer::domain::EMAIL_MAX_CHARS).collect();
     let pool = state.db.pool();
-    let attempt = super::store::insert_sign_in_attempt(pool, &account, address, now_ms).await?;
-    let (for_account, for_address, from_anywhere) =
-        super::store::count_sign_in_failures(pool, &account, address, now_ms - SIGN_IN_WINDOW_MS).await?;
-    if from_anywhere == ACCOUNT_ALERT_FAILURES {
-        // Many addresses guessing one account: not locked (that would lock
-        // the owner out too), but said once per window for an operator to see.
-        tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
-    }
-    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
-        return Err(SignInError::Throttled);
-    }
     let user = match email.parse::<EmailAddress>() {
         Ok(email) => super::store::find_user_credentials(pool, &email).await?,
         Err(_) => None,
     };
     let stored = user.as_ref().map_or(DUMMY_HASH, |user| user.password_hash.as_str());
-    let checked = state.hasher.verify(password_text, stored).await;
-    if matches!(checked, Err(password::HashError::Busy)) {
-        // Not judged: a busy checker must not count against the person.
-        super::store::delete_sign_in_attempt(pool, attempt).await?;
-    }
-    let succeeded = checked?;
+    let succeeded = check_password(state, &account, address, password_text, stored).await?;
     let Some(user) = user else { return Err(SignInError::Refused) };
     let subject = format!("user:{}", user.id);
     let action = if succeeded { "user.sign_in" } else { "user.sign_in_failed" };
@@ -124,6 +108,44 @@ pub async fn sign_in(
     if !succeeded {
         return Err(SignInError::Refused);
     }
-    super::store::mark_sign_in_succeeded(pool, attempt).await?;
     user.caller().ok_or_else(|| SignInError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id)))
+}
+
+/// Checks a password against its stored hash for `account` from `address`,
+/// under the sign-in throttle: the attempt is recorded before the check, and
+/// refused when this account from this address, or this address, failed too
+/// often in the window. True when the password is right.
+///
+/// # Errors
+/// Throttled, busy, or a fault.
+pub async fn check_password(
+    state: &AppState,
+    account: &str,
+    address: &str,
+    password_text: &str,
+    stored: &str,
+) -> Result<bool, SignInError> {
+    let now_ms = state.clock.now_ms();
+    let pool = state.db.pool();
+    let attempt = super::store::insert_sign_in_attempt(pool, account, address, now_ms).await?;
+    let (for_account, for_address, from_anywhere) =
+        super::store::count_sign_in_failures(pool, account, address, now_ms - SIGN_IN_WINDOW_MS).await?;
+    if from_anywhere == ACCOUNT_ALERT_FAILURES {
+        // Many addresses guessing one account: not locked (that would lock
+        // the owner out too), but said once per window for an operator to see.
+        tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
+    }
+    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
+        return Err(SignInError::Throttled);
+    }
+    let checked = state.hasher.verify(password_text, stored).await;
+    if matches!(checked, Err(password::HashError::Busy)) {
+        // Not judged: a busy checker must not count against the person.
+        super::store::delete_sign_in_attempt(pool, attempt).await?;
+    }
+    let succeeded = checked?;
+    if succeeded {
+        super::store::mark_sign_in_succeeded(pool, attempt).await?;
+    }
+    Ok(succeeded)
 }

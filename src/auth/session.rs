@@ -46,6 +46,9 @@ pub struct SessionUser {
     pub csrf: String,
     /// Their language.
     pub language: Language,
+    /// The SHA-256 of this session's token (the session to keep when the
+    /// user changes their password and every other one ends).
+    pub session_sha256: String,
 }
 
 /// The person whose unexpired session the request's cookie names, if any.
@@ -54,7 +57,8 @@ pub struct SessionUser {
 /// A database fault.
 pub async fn find(state: &AppState, headers: &HeaderMap) -> AppResult<Option<SessionUser>> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    let row = super::store::find_session(state.db.pool(), &super::token::hash(token), state.clock.now_ms()).await?;
+    let session_sha256 = super::token::hash(token);
+    let row = super::store::find_session(state.db.pool(), &session_sha256, state.clock.now_ms()).await?;
     let Some(row) = row else { return Ok(None) };
     let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
     Ok(Some(SessionUser {
@@ -65,6 +69,7 @@ pub async fn find(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Ses
         developer_code: row.developer_code,
         csrf: row.csrf_token,
         language: row.language.parse::<Language>().unwrap_or(Language::Ms),
+        session_sha256,
     }))
 }
 

@@ -114,18 +114,28 @@ pub async fn insert_user(
     row.try_get(0)
 }
 
-/// Stores the SHA-256 of a new personal token of a user.
+/// Stores the SHA-256 of a new personal token of a user, working until
+/// `expires_at_ms`; returns its id.
 ///
 /// # Errors
 /// A database fault.
-pub async fn insert_user_token(pool: &AnyPool, user_id: i64, token_sha256: &str, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO user_tokens (user_id, token_sha256, created_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(token_sha256)
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn insert_user_token(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    token_sha256: &str,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query(
+        "INSERT INTO user_tokens (user_id, token_sha256, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(token_sha256)
+    .bind(now_ms)
+    .bind(expires_at_ms)
+    .fetch_one(connection)
+    .await?
+    .try_get(0)
 }
 
 /// A user as sign-in reads it.
@@ -154,22 +164,38 @@ fn caller_from(user_id: i64, role: &str, developer_id: Option<i64>) -> Option<Ap
     Some(ApiCaller { client_id: None, user_id: Some(user_id), role, developer_id })
 }
 
-/// The user holding this personal token, if any (`None` too for an unknown
-/// role).
+/// The active user holding this live (unrevoked, unexpired) personal token,
+/// with the token's id and when it was last used; `None` too for an unknown
+/// role.
 ///
 /// # Errors
 /// A database fault.
-pub async fn find_user_by_token_hash(pool: &AnyPool, token_sha256: &str) -> sqlx::Result<Option<ApiCaller>> {
+pub async fn find_user_by_token_hash(
+    pool: &AnyPool,
+    token_sha256: &str,
+    now_ms: i64,
+) -> sqlx::Result<Option<(i64, Option<i64>, ApiCaller)>> {
     let row = sqlx::query(
-        "SELECT u.id, u.role, u.developer_id FROM user_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+        "SELECT u.id, u.role, u.developer_id, t.id, t.last_used_at FROM user_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(token_sha256)
+    .bind(now_ms)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let role: String = row.try_get(1)?;
-    Ok(caller_from(row.try_get(0)?, &role, row.try_get(2)?))
+    Ok(caller_from(row.try_get(0)?, &role, row.try_get(2)?)
+        .map(|caller| (row.try_get(3).unwrap_or_default(), row.try_get(4).ok().flatten(), caller)))
+}
+
+/// Notes that a personal token was used at `now_ms`.
+///
+/// # Errors
+/// A database fault.
+pub async fn touch_user_token(pool: &AnyPool, id: i64, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE user_tokens SET last_used_at = $1 WHERE id = $2").bind(now_ms).bind(id).execute(pool).await?;
+    Ok(())
 }
 
 /// The id of the user with this e-mail, if any.
@@ -186,10 +212,12 @@ pub async fn find_user_id_by_email(pool: &AnyPool, email: &EmailAddress) -> sqlx
 /// # Errors
 /// A database fault.
 pub async fn find_user_credentials(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Option<UserCredentials>> {
-    let row = sqlx::query("SELECT id, role, developer_id, password_hash FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, role, developer_id, password_hash FROM users WHERE email = $1 AND deactivated_at IS NULL",
+    )
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await?;
     row.map(|row| {
         Ok(UserCredentials {
             id: row.try_get(0)?,
@@ -277,7 +305,8 @@ pub async fn insert_password_link(
     Ok(())
 }
 
-/// The id and stored language code of the user with this e-mail, if any.
+/// The id and stored language code of the active user with this e-mail, if
+/// any.
 ///
 /// # Errors
 /// A database fault.
@@ -285,8 +314,10 @@ pub async fn find_user_language_by_email(
     connection: &mut AnyConnection,
     email: &str,
 ) -> sqlx::Result<Option<(i64, String)>> {
-    let row =
-        sqlx::query("SELECT id, language FROM users WHERE email = $1").bind(email).fetch_optional(connection).await?;
+    let row = sqlx::query("SELECT id, language FROM users WHERE email = $1 AND deactivated_at IS NULL")
+        .bind(email)
+        .fetch_optional(connection)
+        .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
@@ -351,30 +382,33 @@ pub async fn revoke_user_tokens(connection: &mut AnyConnection, user_id: i64, no
     Ok(())
 }
 
-/// Revokes one active personal token of a user; false when the user has no
-/// such active token.
+/// Revokes one personal token; false when it was revoked already.
 ///
 /// # Errors
 /// A database fault.
-pub async fn revoke_user_token(
-    connection: &mut AnyConnection,
-    id: i64,
-    user_id: i64,
-    now_ms: i64,
-) -> sqlx::Result<bool> {
-    let revoked =
-        sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(id)
-            .bind(user_id)
-            .execute(connection)
-            .await?;
+pub async fn revoke_user_token(connection: &mut AnyConnection, id: i64, now_ms: i64) -> sqlx::Result<bool> {
+    let revoked = sqlx::query("UPDATE user_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms)
+        .bind(id)
+        .execute(connection)
+        .await?;
     Ok(revoked.rows_affected() == 1)
 }
 
-/// A user of a developer company, as its user list shows it.
+/// Whose users a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// Everyone's (administrators).
+    Everyone,
+    /// One developer company's.
+    Company(i64),
+}
+
+/// A user as the lists of users show them.
 #[derive(Debug, Clone)]
-pub struct CompanyUserRow {
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
     /// Sign-in address.
     pub email: String,
     /// Full name.
@@ -383,27 +417,166 @@ pub struct CompanyUserRow {
     pub role: String,
     /// Stored language code.
     pub language: String,
+    /// The company's code (empty for staff).
+    pub company: String,
+    /// Made, Unix ms.
+    pub created_at_ms: i64,
+    /// Deactivated, Unix ms.
+    pub deactivated_at_ms: Option<i64>,
 }
 
-/// The users of a developer company, oldest first.
+/// Users with ids above `after_id`, oldest first, at most `limit`.
 ///
 /// # Errors
 /// A database fault.
-pub async fn company_users(pool: &AnyPool, developer_id: Option<i64>) -> sqlx::Result<Vec<CompanyUserRow>> {
-    let rows = sqlx::query("SELECT email, name, role, language FROM users WHERE developer_id = $1 ORDER BY id")
-        .bind(developer_id)
-        .fetch_all(pool)
-        .await?;
+pub async fn users(pool: &AnyPool, whose: Whose, after_id: i64, limit: i64) -> sqlx::Result<Vec<UserRow>> {
+    let (everyone, developer_id) = match whose {
+        Whose::Everyone => (1_i64, 0_i64),
+        Whose::Company(id) => (0, id),
+    };
+    let rows = sqlx::query(
+        "SELECT u.id, u.email, u.name, u.role, u.language, COALESCE(d.code, ''), u.created_at, u.deactivated_at
+         FROM users u LEFT JOIN developers d ON d.id = u.developer_id
+         WHERE ($1 = 1 OR u.developer_id = $2) AND u.id > $3 ORDER BY u.id LIMIT $4",
+    )
+    .bind(everyone)
+    .bind(developer_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
     rows.iter()
         .map(|row| {
-            Ok(CompanyUserRow {
-                email: row.try_get(0)?,
-                name: row.try_get(1)?,
-                role: row.try_get(2)?,
-                language: row.try_get(3)?,
+            Ok(UserRow {
+                id: row.try_get(0)?,
+                email: row.try_get(1)?,
+                name: row.try_get(2)?,
+                role: row.try_get(3)?,
+                language: row.try_get(4)?,
+                company: row.try_get(5)?,
+                created_at_ms: row.try_get(6)?,
+                deactivated_at_ms: row.try_get(7)?,
             })
         })
         .collect()
+}
+
+/// A user as the people who manage them see it.
+#[derive(Debug, Clone)]
+pub struct ManagedUser {
+    /// Id.
+    pub id: i64,
+    /// Stored role name.
+    pub role: String,
+    /// Company, for developer roles.
+    pub developer_id: Option<i64>,
+    /// Deactivated, Unix ms.
+    pub deactivated_at_ms: Option<i64>,
+    /// Sign-in address.
+    pub email: String,
+    /// Full name.
+    pub name: String,
+    /// The company's code (empty for staff).
+    pub company: String,
+}
+
+/// The user with this id, locked until the transaction ends on PostgreSQL
+/// when `lock_clause` is `Db::row_lock_clause` (empty to only read).
+///
+/// # Errors
+/// A database fault.
+pub async fn find_managed_user(
+    connection: &mut AnyConnection,
+    id: i64,
+    lock_clause: &str,
+) -> sqlx::Result<Option<ManagedUser>> {
+    let sql = format!(
+        "SELECT u.id, u.role, u.developer_id, u.deactivated_at, u.email, u.name,
+                COALESCE((SELECT d.code FROM developers d WHERE d.id = u.developer_id), '')
+         FROM users u WHERE u.id = $1 {lock_clause}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(connection).await?;
+    row.map(|row| {
+        Ok(ManagedUser {
+            id: row.try_get(0)?,
+            role: row.try_get(1)?,
+            developer_id: row.try_get(2)?,
+            deactivated_at_ms: row.try_get(3)?,
+            email: row.try_get(4)?,
+            name: row.try_get(5)?,
+            company: row.try_get(6)?,
+        })
+    })
+    .transpose()
+}
+
+/// Sets or clears when a user was deactivated.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_user_deactivated(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    deactivated_at_ms: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+        .bind(deactivated_at_ms)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Sets a user's role.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_user_role(connection: &mut AnyConnection, user_id: i64, role: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role).bind(user_id).execute(connection).await?;
+    Ok(())
+}
+
+/// The user who owns the personal token with this id, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn user_token_owner(connection: &mut AnyConnection, token_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query("SELECT user_id FROM user_tokens WHERE id = $1")
+        .bind(token_id)
+        .fetch_optional(connection)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()
+}
+
+/// Ends every session of a user except the one with this token SHA-256.
+///
+/// # Errors
+/// A database fault.
+pub async fn delete_other_sessions(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    kept_token_sha256: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_sha256 <> $2")
+        .bind(user_id)
+        .bind(kept_token_sha256)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The password hash of an active user.
+///
+/// # Errors
+/// A database fault.
+pub async fn password_hash(pool: &AnyPool, user_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query("SELECT password_hash FROM users WHERE id = $1 AND deactivated_at IS NULL")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()
 }
 
 /// A personal token of a user, as its list shows it.
@@ -413,6 +586,10 @@ pub struct UserTokenRow {
     pub id: i64,
     /// Created, Unix ms.
     pub created_at_ms: i64,
+    /// Stops working, Unix ms.
+    pub expires_at_ms: i64,
+    /// Last used, Unix ms (to the minute).
+    pub last_used_at_ms: Option<i64>,
     /// Revoked, Unix ms.
     pub revoked_at_ms: Option<i64>,
 }
@@ -422,13 +599,21 @@ pub struct UserTokenRow {
 /// # Errors
 /// A database fault.
 pub async fn user_tokens(pool: &AnyPool, user_id: i64) -> sqlx::Result<Vec<UserTokenRow>> {
-    let rows = sqlx::query("SELECT id, created_at, revoked_at FROM user_tokens WHERE user_id = $1 ORDER BY id DESC")
-        .bind(user_id)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, created_at, expires_at, last_used_at, revoked_at FROM user_tokens WHERE user_id = $1 ORDER BY id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
     rows.iter()
         .map(|row| {
-            Ok(UserTokenRow { id: row.try_get(0)?, created_at_ms: row.try_get(1)?, revoked_at_ms: row.try_get(2)? })
+            Ok(UserTokenRow {
+                id: row.try_get(0)?,
+                created_at_ms: row.try_get(1)?,
+                expires_at_ms: row.try_get(2)?,
+                last_used_at_ms: row.try_get(3)?,
+                revoked_at_ms: row.try_get(4)?,
+            })
         })
         .collect()
 }
@@ -461,41 +646,6 @@ pub async fn user_name(connection: &mut AnyConnection, user_id: i64) -> sqlx::Re
 pub async fn set_user_language(pool: &AnyPool, user_id: i64, language: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET language = $1 WHERE id = $2").bind(language).bind(user_id).execute(pool).await?;
     Ok(())
-}
-
-/// A user in the administrators' list (company code empty for staff).
-#[derive(Debug, Clone)]
-pub struct UserListRow {
-    /// Sign-in address.
-    pub email: String,
-    /// Full name.
-    pub name: String,
-    /// Stored role name.
-    pub role: String,
-    /// The company's code.
-    pub company: String,
-}
-
-/// Every user, oldest first.
-///
-/// # Errors
-/// A database fault.
-pub async fn all_users(pool: &AnyPool) -> sqlx::Result<Vec<UserListRow>> {
-    let rows = sqlx::query(
-        "SELECT u.email, u.name, u.role, COALESCE(d.code, '') FROM users u LEFT JOIN developers d ON d.id = u.developer_id ORDER BY u.id",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(UserListRow {
-                email: row.try_get(0)?,
-                name: row.try_get(1)?,
-                role: row.try_get(2)?,
-                company: row.try_get(3)?,
-            })
-        })
-        .collect()
 }
 
 /// An API client in the administrators' list.
@@ -558,7 +708,7 @@ pub async fn find_session(pool: &AnyPool, token_sha256: &str, now_ms: i64) -> sq
     let row = sqlx::query(
         "SELECT u.id, u.role, u.developer_id, u.email, u.name, u.language, s.csrf_token, d.code
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN developers d ON d.id = u.developer_id
-         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(token_sha256)
     .bind(now_ms)

@@ -25,6 +25,8 @@ pub const RESET_TTL_MS: i64 = 3_600_000;
 pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
 /// Most reset links per account per hour.
 const RESETS_PER_HOUR: i64 = 3;
+/// Most users a company's page lists.
+const COMPANY_USERS_MAX: i64 = 500;
 
 #[derive(Template)]
 #[template(path = "portal/password.html")]
@@ -185,6 +187,8 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
 
 /// A user as listed.
 pub struct UserItem {
+    id: i64,
+    active: bool,
     email: String,
     name: String,
     role: String,
@@ -219,10 +223,13 @@ async fn company_page(
     errors: Vec<(String, String)>,
 ) -> AppResult<CompanyPage> {
     let w = member.words;
-    let rows = crate::auth::store::company_users(state.db.pool(), member.caller.developer_id).await?;
+    let whose = crate::auth::store::Whose::Company(member.caller.developer_id.unwrap_or_default());
+    let rows = crate::auth::store::users(state.db.pool(), whose, 0, COMPANY_USERS_MAX).await?;
     let users = rows
         .into_iter()
         .map(|row| UserItem {
+            id: row.id,
+            active: row.deactivated_at_ms.is_none(),
             email: row.email,
             name: row.name,
             role: w.t(&format!("role-{}", row.role)),
@@ -349,21 +356,15 @@ pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUse
     Ok(())
 }
 
-/// A personal token as listed (never the secret).
-pub struct TokenItem {
-    id: i64,
-    created: String,
-    revoked: String,
-}
-
 #[derive(Template)]
 #[template(path = "portal/tokens.html")]
 struct TokensPage {
     chrome: Chrome,
     w: Words,
     csrf: String,
-    tokens: Vec<TokenItem>,
+    tokens: Vec<super::people::TokenItem>,
     new_token: Option<String>,
+    lifetimes: [i64; 4],
 }
 
 async fn tokens_page(
@@ -373,20 +374,13 @@ async fn tokens_page(
     done: Option<&str>,
 ) -> AppResult<TokensPage> {
     let rows = crate::auth::store::user_tokens(state.db.pool(), member.user_id).await?;
-    let tokens = rows
-        .into_iter()
-        .map(|row| TokenItem {
-            id: row.id,
-            created: crate::format::date_time(row.created_at_ms),
-            revoked: row.revoked_at_ms.map(crate::format::date_time).unwrap_or_default(),
-        })
-        .collect::<Vec<_>>();
     Ok(TokensPage {
         chrome: Chrome::new(member, "tokens", done),
         w: member.words,
         csrf: member.csrf.clone(),
-        tokens,
+        tokens: super::people::token_items(rows, state.clock.now_ms()),
         new_token,
+        lifetimes: [30, crate::auth::users::TOKEN_DEFAULT_DAYS, 180, crate::auth::users::TOKEN_MAX_DAYS],
     })
 }
 
@@ -408,17 +402,35 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-/// `POST /tokens`: a new token, shown on this page only.
+#[derive(Debug, Deserialize)]
+pub struct NewTokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// `POST /tokens`: a new token working for the chosen days, shown on this
+/// page only.
 pub async fn create_token(
     State(state): State<AppState>,
     member: Member,
-    PortalForm(form): PortalForm<CsrfOnly>,
+    PortalForm(form): PortalForm<NewTokenForm>,
 ) -> Response {
-    let sent = form.csrf;
-    if let Some(refused) = member.refuse_bad_csrf(&sent) {
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
-    let created = crate::auth::users::create_token(state.db.pool(), member.user_id, state.clock.now_ms()).await;
+    let lifetime = match form.days.as_str() {
+        "" => Ok(crate::auth::users::TokenLifetime::default()),
+        days => {
+            crate::api::whole_number(days).ok_or_else(String::new).and_then(crate::auth::users::TokenLifetime::days)
+        }
+    };
+    let Ok(lifetime) = lifetime else {
+        return error_page(&member.words, Some(&member), StatusCode::BAD_REQUEST, "error-invalid");
+    };
+    let created =
+        crate::auth::users::create_token(state.db.pool(), member.user_id, lifetime, state.clock.now_ms()).await;
     let result = match created {
         Ok(token) => tokens_page(&state, &member, Some(token), None).await,
         Err(error) => Err(AppError::Internal(error)),
@@ -436,42 +448,22 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     PortalForm(form): PortalForm<CsrfOnly>,
 ) -> Response {
-    let sent = form.csrf;
-    if let Some(refused) = member.refuse_bad_csrf(&sent) {
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
         return refused;
     }
-    let Ok(id) = id.parse::<i64>() else {
-        return error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    let not_found = || error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
+    let Some(id) = crate::api::whole_number(&id) else { return not_found() };
+    // Own tokens only here; managers revoke others' on the user's page.
+    let own = match crate::auth::store::user_tokens(state.db.pool(), member.user_id).await {
+        Ok(rows) => rows.iter().any(|row| row.id == id),
+        Err(error) => return app_error_page(&member, &error.into()),
     };
-    match revoke_own_token(&state, &member, id).await {
-        Ok(true) => {
-            state.token_cache.clear();
-            Redirect::to("/tokens?done=token-revoked").into_response()
-        }
-        Ok(false) => error_page(&member.words, Some(&member), StatusCode::NOT_FOUND, "error-not-found"),
-        Err(error) => app_error_page(&member, &error),
+    if !own {
+        return not_found();
     }
-}
-
-/// Revokes one of the member's own tokens, with its audit record.
-async fn revoke_own_token(state: &AppState, member: &Member, id: i64) -> AppResult<bool> {
-    let now_ms = state.clock.now_ms();
-    let mut transaction = state.db.begin_write().await?;
-    let revoked = crate::auth::store::revoke_user_token(&mut transaction, id, member.user_id, now_ms).await?;
-    if !revoked {
-        return Ok(false);
+    match crate::auth::users::revoke_token(&state, &member.caller, id, None).await {
+        Ok(()) => Redirect::to("/tokens?done=token-revoked").into_response(),
+        Err(crate::auth::users::UserError::NotFound | crate::auth::users::UserError::Already(_)) => not_found(),
+        Err(error) => app_error_page(&member, &error.into()),
     }
-    let actor = member.caller.actor();
-    let subject = format!("user_token:{id}");
-    let record = crate::audit::Record {
-        actor: &actor,
-        action: "user_token.revoke",
-        subject: &subject,
-        before: None,
-        after: None,
-        at_ms: now_ms,
-    };
-    crate::audit::record(&mut transaction, &record).await?;
-    transaction.commit().await?;
-    Ok(true)
 }

@@ -79,6 +79,8 @@ pub struct PriceRow {
 
 /// A user as listed.
 pub struct UserRow {
+    id: i64,
+    active: bool,
     email: String,
     name: String,
     role: String,
@@ -102,6 +104,9 @@ struct AdminPage {
     problem: Option<String>,
     today: String,
 }
+
+/// Most users the administration page lists (the API pages through all).
+const ADMIN_USERS_MAX: i64 = 1_000;
 
 /// What was typed into the settings form (field → value) and what was wrong (field → message).
 type TypedSettings<'a> = (&'a HashMap<String, String>, &'a HashMap<String, String>);
@@ -156,10 +161,12 @@ async fn admin_page(
         .map(|p| (p.filename.clone(), p.url()))
         .collect();
     drop(connection);
-    let users = crate::auth::store::all_users(pool)
+    let users = crate::auth::store::users(pool, crate::auth::store::Whose::Everyone, 0, ADMIN_USERS_MAX)
         .await?
         .into_iter()
         .map(|row| UserRow {
+            id: row.id,
+            active: row.deactivated_at_ms.is_none(),
             email: row.email,
             name: row.name,
             role: w.t(&format!("role-{}", row.role)),

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod developer;
 pub mod finance;
 pub mod pages;
+pub mod people;
 pub mod registration;
 pub mod requests;
 pub mod session;
@@ -53,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .route("/company/users", post(account::invite))
         .route("/tokens", get(account::tokens).post(account::create_token))
         .route("/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/users/{id}", get(people::show).post(people::change))
+        .route("/users/{id}/tokens/{token}/revoke", post(people::revoke_token))
+        .route("/account", get(people::account))
+        .route("/account/password", post(people::change_password))
         .route("/developers", get(registration::developers))
         .route("/developers/adjustment", post(registration::adjust))
         .route("/developers/{code}/{decision}", post(registration::decide))

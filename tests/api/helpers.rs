@@ -206,6 +206,24 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// Another `kuota serve` on the same database (its own pool, ledger
+    /// writer and token cache), as a second node behind a load balancer;
+    /// returns its base URL and state.
+    pub async fn second_node(&self) -> (String, AppState) {
+        let db = Db::connect(&self.database.config()).await.expect("connect");
+        let blobs = Arc::new(kuota::blob::FolderBlobStore::new(self.database.data_dir.join("blobs")));
+        let state = AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned())
+            .with_trusted_proxies(&self.database.config().trusted_proxies);
+        kuota::startup::spawn_background_tasks(&state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let served = state.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app(served).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+        });
+        (address, state)
+    }
+
     /// Adds a verified developer through the admin API.
     pub async fn add_developer(&self, code: &str, registration_no: &str) {
         let body = json!({"code": code, "name": format!("{code} Sdn. Bhd."), "registration_no": registration_no, "email": "admin@pemaju.com.my"});
@@ -346,7 +364,7 @@ impl TestApp {
         let mut transaction = self.db.pool().begin().await.unwrap();
         let id = kuota::auth::users::insert(&mut transaction, &user, &hash, self.clock.now_ms()).await.unwrap();
         transaction.commit().await.unwrap();
-        kuota::auth::users::create_token(self.db.pool(), id, self.clock.now_ms()).await.unwrap()
+        kuota::auth::users::create_token(self.db.pool(), id, Default::default(), self.clock.now_ms()).await.unwrap()
     }
 
     /// Sets a product's unit price from 2020-01-01.

@@ -12,6 +12,7 @@ mod holds;
 mod idempotency;
 mod ledger;
 mod mail;
+mod people;
 mod portal;
 mod processes;
 mod properties;
