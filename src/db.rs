@@ -124,6 +124,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_user_lifecycle.sql"),
         postgres: include_str!("../migrations/postgres/0014_user_lifecycle.sql"),
     },
+    Migration {
+        version: 15,
+        name: "registration_claims",
+        sqlite: include_str!("../migrations/sqlite/0015_registration_claims.sql"),
+        postgres: include_str!("../migrations/postgres/0015_registration_claims.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

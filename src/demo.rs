@@ -180,7 +180,7 @@ async fn register_third_company(state: &AppState) -> AppResult<()> {
     };
     let registration =
         registration.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("demo registration: {e:?}")))?;
-    crate::developer::service::register(state, registration).await?;
+    crate::developer::service::register(state, registration, "demo").await?;
 
     Ok(())
 }

@@ -26,6 +26,8 @@ use crate::state::AppState;
 pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often quotations past their validity are expired.
 pub const QUOTATION_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
+/// How often unverified registrations are checked for expiry.
+pub const CLAIM_EXPIRY_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often the reminders (expiring quotations, overdue digest, balance alerts) are looked for.
 pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
 /// How often old idempotency records are pruned.
@@ -102,6 +104,16 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// Starts the background tasks: hold expiry, quotation expiry, reminders and idempotency pruning.
 pub fn spawn_background_tasks(state: &AppState) {
     tokio::spawn(crate::auth::cache::follow_access_changes(state.db.clone(), state.token_cache.clone()));
+    let claims = state.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = crate::developer::service::expire_claims(&claims).await {
+                tracing::warn!(error = %error, "registration expiry sweep failed");
+            }
+        }
+    });
     let ledger = state.ledger.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(HOLD_SWEEP_INTERVAL);

@@ -825,3 +825,36 @@ pub async fn prune_sign_in_attempts(pool: &AnyPool, before_ms: i64) -> sqlx::Res
         .await?
         .rows_affected())
 }
+
+/// Releases the users of a released registration: each is deactivated, its
+/// e-mail replaced by a placeholder (so the address can register or be
+/// invited again), its sessions, tokens and password links ended. Returns the
+/// addresses released.
+///
+/// # Errors
+/// A database fault.
+pub async fn release_company_users(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    now_ms: i64,
+) -> sqlx::Result<Vec<String>> {
+    let emails: Vec<String> = sqlx::query("SELECT email FROM users WHERE developer_id = $1 ORDER BY id")
+        .bind(developer_id)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<sqlx::Result<_>>()?;
+    sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE developer_id = $1)")
+        .bind(developer_id)
+        .execute(&mut *connection)
+        .await?;
+    for sql in [
+        "UPDATE user_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE developer_id = $1)",
+        "UPDATE password_links SET used_at = $2 WHERE used_at IS NULL AND user_id IN (SELECT id FROM users WHERE developer_id = $1)",
+        "UPDATE users SET email = 'released-' || CAST(id AS TEXT) || '@kuota.invalid', deactivated_at = COALESCE(deactivated_at, $2) WHERE developer_id = $1",
+    ] {
+        sqlx::query(sql).bind(developer_id).bind(now_ms).execute(&mut *connection).await?;
+    }
+    Ok(emails)
+}

@@ -174,6 +174,10 @@ pub enum DeveloperStatus {
     Verified,
     /// Refused by retail.
     Rejected,
+    /// A claim retail withdrew: its code, SSM number and e-mails are free.
+    Withdrawn,
+    /// A claim not verified in time: its code, SSM number and e-mails are free.
+    Expired,
 }
 
 impl DeveloperStatus {
@@ -184,13 +188,17 @@ impl DeveloperStatus {
             Self::PendingVerification => "pending_verification",
             Self::Verified => "verified",
             Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
         }
     }
 
     /// The status with this stored name.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::PendingVerification, Self::Verified, Self::Rejected].into_iter().find(|status| status.as_str() == text)
+        [Self::PendingVerification, Self::Verified, Self::Rejected, Self::Withdrawn, Self::Expired]
+            .into_iter()
+            .find(|status| status.as_str() == text)
     }
 }
 

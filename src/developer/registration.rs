@@ -23,17 +23,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/registrations", post(register))
         .route("/api/v1/developers/{code}/verification", post(verify))
         .route("/api/v1/developers/{code}/rejection", post(reject))
+        .route("/api/v1/developers/{code}/withdrawal", post(withdraw))
 }
 
 async fn register(
     State(state): State<AppState>,
+    address: crate::auth::address::ClientAddress,
     ApiJson(form): ApiJson<RegistrationForm>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let registration = form.parse().map_err(|errors| {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         AppError::Validation { detail, errors }
     })?;
-    service::register(&state, registration).await?;
+    service::register(&state, registration, &address.0).await?;
     Ok((StatusCode::CREATED, Json(json!({"developer": form.developer_code, "status": "pending_verification"}))))
 }
 
@@ -63,4 +65,16 @@ async fn reject(
     let code = code_of(&code)?;
     service::decide(&state, &caller, &code, &Decision::Reject(reason)).await?;
     Ok(Json(json!({"developer": code.as_str(), "status": "rejected"})))
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> AppResult<Json<Value>> {
+    let reason = Reference::new(&body.reason).map_err(|e| AppError::invalid_field("reason", e.to_string()))?;
+    let code = code_of(&code)?;
+    service::withdraw(&state, &caller, &code, &reason).await?;
+    Ok(Json(json!({"developer": code.as_str(), "status": "withdrawn"})))
 }

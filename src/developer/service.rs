@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::domain::{Phone, Postcode, StateCode};
+use super::domain::{DeveloperStatus, Phone, Postcode, StateCode};
 use super::{DeveloperCode, DisplayName, EmailAddress, NewDeveloper, RegistrationNo};
 use crate::auth::users::{Language, NewUser};
 use crate::auth::{ApiCaller, Role, password};
@@ -148,6 +148,12 @@ pub enum DeveloperError {
     /// The password checker is full (429).
     #[error("too many passwords are being checked right now; try again in a moment")]
     Busy,
+    /// Too many registrations from this client address (429).
+    #[error("too many registrations from this address; try again in an hour")]
+    TooManyRegistrations,
+    /// No claim under this code that may be withdrawn (409).
+    #[error("developer {0} has no pending or rejected registration to withdraw")]
+    NotWithdrawable(String),
     /// A fault.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -169,24 +175,58 @@ impl From<DeveloperError> for AppError {
             DeveloperError::Forbidden(_) => Self::Forbidden(detail),
             DeveloperError::NotFound(_) => Self::NotFound(detail),
             DeveloperError::NotPending { .. } => Self::conflict("developer-not-pending", detail),
-            DeveloperError::Busy => Self::TooManyRequests(detail),
+            DeveloperError::Busy | DeveloperError::TooManyRegistrations => Self::TooManyRequests(detail),
+            DeveloperError::NotWithdrawable(_) => Self::conflict("developer-not-pending", detail),
             DeveloperError::Internal(cause) => Self::Internal(cause),
         }
     }
 }
 
-/// A company registers itself and its first user (a developer administrator);
-/// it waits for retail's verification, and retail is told.
+/// Self-registrations one client address may make in an hour.
+pub const REGISTRATIONS_PER_ADDRESS_PER_HOUR: i64 = 5;
+/// Registrations in an hour after which retail is not mailed about each one
+/// (they wait in the retail queue all the same).
+pub const REGISTRATION_MAILS_PER_HOUR: i64 = 20;
+/// Days an unverified claim waits before it expires and releases its code,
+/// SSM number and e-mail addresses.
+pub const CLAIM_EXPIRY_DAYS: i64 = 14;
+const HOUR_MS: i64 = 3_600_000;
+
+/// A company registers itself and its first user (a developer administrator)
+/// from `client_address`: a claim, waiting for retail's verification. The
+/// code must not be held (by a verified company or a pending claim); the SSM
+/// number must not be a verified company's, but other pending claims may name
+/// it (retail sees them side by side). Retail is told, up to
+/// [`REGISTRATION_MAILS_PER_HOUR`].
 ///
 /// # Errors
-/// A code, SSM number or user e-mail already taken, or a fault.
-pub async fn register(state: &AppState, registration: Registration) -> Result<(), DeveloperError> {
+/// Too many from this address, a code, SSM number or user e-mail already
+/// taken, or a fault.
+pub async fn register(
+    state: &AppState,
+    registration: Registration,
+    client_address: &str,
+) -> Result<(), DeveloperError> {
+    // The cheap refusals before the expensive hash.
+    let now_ms = state.clock.now_ms();
+    let (from_address, from_anywhere) =
+        super::store::count_registrations(state.db.pool(), client_address, now_ms - HOUR_MS).await?;
+    if from_address >= REGISTRATIONS_PER_ADDRESS_PER_HOUR {
+        return Err(DeveloperError::TooManyRegistrations);
+    }
+    let mut connection = state.db.pool().acquire().await?;
+    let verified_elsewhere =
+        super::store::registration_no_verified(&mut connection, registration.developer.registration_no.as_str())
+            .await?;
+    drop(connection);
+    if verified_elsewhere {
+        return Err(DeveloperError::Taken(Taken::RegistrationNo));
+    }
     let password_hash = state.hasher.hash(&registration.user_password).await.map_err(|error| match error {
         password::HashError::Busy => DeveloperError::Busy,
         password::HashError::Failed(cause) => DeveloperError::Internal(cause),
     })?;
     let developer = &registration.developer;
-    let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
     let new = super::store::NewRegistration {
         developer,
@@ -195,15 +235,13 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<()
         postcode: registration.postcode.as_str(),
         contact_person: registration.contact_person.as_str(),
         phone: registration.phone.as_str(),
+        client_address,
         now_ms,
     };
     let developer_id = match super::store::insert_pending(&mut transaction, &new).await {
         Ok(id) => id,
-        Err(error) if is_unique_violation(&error) => {
-            drop(transaction);
-            let code_taken = super::store::find_by_code(state.db.pool(), &developer.code).await?.is_some();
-            return Err(DeveloperError::Taken(if code_taken { Taken::DeveloperCode } else { Taken::RegistrationNo }));
-        }
+        // Only the code is unique among claims.
+        Err(error) if is_unique_violation(&error) => return Err(DeveloperError::Taken(Taken::DeveloperCode)),
         Err(error) => return Err(error.into()),
     };
     let user = NewUser {
@@ -229,6 +267,12 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<()
         at_ms: now_ms,
     };
     crate::audit::record(&mut transaction, &audit).await?;
+    if from_anywhere >= REGISTRATION_MAILS_PER_HOUR {
+        // A flood: retail finds these in the queue rather than in its mail.
+        tracing::warn!(from_anywhere, "many registrations in the last hour; retail is not mailed about each");
+        transaction.commit().await?;
+        return Ok(());
+    }
     let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
     let facts = crate::notify::Facts {
         developer: format!("{} ({})", developer.code, developer.name.as_str()),
@@ -270,7 +314,12 @@ pub async fn decide(
     };
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let Some(developer_id) = super::store::decide(&mut transaction, code, to, reason, now_ms).await? else {
+    let decided = match super::store::decide(&mut transaction, code, to, reason, now_ms).await {
+        // A verified company holds this SSM number already.
+        Err(error) if is_unique_violation(&error) => return Err(DeveloperError::Taken(Taken::RegistrationNo)),
+        decided => decided?,
+    };
+    let Some(developer_id) = decided else {
         drop(transaction);
         let developer = super::store::find_by_code(state.db.pool(), code)
             .await?
@@ -300,4 +349,88 @@ pub async fn decide(
     crate::notify::enqueue(&mut transaction, &message, &recipients, now_ms).await?;
     transaction.commit().await?;
     Ok(())
+}
+
+/// Retail withdraws a pending or rejected registration under `code`, with a
+/// reason: the claim is released at once (its code and SSM number are free to
+/// register again) and so are its users' e-mail addresses (the users are
+/// deactivated, their sessions and tokens end on every node). Audited with
+/// the addresses released.
+///
+/// # Errors
+/// Not retail, no such claim, or a fault.
+pub async fn withdraw(
+    state: &AppState,
+    caller: &ApiCaller,
+    code: &DeveloperCode,
+    reason: &Reference,
+) -> Result<(), DeveloperError> {
+    if !matches!(caller.role, Role::Retail | Role::Admin) {
+        return Err(DeveloperError::Forbidden("the retail team"));
+    }
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    let claim = super::store::withdrawable_claim(&mut transaction, code)
+        .await?
+        .ok_or_else(|| DeveloperError::NotWithdrawable(code.to_string()))?;
+    let actor = caller.actor();
+    release(&mut transaction, &claim, DeveloperStatus::Withdrawn, reason.as_str(), &actor, now_ms).await?;
+    transaction.commit().await?;
+    state.token_cache.clear();
+    Ok(())
+}
+
+/// Releases a claim (withdrawn or expired) and its users, with its audit
+/// record, in the caller's transaction; announces the access change.
+async fn release(
+    connection: &mut sqlx::AnyConnection,
+    claim: &super::store::Claim,
+    to: DeveloperStatus,
+    reason: &str,
+    actor: &str,
+    now_ms: i64,
+) -> Result<bool, DeveloperError> {
+    if !super::store::release_claim(&mut *connection, claim, to, reason, now_ms).await? {
+        return Ok(false);
+    }
+    let released = crate::auth::store::release_company_users(&mut *connection, claim.id, now_ms).await?;
+    let audit = crate::audit::Record {
+        actor,
+        action: if to == DeveloperStatus::Withdrawn { "developer.withdraw" } else { "developer.expire" },
+        subject: &format!("developer:{}", claim.code),
+        before: Some(
+            json!({"id": claim.id, "status": claim.status.as_str(), "registration_no": claim.registration_no, "users": released}),
+        ),
+        after: Some(json!({"status": to.as_str(), "reason": reason})),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut *connection, &audit).await?;
+    crate::db::announce_access_change(connection).await?;
+    Ok(true)
+}
+
+/// Expires every claim left unverified for [`CLAIM_EXPIRY_DAYS`]; returns how
+/// many. Run by a background sweep on every node (a claim released by one is
+/// skipped by the others).
+///
+/// # Errors
+/// A fault.
+pub async fn expire_claims(state: &AppState) -> Result<usize, DeveloperError> {
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    let stale = super::store::stale_claims(&mut transaction, now_ms - CLAIM_EXPIRY_DAYS * 24 * HOUR_MS).await?;
+    let mut expired = 0;
+    for claim in &stale {
+        let reason = format!("not verified within {CLAIM_EXPIRY_DAYS} days");
+        if release(&mut transaction, claim, DeveloperStatus::Expired, &reason, "system:registration-expiry", now_ms)
+            .await?
+        {
+            expired += 1;
+        }
+    }
+    transaction.commit().await?;
+    if expired > 0 {
+        state.token_cache.clear();
+    }
+    Ok(expired)
 }

@@ -21,7 +21,7 @@ pub struct Developer {
     pub registration_no: String,
     /// Contact e-mail.
     pub email: String,
-    /// `pending_verification`, `verified` or `rejected`.
+    /// `pending_verification`, `verified`, `rejected`, `withdrawn` or `expired`.
     pub status: DeveloperStatus,
 }
 
@@ -83,15 +83,19 @@ pub async fn duplicate_conflict(pool: &AnyPool, developer: &NewDeveloper) -> App
     }
 }
 
-/// The developer with this code, if any.
+/// The developer with this code, if any: the one holding it (verified or a
+/// pending claim), else the latest released claim that named it.
 ///
 /// # Errors
 /// A database fault.
 pub async fn find_by_code(pool: &AnyPool, code: &DeveloperCode) -> sqlx::Result<Option<Developer>> {
-    let row = sqlx::query("SELECT id, code, name, registration_no, email, status FROM developers WHERE code = $1")
-        .bind(code.as_str())
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, code, name, registration_no, email, status FROM developers WHERE code = $1
+         ORDER BY CASE WHEN status IN ('pending_verification', 'verified') THEN 0 ELSE 1 END, id DESC LIMIT 1",
+    )
+    .bind(code.as_str())
+    .fetch_optional(pool)
+    .await?;
     row.map(|row| {
         Ok(Developer {
             id: row.try_get(0)?,
@@ -127,6 +131,8 @@ pub struct NewRegistration<'a> {
     pub contact_person: &'a str,
     /// Phone, E.164.
     pub phone: &'a str,
+    /// The client address it came from.
+    pub client_address: &'a str,
     /// Now, Unix ms.
     pub now_ms: i64,
 }
@@ -138,8 +144,8 @@ pub struct NewRegistration<'a> {
 pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRegistration<'_>) -> sqlx::Result<i64> {
     let developer = registration.developer;
     sqlx::query(
-        "INSERT INTO developers (code, name, registration_no, email, status, created_at, address, state_code, postcode, contact_person, phone)
-         VALUES ($1, $2, $3, $4, 'pending_verification', $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO developers (code, name, registration_no, email, status, created_at, address, state_code, postcode, contact_person, phone, registered_from)
+         VALUES ($1, $2, $3, $4, 'pending_verification', $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(developer.code.as_str())
     .bind(developer.name.as_str())
@@ -151,6 +157,7 @@ pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRe
     .bind(registration.postcode)
     .bind(registration.contact_person)
     .bind(registration.phone)
+    .bind(registration.client_address)
     .fetch_one(connection)
     .await?
     .try_get(0)
@@ -242,6 +249,9 @@ pub struct PendingRegistration {
     pub phone: String,
     /// Registered, Unix ms.
     pub created_at_ms: i64,
+    /// Claims (this one included) that name the same SSM number and hold or
+    /// wait: more than 1 means retail must compare them.
+    pub claims: i64,
 }
 
 /// Registrations pending verification, oldest first.
@@ -250,8 +260,10 @@ pub struct PendingRegistration {
 /// A database fault.
 pub async fn pending_registrations(pool: &AnyPool) -> sqlx::Result<Vec<PendingRegistration>> {
     let rows = sqlx::query(
-        "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at
-         FROM developers WHERE status = 'pending_verification' ORDER BY id",
+        "SELECT code, name, registration_no, COALESCE(contact_person, ''), email, COALESCE(phone, ''), created_at,
+                (SELECT COUNT(*) FROM developers o WHERE o.registration_no = d.registration_no
+                   AND o.status IN ('pending_verification', 'verified'))
+         FROM developers d WHERE status = 'pending_verification' ORDER BY registration_no, id",
     )
     .fetch_all(pool)
     .await?;
@@ -265,6 +277,7 @@ pub async fn pending_registrations(pool: &AnyPool) -> sqlx::Result<Vec<PendingRe
                 email: row.try_get(4)?,
                 phone: row.try_get(5)?,
                 created_at_ms: row.try_get(6)?,
+                claims: row.try_get(7)?,
             })
         })
         .collect()
@@ -293,4 +306,112 @@ pub async fn status(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Developer
 
 fn status_of(text: &str) -> sqlx::Result<DeveloperStatus> {
     DeveloperStatus::parse(text).ok_or_else(|| sqlx::Error::Decode(format!("unknown developer status {text:?}").into()))
+}
+
+/// True when a verified company holds this SSM number.
+///
+/// # Errors
+/// A database fault.
+pub async fn registration_no_verified(connection: &mut AnyConnection, registration_no: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM developers WHERE registration_no = $1 AND status = 'verified'")
+        .bind(registration_no)
+        .fetch_optional(connection)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Self-registrations from this client address since `after_ms`, and from
+/// anywhere.
+///
+/// # Errors
+/// A database fault.
+pub async fn count_registrations(pool: &AnyPool, client_address: &str, after_ms: i64) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM developers WHERE registered_from = $1 AND created_at > $2),
+                (SELECT COUNT(*) FROM developers WHERE registered_from IS NOT NULL AND created_at > $2)",
+    )
+    .bind(client_address)
+    .bind(after_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// A claim that can be released: its id, code and status.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Id.
+    pub id: i64,
+    /// Developer code it named.
+    pub code: String,
+    /// SSM number it named.
+    pub registration_no: String,
+    /// Its status before release.
+    pub status: DeveloperStatus,
+}
+
+fn claim_of(row: &sqlx::any::AnyRow) -> sqlx::Result<Claim> {
+    Ok(Claim {
+        id: row.try_get(0)?,
+        code: row.try_get(1)?,
+        registration_no: row.try_get(2)?,
+        status: status_of(&row.try_get::<String, _>(3)?)?,
+    })
+}
+
+/// The claim retail may withdraw under this code: the pending one, else the
+/// latest rejected one.
+///
+/// # Errors
+/// A database fault.
+pub async fn withdrawable_claim(connection: &mut AnyConnection, code: &DeveloperCode) -> sqlx::Result<Option<Claim>> {
+    let row = sqlx::query(
+        "SELECT id, code, registration_no, status FROM developers
+         WHERE code = $1 AND status IN ('pending_verification', 'rejected')
+         ORDER BY CASE WHEN status = 'pending_verification' THEN 0 ELSE 1 END, id DESC LIMIT 1",
+    )
+    .bind(code.as_str())
+    .fetch_optional(connection)
+    .await?;
+    row.as_ref().map(claim_of).transpose()
+}
+
+/// Pending claims registered before `before_ms`, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn stale_claims(connection: &mut AnyConnection, before_ms: i64) -> sqlx::Result<Vec<Claim>> {
+    let rows = sqlx::query(
+        "SELECT id, code, registration_no, status FROM developers
+         WHERE status = 'pending_verification' AND created_at < $1 ORDER BY id",
+    )
+    .bind(before_ms)
+    .fetch_all(connection)
+    .await?;
+    rows.iter().map(claim_of).collect()
+}
+
+/// Releases a claim (`withdrawn` or `expired`) if it is still in the status
+/// it was read in; false when it changed meanwhile.
+///
+/// # Errors
+/// A database fault.
+pub async fn release_claim(
+    connection: &mut AnyConnection,
+    claim: &Claim,
+    to: DeveloperStatus,
+    reason: &str,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE developers SET status = $1, decided_at = $2, decision_reason = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(to.as_str())
+    .bind(now_ms)
+    .bind(reason)
+    .bind(claim.id)
+    .bind(claim.status.as_str())
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -516,7 +516,8 @@ pub async fn developer_and_product(
     product: &str,
 ) -> sqlx::Result<Option<(i64, bool)>> {
     let row = sqlx::query(
-        "SELECT d.id, (SELECT COUNT(*) FROM products p WHERE p.code = $1 AND p.active = 1) FROM developers d WHERE d.code = $2",
+        "SELECT d.id, (SELECT COUNT(*) FROM products p WHERE p.code = $1 AND p.active = 1) FROM developers d
+         WHERE d.code = $2 AND d.status IN ('pending_verification', 'verified')",
     )
     .bind(product)
     .bind(developer_code)

@@ -291,6 +291,13 @@ pub async fn invite(
     if member.role() != Role::DeveloperAdmin {
         return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "error-forbidden");
     }
+    // A claim not yet verified cannot hand out accounts (nor take addresses).
+    let company = member.caller.developer_id.unwrap_or_default();
+    match crate::developer::store::status(state.db.pool(), company).await {
+        Ok(crate::developer::domain::DeveloperStatus::Verified) => {}
+        Ok(_) => return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "error-company-not-verified"),
+        Err(error) => return app_error_page(&member, &error.into()),
+    }
     let mut errors = Vec::new();
     let email = form.email.trim().to_lowercase();
     let parsed_email = email.parse::<crate::developer::EmailAddress>();

@@ -294,7 +294,8 @@ async fn company_notice(state: &AppState, developer_id: i64) -> Result<Option<&'
 fn notice_for(status: DeveloperStatus) -> Option<&'static str> {
     match status {
         DeveloperStatus::Verified => None,
-        DeveloperStatus::Rejected => Some("rejected-notice"),
+        // (A withdrawn or expired claim's users are deactivated and never get here.)
+        DeveloperStatus::Rejected | DeveloperStatus::Withdrawn | DeveloperStatus::Expired => Some("rejected-notice"),
         DeveloperStatus::PendingVerification => Some("pending-verification-notice"),
     }
 }

@@ -96,6 +96,7 @@ pub async fn register_page(visitor: Visitor) -> Response {
 pub async fn register(
     State(state): State<AppState>,
     visitor: Visitor,
+    address: crate::auth::address::ClientAddress,
     PortalForm(form): PortalForm<HashMap<String, String>>,
 ) -> Response {
     let w = visitor.words;
@@ -119,7 +120,7 @@ pub async fn register(
     let mut errors = HashMap::new();
     let mut summary = Vec::new();
     let registered = match form.parse() {
-        Ok(registration) => crate::developer::service::register(&state, registration).await.map_err(Some),
+        Ok(registration) => crate::developer::service::register(&state, registration, &address.0).await.map_err(Some),
         Err(wrong) => {
             for error in wrong {
                 let text = w.t(&format!("reg-error-{}", error.field));
@@ -172,6 +173,7 @@ pub struct Pending {
     email: String,
     phone: String,
     registered: String,
+    claims: i64,
 }
 
 #[derive(Template)]
@@ -225,6 +227,7 @@ async fn developers_page(
                 email: row.email,
                 phone: row.phone,
                 registered: crate::format::date_time(row.created_at_ms),
+                claims: row.claims,
             })
             .collect::<Vec<_>>()
     });
@@ -302,7 +305,7 @@ pub struct DecisionForm {
     reason: String,
 }
 
-/// `POST /developers/{code}/{verify|reject}`.
+/// `POST /developers/{code}/{verify|reject|withdraw}`.
 pub async fn decide(
     State(state): State<AppState>,
     member: Member,
@@ -316,6 +319,15 @@ pub async fn decide(
     let Ok(developer) = code.parse::<DeveloperCode>() else {
         return error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found");
     };
+    if decision == "withdraw" {
+        let Ok(reason) = Reference::new(form.reason.trim()) else {
+            return error_page(&w, Some(&member), StatusCode::BAD_REQUEST, "error-reason-required");
+        };
+        return match crate::developer::service::withdraw(&state, &member.caller, &developer, &reason).await {
+            Ok(()) => Redirect::to("/developers?done=developer-withdraw").into_response(),
+            Err(error) => app_error_page(&member, &AppError::from(error)),
+        };
+    }
     let choice = match decision.as_str() {
         "verify" => Decision::Verify,
         "reject" => match Reference::new(form.reason.trim()) {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod claims;
 mod concurrency;
 mod developers;
 mod documents;

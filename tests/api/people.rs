@@ -23,7 +23,7 @@ on_both_backends!(
     a_signed_in_user_changes_their_password_and_other_sessions_end,
 );
 
-const PASSWORD: &str = "kata-laluan-ujian";
+pub const PASSWORD: &str = "kata-laluan-ujian";
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
@@ -43,7 +43,7 @@ async fn api_sign_in(app: &TestApp, email: &str, password: &str, body: Value) ->
 }
 
 /// Signs in through the portal's form; the session cookie's value.
-async fn portal_session(app: &TestApp, email: &str, password: &str) -> Option<String> {
+pub async fn portal_session(app: &TestApp, email: &str, password: &str) -> Option<String> {
     let client = client();
     let page = client.get(app.url("/login")).send().await.unwrap();
     let csrf = cookie_value(&page, "kuota_login_csrf").expect("login CSRF cookie");
@@ -63,18 +63,18 @@ fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
     })
 }
 
-async fn page(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
+pub async fn page(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
     client().get(app.url(path)).header(COOKIE, format!("kuota_session={session}")).send().await.unwrap()
 }
 
 /// The CSRF token of the session, read from a page's form.
-async fn csrf(app: &TestApp, session: &str, path: &str) -> String {
+pub async fn csrf(app: &TestApp, session: &str, path: &str) -> String {
     let html = page(app, session, path).await.text().await.unwrap();
     let start = html.find("name=\"csrf\" value=\"").expect("a form with its CSRF token") + 19;
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-async fn post_form(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post_form(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     client().post(app.url(path)).header(COOKIE, format!("kuota_session={session}")).form(form).send().await.unwrap()
 }
 
