@@ -124,6 +124,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_user_lifecycle.sql"),
         postgres: include_str!("../migrations/postgres/0014_user_lifecycle.sql"),
     },
+    Migration {
+        version: 15,
+        name: "audit_key",
+        sqlite: include_str!("../migrations/sqlite/0015_audit_key.sql"),
+        postgres: include_str!("../migrations/postgres/0015_audit_key.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

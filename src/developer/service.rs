@@ -13,6 +13,9 @@ use crate::error::{AppError, FieldError};
 use crate::ledger::Reference;
 use crate::state::AppState;
 
+/// The actor of what a self-registration writes (nobody is signed in yet).
+pub const REGISTRATION_ACTOR: &str = "registration";
+
 /// A registration as typed, field by field (the API's JSON and the portal's
 /// form carry the same fields).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -213,7 +216,15 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<()
         role: Role::DeveloperAdmin,
         developer_id: Some(developer_id),
     };
-    match crate::auth::users::insert(&mut transaction, &user, &password_hash, now_ms).await {
+    match crate::auth::users::insert(
+        &mut transaction,
+        (&state.audit_key, REGISTRATION_ACTOR),
+        &user,
+        &password_hash,
+        now_ms,
+    )
+    .await
+    {
         Ok(_) => {}
         Err(AppError::Conflict { .. }) => return Err(DeveloperError::Taken(Taken::UserEmail)),
         Err(error) => return Err(anyhow::anyhow!("adding the first user: {error}").into()),
@@ -221,14 +232,14 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<()
     let subject = format!("developer:{}", developer.code);
     let after = json!({"code": developer.code.as_str(), "registration_no": developer.registration_no.as_str(), "status": "pending_verification"});
     let audit = crate::audit::Record {
-        actor: "registration",
+        actor: REGISTRATION_ACTOR,
         action: "developer.register",
         subject: &subject,
         before: None,
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
     let facts = crate::notify::Facts {
         developer: format!("{} ({})", developer.code, developer.name.as_str()),
@@ -287,7 +298,7 @@ pub async fn decide(
         after: Some(json!({"status": to, "reason": reason})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     let recipients = crate::notify::recipients::developer(&mut transaction, developer_id).await?;
     let facts =
         crate::notify::Facts { developer: code.to_string(), detail: reason.map(str::to_owned), ..Default::default() };
