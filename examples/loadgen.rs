@@ -195,9 +195,16 @@ async fn flood(args: &[String]) {
 /// record, audit record), one transaction each, no HTTP.
 async fn baseline(args: &[String]) {
     let [database_url, developer, seconds] = args else { panic!("baseline DATABASE_URL DEVELOPER SECONDS") };
-    let variables = [("KUOTA_DATABASE_URL".to_owned(), database_url.clone())].into_iter().collect();
+    // The audit records are chained with the server's key: KUOTA_AUDIT_KEY_FILE
+    // (default ./kuota-data/audit.key) must name the same file.
+    let mut variables: std::collections::BTreeMap<String, String> =
+        [("KUOTA_DATABASE_URL".to_owned(), database_url.clone())].into_iter().collect();
+    if let Ok(path) = std::env::var("KUOTA_AUDIT_KEY_FILE") {
+        variables.insert("KUOTA_AUDIT_KEY_FILE".to_owned(), path);
+    }
     let (config, _) = Config::from_variables(&variables).expect("config");
     let db = Db::connect(&config).await.expect("connect");
+    let audit_key = kuota::startup::open_audit_trail(&config, &db).await.expect("audit key");
     let row = sqlx::query("SELECT id FROM developers WHERE code = $1")
         .bind(developer)
         .fetch_one(db.pool())
@@ -257,7 +264,7 @@ async fn baseline(args: &[String]) {
                     after: Some(json!({"entry": id, "units": 1, "reference": key})),
                     at_ms: now_ms,
                 };
-                kuota::audit::record(&mut tx, &audit).await.expect("audit");
+                kuota::audit::record(&mut tx, &audit_key, &audit).await.expect("audit");
                 ok += 1;
             }
             _ => refused += 1,

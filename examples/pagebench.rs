@@ -84,16 +84,18 @@ async fn main() {
         mail_retry_base_ms: 1000,
         public_url: "http://127.0.0.1".into(),
         trusted_proxies: Vec::new(),
+        audit_key_file: std::path::Path::new(data_dir).join("audit.key"),
     };
     let db = Db::connect(&config).await.unwrap();
     db.migrate().await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now_ms();
     let blobs = Arc::new(kuota::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
-    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone());
+    let audit_key = kuota::startup::open_audit_trail(&config, &db).await.unwrap();
+    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key);
 
     let seeding = Instant::now();
-    seed_developers_and_prices(&db, now).await;
+    seed_developers_and_prices(&db, &state.audit_key, now).await;
     let mut transaction = db.begin_write().await.unwrap();
     seed_requests(&mut transaction, requests, now, kuota::clock::today_local(clock.now())).await;
     seed_ledger(&mut transaction, entries, now).await;
@@ -112,7 +114,7 @@ async fn main() {
     time_pages(&run, &sessions).await;
 }
 
-async fn seed_developers_and_prices(db: &Db, now: i64) {
+async fn seed_developers_and_prices(db: &Db, audit_key: &kuota::audit::Key, now: i64) {
     for n in 1..=DEVELOPERS {
         let fields = kuota::developer::http::DeveloperFields {
             code: format!("PMJ-{n}"),
@@ -120,7 +122,9 @@ async fn seed_developers_and_prices(db: &Db, now: i64) {
             registration_no: format!("2019010{n:05}"),
             email: format!("akaun{n}@pemaju.my"),
         };
-        kuota::developer::store::insert_verified(db.pool(), &fields.parse().unwrap(), now).await.unwrap();
+        kuota::developer::store::insert_verified(db.pool(), (audit_key, "bench"), &fields.parse().unwrap(), now)
+            .await
+            .unwrap();
     }
     sqlx::query("INSERT INTO product_prices (product_code, unit_price_sen, effective_from, created_at) VALUES ('CERT-1Y', 5000, '2020-01-01', $1)")
         .bind(now)
@@ -230,7 +234,8 @@ async fn sign_in(state: &AppState, now: i64) -> Vec<String> {
             developer_id,
         };
         let mut connection = state.db.pool().acquire().await.unwrap();
-        let id = kuota::auth::users::insert(&mut connection, &user, &hash, now).await.unwrap();
+        let id =
+            kuota::auth::users::insert(&mut connection, (&state.audit_key, "bench"), &user, &hash, now).await.unwrap();
         let cookie = kuota::portal::session::start(state, id, None).await.unwrap();
         sessions.push(cookie.split(';').next().unwrap().to_owned());
     }

@@ -14,6 +14,10 @@ use crate::db::Db;
 use crate::developer::http::DeveloperFields;
 use crate::error::AppError;
 
+/// The actor of what is done from the command line (whoever can run it on
+/// the server).
+pub const CLI_ACTOR: &str = "cli";
+
 /// kuota — prepaid certificate quota for HIMS housing developers.
 #[derive(Debug, Parser)]
 #[command(name = "kuota", version, about)]
@@ -191,49 +195,60 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Developer(DeveloperCommand::Add { code, name, registration_no, email }) => {
-            let db = migrated(&config).await?;
+            let (db, audit_key) = opened(&config).await?;
             let fields = DeveloperFields { code, name, registration_no, email };
             let developer = fields.parse().map_err(describe)?;
-            let created = crate::developer::store::insert_verified(db.pool(), &developer, clock.now_ms())
+            let audit = (audit_key.as_ref(), CLI_ACTOR);
+            let created = crate::developer::store::insert_verified(db.pool(), audit, &developer, clock.now_ms())
                 .await
                 .map_err(describe)?;
             println!("developer {} ({}) added", created.code, created.name);
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiClient(ApiClientCommand::Create { name, scope }) => {
-            let db = migrated(&config).await?;
+            let (db, audit_key) = opened(&config).await?;
             let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
-            let (id, token) = crate::auth::store::create_client(db.pool(), &name, scope, "cli", clock.now_ms()).await?;
+            let (id, token) =
+                crate::auth::store::create_client(db.pool(), &audit_key, &name, scope, CLI_ACTOR, clock.now_ms())
+                    .await?;
             println!("API client {id} ({name}, scope {}) created. The token is shown only now:", scope.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Add { email, name, role, developer, language, password_stdin: _ }) => {
-            let db = migrated(&config).await?;
-            add_user(&db, clock.as_ref(), (email, name, role, developer, language)).await
+            let (db, audit_key) = opened(&config).await?;
+            add_user(&db, &audit_key, clock.as_ref(), (email, name, role, developer, language)).await
         }
         Command::Token(TokenCommand::Create { email, days }) => {
             let lifetime =
                 crate::auth::users::TokenLifetime::days(days).map_err(|error| anyhow::anyhow!("--days {error}"))?;
-            let db = migrated(&config).await?;
+            let (db, audit_key) = opened(&config).await?;
             let email: crate::developer::EmailAddress = email.parse()?;
             let Some(user_id) = crate::auth::store::find_user_id_by_email(db.pool(), &email).await? else {
                 anyhow::bail!("no user has the e-mail {}", email.as_str());
             };
-            let token = crate::auth::users::create_token(db.pool(), user_id, lifetime, clock.now_ms()).await?;
+            let token =
+                crate::auth::users::create_token(db.pool(), &audit_key, user_id, lifetime, clock.now_ms()).await?;
             println!("personal token for {} created. It is shown only now:", email.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify) => verify_audit(&migrated(&config).await?).await,
+        Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
         Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
         Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
     }
 }
 
-/// `kuota audit verify`: exit 0 when no audit record was edited, deleted or inserted.
-async fn verify_audit(db: &Db) -> anyhow::Result<ExitCode> {
-    match crate::audit::verify(db.pool()).await? {
+/// `kuota audit verify`: exit 0 when no audit record was edited, deleted or
+/// inserted. A trail from before the audit key is checked (and sealed) first.
+async fn verify_audit(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = migrated(config).await?;
+    let key = crate::audit::Key::load_or_create(&config.audit_key_file)?;
+    if let Err(crate::audit::SealError::Broken { id, problem }) = crate::audit::seal(&db, &key).await {
+        println!("BAD audit record {id}: {problem} ({} records before it are intact)", id - 1);
+        return Ok(ExitCode::FAILURE);
+    }
+    match crate::audit::verify(db.pool(), &key).await? {
         (count, None) => {
             println!("audit trail verified: {count} records, chain intact");
             Ok(ExitCode::SUCCESS)
@@ -274,6 +289,7 @@ async fn verify_ledger(db: &Db) -> anyhow::Result<ExitCode> {
 
 async fn add_user(
     db: &Db,
+    audit_key: &crate::audit::Key,
     clock: &dyn Clock,
     fields: (String, String, String, Option<String>, String),
 ) -> anyhow::Result<ExitCode> {
@@ -299,7 +315,9 @@ async fn add_user(
     };
     let hash = crate::auth::password::hash(password)?;
     let mut transaction = db.pool().begin().await?;
-    let id = users::insert(&mut transaction, &user, &hash, clock.now_ms()).await.map_err(describe)?;
+    let id = users::insert(&mut transaction, (audit_key, CLI_ACTOR), &user, &hash, clock.now_ms())
+        .await
+        .map_err(describe)?;
     transaction.commit().await?;
     println!("user {id} ({}, {}) added", user.email.as_str(), user.role.as_str());
     Ok(ExitCode::SUCCESS)
@@ -309,6 +327,14 @@ async fn migrated(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(config).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// The migrated database with its audit key, its trail sealed with it, for
+/// commands that write audit records.
+async fn opened(config: &Config) -> anyhow::Result<(Db, Arc<crate::audit::Key>)> {
+    let db = migrated(config).await?;
+    let audit_key = crate::startup::open_audit_trail(config, &db).await?;
+    Ok((db, audit_key))
 }
 
 /// Turns an application error into a message for the terminal.

@@ -32,6 +32,10 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
         "KUOTA_TRUSTED_PROXIES",
         "comma-separated addresses of reverse proxies whose X-Forwarded-For is believed (default none)",
     ),
+    (
+        "KUOTA_AUDIT_KEY_FILE",
+        "file with the audit chain's key, 64 hex digits, mode 0600 (default <data dir>/audit.key, made on first start); every node on one database uses the same",
+    ),
     ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
@@ -80,6 +84,8 @@ pub struct Config {
     pub public_url: String,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The file holding the audit chain's key (see `audit::Key`).
+    pub audit_key_file: PathBuf,
 }
 
 /// The keys a TOML file may hold.
@@ -96,6 +102,7 @@ struct FileConfig {
     mail_retry_base_ms: Option<i64>,
     public_url: Option<String>,
     trusted_proxies: Option<String>,
+    audit_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -149,19 +156,9 @@ impl Config {
                 })?,
                 None => file.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             };
-        let trusted_proxies = variables
-            .get("KUOTA_TRUSTED_PROXIES")
-            .cloned()
-            .or(file.trusted_proxies)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|text| !text.is_empty())
-            .map(|text| {
-                text.parse::<std::net::IpAddr>()
-                    .with_context(|| format!("KUOTA_TRUSTED_PROXIES: {text:?} is not an IP address"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trusted_proxies = parse_trusted_proxies(
+            &variables.get("KUOTA_TRUSTED_PROXIES").cloned().or(file.trusted_proxies).unwrap_or_default(),
+        )?;
         let sqlite_synchronous = match variables.get("KUOTA_SQLITE_SYNCHRONOUS").map(|s| s.to_ascii_lowercase()) {
             Some(text) if text == "full" => SqliteSynchronous::Full,
             Some(text) if text == "normal" => SqliteSynchronous::Normal,
@@ -174,7 +171,13 @@ impl Config {
             })?,
             None => file.mail_retry_base_ms.unwrap_or(5_000),
         };
+        let audit_key_file = variables
+            .get("KUOTA_AUDIT_KEY_FILE")
+            .map(PathBuf::from)
+            .or(file.audit_key_file)
+            .unwrap_or_else(|| data_dir.join("audit.key"));
         let config = Self {
+            audit_key_file,
             database_url,
             data_dir,
             listen,
@@ -210,6 +213,18 @@ pub fn sqlite_url_in(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("kuota.db").display())
 }
 
+/// Comma-separated IP addresses (`KUOTA_TRUSTED_PROXIES`).
+fn parse_trusted_proxies(list: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(|text| {
+            text.parse::<std::net::IpAddr>()
+                .with_context(|| format!("KUOTA_TRUSTED_PROXIES: {text:?} is not an IP address"))
+        })
+        .collect()
+}
+
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
@@ -230,6 +245,7 @@ mod tests {
         assert!(config.database_url.contains("kuota-data"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(config.audit_key_file, Path::new(DEFAULT_DATA_DIR).join("audit.key"));
         assert!(unknown.is_empty());
         Ok(())
     }

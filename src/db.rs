@@ -130,6 +130,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_registration_claims.sql"),
         postgres: include_str!("../migrations/postgres/0015_registration_claims.sql"),
     },
+    Migration {
+        version: 16,
+        name: "audit_key",
+        sqlite: include_str!("../migrations/sqlite/0016_audit_key.sql"),
+        postgres: include_str!("../migrations/postgres/0016_audit_key.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

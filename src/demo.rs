@@ -32,6 +32,8 @@ pub const LOGINS: [DemoLogin; 5] = [
 ];
 
 const DAY_MS: i64 = 86_400_000;
+/// The actor of the companies and users the demo adds.
+const DEMO_ACTOR: &str = "system:demo";
 
 /// A tiny valid PDF standing in for a scanned proof of payment.
 fn proof(reference: &str) -> Vec<u8> {
@@ -53,7 +55,13 @@ pub async fn seed(live: &AppState) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let clock = ManualClock::starting_at(crate::clock::millis_to_timestamp(live.clock.now_ms() - 31 * DAY_MS));
-    let state = AppState::new(live.db.clone(), Arc::new(clock.clone()), live.blobs.clone(), live.public_url.clone());
+    let state = AppState::new(
+        live.db.clone(),
+        Arc::new(clock.clone()),
+        live.blobs.clone(),
+        live.public_url.clone(),
+        live.audit_key.clone(),
+    );
     run(&state, &clock).await.map_err(|e| anyhow::anyhow!("demo data: {e}"))?;
     Ok(true)
 }
@@ -127,7 +135,8 @@ async fn seed_companies_and_users(state: &AppState, now: i64) -> AppResult<(Vec<
             registration_no: ssm.parse().map_err(|e| internal(&e))?,
             email: format!("akaun@{}.demo.kuota.my", code.to_lowercase()).parse().map_err(|e| internal(&e))?,
         };
-        let developer = crate::developer::store::insert_verified(pool, &fields, now).await?;
+        let developer =
+            crate::developer::store::insert_verified(pool, (&state.audit_key, DEMO_ACTOR), &fields, now).await?;
         ids.push(developer.id);
     }
     let hash = crate::auth::password::hash(DEMO_PASSWORD)?;
@@ -149,7 +158,7 @@ async fn seed_companies_and_users(state: &AppState, now: i64) -> AppResult<(Vec<
             developer_id,
         };
         let mut connection = pool.acquire().await?;
-        let id = crate::auth::users::insert(&mut connection, &user, &hash, now).await?;
+        let id = crate::auth::users::insert(&mut connection, (&state.audit_key, DEMO_ACTOR), &user, &hash, now).await?;
         callers.push(ApiCaller { client_id: None, user_id: Some(id), role, developer_id });
     }
     let cast = Cast {
@@ -234,6 +243,7 @@ async fn requests_of_day(
                     message: None,
                     portal_url: &state.public_url,
                     reference: None,
+                    audit_key: &state.audit_key,
                 };
                 crate::request::act(&mut transaction, &row, crate::request::domain::Action::Expire, &context).await?;
             }

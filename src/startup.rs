@@ -125,11 +125,13 @@ pub fn spawn_background_tasks(state: &AppState) {
         }
     });
     let (db, clock, portal_url) = (state.db.clone(), state.clock.clone(), state.public_url.clone());
+    let audit_key = state.audit_key.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(QUOTATION_EXPIRY_INTERVAL);
         loop {
             ticker.tick().await;
-            if let Err(error) = crate::request::expire_quotations(&db, clock.as_ref(), &portal_url).await {
+            let expired = crate::request::expire_quotations(&db, clock.as_ref(), &audit_key, &portal_url).await;
+            if let Err(error) = expired {
                 tracing::warn!(error = %error, "quotation expiry sweep failed");
             }
         }
@@ -176,7 +178,8 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
             "this user's e-mail differs from another user's only in case and cannot sign in; merge or remove one"
         );
     }
-    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone())
+    let audit_key = open_audit_trail(config, &db).await?;
+    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
         .with_trusted_proxies(&config.trusted_proxies);
     if demo {
         if crate::demo::seed(&state).await? {
@@ -203,6 +206,21 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
         .await?;
     db.close().await;
     Ok(())
+}
+
+/// Reads (or, the first time, makes) the audit key named by
+/// `KUOTA_AUDIT_KEY_FILE` and makes sure the database's audit trail is sealed
+/// with it (`audit::seal`: a trail from before the key is checked and
+/// re-sealed once). Every command that writes or checks audit records calls
+/// this after migrating.
+///
+/// # Errors
+/// The key file cannot be used, the trail was sealed with another key, or
+/// the unsealed trail is broken.
+pub async fn open_audit_trail(config: &Config, db: &Db) -> anyhow::Result<Arc<crate::audit::Key>> {
+    let key = crate::audit::Key::load_or_create(&config.audit_key_file)?;
+    crate::audit::seal(db, &key).await?;
+    Ok(Arc::new(key))
 }
 
 /// Starts the outbox worker when SMTP is configured; otherwise says that

@@ -1,5 +1,6 @@
 //! What every handler, page and service can reach: the database, the
-//! ledger writer, the clock, the blob store and the public address. It sits
+//! ledger writer, the clock, the blob store, the audit key and the public
+//! address. It sits
 //! at the bottom of the module graph (it imports no feature's routes), so
 //! features can depend on it without depending on each other.
 
@@ -28,13 +29,22 @@ pub struct AppState {
     pub hasher: crate::auth::password::Hasher,
     /// Proxies whose `X-Forwarded-For` is believed (see `auth::address`).
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// The key of the audit chain; every audit record is written with it.
+    pub audit_key: Arc<crate::audit::Key>,
 }
 
 impl AppState {
-    /// State over an open, migrated database; starts the ledger writer.
+    /// State over an open, migrated database whose audit trail is sealed
+    /// with `audit_key` (`audit::seal`); starts the ledger writer.
     #[must_use]
-    pub fn new(db: Db, clock: Arc<dyn Clock>, blobs: Arc<dyn crate::blob::BlobStore>, public_url: String) -> Self {
-        let ledger = Ledger::start(db.clone(), clock.clone());
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        blobs: Arc<dyn crate::blob::BlobStore>,
+        public_url: String,
+        audit_key: Arc<crate::audit::Key>,
+    ) -> Self {
+        let ledger = Ledger::start(db.clone(), clock.clone(), audit_key.clone());
         // On SQLite this process is the only node; on PostgreSQL the cache
         // is used once the node hears access changes.
         let token_cache = crate::auth::cache::TokenCache::new(db.backend() == crate::db::Backend::Sqlite);
@@ -47,6 +57,7 @@ impl AppState {
             public_url,
             hasher: crate::auth::password::Hasher::for_this_machine(),
             trusted_proxies: Arc::from([]),
+            audit_key,
         }
     }
 

@@ -1,13 +1,22 @@
 //! The audit trail: who did what to what, when, with the state before and
-//! after. Records form a hash chain (each stores the hash of the previous
-//! one) with gapless sequence ids, so `kuota audit verify` can prove nothing
-//! was edited, deleted or inserted afterwards.
+//! after. Records form a keyed hash chain (each stores the HMAC-SHA-256,
+//! under the [`Key`], of its text and the previous record's hash) with
+//! gapless sequence ids, so `kuota audit verify` can prove nothing was
+//! edited, deleted or inserted afterwards — even by someone who can write the
+//! database, as long as they cannot read the key file.
+//!
+//! Trails written before the key existed are chained with plain SHA-256;
+//! [`seal`] checks such a trail once and re-seals it with the key.
 
+mod key;
 pub mod store;
+
+pub use key::{KEY_BYTES, Key, KeyError};
 
 use serde_json::Value;
 use sqlx::{AnyConnection, AnyPool};
 
+use crate::db::Db;
 use crate::digest::sha256_hex;
 
 /// The hash before the first record.
@@ -29,7 +38,16 @@ pub struct Record<'a> {
     pub at_ms: i64,
 }
 
-fn chain_hash(seq: i64, prev_hash: &str, record: &StoredFields<'_>) -> String {
+/// How the links of a chain are computed.
+#[derive(Clone, Copy)]
+enum Hashing<'a> {
+    /// Plain SHA-256: trails written before the key existed.
+    Plain,
+    /// HMAC-SHA-256 under the audit key.
+    Keyed(&'a Key),
+}
+
+fn chain_hash(hashing: Hashing<'_>, seq: i64, prev_hash: &str, record: &StoredFields<'_>) -> String {
     let text = format!(
         "{seq}\u{1f}{prev_hash}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
         record.at_ms,
@@ -39,7 +57,10 @@ fn chain_hash(seq: i64, prev_hash: &str, record: &StoredFields<'_>) -> String {
         record.before.unwrap_or(""),
         record.after.unwrap_or("")
     );
-    sha256_hex(text.as_bytes())
+    match hashing {
+        Hashing::Plain => sha256_hex(text.as_bytes()),
+        Hashing::Keyed(key) => key.seal(text.as_bytes()),
+    }
 }
 
 struct StoredFields<'a> {
@@ -51,12 +72,25 @@ struct StoredFields<'a> {
     at_ms: i64,
 }
 
+impl store::StoredRecord {
+    fn fields(&self) -> StoredFields<'_> {
+        StoredFields {
+            actor: &self.actor,
+            action: &self.action,
+            subject: &self.subject,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+            at_ms: self.at_ms,
+        }
+    }
+}
+
 /// Appends a record inside the caller's transaction.
 ///
 /// # Errors
 /// A database fault.
-pub async fn record(connection: &mut AnyConnection, record: &Record<'_>) -> sqlx::Result<()> {
-    record_many(connection, std::slice::from_ref(record)).await
+pub async fn record(connection: &mut AnyConnection, key: &Key, record: &Record<'_>) -> sqlx::Result<()> {
+    record_many(connection, key, std::slice::from_ref(record)).await
 }
 
 /// Appends records, in order, with three statements whatever their number:
@@ -64,7 +98,7 @@ pub async fn record(connection: &mut AnyConnection, record: &Record<'_>) -> sqlx
 ///
 /// # Errors
 /// A database fault.
-pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>]) -> sqlx::Result<()> {
+pub async fn record_many(connection: &mut AnyConnection, key: &Key, records: &[Record<'_>]) -> sqlx::Result<()> {
     if records.is_empty() {
         return Ok(());
     }
@@ -83,7 +117,7 @@ pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>])
             after: after.as_deref(),
             at_ms: record.at_ms,
         };
-        let hash = chain_hash(seq, &prev_hash, &fields);
+        let hash = chain_hash(Hashing::Keyed(key), seq, &prev_hash, &fields);
         rows.push((seq, record, before, after, std::mem::replace(&mut prev_hash, hash.clone()), hash));
     }
     let stored: Vec<store::AuditRow<'_>> = rows
@@ -111,49 +145,112 @@ pub async fn record_many(connection: &mut AnyConnection, records: &[Record<'_>])
 ///
 /// # Errors
 /// A database fault.
-pub async fn record_alone(pool: &AnyPool, entry: &Record<'_>) -> sqlx::Result<()> {
+pub async fn record_alone(pool: &AnyPool, key: &Key, entry: &Record<'_>) -> sqlx::Result<()> {
     let mut transaction = pool.begin().await?;
-    record(&mut transaction, entry).await?;
+    record(&mut transaction, key, entry).await?;
     transaction.commit().await
 }
 
-/// Checks the whole chain; returns the number of records and the first bad
-/// one (its id and what is wrong), if any.
+/// The first bad record of a trail: its id and what is wrong with it.
+pub type Problem = (i64, String);
+
+/// Checks the whole chain under `key`; returns the number of intact records
+/// and the first bad one (its id and what is wrong), if any.
 ///
 /// # Errors
 /// A database fault.
-pub async fn verify(pool: &AnyPool) -> sqlx::Result<(i64, Option<(i64, String)>)> {
-    let rows = store::all_records(pool).await?;
+pub async fn verify(pool: &AnyPool, key: &Key) -> sqlx::Result<(i64, Option<Problem>)> {
+    let mut connection = pool.acquire().await?;
+    let head = store::head(&mut connection).await?;
+    if head.key_id.as_deref() != Some(key.fingerprint().as_str()) {
+        let problem = match head.key_id {
+            Some(_) => "the trail was sealed with another key; use the key file of the nodes that wrote it",
+            None => "the trail is not sealed with a key yet; start `kuota serve` once to seal it",
+        };
+        return Ok((0, Some((1, problem.into()))));
+    }
+    let rows = store::all_records(&mut connection).await?;
+    Ok(check_chain(Hashing::Keyed(key), &rows, &head))
+}
+
+/// Checks `rows` (every record, in order) against each other and the head.
+fn check_chain(hashing: Hashing<'_>, rows: &[store::StoredRecord], head: &store::Head) -> (i64, Option<Problem>) {
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut expected_id = 1;
-    for row in &rows {
+    for row in rows {
         let id = row.id;
         if id != expected_id {
-            return Ok((expected_id - 1, Some((expected_id, "record is missing (deleted)".into()))));
+            return (expected_id - 1, Some((expected_id, "record is missing (deleted)".into())));
         }
         if row.prev_hash != expected_prev {
-            return Ok((id - 1, Some((id, "does not link to the record before it".into()))));
+            return (id - 1, Some((id, "does not link to the record before it".into())));
         }
-        let fields = StoredFields {
-            actor: &row.actor,
-            action: &row.action,
-            subject: &row.subject,
-            before: row.before.as_deref(),
-            after: row.after.as_deref(),
-            at_ms: row.at_ms,
-        };
-        if chain_hash(id, &row.prev_hash, &fields) != row.hash {
-            return Ok((id - 1, Some((id, "was edited after it was written".into()))));
+        if chain_hash(hashing, id, &row.prev_hash, &row.fields()) != row.hash {
+            return (id - 1, Some((id, "was edited after it was written".into())));
         }
         expected_prev.clone_from(&row.hash);
         expected_id += 1;
     }
-    let (last_seq, last_hash) = store::head(pool).await?;
-    if last_seq != expected_id - 1 || last_hash != expected_prev {
-        return Ok((
-            expected_id - 1,
-            Some((expected_id, "records at the end of the trail are missing (deleted)".into())),
-        ));
+    if head.last_seq != expected_id - 1 || head.last_hash != expected_prev {
+        return (expected_id - 1, Some((expected_id, "records at the end of the trail are missing (deleted)".into())));
     }
-    Ok((expected_id - 1, None))
+    (expected_id - 1, None)
+}
+
+/// Why a trail cannot be sealed with this node's key.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The trail names another key: this node would write links the others
+    /// cannot check (and could not check theirs).
+    #[error("the audit trail was sealed with another key; set KUOTA_AUDIT_KEY_FILE to the key file of the other nodes")]
+    OtherKey,
+    /// The plain (unkeyed) trail is already broken: sealing it would hide that.
+    #[error("the audit trail is broken at record {id}: {problem}; nothing was sealed (see `kuota audit verify`)")]
+    Broken {
+        /// The first bad record.
+        id: i64,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A database fault.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Makes sure the trail is sealed with `key`; call it at every start, before
+/// anything is recorded. A trail already sealed with `key` is left alone; one
+/// sealed with another key is refused. A trail from before the key (plain
+/// SHA-256 links, no key named in the head) is checked, then every record is
+/// re-linked with the key and the head names the key's fingerprint — in one
+/// write transaction, so nodes starting together seal it once. Returns how
+/// many records were re-sealed.
+///
+/// # Errors
+/// [`SealError`].
+pub async fn seal(db: &Db, key: &Key) -> Result<usize, SealError> {
+    let mut transaction = db.begin_write().await?;
+    store::lock_head(&mut transaction).await?;
+    let head = store::head(&mut transaction).await?;
+    let fingerprint = key.fingerprint();
+    match head.key_id.as_deref() {
+        Some(named) if named == fingerprint => return Ok(0),
+        Some(_) => return Err(SealError::OtherKey),
+        None => {}
+    }
+    let rows = store::all_records(&mut transaction).await?;
+    if let (_, Some((id, problem))) = check_chain(Hashing::Plain, &rows, &head) {
+        return Err(SealError::Broken { id, problem });
+    }
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for row in &rows {
+        let hash = chain_hash(Hashing::Keyed(key), row.id, &prev_hash, &row.fields());
+        store::relink(&mut transaction, row.id, &prev_hash, &hash).await?;
+        prev_hash = hash;
+    }
+    store::seal_head(&mut transaction, &prev_hash, &fingerprint).await?;
+    transaction.commit().await?;
+    if !rows.is_empty() {
+        tracing::warn!(records = rows.len(), "the audit trail was checked and sealed with the audit key");
+    }
+    Ok(rows.len())
 }

@@ -1,7 +1,7 @@
-//! SQL for the audit trail: the head row (last sequence id and hash) and the
-//! chained records.
+//! SQL for the audit trail: the head row (last sequence id and hash, and the
+//! fingerprint of the key that seals the chain) and the chained records.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
 /// A record as stored, chained.
 #[derive(Debug, Clone)]
@@ -103,15 +103,27 @@ pub async fn set_head_hash(connection: &mut AnyConnection, hash: &str) -> sqlx::
     Ok(())
 }
 
+/// The head row.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The last sequence id.
+    pub last_seq: i64,
+    /// The last record's hash.
+    pub last_hash: String,
+    /// The fingerprint of the key the chain is sealed with; `None` for a
+    /// trail from before the key (plain SHA-256 links).
+    pub key_id: Option<String>,
+}
+
 /// Every record, in sequence order.
 ///
 /// # Errors
 /// A database fault.
-pub async fn all_records(pool: &AnyPool) -> sqlx::Result<Vec<StoredRecord>> {
+pub async fn all_records(connection: &mut AnyConnection) -> sqlx::Result<Vec<StoredRecord>> {
     let rows = sqlx::query(
         "SELECT id, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log ORDER BY id",
     )
-    .fetch_all(pool)
+    .fetch_all(connection)
     .await?;
     rows.iter()
         .map(|row| {
@@ -130,13 +142,41 @@ pub async fn all_records(pool: &AnyPool) -> sqlx::Result<Vec<StoredRecord>> {
         .collect()
 }
 
-/// The head row: the last sequence id and the last record's hash.
+/// The head row.
 ///
 /// # Errors
 /// A database fault.
-pub async fn head(pool: &AnyPool) -> sqlx::Result<(i64, String)> {
-    let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
-    Ok((head.try_get(0)?, head.try_get(1)?))
+pub async fn head(connection: &mut AnyConnection) -> sqlx::Result<Head> {
+    let head =
+        sqlx::query("SELECT last_seq, last_hash, key_id FROM audit_head WHERE id = 1").fetch_one(connection).await?;
+    Ok(Head { last_seq: head.try_get(0)?, last_hash: head.try_get(1)?, key_id: head.try_get(2)? })
+}
+
+/// Replaces one record's links (sealing a trail with the key).
+///
+/// # Errors
+/// A database fault.
+pub async fn relink(connection: &mut AnyConnection, id: i64, prev_hash: &str, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE id = $3")
+        .bind(prev_hash)
+        .bind(hash)
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Names the key the chain is now sealed with, and its last hash.
+///
+/// # Errors
+/// A database fault.
+pub async fn seal_head(connection: &mut AnyConnection, last_hash: &str, key_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE audit_head SET last_hash = $1, key_id = $2 WHERE id = 1")
+        .bind(last_hash)
+        .bind(key_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// Takes the head row's lock without changing it (a no-op update), so a

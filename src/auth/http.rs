@@ -49,7 +49,7 @@ async fn sign_in(
     let now_ms = state.clock.now_ms();
     let caller = super::service::sign_in(&state, &body.email, &body.password, &address.0).await?;
     let user_id = caller.user_id.unwrap_or_default();
-    let token = users::create_token(state.db.pool(), user_id, lifetime, now_ms).await?;
+    let token = users::create_token(state.db.pool(), &state.audit_key, user_id, lifetime, now_ms).await?;
     let expires_at = format_rfc3339_local(now_ms + lifetime.in_days() * 86_400_000);
     Ok((StatusCode::CREATED, Json(json!({"token": token, "role": caller.role.as_str(), "expires_at": expires_at}))))
 }

@@ -104,7 +104,7 @@ pub async fn sign_in(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record_alone(pool, &audit).await?;
+    crate::audit::record_alone(pool, &state.audit_key, &audit).await?;
     if !succeeded {
         return Err(SignInError::Refused);
     }

@@ -6,19 +6,22 @@ use super::users::NewUser;
 use super::{ApiCaller, Role, Scope, token};
 use crate::developer::EmailAddress;
 
-/// Creates an API client and returns its id and its token, which is not
-/// stored anywhere and cannot be shown again.
+/// Creates an API client, with its audit record in the same transaction, and
+/// returns its id and its token, which is not stored anywhere and cannot be
+/// shown again.
 ///
 /// # Errors
 /// A database fault, or no randomness.
 pub async fn create_client(
     pool: &AnyPool,
+    audit_key: &crate::audit::Key,
     name: &str,
     scope: Scope,
     actor: &str,
     now_ms: i64,
 ) -> anyhow::Result<(i64, String)> {
     let secret = token::generate()?;
+    let mut transaction = pool.begin().await?;
     let row = sqlx::query(
         "INSERT INTO api_clients (name, scope, token_sha256, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -26,7 +29,7 @@ pub async fn create_client(
     .bind(scope.as_str())
     .bind(token::hash(&secret))
     .bind(now_ms)
-    .fetch_one(pool)
+    .fetch_one(&mut *transaction)
     .await?;
     let id: i64 = row.try_get(0)?;
     let subject = format!("api_client:{id}");
@@ -39,7 +42,8 @@ pub async fn create_client(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record_alone(pool, &audit).await?;
+    crate::audit::record(&mut transaction, audit_key, &audit).await?;
+    transaction.commit().await?;
     Ok((id, secret))
 }
 
@@ -48,7 +52,13 @@ pub async fn create_client(
 ///
 /// # Errors
 /// A database fault.
-pub async fn revoke_client(db: &crate::db::Db, id: i64, actor: &str, now_ms: i64) -> crate::error::AppResult<bool> {
+pub async fn revoke_client(
+    db: &crate::db::Db,
+    audit_key: &crate::audit::Key,
+    id: i64,
+    actor: &str,
+    now_ms: i64,
+) -> crate::error::AppResult<bool> {
     let mut transaction = db.begin_write().await?;
     let revoked = sqlx::query(
         "UPDATE api_clients SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name, scope",
@@ -68,7 +78,7 @@ pub async fn revoke_client(db: &crate::db::Db, id: i64, actor: &str, now_ms: i64
         after: None,
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, audit_key, &audit).await?;
     transaction.commit().await?;
     Ok(true)
 }

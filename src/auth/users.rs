@@ -65,6 +65,7 @@ pub struct NewUser {
 /// Conflict, a role/company mismatch (400), or a database fault.
 pub async fn insert(
     connection: &mut AnyConnection,
+    (audit_key, actor): (&crate::audit::Key, &str),
     user: &NewUser,
     password_hash: &str,
     now_ms: i64,
@@ -81,14 +82,14 @@ pub async fn insert(
             let subject = format!("user:{id}");
             let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer_id": user.developer_id});
             let audit = crate::audit::Record {
-                actor: "admin",
+                actor,
                 action: "user.create",
                 subject: &subject,
                 before: None,
                 after: Some(after),
                 at_ms: now_ms,
             };
-            crate::audit::record(connection, &audit).await?;
+            crate::audit::record(connection, audit_key, &audit).await?;
             Ok(id)
         }
         Err(error) if is_unique_violation(&error) => {
@@ -143,6 +144,7 @@ impl Default for TokenLifetime {
 /// A database fault, or no randomness.
 pub async fn create_token(
     pool: &AnyPool,
+    audit_key: &crate::audit::Key,
     user_id: i64,
     lifetime: TokenLifetime,
     now_ms: i64,
@@ -161,7 +163,7 @@ pub async fn create_token(
         after: Some(serde_json::json!({"user": user_id, "expires_at": expires_at_ms})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, audit_key, &audit).await?;
     transaction.commit().await?;
     Ok(secret)
 }
@@ -196,7 +198,7 @@ pub enum UserError {
     /// One may not deactivate oneself or change one's own role (409).
     #[error("you cannot {0} your own account")]
     OwnAccount(&'static str),
-    /// The role is not one this user may have (422).
+    /// The role is not one this user may have (409).
     #[error("{role} is not a role this user may have; allowed: {allowed}")]
     RoleNotAllowed {
         /// The role asked for.
@@ -244,7 +246,8 @@ impl From<UserError> for AppError {
             UserError::Forbidden => Self::Forbidden(detail),
             UserError::OwnAccount(_) => Self::conflict("own-account", detail),
             UserError::Already(_) => Self::conflict("user-state", detail),
-            UserError::RoleNotAllowed { .. } => Self::Unprocessable { slug: "role-not-allowed", detail },
+            // The user's kind (developer or staff) is the state it conflicts with.
+            UserError::RoleNotAllowed { .. } => Self::conflict("role-not-allowed", detail),
             UserError::WrongPassword => Self::Unauthorized(detail),
             UserError::Throttled | UserError::Busy(_) => Self::TooManyRequests(detail),
             UserError::Internal(cause) => Self::Internal(cause),
@@ -419,7 +422,7 @@ pub async fn change(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     crate::db::announce_access_change(&mut transaction).await?;
     transaction.commit().await?;
     state.token_cache.clear();
@@ -461,7 +464,7 @@ pub async fn revoke_token(
         after: reason.map(|reason| serde_json::json!({"reason": reason.as_str()})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     crate::db::announce_access_change(&mut transaction).await?;
     transaction.commit().await?;
     state.token_cache.clear();
@@ -506,7 +509,7 @@ pub async fn change_password(
         after: Some(serde_json::json!({"address": address})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     Ok(())
 }

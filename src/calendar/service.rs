@@ -69,7 +69,7 @@ pub async fn set(
         after: serde_json::to_value(&holiday).ok(),
         at_ms: state.clock.now_ms(),
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     transaction.commit().await?;
     Ok((holiday, created))
 }
@@ -93,7 +93,7 @@ pub async fn remove(state: &AppState, caller: &ApiCaller, date: Date) -> Result<
         after: None,
         at_ms: state.clock.now_ms(),
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     transaction.commit().await?;
     Ok(())
 }

@@ -85,7 +85,7 @@ pub async fn add_price(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     transaction.commit().await?;
     Ok(())
 }

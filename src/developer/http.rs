@@ -64,7 +64,8 @@ async fn create(
 ) -> AppResult<(StatusCode, Json<Developer>)> {
     caller.require_admin()?;
     let developer = fields.parse()?;
-    let created = insert_verified(state.db.pool(), &developer, state.clock.now_ms()).await?;
+    let created =
+        insert_verified(state.db.pool(), (&state.audit_key, &caller.actor()), &developer, state.clock.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -138,7 +139,7 @@ async fn replace_alert_settings(
         after: Some(json!({"low_balance_threshold": fields.low_balance_threshold})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     Ok(Json(alert_settings_json(&state, &developer).await?))
 }

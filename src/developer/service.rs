@@ -13,6 +13,9 @@ use crate::error::{AppError, FieldError};
 use crate::ledger::Reference;
 use crate::state::AppState;
 
+/// The actor of what a self-registration writes (nobody is signed in yet).
+pub const REGISTRATION_ACTOR: &str = "registration";
+
 /// A registration as typed, field by field (the API's JSON and the portal's
 /// form carry the same fields).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -251,7 +254,15 @@ pub async fn register(
         role: Role::DeveloperAdmin,
         developer_id: Some(developer_id),
     };
-    match crate::auth::users::insert(&mut transaction, &user, &password_hash, now_ms).await {
+    match crate::auth::users::insert(
+        &mut transaction,
+        (&state.audit_key, REGISTRATION_ACTOR),
+        &user,
+        &password_hash,
+        now_ms,
+    )
+    .await
+    {
         Ok(_) => {}
         Err(AppError::Conflict { .. }) => return Err(DeveloperError::Taken(Taken::UserEmail)),
         Err(error) => return Err(anyhow::anyhow!("adding the first user: {error}").into()),
@@ -259,29 +270,39 @@ pub async fn register(
     let subject = format!("developer:{}", developer.code);
     let after = json!({"code": developer.code.as_str(), "registration_no": developer.registration_no.as_str(), "status": "pending_verification"});
     let audit = crate::audit::Record {
-        actor: "registration",
+        actor: REGISTRATION_ACTOR,
         action: "developer.register",
         subject: &subject,
         before: None,
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     if from_anywhere >= REGISTRATION_MAILS_PER_HOUR {
         // A flood: retail finds these in the queue rather than in its mail.
         tracing::warn!(from_anywhere, "many registrations in the last hour; retail is not mailed about each");
-        transaction.commit().await?;
-        return Ok(());
+    } else {
+        tell_retail(&mut transaction, state, developer, now_ms).await?;
     }
-    let retail = crate::notify::recipients::team(&mut transaction, crate::notify::recipients::Team::Retail).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Mails the retail team that a registration waits for them.
+async fn tell_retail(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    developer: &NewDeveloper,
+    now_ms: i64,
+) -> Result<(), DeveloperError> {
+    let retail = crate::notify::recipients::team(&mut *connection, crate::notify::recipients::Team::Retail).await?;
     let facts = crate::notify::Facts {
         developer: format!("{} ({})", developer.code, developer.name.as_str()),
         ..Default::default()
     };
     let kind = crate::notify::MessageKind::RegistrationReceived;
     let message = crate::notify::Outgoing::new(kind, &facts, None, &state.public_url);
-    crate::notify::enqueue(&mut transaction, &message, &retail, now_ms).await?;
-    transaction.commit().await?;
+    crate::notify::enqueue(connection, &message, &retail, now_ms).await?;
     Ok(())
 }
 
@@ -336,7 +357,7 @@ pub async fn decide(
         after: Some(json!({"status": to, "reason": reason})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     let recipients = crate::notify::recipients::developer(&mut transaction, developer_id).await?;
     let facts =
         crate::notify::Facts { developer: code.to_string(), detail: reason.map(str::to_owned), ..Default::default() };
@@ -374,7 +395,8 @@ pub async fn withdraw(
         .await?
         .ok_or_else(|| DeveloperError::NotWithdrawable(code.to_string()))?;
     let actor = caller.actor();
-    release(&mut transaction, &claim, DeveloperStatus::Withdrawn, reason.as_str(), &actor, now_ms).await?;
+    let key = &state.audit_key;
+    release(&mut transaction, key, &claim, DeveloperStatus::Withdrawn, reason.as_str(), &actor, now_ms).await?;
     transaction.commit().await?;
     state.token_cache.clear();
     Ok(())
@@ -384,6 +406,7 @@ pub async fn withdraw(
 /// record, in the caller's transaction; announces the access change.
 async fn release(
     connection: &mut sqlx::AnyConnection,
+    key: &crate::audit::Key,
     claim: &super::store::Claim,
     to: DeveloperStatus,
     reason: &str,
@@ -404,7 +427,7 @@ async fn release(
         after: Some(json!({"status": to.as_str(), "reason": reason})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut *connection, &audit).await?;
+    crate::audit::record(&mut *connection, key, &audit).await?;
     crate::db::announce_access_change(connection).await?;
     Ok(true)
 }
@@ -422,9 +445,8 @@ pub async fn expire_claims(state: &AppState) -> Result<usize, DeveloperError> {
     let mut expired = 0;
     for claim in &stale {
         let reason = format!("not verified within {CLAIM_EXPIRY_DAYS} days");
-        if release(&mut transaction, claim, DeveloperStatus::Expired, &reason, "system:registration-expiry", now_ms)
-            .await?
-        {
+        let (key, actor) = (&state.audit_key, "system:registration-expiry");
+        if release(&mut transaction, key, claim, DeveloperStatus::Expired, &reason, actor, now_ms).await? {
             expired += 1;
         }
     }

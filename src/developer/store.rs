@@ -31,7 +31,13 @@ pub struct Developer {
 ///
 /// # Errors
 /// Conflict on a duplicate, or a database fault.
-pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i64) -> AppResult<Developer> {
+pub async fn insert_verified(
+    pool: &AnyPool,
+    (audit_key, actor): (&crate::audit::Key, &str),
+    developer: &NewDeveloper,
+    now_ms: i64,
+) -> AppResult<Developer> {
+    let mut transaction = pool.begin().await?;
     let result = sqlx::query(
         "INSERT INTO developers (code, name, registration_no, email, status, created_at)
          VALUES ($1, $2, $3, $4, 'verified', $5) RETURNING id",
@@ -41,21 +47,22 @@ pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i
     .bind(developer.registration_no.as_str())
     .bind(developer.email.as_str())
     .bind(now_ms)
-    .fetch_one(pool)
+    .fetch_one(&mut *transaction)
     .await;
     match result {
         Ok(row) => {
             let subject = format!("developer:{}", developer.code);
             let after = serde_json::json!({"code": developer.code.as_str(), "registration_no": developer.registration_no.as_str(), "status": "verified"});
             let audit = crate::audit::Record {
-                actor: "admin",
+                actor,
                 action: "developer.create",
                 subject: &subject,
                 before: None,
                 after: Some(after),
                 at_ms: now_ms,
             };
-            crate::audit::record_alone(pool, &audit).await?;
+            crate::audit::record(&mut transaction, audit_key, &audit).await?;
+            transaction.commit().await?;
             Ok(Developer {
                 id: row.try_get(0)?,
                 code: developer.code.to_string(),
@@ -65,7 +72,11 @@ pub async fn insert_verified(pool: &AnyPool, developer: &NewDeveloper, now_ms: i
                 status: DeveloperStatus::Verified,
             })
         }
-        Err(error) if is_unique_violation(&error) => Err(duplicate_conflict(pool, developer).await),
+        Err(error) if is_unique_violation(&error) => {
+            // Roll back before looking: the failed INSERT ended the transaction.
+            drop(transaction);
+            Err(duplicate_conflict(pool, developer).await)
+        }
         Err(error) => Err(error.into()),
     }
 }

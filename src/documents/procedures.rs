@@ -173,7 +173,7 @@ pub(crate) async fn store(
         after: Some(procedure.json()),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     let status = if before.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, procedure))
@@ -196,7 +196,7 @@ async fn withdraw(State(state): State<AppState>, caller: ApiCaller, Path(name): 
         after: None,
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -135,7 +135,7 @@ pub async fn settle(
         ),
         at_ms: state.clock.now_ms(),
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     let settled = super::store::find(&mut transaction, number).await?.context("settled invoice vanished")?;
     transaction.commit().await?;
     Ok(settled)

@@ -164,9 +164,8 @@ impl From<LedgerError> for AppError {
 /// A database fault.
 pub async fn credit(
     connection: &mut sqlx::AnyConnection,
-    developer_id: i64,
-    product: &str,
-    units: i64,
+    audit_key: &crate::audit::Key,
+    (developer_id, product, units): (i64, &str, i64),
     reference: &str,
     actor: &str,
     now_ms: i64,
@@ -195,7 +194,7 @@ pub async fn credit(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(connection, &audit).await?;
+    crate::audit::record(connection, audit_key, &audit).await?;
     Ok(entry_id)
 }
 
@@ -208,10 +207,10 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts the ledger's writer task.
+    /// Starts the ledger's writer task; it audits every entry under `audit_key`.
     #[must_use]
-    pub fn start(db: Db, clock: Arc<dyn Clock>) -> Self {
-        let writer = writer::spawn(db.clone(), clock.clone());
+    pub fn start(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<crate::audit::Key>) -> Self {
+        let writer = writer::spawn(db.clone(), clock.clone(), audit_key);
         Self { db, clock, writer }
     }
 

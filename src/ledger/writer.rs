@@ -22,6 +22,7 @@ use super::domain::{Ask, Decision, EntryKind, HoldSettlement, HoldStatus, plan_c
 use super::outcome::{HoldView, Outcome, Rejection};
 use super::store::{self, IdempotencyRecord, NewEntry, NewHold};
 use super::{Command, Idempotency, LedgerError, Operation, Reference, SignedUnits, Written};
+use crate::audit::Key;
 use crate::clock::Clock;
 use crate::db::{Db, is_unique_violation};
 
@@ -44,13 +45,13 @@ pub(super) struct Job {
 }
 
 /// Starts the writer task; it stops when every sender is dropped.
-pub(super) fn spawn(db: Db, clock: Arc<dyn Clock>) -> mpsc::Sender<Job> {
+pub(super) fn spawn(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<Key>) -> mpsc::Sender<Job> {
     let (sender, receiver) = mpsc::channel(QUEUE_MAX);
-    tokio::spawn(run(db, clock, receiver));
+    tokio::spawn(run(db, clock, audit_key, receiver));
     sender
 }
 
-async fn run(db: Db, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<Job>) {
+async fn run(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<Key>, mut receiver: mpsc::Receiver<Job>) {
     let mut connection: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while receiver.recv_many(&mut batch, BATCH_MAX).await > 0 {
@@ -65,7 +66,7 @@ async fn run(db: Db, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<Job>) {
             }
         }
         if let Some(open) = connection.as_mut() {
-            if let Err(error) = execute_batch(&db, open, clock.as_ref(), &mut batch).await {
+            if let Err(error) = execute_batch(&db, open, (clock.as_ref(), &audit_key), &mut batch).await {
                 tracing::error!(error = format!("{error:#}"), "ledger batch failed; reconnecting");
                 connection = None;
             }
@@ -88,7 +89,7 @@ fn fail_all(batch: &mut Vec<Job>, detail: &str) {
 async fn execute_batch(
     db: &Db,
     connection: &mut AnyConnection,
-    clock: &dyn Clock,
+    (clock, key): (&dyn Clock, &Key),
     batch: &mut Vec<Job>,
 ) -> sqlx::Result<()> {
     let now_ms = clock.now_ms();
@@ -96,7 +97,7 @@ async fn execute_batch(
     let commands: Vec<&Command> = batch.iter().map(|job| &job.command).collect();
     let mut transaction = connection.begin_with(db.begin_write_statement()).await?;
     lock_audit_head(&mut transaction).await?;
-    let answers = match execute_grouped(&mut transaction, lock, &commands, now_ms).await {
+    let answers = match execute_grouped(&mut transaction, lock, key, &commands, now_ms).await {
         Ok(answers) => answers,
         Err(error) => {
             tracing::debug!(error = %error, size = commands.len(), "grouped batch failed; applying it one command at a time");
@@ -105,7 +106,7 @@ async fn execute_batch(
             lock_audit_head(&mut transaction).await?;
             let mut answers = Vec::with_capacity(commands.len());
             for command in &commands {
-                answers.push(execute_isolated(&mut transaction, lock, command, now_ms).await);
+                answers.push(execute_isolated(&mut transaction, lock, key, command, now_ms).await);
             }
             answers
         }
@@ -129,6 +130,7 @@ async fn lock_audit_head(connection: &mut AnyConnection) -> sqlx::Result<()> {
 async fn execute_grouped(
     connection: &mut AnyConnection,
     lock: &str,
+    key: &Key,
     commands: &[&Command],
     now_ms: i64,
 ) -> Result<Vec<Answer>, LedgerError> {
@@ -137,10 +139,10 @@ async fn execute_grouped(
     while start < commands.len() {
         let run = commands[start..].iter().take_while(|c| matches!(c.operation, Operation::Consume { .. })).count();
         if run > 0 {
-            answers.extend(consume_group(connection, lock, &commands[start..start + run], now_ms).await?);
+            answers.extend(consume_group(connection, lock, key, &commands[start..start + run], now_ms).await?);
             start += run;
         } else {
-            answers.push(execute_single(connection, lock, commands[start], now_ms).await?);
+            answers.push(execute_single(connection, lock, key, commands[start], now_ms).await?);
             start += 1;
         }
     }
@@ -153,6 +155,7 @@ async fn execute_grouped(
 async fn execute_isolated(
     transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
     lock: &str,
+    key: &Key,
     command: &Command,
     now_ms: i64,
 ) -> Answer {
@@ -160,7 +163,7 @@ async fn execute_isolated(
     loop {
         attempt += 1;
         let mut savepoint = transaction.begin().await?;
-        match execute_single(&mut savepoint, lock, command, now_ms).await {
+        match execute_single(&mut savepoint, lock, key, command, now_ms).await {
             Ok(answer) => {
                 savepoint.commit().await?;
                 return answer;
@@ -194,11 +197,12 @@ fn replay_or_refuse(record: &IdempotencyRecord, idempotency: &Idempotency) -> An
 async fn execute_single(
     connection: &mut AnyConnection,
     lock: &str,
+    key: &Key,
     command: &Command,
     now_ms: i64,
 ) -> Result<Answer, LedgerError> {
     if matches!(command.operation, Operation::Consume { .. }) {
-        let mut answers = consume_group(connection, lock, &[command], now_ms).await?;
+        let mut answers = consume_group(connection, lock, key, &[command], now_ms).await?;
         return answers.pop().ok_or_else(|| LedgerError::Unconfirmed("no answer for a consumption".into()));
     }
     if let Some(idempotency) = &command.idempotency {
@@ -207,7 +211,7 @@ async fn execute_single(
             return Ok(replay_or_refuse(record, idempotency));
         }
     }
-    let outcome = apply(connection, &command.operation, &command.actor, now_ms).await?;
+    let outcome = apply(connection, key, &command.operation, &command.actor, now_ms).await?;
     if let Some(Idempotency { client_id, key, request_sha256 }) = &command.idempotency {
         let record = IdempotencyRecord {
             client_id: *client_id,
@@ -250,6 +254,7 @@ struct Consumption<'a> {
 async fn consume_group(
     connection: &mut AnyConnection,
     lock: &str,
+    key: &Key,
     commands: &[&Command],
     now_ms: i64,
 ) -> Result<Vec<Answer>, LedgerError> {
@@ -287,7 +292,7 @@ async fn consume_group(
     if store::insert_idempotency_records(connection, &records, now_ms).await? != records.len() {
         return Err(LedgerError::IdempotencyRace);
     }
-    audit_consumptions(connection, &entries, &entry_ids, now_ms).await?;
+    audit_consumptions(connection, key, &entries, &entry_ids, now_ms).await?;
     Ok(answers)
 }
 
@@ -410,6 +415,7 @@ fn answers_of(
 /// One audit record per consumption entry, written with one statement.
 async fn audit_consumptions(
     connection: &mut AnyConnection,
+    key: &Key,
     entries: &[NewEntry<'_>],
     ids: &[i64],
     now_ms: i64,
@@ -428,30 +434,31 @@ async fn audit_consumptions(
             at_ms: now_ms,
         })
         .collect();
-    crate::audit::record_many(connection, &records).await
+    crate::audit::record_many(connection, key, &records).await
 }
 
 async fn apply(
     connection: &mut AnyConnection,
+    key: &Key,
     operation: &Operation,
     actor: &str,
     now_ms: i64,
 ) -> Result<Outcome, LedgerError> {
     match operation {
         Operation::Consume { .. } => Err(LedgerError::Unconfirmed("consumptions are applied in groups".into())),
-        Operation::PlaceHold { .. } => place_hold(connection, operation, actor, now_ms).await,
+        Operation::PlaceHold { .. } => place_hold(connection, key, operation, actor, now_ms).await,
         Operation::SettleHold { hold_id, settlement } => {
-            Ok(settle_hold(connection, *hold_id, *settlement, actor, now_ms).await?)
+            Ok(settle_hold(connection, key, *hold_id, *settlement, actor, now_ms).await?)
         }
         Operation::Adjust { developer_id, product, units, reason } => {
-            adjust(connection, (*developer_id, product), *units, reason, actor, now_ms).await
+            adjust(connection, key, (*developer_id, product), *units, reason, actor, now_ms).await
         }
         Operation::ExpireDueHolds { developer_id } => {
             let due = store::due_holds(connection, now_ms, *developer_id, EXPIRE_BATCH_MAX).await?;
             let mut expired = 0;
             for hold_id in due {
                 if let Outcome::HoldSettled(_) =
-                    settle_hold(connection, hold_id, HoldSettlement::Expire, actor, now_ms).await?
+                    settle_hold(connection, key, hold_id, HoldSettlement::Expire, actor, now_ms).await?
                 {
                     expired += 1;
                 }
@@ -463,6 +470,7 @@ async fn apply(
 /// Places a hold: the guarded move from available to held, the hold row, its entry and audit record.
 async fn place_hold(
     connection: &mut AnyConnection,
+    key: &Key,
     operation: &Operation,
     actor: &str,
     now_ms: i64,
@@ -494,7 +502,7 @@ async fn place_hold(
         at_ms: now_ms,
     };
     let entry_id = store::insert_entry(connection, &entry).await?;
-    audit_entry(connection, &entry, entry_id, "ledger.hold").await?;
+    audit_entry(connection, key, &entry, entry_id, "ledger.hold").await?;
     Ok(Outcome::HoldPlaced(HoldView {
         id: hold_id,
         developer: developer_code.clone(),
@@ -509,6 +517,7 @@ async fn place_hold(
 /// Books a signed adjustment with its reason and audit record.
 async fn adjust(
     connection: &mut AnyConnection,
+    key: &Key,
     (developer_id, product): (i64, &str),
     units: SignedUnits,
     reason: &Reference,
@@ -541,7 +550,7 @@ async fn adjust(
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(connection, &audit).await?;
+    crate::audit::record(connection, key, &audit).await?;
     Ok(Outcome::Adjusted {
         entry_id,
         product: product.to_owned(),
@@ -554,6 +563,7 @@ async fn adjust(
 /// The audit record of one hold entry.
 async fn audit_entry(
     connection: &mut AnyConnection,
+    key: &Key,
     entry: &NewEntry<'_>,
     entry_id: i64,
     action: &str,
@@ -568,7 +578,7 @@ async fn audit_entry(
         after: Some(after),
         at_ms: entry.at_ms,
     };
-    crate::audit::record(connection, &record).await
+    crate::audit::record(connection, key, &record).await
 }
 
 async fn insufficient(
@@ -585,6 +595,7 @@ async fn insufficient(
 /// late commit or release is refused with the hold's true status.
 async fn settle_hold(
     connection: &mut AnyConnection,
+    key: &Key,
     hold_id: i64,
     settlement: HoldSettlement,
     actor: &str,
@@ -620,7 +631,7 @@ async fn settle_hold(
         HoldSettlement::Release => "ledger.hold_release",
         HoldSettlement::Expire => "ledger.hold_expire",
     };
-    audit_entry(connection, &entry, entry_id, action).await?;
+    audit_entry(connection, key, &entry, entry_id, action).await?;
     let view = HoldView { status: effective.final_status(), ..hold.view };
     if late {
         return Ok(Outcome::Rejected(Rejection::HoldNotPending(view)));

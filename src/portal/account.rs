@@ -179,7 +179,7 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
         after: None,
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     state.token_cache.clear();
     Ok(true)
@@ -341,8 +341,9 @@ pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUse
         crate::auth::password::HashError::Failed(cause) => AppError::Internal(cause),
     })?;
     let mut transaction = state.db.begin_write().await?;
-    let user_id = crate::auth::users::insert(&mut transaction, user, &unusable, now_ms).await?;
     let actor = member.caller.actor();
+    let user_id =
+        crate::auth::users::insert(&mut transaction, (&state.audit_key, &actor), user, &unusable, now_ms).await?;
     let subject = format!("user:{user_id}");
     let after = serde_json::json!({"email": user.email.as_str(), "role": user.role.as_str(), "developer": member.developer_code});
     let record = crate::audit::Record {
@@ -353,7 +354,7 @@ pub(super) async fn invite_user(state: &AppState, member: &Member, user: &NewUse
         after: Some(after),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &record).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     let facts = Facts { developer: company.to_owned(), detail: Some(member.name.clone()), ..Facts::default() };
     let link = PasswordLink { user_id, purpose: "invitation".to_owned(), ttl_ms: INVITATION_TTL_MS };
     let message = Outgoing::with_password_link(MessageKind::Invitation, &facts, link);
@@ -436,8 +437,14 @@ pub async fn create_token(
     let Ok(lifetime) = lifetime else {
         return error_page(&member.words, Some(&member), StatusCode::BAD_REQUEST, "error-invalid");
     };
-    let created =
-        crate::auth::users::create_token(state.db.pool(), member.user_id, lifetime, state.clock.now_ms()).await;
+    let created = crate::auth::users::create_token(
+        state.db.pool(),
+        &state.audit_key,
+        member.user_id,
+        lifetime,
+        state.clock.now_ms(),
+    )
+    .await;
     let result = match created {
         Ok(token) => tokens_page(&state, &member, Some(token), None).await,
         Err(error) => Err(AppError::Internal(error)),

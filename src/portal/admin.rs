@@ -360,7 +360,9 @@ async fn revoke_client(
     values: &HashMap<String, String>,
 ) -> AppResult<Option<String>> {
     let id = field(values, "id").parse::<i64>().unwrap_or_default();
-    if crate::auth::store::revoke_client(&state.db, id, &member.caller.actor(), state.clock.now_ms()).await? {
+    if crate::auth::store::revoke_client(&state.db, &state.audit_key, id, &member.caller.actor(), state.clock.now_ms())
+        .await?
+    {
         state.token_cache.clear();
         Ok(None)
     } else {
@@ -379,10 +381,10 @@ async fn create_client(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid_field("name", "1 to 100 characters"));
     }
-    let created =
-        crate::auth::store::create_client(state.db.pool(), &name, scope, &member.caller.actor(), state.clock.now_ms())
-            .await
-            .map_err(AppError::Internal)?;
+    let (actor, now_ms) = (member.caller.actor(), state.clock.now_ms());
+    let created = crate::auth::store::create_client(state.db.pool(), &state.audit_key, &name, scope, &actor, now_ms)
+        .await
+        .map_err(AppError::Internal)?;
     Ok(Some(created.1))
 }
 

@@ -66,6 +66,8 @@ pub struct ActionContext<'a> {
     pub portal_url: &'a str,
     /// A document number or payment reference the e-mail should name.
     pub reference: Option<&'a str>,
+    /// The key the audit record is chained with.
+    pub audit_key: &'a crate::audit::Key,
 }
 
 /// The due date of the status being entered.
@@ -149,7 +151,7 @@ pub async fn record(
         after: Some(after),
         at_ms: context.now_ms,
     };
-    crate::audit::record(connection, &audit).await?;
+    crate::audit::record(connection, context.audit_key, &audit).await?;
     notify_action(connection, request, step.action, context).await
 }
 
@@ -245,6 +247,7 @@ pub const EXPIRY_BATCH_MAX: i64 = 200;
 pub async fn expire_quotations(
     db: &crate::db::Db,
     clock: &dyn crate::clock::Clock,
+    audit_key: &crate::audit::Key,
     portal_url: &str,
 ) -> Result<usize, RequestError> {
     let today = crate::clock::today_local(clock.now());
@@ -264,6 +267,7 @@ pub async fn expire_quotations(
             message: None,
             portal_url,
             reference: None,
+            audit_key,
         };
         if act(&mut transaction, &row, Action::Expire, &context).await.is_ok() {
             transaction.commit().await?;

@@ -106,6 +106,7 @@ impl Step {
             message,
             portal_url: &state.public_url,
             reference,
+            audit_key: &state.audit_key,
         }
     }
 }
@@ -191,6 +192,7 @@ pub async fn submit(
         message: None,
         portal_url: &state.public_url,
         reference: None,
+        audit_key: &state.audit_key,
     };
     let due = super::due_on(to, &context).map(|date| date.to_string());
     let note = note.map_or("", Message::as_str);
@@ -378,8 +380,8 @@ pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i
     }
     let (developer_id, number) = (step.row.developer_id, step.row.number.clone());
     for (product, units) in store::lines(&mut transaction, step.row.id).await? {
-        crate::ledger::credit(&mut transaction, developer_id, &product, units, &number, &step.actor, step.now_ms)
-            .await?;
+        let credit = (developer_id, product.as_str(), units);
+        crate::ledger::credit(&mut transaction, &state.audit_key, credit, &number, &step.actor, step.now_ms).await?;
     }
     let request_id = step.row.id;
     transaction.commit().await?;

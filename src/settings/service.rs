@@ -62,7 +62,7 @@ pub async fn replace(state: &AppState, caller: &ApiCaller, settings: Settings) -
         after: serde_json::to_value(&settings).ok(),
         at_ms: state.clock.now_ms(),
     };
-    crate::audit::record(&mut transaction, &audit).await?;
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     transaction.commit().await?;
     Ok(settings)
 }

@@ -106,6 +106,7 @@ impl TestDatabase {
             mail_retry_base_ms: 100,
             public_url: "https://kuota.test".to_owned(),
             trusted_proxies: vec!["127.0.0.1".parse().expect("address")],
+            audit_key_file: self.data_dir.join("audit.key"),
         }
     }
 
@@ -178,10 +179,12 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let clock = ManualClock::starting_at(SystemClock.now());
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
+        let audit_key = kuota::startup::open_audit_trail(&database.config(), &db).await.expect("audit key");
         // The tests stand behind a trusted proxy on loopback, so they can speak
         // from several client addresses with X-Forwarded-For.
-        let state = AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned())
-            .with_trusted_proxies(&database.config().trusted_proxies);
+        let state =
+            AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
+                .with_trusted_proxies(&database.config().trusted_proxies);
         let config = kuota::config::Config { smtp_url, ..database.config() };
         kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
@@ -192,12 +195,14 @@ impl TestApp {
             axum::serve(listener, app(served).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
         });
         let now = clock.now_ms();
-        let (_, admin_token) = kuota::auth::store::create_client(db.pool(), "test admin", Scope::Admin, "test", now)
-            .await
-            .expect("admin client");
-        let (_, hims_token) = kuota::auth::store::create_client(db.pool(), "test hims", Scope::Hims, "test", now)
-            .await
-            .expect("hims client");
+        let (_, admin_token) =
+            kuota::auth::store::create_client(db.pool(), &state.audit_key, "test admin", Scope::Admin, "test", now)
+                .await
+                .expect("admin client");
+        let (_, hims_token) =
+            kuota::auth::store::create_client(db.pool(), &state.audit_key, "test hims", Scope::Hims, "test", now)
+                .await
+                .expect("hims client");
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
         Self { address, client, clock, db, admin_token, hims_token, database, state }
     }
@@ -212,7 +217,8 @@ impl TestApp {
     pub async fn second_node(&self) -> (String, AppState) {
         let db = Db::connect(&self.database.config()).await.expect("connect");
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(self.database.data_dir.join("blobs")));
-        let state = AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned())
+        let audit_key = kuota::startup::open_audit_trail(&self.database.config(), &db).await.expect("audit key");
+        let state = AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
             .with_trusted_proxies(&self.database.config().trusted_proxies);
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -322,7 +328,7 @@ impl TestApp {
     pub async fn assert_ledger_verifies(&self) {
         let (_, wrong) = kuota::ledger::verify::verify(self.db.pool()).await.expect("verify");
         assert!(wrong.is_empty(), "ledger discrepancies: {wrong:?}");
-        let (_, bad) = kuota::audit::verify(self.db.pool()).await.expect("audit verify");
+        let (_, bad) = kuota::audit::verify(self.db.pool(), &self.state.audit_key).await.expect("audit verify");
         assert_eq!(bad, None, "the audit chain is intact");
         let entries = self.count("ledger_entries").await;
         let audited = self.count("audit_log WHERE action LIKE 'ledger.%'").await;
@@ -362,9 +368,25 @@ impl TestApp {
         };
         let hash = kuota::auth::password::hash("kata-laluan-ujian").unwrap();
         let mut transaction = self.db.pool().begin().await.unwrap();
-        let id = kuota::auth::users::insert(&mut transaction, &user, &hash, self.clock.now_ms()).await.unwrap();
+        let id = kuota::auth::users::insert(
+            &mut transaction,
+            (&self.state.audit_key, "test"),
+            &user,
+            &hash,
+            self.clock.now_ms(),
+        )
+        .await
+        .unwrap();
         transaction.commit().await.unwrap();
-        kuota::auth::users::create_token(self.db.pool(), id, Default::default(), self.clock.now_ms()).await.unwrap()
+        kuota::auth::users::create_token(
+            self.db.pool(),
+            &self.state.audit_key,
+            id,
+            Default::default(),
+            self.clock.now_ms(),
+        )
+        .await
+        .unwrap()
     }
 
     /// Sets a product's unit price from 2020-01-01.

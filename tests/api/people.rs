@@ -160,7 +160,7 @@ async fn people_are_managed_only_by_those_who_manage_them(backend: Backend) {
         async move { request.send().await.unwrap() }
     };
     let wrong = put(&parties.developer, role(member), json!({"role": "retail", "reason": "ujian"})).await;
-    assert_problem(wrong, 422, "role-not-allowed").await;
+    assert_problem(wrong, 409, "role-not-allowed").await;
     let promoted =
         put(&parties.developer, role(member), json!({"role": "developer_admin", "reason": "Pengurus baharu"})).await;
     assert_eq!(promoted.json::<Value>().await.unwrap()["role"], "developer_admin");

@@ -75,6 +75,7 @@ struct Fixture {
     runtime: tokio::runtime::Runtime,
     db: Db,
     ledger: Ledger,
+    audit_key: Arc<kuota::audit::Key>,
     clock: ManualClock,
     _database: TestDatabase,
 }
@@ -82,14 +83,15 @@ struct Fixture {
 fn fixture(backend: Backend) -> Fixture {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let clock = ManualClock::starting_at(SystemClock.now());
-    let (database, db, ledger) = runtime.block_on(async {
+    let (database, db, ledger, audit_key) = runtime.block_on(async {
         let database = TestDatabase::create(backend).await;
         let db = Db::connect(&database.config()).await.unwrap();
         db.migrate().await.unwrap();
-        let ledger = Ledger::start(db.clone(), Arc::new(clock.clone()));
-        (database, db, ledger)
+        let audit_key = kuota::startup::open_audit_trail(&database.config(), &db).await.unwrap();
+        let ledger = Ledger::start(db.clone(), Arc::new(clock.clone()), audit_key.clone());
+        (database, db, ledger, audit_key)
     });
-    Fixture { runtime, db, ledger, clock, _database: database }
+    Fixture { runtime, db, ledger, audit_key, clock, _database: database }
 }
 
 async fn write(ledger: &Ledger, operation: Operation) -> Outcome {
@@ -108,7 +110,11 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
         registration_no: format!("2020010{n:05}").parse().unwrap(),
         email: "m@model.my".parse().unwrap(),
     };
-    let developer_id = insert_verified(fixture.db.pool(), &developer, fixture.clock.now_ms()).await.unwrap().id;
+    let developer_id =
+        insert_verified(fixture.db.pool(), (&fixture.audit_key, "test"), &developer, fixture.clock.now_ms())
+            .await
+            .unwrap()
+            .id;
     let subject = Subject { developer_id, code: developer.code.to_string() };
     let mut model = Model::default();
     for step in steps {
@@ -117,7 +123,7 @@ async fn run_case(fixture: &Fixture, steps: Vec<Step>) -> Result<(), TestCaseErr
     }
     let (_, wrong) = kuota::ledger::verify::verify(fixture.db.pool()).await.unwrap();
     prop_assert!(wrong.is_empty(), "{:?}", wrong);
-    let (_, bad) = kuota::audit::verify(fixture.db.pool()).await.unwrap();
+    let (_, bad) = kuota::audit::verify(fixture.db.pool(), &fixture.audit_key).await.unwrap();
     prop_assert_eq!(bad, None);
     Ok(())
 }

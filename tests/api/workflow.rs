@@ -140,7 +140,7 @@ async fn six_steps(backend: Backend, method: &str, paid: bool) {
         app.get_as(&parties.developer, "/api/v1/developers/PMJ-1/balances").await.json().await.unwrap();
     assert_eq!(balances["balances"][1]["credited"], 100);
     assert_balances(&app, 100, 40).await;
-    let (records, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    let (records, bad) = kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap();
     assert_eq!(bad, None);
     let actions: Vec<String> = sqlx::query("SELECT action FROM audit_log ORDER BY id")
         .fetch_all(app.db.pool())
@@ -457,13 +457,20 @@ async fn a_quotation_past_its_validity_expires_the_request(backend: Backend) {
     let id = new_request(&app, &parties.developer).await["id"].as_i64().unwrap();
     let quotation = quote(&app, &parties, id).await;
     assert_eq!(
-        kuota::request::expire_quotations(&app.db, &app.clock, "https://kuota.test").await.unwrap(),
+        kuota::request::expire_quotations(&app.db, &app.clock, &app.state.audit_key, "https://kuota.test")
+            .await
+            .unwrap(),
         0,
         "still valid"
     );
     // 14 working days of validity end well within 30 calendar days.
     app.clock.advance_seconds(30 * 24 * 3600);
-    assert_eq!(kuota::request::expire_quotations(&app.db, &app.clock, "https://kuota.test").await.unwrap(), 1);
+    assert_eq!(
+        kuota::request::expire_quotations(&app.db, &app.clock, &app.state.audit_key, "https://kuota.test")
+            .await
+            .unwrap(),
+        1
+    );
     let request: Value =
         app.get_as(&parties.developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
     assert_eq!(request["status"], "expired");
@@ -478,13 +485,13 @@ async fn the_audit_trail_proves_itself_and_names_the_first_bad_record(backend: B
     let parties = setup(&app).await;
     new_request(&app, &parties.developer).await;
     app.adjust("PMJ-1", "CERT-1Y", 5).await;
-    let (records, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    let (records, bad) = kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap();
     assert!(records >= 6, "{records}");
     assert_eq!(bad, None);
     sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE id = 3").execute(app.db.pool()).await.unwrap();
-    assert_eq!(kuota::audit::verify(app.db.pool()).await.unwrap().1.map(|(id, _)| id), Some(3));
+    assert_eq!(kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap().1.map(|(id, _)| id), Some(3));
     sqlx::query("DELETE FROM audit_log WHERE id = 3").execute(app.db.pool()).await.unwrap();
-    let (_, bad) = kuota::audit::verify(app.db.pool()).await.unwrap();
+    let (_, bad) = kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap();
     assert_eq!(bad.as_ref().map(|(id, _)| *id), Some(3));
     assert!(bad.unwrap().1.contains("missing"));
     let last: i64 =
@@ -492,7 +499,10 @@ async fn the_audit_trail_proves_itself_and_names_the_first_bad_record(backend: B
             .unwrap();
     sqlx::query("INSERT INTO audit_log SELECT 3, actor, action, subject, state_before, state_after, created_at, prev_hash, hash FROM audit_log WHERE id = 2").execute(app.db.pool()).await.unwrap();
     sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(last).execute(app.db.pool()).await.unwrap();
-    assert!(kuota::audit::verify(app.db.pool()).await.unwrap().1.is_some(), "a copied record or a cut tail is found");
+    assert!(
+        kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap().1.is_some(),
+        "a copied record or a cut tail is found"
+    );
 }
 
 async fn garbage_on_every_workflow_endpoint_gets_a_4xx_and_writes_nothing(backend: Backend) {
