@@ -73,6 +73,8 @@ enum DocumentsCommand {
 enum AuditCommand {
     /// Exit 0 when no audit record was edited or deleted; otherwise name the first bad one.
     Verify,
+    /// Seal a trail from before the audit key with the key (once, after checking it).
+    Seal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,20 +236,35 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
+        Command::Audit(AuditCommand::Seal) => seal_audit(&config).await,
         Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
         Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
     }
 }
 
-/// `kuota audit verify`: exit 0 when no audit record was edited, deleted or
-/// inserted. A trail from before the audit key is checked (and sealed) first.
-async fn verify_audit(config: &Config) -> anyhow::Result<ExitCode> {
+/// `kuota audit seal`: seals a trail from before the audit key (the
+/// operator provisioned the key file first), after checking its plain chain.
+async fn seal_audit(config: &Config) -> anyhow::Result<ExitCode> {
     let db = migrated(config).await?;
     let key = crate::audit::Key::load_or_create(&config.audit_key_file)?;
-    if let Err(crate::audit::SealError::Broken { id, problem }) = crate::audit::seal(&db, &key).await {
-        println!("BAD audit record {id}: {problem} ({} records before it are intact)", id - 1);
-        return Ok(ExitCode::FAILURE);
+    match crate::audit::seal(&db, &key, true).await {
+        Ok(records) => {
+            println!("audit trail sealed with the key ({records} records re-linked)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::audit::SealError::Broken { id, problem }) => {
+            println!("BAD audit record {id}: {problem} ({} records before it are intact); nothing sealed", id - 1);
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(error.into()),
     }
+}
+
+/// `kuota audit verify`: exit 0 when no audit record was edited, deleted or
+/// inserted. It never seals: a trail that names no key fails here.
+async fn verify_audit(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = migrated(config).await?;
+    let key = crate::audit::Key::load(&config.audit_key_file)?;
     match crate::audit::verify(db.pool(), &key).await? {
         (count, None) => {
             println!("audit trail verified: {count} records, chain intact");

@@ -218,8 +218,11 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
 /// The key file cannot be used, the trail was sealed with another key, or
 /// the unsealed trail is broken.
 pub async fn open_audit_trail(config: &Config, db: &Db) -> anyhow::Result<Arc<crate::audit::Key>> {
+    // Only a key made just now may seal a trail that has history but names no
+    // key: with an existing key, a head without one means someone cleared it.
+    let key_is_new = !config.audit_key_file.exists();
     let key = crate::audit::Key::load_or_create(&config.audit_key_file)?;
-    crate::audit::seal(db, &key).await?;
+    crate::audit::seal(db, &key, key_is_new).await?;
     Ok(Arc::new(key))
 }
 

@@ -204,6 +204,17 @@ pub enum SealError {
     /// cannot check (and could not check theirs).
     #[error("the audit trail was sealed with another key; set KUOTA_AUDIT_KEY_FILE to the key file of the other nodes")]
     OtherKey,
+    /// The trail has records but names no key, and this key is not new: the
+    /// first start after an operator provisioned the key (seal it with
+    /// `kuota audit seal`), or someone who can write the database cleared the
+    /// head and rewrote the trail with plain links (which a re-seal would hide).
+    #[error(
+        "the audit trail has {records} records but names no key, while the audit key file already existed; if this is the first start with a key you provisioned, run `kuota audit seal` once; otherwise the trail's key was cleared in the database — compare it with a backup"
+    )]
+    Unsealed {
+        /// Records in the trail.
+        records: usize,
+    },
     /// The plain (unkeyed) trail is already broken: sealing it would hide that.
     #[error("the audit trail is broken at record {id}: {problem}; nothing was sealed (see `kuota audit verify`)")]
     Broken {
@@ -220,14 +231,15 @@ pub enum SealError {
 /// Makes sure the trail is sealed with `key`; call it at every start, before
 /// anything is recorded. A trail already sealed with `key` is left alone; one
 /// sealed with another key is refused. A trail from before the key (plain
-/// SHA-256 links, no key named in the head) is checked, then every record is
-/// re-linked with the key and the head names the key's fingerprint — in one
-/// write transaction, so nodes starting together seal it once. Returns how
-/// many records were re-sealed.
+/// SHA-256 links, no key named in the head) is checked, then — only when
+/// `may_reseal` (the key was made just now, or an operator asked) or the trail
+/// is empty — every record is re-linked with the key and the head names the
+/// key's fingerprint, in one write transaction, so nodes starting together
+/// seal it once. Returns how many records were re-sealed.
 ///
 /// # Errors
 /// [`SealError`].
-pub async fn seal(db: &Db, key: &Key) -> Result<usize, SealError> {
+pub async fn seal(db: &Db, key: &Key, may_reseal: bool) -> Result<usize, SealError> {
     let mut transaction = db.begin_write().await?;
     store::lock_head(&mut transaction).await?;
     let head = store::head(&mut transaction).await?;
@@ -240,6 +252,9 @@ pub async fn seal(db: &Db, key: &Key) -> Result<usize, SealError> {
     let rows = store::all_records(&mut transaction).await?;
     if let (_, Some((id, problem))) = check_chain(Hashing::Plain, &rows, &head) {
         return Err(SealError::Broken { id, problem });
+    }
+    if !may_reseal && !rows.is_empty() {
+        return Err(SealError::Unsealed { records: rows.len() });
     }
     let mut prev_hash = GENESIS_HASH.to_owned();
     for row in &rows {

@@ -92,6 +92,14 @@ async fn a_record_edited_and_rechained_with_plain_sha256_is_still_found(backend:
     assert_eq!(id, forged, "{problem}");
     assert_eq!(intact, forged - 1);
     assert!(problem.contains("edited"), "{problem}");
+    // Clearing the head's key and re-chaining everything with plain links is
+    // found at the next start (the key file exists) instead of being sealed.
+    rechain_with_plain_sha256(&app, 1).await;
+    sqlx::query("UPDATE audit_head SET key_id = NULL WHERE id = 1").execute(app.db.pool()).await.unwrap();
+    let refused = kuota::startup::open_audit_trail(&app.database.config(), &app.db).await.unwrap_err().to_string();
+    assert!(refused.contains("names no key"), "{refused}");
+    let (_, bad) = kuota::audit::verify(app.db.pool(), &app.state.audit_key).await.unwrap();
+    assert!(bad.is_some(), "verify fails too and seals nothing");
 }
 
 async fn the_key_file_is_made_private_when_absent(backend: Backend) {
@@ -142,14 +150,19 @@ async fn a_plain_trail_is_checked_and_sealed_on_first_start(backend: Backend) {
     assert!(bad.is_some_and(|(_, problem)| problem.contains("not sealed")));
     let records = app.count("audit_log").await;
     let key = Key::load(&app.database.data_dir.join("audit.key")).unwrap();
-    assert_eq!(kuota::audit::seal(&app.db, &key).await.unwrap(), usize::try_from(records).unwrap());
-    assert_eq!(kuota::audit::seal(&app.db, &key).await.unwrap(), 0, "sealed once");
+    // A start with the key file already there does not seal it (that would
+    // also hide a trail whose head someone cleared); the operator does, once.
+    let refused = kuota::startup::open_audit_trail(&app.database.config(), &app.db).await.unwrap_err().to_string();
+    assert!(refused.contains("kuota audit seal"), "{refused}");
+    assert_eq!(kuota::audit::seal(&app.db, &key, true).await.unwrap(), usize::try_from(records).unwrap());
+    assert_eq!(kuota::audit::seal(&app.db, &key, true).await.unwrap(), 0, "sealed once");
+    kuota::startup::open_audit_trail(&app.database.config(), &app.db).await.unwrap();
     app.assert_ledger_verifies().await;
     // The sealed trail keeps growing under the key.
     assert_eq!(app.adjust("PMJ-1", "CERT-1Y", 1).await.status(), 201);
     app.assert_ledger_verifies().await;
     let other = Key::from_bytes([9; KEY_BYTES]);
-    assert!(matches!(kuota::audit::seal(&app.db, &other).await, Err(kuota::audit::SealError::OtherKey)));
+    assert!(matches!(kuota::audit::seal(&app.db, &other, true).await, Err(kuota::audit::SealError::OtherKey)));
 }
 
 async fn a_broken_plain_trail_is_not_sealed(backend: Backend) {
