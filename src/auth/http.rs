@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::users::{self, Change, TokenLifetime};
 use super::{ApiCaller, Role};
-use crate::api::{ApiJson, ApiQuery, Validator, checked};
+use crate::api::{ApiJson, ApiQuery, PageQuery, Validator, checked};
 use crate::clock::format_rfc3339_local;
 use crate::error::{AppError, AppResult};
 use crate::request::domain::Message;
@@ -82,20 +82,9 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
     require_manager(&caller)?;
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| (1..=USER_PAGE_MAX).contains(n))
-            .ok_or_else(|| AppError::invalid_field("limit", format!("limit must be from 1 to {USER_PAGE_MAX}")))?,
-    };
-    let after_id = match query.after.as_deref() {
-        None => 0,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))?,
-    };
-    let rows = users::managed_users(&state, &caller, after_id, limit + 1).await?;
-    let page = usize::try_from(limit).unwrap_or(100);
+    let asked = PageQuery::parse(query.limit.as_deref(), query.after.as_deref(), 100, USER_PAGE_MAX)?;
+    let rows = users::managed_users(&state, &caller, asked.after.unwrap_or(0), asked.limit + 1).await?;
+    let page = asked.rows();
     let next = (rows.len() > page).then(|| rows[page - 1].id.to_string());
     let users: Vec<Value> = rows
         .into_iter()
@@ -183,9 +172,8 @@ async fn apply(state: &AppState, caller: &ApiCaller, id: &str, change: Change, r
     let reason = validator.check("reason", reason.parse::<Message>());
     validator.finish()?;
     let reason = checked(reason)?;
-    users::change(state, caller, id, change, &reason).await?;
-    let user = users::managed_user(state, caller, id).await?;
-    Ok(Json(json!({"id": id, "role": user.role, "active": user.deactivated_at_ms.is_none()})))
+    let now = users::change(state, caller, id, change, &reason).await?;
+    Ok(Json(json!({"id": id, "role": now.role.as_str(), "active": now.active})))
 }
 
 #[derive(Debug, Deserialize)]

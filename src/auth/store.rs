@@ -195,8 +195,8 @@ pub async fn find_user_by_token_hash(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let role: String = row.try_get(1)?;
-    Ok(caller_from(row.try_get(0)?, &role, row.try_get(2)?)
-        .map(|caller| (row.try_get(3).unwrap_or_default(), row.try_get(4).ok().flatten(), caller)))
+    let (token_id, last_used_at_ms) = (row.try_get(3)?, row.try_get(4)?);
+    Ok(caller_from(row.try_get(0)?, &role, row.try_get(2)?).map(|caller| (token_id, last_used_at_ms, caller)))
 }
 
 /// Notes that a personal token was used at `now_ms`.

@@ -291,8 +291,9 @@ fn manages(caller: &ApiCaller, user_developer_id: Option<i64>) -> bool {
     }
 }
 
-/// The roles a user of this kind may be given.
-fn allowed_roles(current: Role) -> &'static [Role] {
+/// The roles a user of this role's kind (developer or staff) may be given.
+#[must_use]
+pub fn allowed_roles(current: Role) -> &'static [Role] {
     if current.is_developer() {
         &[Role::DeveloperAdmin, Role::DeveloperMember]
     } else {
@@ -318,6 +319,22 @@ pub async fn managed_users(
     Ok(super::store::users(state.db.pool(), whose, after_id, limit).await?)
 }
 
+/// The user `caller` manages with this id, read on `connection` (and locked
+/// when `lock_clause` is `Db::row_lock_clause`); a user they do not manage is
+/// not found.
+async fn find_managed(
+    connection: &mut sqlx::AnyConnection,
+    caller: &ApiCaller,
+    user_id: i64,
+    lock_clause: &str,
+) -> Result<super::store::ManagedUser, UserError> {
+    require_manager(caller)?;
+    super::store::find_managed_user(connection, user_id, lock_clause)
+        .await?
+        .filter(|user| manages(caller, user.developer_id))
+        .ok_or(UserError::NotFound)
+}
+
 /// A user the caller manages.
 ///
 /// # Errors
@@ -327,12 +344,8 @@ pub async fn managed_user(
     caller: &ApiCaller,
     user_id: i64,
 ) -> Result<super::store::ManagedUser, UserError> {
-    require_manager(caller)?;
     let mut connection = state.db.pool().acquire().await?;
-    super::store::find_managed_user(&mut connection, user_id, "")
-        .await?
-        .filter(|user| manages(caller, user.developer_id))
-        .ok_or(UserError::NotFound)
+    find_managed(&mut connection, caller, user_id, "").await
 }
 
 /// The personal tokens of the caller, or of a user the caller manages.
@@ -350,10 +363,26 @@ pub async fn tokens_of(
     Ok(super::store::user_tokens(state.db.pool(), user_id).await?)
 }
 
+/// A user after a change: their role and whether they may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserState {
+    /// Role.
+    pub role: Role,
+    /// False once deactivated.
+    pub active: bool,
+}
+
+impl UserState {
+    fn json(self, reason: Option<&Message>) -> serde_json::Value {
+        serde_json::json!({"role": self.role.as_str(), "active": self.active, "reason": reason.map(Message::as_str)})
+    }
+}
+
 /// Deactivates, activates or changes the role of a user the caller manages,
 /// with the reason, in one transaction with its audit record; a
 /// deactivation ends the user's sessions, revokes their tokens and unused
 /// password links, and every node forgets their cached tokens at COMMIT.
+/// Returns the user as they are now.
 ///
 /// # Errors
 /// Not a manager, not found (or not managed), one's own account, a role of
@@ -364,53 +393,37 @@ pub async fn change(
     user_id: i64,
     change: Change,
     reason: &Message,
-) -> Result<(), UserError> {
-    require_manager(caller)?;
+) -> Result<UserState, UserError> {
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let user = super::store::find_managed_user(&mut transaction, user_id, state.db.row_lock_clause())
-        .await?
-        .filter(|user| manages(caller, user.developer_id))
-        .ok_or(UserError::NotFound)?;
-    let current: Role = user.role.parse().map_err(|error: String| UserError::Internal(anyhow::anyhow!(error)))?;
+    let user = find_managed(&mut transaction, caller, user_id, state.db.row_lock_clause()).await?;
+    let role: Role = user.role.parse().map_err(|error: String| UserError::Internal(anyhow::anyhow!(error)))?;
+    let before = UserState { role, active: user.deactivated_at_ms.is_none() };
     let is_self = caller.user_id == Some(user.id);
-    let before = serde_json::json!({"role": current.as_str(), "active": user.deactivated_at_ms.is_none()});
-    match change {
+    let after = match change {
+        Change::Deactivate if is_self => return Err(UserError::OwnAccount("deactivate")),
+        Change::Role(_) if is_self => return Err(UserError::OwnAccount("change the role of")),
+        Change::Deactivate if !before.active => return Err(UserError::Already("deactivated")),
+        Change::Activate if before.active => return Err(UserError::Already("active")),
         Change::Deactivate => {
-            if is_self {
-                return Err(UserError::OwnAccount("deactivate"));
-            }
-            if user.deactivated_at_ms.is_some() {
-                return Err(UserError::Already("deactivated"));
-            }
             super::store::set_user_deactivated(&mut transaction, user.id, Some(now_ms)).await?;
             super::store::delete_user_sessions(&mut transaction, user.id).await?;
             super::store::revoke_user_tokens(&mut transaction, user.id, now_ms).await?;
             super::store::end_password_links(&mut transaction, user.id, now_ms).await?;
+            UserState { active: false, ..before }
         }
         Change::Activate => {
-            if user.deactivated_at_ms.is_none() {
-                return Err(UserError::Already("active"));
-            }
             super::store::set_user_deactivated(&mut transaction, user.id, None).await?;
+            UserState { active: true, ..before }
         }
-        Change::Role(role) => {
-            if is_self {
-                return Err(UserError::OwnAccount("change the role of"));
-            }
-            let allowed = allowed_roles(current);
-            if !allowed.contains(&role) {
+        Change::Role(new_role) => {
+            let allowed = allowed_roles(role);
+            if !allowed.contains(&new_role) {
                 let allowed = allowed.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(UserError::RoleNotAllowed { role: role.as_str(), allowed });
+                return Err(UserError::RoleNotAllowed { role: new_role.as_str(), allowed });
             }
-            super::store::set_user_role(&mut transaction, user.id, role.as_str()).await?;
-        }
-    }
-    let after = match change {
-        Change::Deactivate => serde_json::json!({"role": current.as_str(), "active": false, "reason": reason.as_str()}),
-        Change::Activate => serde_json::json!({"role": current.as_str(), "active": true, "reason": reason.as_str()}),
-        Change::Role(role) => {
-            serde_json::json!({"role": role.as_str(), "active": user.deactivated_at_ms.is_none(), "reason": reason.as_str()})
+            super::store::set_user_role(&mut transaction, user.id, new_role.as_str()).await?;
+            UserState { role: new_role, ..before }
         }
     };
     let actor = caller.actor();
@@ -418,11 +431,22 @@ pub async fn change(
         actor: &actor,
         action: change.action(),
         subject: &format!("user:{}", user.id),
-        before: Some(before),
-        after: Some(after),
+        before: Some(before.json(None)),
+        after: Some(after.json(Some(reason))),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
+    commit_access_change(state, transaction, &record).await?;
+    Ok(after)
+}
+
+/// Records a change of someone's access with its audit record, tells every
+/// node (at COMMIT) to forget cached tokens, and commits.
+async fn commit_access_change(
+    state: &AppState,
+    mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+    record: &crate::audit::Record<'_>,
+) -> Result<(), UserError> {
+    crate::audit::record(&mut transaction, &state.audit_key, record).await?;
     crate::db::announce_access_change(&mut transaction).await?;
     transaction.commit().await?;
     state.token_cache.clear();
@@ -433,7 +457,7 @@ pub async fn change(
 /// manages; audited with the reason, and forgotten by every node at COMMIT.
 ///
 /// # Errors
-/// Not found (or not the caller's to revoke), or a fault.
+/// Not found (or not the caller's to revoke), already revoked, or a fault.
 pub async fn revoke_token(
     state: &AppState,
     caller: &ApiCaller,
@@ -444,13 +468,11 @@ pub async fn revoke_token(
     let mut transaction = state.db.begin_write().await?;
     let owner = super::store::user_token_owner(&mut transaction, token_id).await?.ok_or(UserError::NotFound)?;
     if caller.user_id != Some(owner) {
-        require_manager(caller).map_err(|_| UserError::NotFound)?;
-        let user = super::store::find_managed_user(&mut transaction, owner, state.db.row_lock_clause())
-            .await?
-            .ok_or(UserError::NotFound)?;
-        if !manages(caller, user.developer_id) {
-            return Err(UserError::NotFound);
-        }
+        // Another's token: only theirs to revoke who manage them; to anyone
+        // else it does not exist.
+        find_managed(&mut transaction, caller, owner, state.db.row_lock_clause())
+            .await
+            .map_err(|error| if matches!(error, UserError::Internal(_)) { error } else { UserError::NotFound })?;
     }
     if !super::store::revoke_user_token(&mut transaction, token_id, now_ms).await? {
         return Err(UserError::Already("revoked"));
@@ -464,11 +486,7 @@ pub async fn revoke_token(
         after: reason.map(|reason| serde_json::json!({"reason": reason.as_str()})),
         at_ms: now_ms,
     };
-    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
-    crate::db::announce_access_change(&mut transaction).await?;
-    transaction.commit().await?;
-    state.token_cache.clear();
-    Ok(())
+    commit_access_change(state, transaction, &record).await
 }
 
 /// Changes a signed-in user's own password: the current one is checked

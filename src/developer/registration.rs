@@ -55,13 +55,19 @@ struct ReasonBody {
     reason: String,
 }
 
+impl ReasonBody {
+    fn reason(&self) -> AppResult<Reference> {
+        Reference::new(&self.reason).map_err(|e| AppError::invalid_field("reason", e.to_string()))
+    }
+}
+
 async fn reject(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(code): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> AppResult<Json<Value>> {
-    let reason = Reference::new(&body.reason).map_err(|e| AppError::invalid_field("reason", e.to_string()))?;
+    let reason = body.reason()?;
     let code = code_of(&code)?;
     service::decide(&state, &caller, &code, &Decision::Reject(reason)).await?;
     Ok(Json(json!({"developer": code.as_str(), "status": "rejected"})))
@@ -73,7 +79,7 @@ async fn withdraw(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> AppResult<Json<Value>> {
-    let reason = Reference::new(&body.reason).map_err(|e| AppError::invalid_field("reason", e.to_string()))?;
+    let reason = body.reason()?;
     let code = code_of(&code)?;
     service::withdraw(&state, &caller, &code, &reason).await?;
     Ok(Json(json!({"developer": code.as_str(), "status": "withdrawn"})))

@@ -46,22 +46,12 @@ async fn list(
                 .ok_or_else(|| AppError::invalid_field("status", "status must be paid or unpaid"))?,
         ),
     };
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| (1..=INVOICE_PAGE_MAX).contains(n))
-            .ok_or_else(|| AppError::invalid_field("limit", format!("limit must be from 1 to {INVOICE_PAGE_MAX}")))?,
-    };
-    let after_id = match query.after.as_deref() {
-        None => 0,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))?,
-    };
+    let asked = crate::api::PageQuery::parse(query.limit.as_deref(), query.after.as_deref(), 100, INVOICE_PAGE_MAX)?;
     let developer_id = caller.developer_id.filter(|_| caller.role.is_developer());
-    let filter = super::store::InvoiceFilter { status, developer_id, after_id, limit: limit + 1 };
+    let after_id = asked.after.unwrap_or(0);
+    let filter = super::store::InvoiceFilter { status, developer_id, after_id, limit: asked.limit + 1 };
     let mut rows = super::store::list(state.db.pool(), &filter).await?;
-    let page = usize::try_from(limit).unwrap_or(100);
+    let page = asked.rows();
     let next = (rows.len() > page).then(|| rows[page - 1].id.to_string());
     rows.truncate(page);
     let today = today_local(state.clock.now());

@@ -262,32 +262,20 @@ struct LedgerQuery {
     after: Option<String>,
 }
 
-fn page_limit(limit: Option<&str>) -> AppResult<i64> {
-    let Some(text) = limit else {
-        return Ok(LEDGER_PAGE_DEFAULT);
-    };
-    crate::api::whole_number(text).filter(|limit| (1..=LEDGER_PAGE_MAX).contains(limit)).ok_or_else(|| {
-        AppError::invalid_field("limit", format!("limit must be a whole number from 1 to {LEDGER_PAGE_MAX}"))
-    })
-}
-
-fn cursor(after: Option<&str>) -> AppResult<i64> {
-    let Some(text) = after else {
-        return Ok(i64::MAX);
-    };
-    crate::api::whole_number(text)
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))
-}
-
 async fn entries(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(code): Path<String>,
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> AppResult<Json<Value>> {
-    let limit = page_limit(query.limit.as_deref())?;
-    let before_id = cursor(query.after.as_deref())?;
+    let asked = crate::api::PageQuery::parse(
+        query.limit.as_deref(),
+        query.after.as_deref(),
+        LEDGER_PAGE_DEFAULT,
+        LEDGER_PAGE_MAX,
+    )?;
+    // Newest first: the cursor is the id the next page stays below.
+    let (limit, before_id) = (asked.limit, asked.after.unwrap_or(i64::MAX));
     if let Some(product) = &query.product {
         if !crate::catalogue::is_product(state.db.pool(), product).await? {
             return Err(AppError::invalid_field("product", format!("product {product} is not in the catalogue")));
@@ -344,26 +332,6 @@ fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn page_limits_are_bounded() {
-        assert_eq!(page_limit(None).ok(), Some(LEDGER_PAGE_DEFAULT));
-        assert_eq!(page_limit(Some("500")).ok(), Some(500));
-        assert!(page_limit(Some("0")).is_err());
-        assert!(page_limit(Some("501")).is_err());
-        assert!(page_limit(Some("ten")).is_err());
-    }
-
-    #[test]
-    fn cursors_must_be_positive_ids() {
-        assert_eq!(cursor(Some("42")).ok(), Some(42));
-        assert!(cursor(Some("-1")).is_err());
-        assert!(cursor(Some("+42")).is_err());
-        assert!(cursor(Some("0")).is_err());
-        assert!(cursor(Some("abc")).is_err());
-    }
-
     #[test]
     fn field_errors_name_the_rule() {
         assert!(super::super::domain::LedgerFieldError::Units.to_string().contains("1000000"));

@@ -79,10 +79,11 @@ async fn user_page(state: &AppState, member: &Member, id: i64, done: Option<&str
         Ok(rows) => token_items(rows, state.clock.now_ms()),
         Err(error) => return app_error_page(member, &error.into()),
     };
-    let kind_roles: &[Role] = if user.developer_id.is_some() {
-        &[Role::DeveloperAdmin, Role::DeveloperMember]
-    } else {
-        &[Role::Retail, Role::Finance, Role::Admin]
+    let Ok(role) = user.role.parse::<Role>() else {
+        return app_error_page(
+            member,
+            &crate::error::AppError::Internal(anyhow::anyhow!("user {id} has an unknown role")),
+        );
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = UserPage {
@@ -96,9 +97,9 @@ async fn user_page(state: &AppState, member: &Member, id: i64, done: Option<&str
         role_name: w.t(&format!("role-{}", user.role)),
         active: user.deactivated_at_ms.is_none(),
         is_self: member.user_id == user.id,
-        roles: kind_roles
+        roles: users::allowed_roles(role)
             .iter()
-            .map(|r| (r.as_str(), w.t(&format!("role-{}", r.as_str())), r.as_str() == user.role))
+            .map(|r| (r.as_str(), w.t(&format!("role-{}", r.as_str())), *r == role))
             .collect(),
         tokens,
         error,
@@ -169,13 +170,20 @@ pub async fn change(
     let Ok(reason) = form.reason.parse::<Message>() else {
         return user_page(&state, &member, id, None, Some(w.t("error-change-reason-required"))).await;
     };
-    match users::change(&state, &member.caller, id, change, &reason).await {
-        Ok(()) => Redirect::to(&format!("/users/{id}?done=user-changed")).into_response(),
-        Err(UserError::Internal(cause)) => app_error_page(&member, &crate::error::AppError::Internal(cause)),
+    let changed = users::change(&state, &member.caller, id, change, &reason).await.map(|_| ());
+    answer(&state, &member, id, changed, "user-changed").await
+}
+
+/// After a change on a user's page: back to it with `done`, or the refusal
+/// beside the form (a user the member does not manage is not found).
+async fn answer(state: &AppState, member: &Member, id: i64, result: Result<(), UserError>, done: &str) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/users/{id}?done={done}")).into_response(),
+        Err(UserError::Internal(cause)) => app_error_page(member, &crate::error::AppError::Internal(cause)),
         Err(UserError::NotFound | UserError::Forbidden) => {
-            error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found")
+            error_page(&member.words, Some(member), StatusCode::NOT_FOUND, "error-not-found")
         }
-        Err(error) => user_page(&state, &member, id, None, Some(w.t(refusal_key(&error)))).await,
+        Err(error) => user_page(state, member, id, None, Some(member.words.t(refusal_key(&error)))).await,
     }
 }
 
@@ -204,14 +212,8 @@ pub async fn revoke_token(
     let Ok(reason) = form.reason.parse::<Message>() else {
         return user_page(&state, &member, id, None, Some(w.t("error-change-reason-required"))).await;
     };
-    match users::revoke_token(&state, &member.caller, token, Some(&reason)).await {
-        Ok(()) => Redirect::to(&format!("/users/{id}?done=token-revoked")).into_response(),
-        Err(UserError::Internal(cause)) => app_error_page(&member, &crate::error::AppError::Internal(cause)),
-        Err(UserError::NotFound | UserError::Forbidden) => {
-            error_page(&w, Some(&member), StatusCode::NOT_FOUND, "error-not-found")
-        }
-        Err(error) => user_page(&state, &member, id, None, Some(w.t(refusal_key(&error)))).await,
-    }
+    let revoked = users::revoke_token(&state, &member.caller, token, Some(&reason)).await;
+    answer(&state, &member, id, revoked, "token-revoked").await
 }
 
 #[derive(Template)]

@@ -112,18 +112,9 @@ async fn list(
     if caller.role == Role::Hims {
         return Err(AppError::Forbidden("HIMS does not take part in the purchase workflow".into()));
     }
-    let limit = match query.limit.as_deref() {
-        None => 50,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| (1..=REQUEST_PAGE_MAX).contains(n))
-            .ok_or_else(|| AppError::invalid_field("limit", format!("limit must be from 1 to {REQUEST_PAGE_MAX}")))?,
-    };
-    let before_id = match query.after.as_deref() {
-        None => i64::MAX,
-        Some(text) => crate::api::whole_number(text)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| AppError::invalid_field("after", "after must be the 'next' cursor of a previous page"))?,
-    };
+    let asked = crate::api::PageQuery::parse(query.limit.as_deref(), query.after.as_deref(), 50, REQUEST_PAGE_MAX)?;
+    // Newest first: the cursor is the id the next page stays below.
+    let (limit, before_id) = (asked.limit, asked.after.unwrap_or(i64::MAX));
     if let Some(status) = &query.status {
         if Status::parse(status).is_none() {
             return Err(AppError::invalid_field("status", format!("{status} is not a request status")));
@@ -147,7 +138,7 @@ async fn list(
     let filter =
         ListFilter { status: query.status, developer_id, overdue_on, search: None, before_id, limit: limit + 1 };
     let mut rows = store::list(state.db.pool(), &filter).await?;
-    let page = usize::try_from(limit).unwrap_or(50);
+    let page = asked.rows();
     let next = (rows.len() > page).then(|| rows[page - 1].id.to_string());
     rows.truncate(page);
     let today = today_local(state.clock.now()).to_string();

@@ -282,43 +282,21 @@ async fn a_signed_in_user_changes_their_password_and_other_sessions_end(backend:
     let other = portal_session(&app, "pemaju@maju.com.my", PASSWORD).await.unwrap();
     let token = csrf(&app, &this, "/account").await;
     let new_password = "kata-laluan-baharu-2026";
-    let wrong = post_form(
-        &app,
-        &this,
-        "/account/password",
-        &[
-            ("csrf", &token),
-            ("current", "salah-sekali-lagi"),
-            ("password", new_password),
-            ("confirmation", new_password),
-        ],
-    )
-    .await;
+    let change = |csrf: &str, current: &str, confirmation: &str| {
+        let form = [("csrf", csrf), ("current", current), ("password", new_password), ("confirmation", confirmation)]
+            .map(|(name, value)| (name, value.to_owned()));
+        let (app, this) = (&app, this.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(name, value)| (*name, value.as_str())).collect();
+            post_form(app, &this, "/account/password", &form).await
+        }
+    };
+    let wrong = change(&token, "salah-sekali-lagi", new_password).await;
     assert_eq!(wrong.status(), 400);
     assert!(wrong.text().await.unwrap().contains("Kata laluan semasa tidak betul"));
-    let mismatch = post_form(
-        &app,
-        &this,
-        "/account/password",
-        &[("csrf", &token), ("current", PASSWORD), ("password", new_password), ("confirmation", "lain-lain-lain")],
-    )
-    .await;
-    assert_eq!(mismatch.status(), 400);
-    let forged = post_form(
-        &app,
-        &this,
-        "/account/password",
-        &[("csrf", "x"), ("current", PASSWORD), ("password", new_password), ("confirmation", new_password)],
-    )
-    .await;
-    assert_eq!(forged.status(), 403);
-    let done = post_form(
-        &app,
-        &this,
-        "/account/password",
-        &[("csrf", &token), ("current", PASSWORD), ("password", new_password), ("confirmation", new_password)],
-    )
-    .await;
+    assert_eq!(change(&token, PASSWORD, "lain-lain-lain").await.status(), 400, "confirmation differs");
+    assert_eq!(change("x", PASSWORD, new_password).await.status(), 403, "forged CSRF");
+    let done = change(&token, PASSWORD, new_password).await;
     assert_eq!(done.status(), 303);
     assert_eq!(page(&app, &this, "/dashboard").await.status(), 200, "this session stays");
     assert_eq!(page(&app, &other, "/dashboard").await.status(), 303, "every other session ended");
