@@ -136,6 +136,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_audit_key.sql"),
         postgres: include_str!("../migrations/postgres/0016_audit_key.sql"),
     },
+    Migration {
+        version: 17,
+        name: "second_approvals",
+        sqlite: include_str!("../migrations/sqlite/0017_second_approvals.sql"),
+        postgres: include_str!("../migrations/postgres/0017_second_approvals.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules and the path of a request.
 
 pub mod api;
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod blob;

@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::developer::http::router())
         .merge(crate::developer::registration::router())
         .merge(crate::auth::http::router())
+        .merge(crate::approval::http::router())
         .merge(crate::ledger::http::router())
         .merge(crate::calendar::http::router())
         .merge(crate::catalogue::http::router())

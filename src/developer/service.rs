@@ -190,9 +190,6 @@ pub const REGISTRATIONS_PER_ADDRESS_PER_HOUR: i64 = 5;
 /// Registrations in an hour after which retail is not mailed about each one
 /// (they wait in the retail queue all the same).
 pub const REGISTRATION_MAILS_PER_HOUR: i64 = 20;
-/// Days an unverified claim waits before it expires and releases its code,
-/// SSM number and e-mail addresses.
-pub const CLAIM_EXPIRY_DAYS: i64 = 14;
 const HOUR_MS: i64 = 3_600_000;
 
 /// A company registers itself and its first user (a developer administrator)
@@ -432,8 +429,8 @@ async fn release(
     Ok(true)
 }
 
-/// Expires every claim left unverified for [`CLAIM_EXPIRY_DAYS`]; returns how
-/// many. Run by a background sweep on every node (a claim released by one is
+/// Expires every claim left unverified for the setting
+/// `registration_expiry_days`; returns how many. Run by a background sweep on every node (a claim released by one is
 /// skipped by the others).
 ///
 /// # Errors
@@ -441,10 +438,11 @@ async fn release(
 pub async fn expire_claims(state: &AppState) -> Result<usize, DeveloperError> {
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let stale = super::store::stale_claims(&mut transaction, now_ms - CLAIM_EXPIRY_DAYS * 24 * HOUR_MS).await?;
+    let days = crate::settings::load_in(&mut transaction).await?.registration_expiry_days;
+    let stale = super::store::stale_claims(&mut transaction, now_ms - days * 24 * HOUR_MS).await?;
     let mut expired = 0;
     for claim in &stale {
-        let reason = format!("not verified within {CLAIM_EXPIRY_DAYS} days");
+        let reason = format!("not verified within {days} days");
         let (key, actor) = (&state.audit_key, "system:registration-expiry");
         if release(&mut transaction, key, claim, DeveloperStatus::Expired, &reason, actor, now_ms).await? {
             expired += 1;

@@ -241,7 +241,7 @@ async fn adjust(
     validator.finish()?;
     let developer: DeveloperCode =
         code.parse().map_err(|_| AppError::NotFound(format!("developer {code} does not exist")))?;
-    let written = super::service::adjust(
+    let adjustment = super::service::adjust(
         &state,
         &caller,
         &developer,
@@ -251,7 +251,12 @@ async fn adjust(
         idempotency,
     )
     .await?;
-    Ok(stored_response(&written.response(), matches!(written, Written::Replayed(_))))
+    match adjustment {
+        super::service::Adjustment::Written(written) => {
+            Ok(stored_response(&written.response(), matches!(written, Written::Replayed(_))))
+        }
+        super::service::Adjustment::AwaitingSecond(id) => Ok(crate::approval::http::awaiting(id)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,7 +324,7 @@ fn optional_idempotency_key(value: &HeaderValue) -> Result<super::IdempotencyKey
 
 /// The HTTP response for a stored or fresh ledger answer.
 #[must_use]
-fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
+pub(crate) fn stored_response(response: &StoredResponse, replayed: bool) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type = if status.is_success() { "application/json" } else { PROBLEM_JSON };
     let mut answer = (status, response.body.clone()).into_response();

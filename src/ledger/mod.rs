@@ -198,6 +198,25 @@ pub async fn credit(
     Ok(entry_id)
 }
 
+/// Books an adjustment inside the caller's transaction — a second person's
+/// confirmation and the entry it books commit together. Takes the audit head
+/// before the account, in the writer's order.
+///
+/// # Errors
+/// A database fault. Insufficient quota is an [`Outcome::Rejected`].
+pub async fn adjust_within(
+    connection: &mut sqlx::AnyConnection,
+    audit_key: &crate::audit::Key,
+    (developer_id, product): (i64, &str),
+    units: SignedUnits,
+    reason: &Reference,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Outcome, LedgerError> {
+    crate::audit::store::lock_head(connection).await?;
+    writer::adjust(connection, audit_key, (developer_id, product), units, reason, actor, now_ms).await
+}
+
 /// The ledger service: writes through the group-commit writer, reads from the pool.
 #[derive(Clone)]
 pub struct Ledger {

@@ -37,8 +37,21 @@ impl From<AdjustError> for crate::error::AppError {
     }
 }
 
+/// What an adjustment did.
+#[derive(Debug)]
+pub enum Adjustment {
+    /// Booked (or refused by the ledger, e.g. insufficient quota).
+    Written(Written),
+    /// More units than the setting `adjustment_second_person_above_units`:
+    /// nothing is booked until a second person confirms this approval.
+    AwaitingSecond(i64),
+}
+
 /// Adds or removes units of one product for a developer, with a reason
-/// (retail, admin). Audited by the writer in the entry's transaction.
+/// (retail, admin). Audited by the writer in the entry's transaction. An
+/// adjustment above the second-person threshold (either sign) waits for a
+/// second retail officer or administrator instead; asking again for the same
+/// adjustment gives the same approval.
 ///
 /// # Errors
 /// Not retail or admin, an unknown developer or product, or the ledger's fault.
@@ -50,7 +63,7 @@ pub async fn adjust(
     units: SignedUnits,
     reason: Reference,
     idempotency: Option<Idempotency>,
-) -> Result<Written, AdjustError> {
+) -> Result<Adjustment, AdjustError> {
     if !matches!(caller.role, Role::Retail | Role::Admin) {
         return Err(AdjustError::Forbidden);
     }
@@ -62,6 +75,46 @@ pub async fn adjust(
         Some((_, false)) => return Err(AdjustError::UnknownProduct(product.to_owned())),
         Some((developer_id, true)) => developer_id,
     };
+    let threshold = crate::settings::load(state.db.pool())
+        .await
+        .map_err(super::LedgerError::from)?
+        .adjustment_second_person_above_units;
+    if units.get().abs() > threshold {
+        let actor = caller.actor();
+        let asked = crate::approval::store::NewAdjustment {
+            developer_id,
+            product,
+            units: units.get(),
+            reason: reason.as_str(),
+            requested_by: &actor,
+        };
+        let id = ask_second_person(state, &asked).await.map_err(super::LedgerError::from)?;
+        return Ok(Adjustment::AwaitingSecond(id));
+    }
     let operation = Operation::Adjust { developer_id, product: product.to_owned(), units, reason };
-    Ok(state.ledger.write(Command { operation, actor: caller.actor(), idempotency }).await?)
+    Ok(Adjustment::Written(state.ledger.write(Command { operation, actor: caller.actor(), idempotency }).await?))
+}
+
+/// Records that an adjustment waits for a second person (once, however often
+/// the same person asks for the same one), with its audit record.
+async fn ask_second_person(state: &AppState, asked: &crate::approval::store::NewAdjustment<'_>) -> sqlx::Result<i64> {
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    if let Some(id) = crate::approval::store::find_same_adjustment(&mut transaction, asked).await? {
+        return Ok(id);
+    }
+    let id = crate::approval::store::insert_adjustment(&mut transaction, asked, now_ms).await?;
+    let audit = crate::audit::Record {
+        actor: asked.requested_by,
+        action: "approval.request",
+        subject: &format!("second_approval:{id}"),
+        before: None,
+        after: Some(
+            serde_json::json!({"kind": "adjustment", "developer": asked.developer_id, "product": asked.product, "units": asked.units, "reason": asked.reason}),
+        ),
+        at_ms: now_ms,
+    };
+    crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
+    transaction.commit().await?;
+    Ok(id)
 }

@@ -515,7 +515,7 @@ async fn place_hold(
 }
 
 /// Books a signed adjustment with its reason and audit record.
-async fn adjust(
+pub(super) async fn adjust(
     connection: &mut AnyConnection,
     key: &Key,
     (developer_id, product): (i64, &str),

@@ -24,10 +24,13 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 13] = [
+const SETTING_FIELDS: [(&str, &str); 16] = [
     ("sst_rate", "text"),
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
+    ("approval_second_person_above_units", "number"),
+    ("adjustment_second_person_above_units", "number"),
+    ("registration_expiry_days", "number"),
     ("retail_email", "email"),
     ("finance_email", "email"),
     ("seller.name", "text"),
@@ -46,6 +49,9 @@ fn setting_value(settings: &Settings, name: &str) -> String {
         "sst_rate" => settings.sst_rate.clone(),
         "quotation_validity_working_days" => settings.quotation_validity_working_days.to_string(),
         "low_balance_threshold" => settings.low_balance_threshold.to_string(),
+        "approval_second_person_above_units" => settings.approval_second_person_above_units.to_string(),
+        "adjustment_second_person_above_units" => settings.adjustment_second_person_above_units.to_string(),
+        "registration_expiry_days" => settings.registration_expiry_days.to_string(),
         "retail_email" => settings.retail_email.clone(),
         "finance_email" => settings.finance_email.clone(),
         "seller.name" => seller.name.clone(),
@@ -287,6 +293,9 @@ async fn replace_settings(
         sst_rate: value("sst_rate"),
         quotation_validity_working_days: number("quotation_validity_working_days"),
         low_balance_threshold: number("low_balance_threshold"),
+        approval_second_person_above_units: number("approval_second_person_above_units"),
+        adjustment_second_person_above_units: number("adjustment_second_person_above_units"),
+        registration_expiry_days: number("registration_expiry_days"),
         retail_email: value("retail_email"),
         finance_email: value("finance_email"),
         seller: crate::settings::Seller {

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod approvals;
 pub mod developer;
 pub mod finance;
 pub mod pages;
@@ -56,6 +57,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}/revoke", post(account::revoke_token))
         .route("/users/{id}", get(people::show).post(people::change))
         .route("/users/{id}/tokens/{token}/revoke", post(people::revoke_token))
+        .route("/approvals/{id}/confirm", post(approvals::confirm))
+        .route("/approvals/{id}/cancel", post(approvals::cancel))
         .route("/account", get(people::account))
         .route("/account/password", post(people::change_password))
         .route("/developers", get(registration::developers))

@@ -17,6 +17,7 @@ use crate::developer::DeveloperCode;
 use crate::developer::service::{Decision, DeveloperError, RegistrationForm, Taken};
 use crate::error::AppError;
 use crate::i18n::Words;
+use crate::ledger::service::Adjustment;
 use crate::ledger::{Outcome, Reference, Rejection, SignedUnits, Written};
 use crate::state::AppState;
 
@@ -285,10 +286,11 @@ pub async fn adjust(
     let adjusted =
         crate::ledger::service::adjust(&state, &member.caller, &developer, &form.product, units, reason, None).await;
     match adjusted {
-        Ok(Written::Fresh(Outcome::Rejected(Rejection::InsufficientQuota { .. }))) => {
+        Ok(Adjustment::Written(Written::Fresh(Outcome::Rejected(Rejection::InsufficientQuota { .. })))) => {
             developers_page(&state, &member, None, Some(w.t("error-adjust-negative")), StatusCode::CONFLICT).await
         }
-        Ok(_) => Redirect::to("/developers?done=adjusted").into_response(),
+        Ok(Adjustment::AwaitingSecond(_)) => Redirect::to("/requests?done=awaiting-second").into_response(),
+        Ok(Adjustment::Written(_)) => Redirect::to("/developers?done=adjusted").into_response(),
         Err(error) => app_error_page(&member, &AppError::from(error)),
     }
 }

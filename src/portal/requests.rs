@@ -46,10 +46,14 @@ struct ListPage {
     view: &'static str,
     requests: Vec<RequestItem>,
     next: Option<String>,
+    /// What waits for a second person (retail and administrators).
+    approvals: Vec<super::approvals::ApprovalItem>,
+    csrf: String,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
+    done: Option<String>,
     status: Option<String>,
     overdue: Option<String>,
     q: Option<String>,
@@ -118,8 +122,14 @@ pub async fn list(
         link
     });
     rows.truncate(page_size);
+    let approvals = match super::approvals::items(&state, &member).await {
+        Ok(approvals) => approvals,
+        Err(error) => return app_error_page(&member, &error),
+    };
     let page = ListPage {
-        chrome: Chrome::new(&member, "requests", None),
+        chrome: Chrome::new(&member, "requests", query.done.as_deref()),
+        approvals,
+        csrf: member.csrf.clone(),
         w,
         staff,
         view,
@@ -650,7 +660,7 @@ pub async fn act(
         }
     }
     if typed.errors.is_empty() {
-        return Redirect::to(&format!("/requests/{request_id}?done={action}")).into_response();
+        return Redirect::to(&format!("/requests/{request_id}?done={}", typed.form)).into_response();
     }
     match request_page(&state, &member, request_id, typed, None).await {
         Ok(page) => render(StatusCode::BAD_REQUEST, &page),
@@ -697,7 +707,15 @@ async fn perform(
             Some(payment) => service::submit_payment(state, caller, request_id, payment).await.map(drop),
             None => Ok(()),
         },
-        "approve" => service::approve_payment(state, caller, payment_id()).await.map(drop),
+        "approve" => {
+            if let service::Approval::AwaitingSecond { .. } =
+                service::approve_payment(state, caller, payment_id()).await?
+            {
+                // The flash says it waits for a second person.
+                typed.form = "approve-awaiting".to_owned();
+            }
+            Ok(())
+        }
         "reject" => {
             let payment_id = payment_id();
             match read_message(&w, typed, "reason") {

@@ -114,6 +114,10 @@ pub enum RequestError {
         /// What it is now.
         status: String,
     },
+    /// The person who asked for a large payment's approval cannot also give
+    /// the second one (409).
+    #[error("this approval waits for a second person; the one who asked cannot confirm it")]
+    SecondPersonRequired,
     /// A fault: database, blob store.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -151,6 +155,7 @@ impl From<RequestError> for AppError {
             RequestError::NoPrice { .. } => Self::conflict("no-price", detail),
             RequestError::DuplicatePayment => Self::conflict("duplicate-payment", detail),
             RequestError::PaymentNotPending { .. } => Self::conflict("payment-not-pending", detail),
+            RequestError::SecondPersonRequired => Self::conflict("second-person-required", detail),
             RequestError::LineCount | RequestError::TooLarge(_) => Self::invalid_field("lines", detail),
             RequestError::Lines(problems) => {
                 let errors = problems

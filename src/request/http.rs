@@ -4,6 +4,7 @@
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::civil::Date;
@@ -407,10 +408,12 @@ async fn approve_payment(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<axum::response::Response> {
     let payment_id = id_from(&id, "payment")?;
-    let request_id = service::approve_payment(&state, &caller, payment_id).await?;
-    Ok(Json(view(&state, request_id).await?))
+    match service::approve_payment(&state, &caller, payment_id).await? {
+        service::Approval::Credited(request_id) => Ok(Json(view(&state, request_id).await?).into_response()),
+        service::Approval::AwaitingSecond { approval_id, .. } => Ok(crate::approval::http::awaiting(approval_id)),
+    }
 }
 
 async fn reject_payment(

@@ -363,14 +363,48 @@ async fn begin_on_payment(
     Ok((transaction, step, payment))
 }
 
+/// What a payment approval did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// The request was credited (its id).
+    Credited(i64),
+    /// More units than the setting `approval_second_person_above_units`:
+    /// nothing is credited until a second person confirms this approval.
+    AwaitingSecond {
+        /// The request.
+        request_id: i64,
+        /// The approval waiting.
+        approval_id: i64,
+    },
+}
+
 /// Retail verifies a payment: the request is credited and every line's units
 /// are added to the company's balance in the same transaction; the developer
-/// and finance are told (seed step 5). Returns the request's id.
+/// and finance are told (seed step 5). Above the second-person threshold the
+/// first approval only asks for a second person, and the approval of a
+/// different retail officer or administrator credits.
 ///
 /// # Errors
-/// The rules' refusal, a payment already decided, not found, or a fault.
-pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i64) -> Result<i64, RequestError> {
+/// The rules' refusal, a payment already decided, the same person twice, not
+/// found, or a fault.
+pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i64) -> Result<Approval, RequestError> {
     let (mut transaction, step, payment) = begin_on_payment(state, caller, payment_id).await?;
+    let lines = store::lines(&mut transaction, step.row.id).await?;
+    let units: i64 = lines.iter().map(|(_, units)| units).sum();
+    let threshold = crate::settings::load_in(&mut transaction).await?.approval_second_person_above_units;
+    let waiting = crate::approval::store::pending_for_payment(&mut transaction, payment.id).await?;
+    match waiting {
+        None if units > threshold => {
+            let approval_id = ask_second_person(&mut transaction, state, &step, &payment, units).await?;
+            transaction.commit().await?;
+            return Ok(Approval::AwaitingSecond { request_id: step.row.id, approval_id });
+        }
+        None => {}
+        Some((_, requested_by)) if requested_by == step.actor => return Err(RequestError::SecondPersonRequired),
+        Some((approval_id, _)) => {
+            crate::approval::store::decide(&mut transaction, approval_id, true, &step.actor, None, step.now_ms).await?;
+        }
+    }
     // Lock order: request row, audit head (both in `act`), then accounts —
     // the ledger writer also takes the audit head before accounts.
     let context = step.context(state, None, None, None);
@@ -379,13 +413,42 @@ pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i
         return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
     }
     let (developer_id, number) = (step.row.developer_id, step.row.number.clone());
-    for (product, units) in store::lines(&mut transaction, step.row.id).await? {
+    for (product, units) in lines {
         let credit = (developer_id, product.as_str(), units);
         crate::ledger::credit(&mut transaction, &state.audit_key, credit, &number, &step.actor, step.now_ms).await?;
     }
     let request_id = step.row.id;
     transaction.commit().await?;
-    Ok(request_id)
+    Ok(Approval::Credited(request_id))
+}
+
+/// The first approval of a large payment: checks it could be approved now,
+/// then records that it waits for a second person, with its audit record.
+async fn ask_second_person(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    step: &Step,
+    payment: &store::PaymentRow,
+    units: i64,
+) -> Result<i64, RequestError> {
+    transition(Some(step.row.status), Action::ApprovePayment, step.party)?;
+    if payment.status != PaymentStatus::Submitted {
+        return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
+    }
+    let asked = (payment.id, step.row.developer_id, units);
+    let id = crate::approval::store::insert_payment(&mut *connection, asked, &step.actor, step.now_ms).await?;
+    let audit = crate::audit::Record {
+        actor: &step.actor,
+        action: "approval.request",
+        subject: &format!("second_approval:{id}"),
+        before: None,
+        after: Some(
+            serde_json::json!({"kind": "payment", "payment": payment.id, "request": step.row.number, "units": units}),
+        ),
+        at_ms: step.now_ms,
+    };
+    crate::audit::record(connection, &state.audit_key, &audit).await?;
+    Ok(id)
 }
 
 /// Retail refuses a payment with a reason; the request is quoted again until
@@ -408,6 +471,12 @@ pub async fn reject_payment(
         .await?
     {
         return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
+    }
+    // A rejected payment's approval no longer waits for anyone.
+    if let Some((approval_id, _)) = crate::approval::store::pending_for_payment(&mut transaction, payment.id).await? {
+        let (actor, now_ms) = (&step.actor, step.now_ms);
+        crate::approval::store::decide(&mut transaction, approval_id, false, actor, Some(reason.as_str()), now_ms)
+            .await?;
     }
     let request_id = step.row.id;
     transaction.commit().await?;

@@ -50,6 +50,9 @@ impl Default for Seller {
     }
 }
 
+/// The largest second-person threshold (a balance holds at most this much).
+pub const SECOND_PERSON_THRESHOLD_MAX: i64 = 1_000_000_000;
+
 /// Every setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -68,6 +71,15 @@ pub struct Settings {
     pub retail_email: String,
     /// Finance department's address.
     pub finance_email: String,
+    /// A payment approval crediting more units than this needs a second
+    /// retail officer or administrator.
+    pub approval_second_person_above_units: i64,
+    /// A quota adjustment of more units than this (either sign) needs a
+    /// second retail officer or administrator.
+    pub adjustment_second_person_above_units: i64,
+    /// Days an unverified self-registration waits before it expires and
+    /// releases its code, SSM number and e-mail addresses.
+    pub registration_expiry_days: i64,
 }
 
 impl Default for Settings {
@@ -80,6 +92,9 @@ impl Default for Settings {
             seller: Seller::default(),
             retail_email: "kpkt.retail@posdigicert.com.my".into(),
             finance_email: "finance@posdigicert.com.my".into(),
+            approval_second_person_above_units: 1_000,
+            adjustment_second_person_above_units: 1_000,
+            registration_expiry_days: 14,
         }
     }
 }
@@ -116,6 +131,17 @@ impl Settings {
         }
         if !(0..=1_000_000).contains(&self.low_balance_threshold) {
             problems.push(("low_balance_threshold".into(), "must be from 0 to 1000000".into()));
+        }
+        for (name, units) in [
+            ("approval_second_person_above_units", self.approval_second_person_above_units),
+            ("adjustment_second_person_above_units", self.adjustment_second_person_above_units),
+        ] {
+            if !(0..=SECOND_PERSON_THRESHOLD_MAX).contains(&units) {
+                problems.push((name.into(), format!("must be from 0 to {SECOND_PERSON_THRESHOLD_MAX}")));
+            }
+        }
+        if !(1..=365).contains(&self.registration_expiry_days) {
+            problems.push(("registration_expiry_days".into(), "must be from 1 to 365".into()));
         }
         problems
     }

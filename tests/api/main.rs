@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod approvals;
 mod audit;
 mod bad_input;
 mod claims;
