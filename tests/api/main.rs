@@ -15,6 +15,7 @@ mod holds;
 mod idempotency;
 mod ledger;
 mod mail;
+mod matrix;
 mod people;
 mod portal;
 mod processes;
