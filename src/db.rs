@@ -142,6 +142,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_second_approvals.sql"),
         postgres: include_str!("../migrations/postgres/0017_second_approvals.sql"),
     },
+    Migration {
+        version: 18,
+        name: "second_factor",
+        sqlite: include_str!("../migrations/sqlite/0018_second_factor.sql"),
+        postgres: include_str!("../migrations/postgres/0018_second_factor.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

@@ -30,6 +30,10 @@ pub enum AppError {
     /// No or unknown credentials (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// The password was right, but this account's second factor is missing
+    /// or wrong (401, its own type so a client knows to ask for the code).
+    #[error("{0}")]
+    SecondFactorRequired(String),
     /// Known caller, not allowed to do this (403).
     #[error("{0}")]
     Forbidden(String),
@@ -91,6 +95,9 @@ impl AppError {
         match self {
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "validation", "Invalid request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::SecondFactorRequired(_) => {
+                (StatusCode::UNAUTHORIZED, "second-factor-required", "Second factor required")
+            }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),

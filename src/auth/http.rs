@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::second_factor::{self, Needed};
 use super::users::{self, Change, TokenLifetime};
 use super::{ApiCaller, Role};
 use crate::api::{ApiJson, ApiQuery, PageQuery, Validator, checked};
@@ -35,6 +36,9 @@ struct Credentials {
     email: String,
     password: String,
     expires_in_days: Option<i64>,
+    /// The second factor (a code from the app, or a recovery code), for
+    /// staff who enrolled one.
+    code: Option<String>,
 }
 
 async fn sign_in(
@@ -49,9 +53,36 @@ async fn sign_in(
     let now_ms = state.clock.now_ms();
     let caller = super::service::sign_in(&state, &body.email, &body.password, &address.0).await?;
     let user_id = caller.user_id.unwrap_or_default();
+    match second_factor::needed(&state, &caller).await.map_err(second_factor_refusal)? {
+        Needed::Nothing => {}
+        Needed::Enrolment => {
+            return Err(AppError::Forbidden(
+                "enrol a second factor in the portal (Akaun) before signing in here".into(),
+            ));
+        }
+        Needed::Code => {
+            let code = body.code.as_deref().ok_or_else(|| {
+                AppError::SecondFactorRequired(
+                    "this account uses a second factor: send its current code in `code`".into(),
+                )
+            })?;
+            second_factor::verify(&state, user_id, code, &address.0).await.map_err(second_factor_refusal)?;
+        }
+    }
     let token = users::create_token(state.db.pool(), &state.audit_key, user_id, lifetime, now_ms).await?;
     let expires_at = format_rfc3339_local(now_ms + lifetime.in_days() * 86_400_000);
     Ok((StatusCode::CREATED, Json(json!({"token": token, "role": caller.role.as_str(), "expires_at": expires_at}))))
+}
+
+/// The API's answer to a refused second factor.
+fn second_factor_refusal(error: second_factor::SecondFactorError) -> AppError {
+    use second_factor::SecondFactorError;
+    let detail = error.to_string();
+    match error {
+        SecondFactorError::Wrong | SecondFactorError::NotEnrolling => AppError::SecondFactorRequired(detail),
+        SecondFactorError::Throttled => AppError::TooManyRequests(detail),
+        SecondFactorError::Internal(cause) => AppError::Internal(cause),
+    }
 }
 
 /// The number in a path, or a 404 naming what was not found.

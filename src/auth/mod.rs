@@ -7,6 +7,7 @@ pub mod address;
 pub mod cache;
 pub mod http;
 pub mod password;
+pub mod second_factor;
 pub mod service;
 pub mod session;
 pub mod store;

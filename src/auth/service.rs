@@ -111,6 +111,30 @@ pub async fn sign_in(
     user.caller().ok_or_else(|| SignInError::Internal(anyhow::anyhow!("user {} has an unknown role", user.id)))
 }
 
+/// Records an attempt at `account`'s secret (a password, a second-factor
+/// code) from `address` before it is checked, as failed until marked; refused
+/// when this account from this address, or this address, failed too often in
+/// the window. Returns the attempt's id.
+///
+/// # Errors
+/// Throttled, or a fault.
+pub async fn record_attempt(state: &AppState, account: &str, address: &str) -> Result<i64, SignInError> {
+    let now_ms = state.clock.now_ms();
+    let pool = state.db.pool();
+    let attempt = super::store::insert_sign_in_attempt(pool, account, address, now_ms).await?;
+    let (for_account, for_address, from_anywhere) =
+        super::store::count_sign_in_failures(pool, account, address, now_ms - SIGN_IN_WINDOW_MS).await?;
+    if from_anywhere == ACCOUNT_ALERT_FAILURES {
+        // Many addresses guessing one account: not locked (that would lock
+        // the owner out too), but said once per window for an operator to see.
+        tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
+    }
+    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
+        return Err(SignInError::Throttled);
+    }
+    Ok(attempt)
+}
+
 /// Checks a password against its stored hash for `account` from `address`,
 /// under the sign-in throttle: the attempt is recorded before the check, and
 /// refused when this account from this address, or this address, failed too
@@ -125,19 +149,8 @@ pub async fn check_password(
     password_text: &str,
     stored: &str,
 ) -> Result<bool, SignInError> {
-    let now_ms = state.clock.now_ms();
     let pool = state.db.pool();
-    let attempt = super::store::insert_sign_in_attempt(pool, account, address, now_ms).await?;
-    let (for_account, for_address, from_anywhere) =
-        super::store::count_sign_in_failures(pool, account, address, now_ms - SIGN_IN_WINDOW_MS).await?;
-    if from_anywhere == ACCOUNT_ALERT_FAILURES {
-        // Many addresses guessing one account: not locked (that would lock
-        // the owner out too), but said once per window for an operator to see.
-        tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
-    }
-    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
-        return Err(SignInError::Throttled);
-    }
+    let attempt = record_attempt(state, account, address).await?;
     let checked = state.hasher.verify(password_text, stored).await;
     if matches!(checked, Err(password::HashError::Busy)) {
         // Not judged: a busy checker must not count against the person.

@@ -79,6 +79,48 @@ pub async fn find(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Ses
 /// # Errors
 /// A database fault or no randomness.
 pub async fn start(state: &AppState, user_id: i64, previous: Option<&str>) -> AppResult<String> {
+    start_stage(state, user_id, previous, Stage::Full).await
+}
+
+/// What a session may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Every page the user's role allows.
+    Full,
+    /// Only the second-factor page after the password (staff who enrolled).
+    SecondFactor,
+    /// Only enrolment (staff who must enrol before their first page).
+    Enrol,
+}
+
+impl Stage {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::SecondFactor => "second_factor",
+            Self::Enrol => "enrol",
+        }
+    }
+
+    fn lifetime_ms(self) -> i64 {
+        match self {
+            Self::Full => SESSION_TTL_MS,
+            Self::SecondFactor | Self::Enrol => STAGED_SESSION_TTL_MS,
+        }
+    }
+}
+
+/// How long a session waiting for the second factor lasts.
+pub const STAGED_SESSION_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Starts a session of this stage for `user_id`, ending the one the browser
+/// held (a new token at every step); returns the Set-Cookie value.
+///
+/// # Errors
+/// A database fault or no randomness.
+pub async fn start_stage(state: &AppState, user_id: i64, previous: Option<&str>, stage: Stage) -> AppResult<String> {
     let now_ms = state.clock.now_ms();
     if let Some(previous) = previous {
         end(state, previous).await?;
@@ -87,9 +129,52 @@ pub async fn start(state: &AppState, user_id: i64, previous: Option<&str>) -> Ap
     let token = super::token::generate()?;
     let csrf = super::token::generate()?;
     let token_sha256 = super::token::hash(&token);
-    super::store::insert_session(state.db.pool(), &token_sha256, user_id, &csrf, now_ms, now_ms + SESSION_TTL_MS)
-        .await?;
-    Ok(cookie_header(state, SESSION_COOKIE, &token, SESSION_TTL_MS / 1000))
+    let lifetime_ms = stage.lifetime_ms();
+    let session = super::store::NewSession {
+        token_sha256: &token_sha256,
+        user_id,
+        csrf_token: &csrf,
+        stage: stage.as_str(),
+        now_ms,
+        expires_at_ms: now_ms + lifetime_ms,
+    };
+    super::store::insert_session(state.db.pool(), &session).await?;
+    Ok(cookie_header(state, SESSION_COOKIE, &token, lifetime_ms / 1000))
+}
+
+/// A session waiting for the second factor or enrolment.
+#[derive(Debug, Clone)]
+pub struct StagedSession {
+    /// The user.
+    pub user_id: i64,
+    /// What it waits for.
+    pub stage: Stage,
+    /// The forms' CSRF token.
+    pub csrf: String,
+    /// The user's e-mail.
+    pub email: String,
+    /// Their language.
+    pub language: Language,
+    /// The cookie's token (to end it when the full session starts).
+    pub token: String,
+}
+
+/// The waiting session the request's cookie names, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_staged(state: &AppState, headers: &HeaderMap) -> AppResult<Option<StagedSession>> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let row =
+        super::store::find_staged_session(state.db.pool(), &super::token::hash(token), state.clock.now_ms()).await?;
+    Ok(row.map(|row| StagedSession {
+        user_id: row.user_id,
+        stage: if row.stage == "enrol" { Stage::Enrol } else { Stage::SecondFactor },
+        csrf: row.csrf_token,
+        email: row.email,
+        language: row.language.parse::<Language>().unwrap_or(Language::Ms),
+        token: token.to_owned(),
+    }))
 }
 
 /// Ends the session with this token.

@@ -718,7 +718,7 @@ pub async fn find_session(pool: &AnyPool, token_sha256: &str, now_ms: i64) -> sq
     let row = sqlx::query(
         "SELECT u.id, u.role, u.developer_id, u.email, u.name, u.language, s.csrf_token, d.code
          FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN developers d ON d.id = u.developer_id
-         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL AND s.stage = 'full'",
     )
     .bind(token_sha256)
     .bind(now_ms)
@@ -748,29 +748,218 @@ pub async fn delete_expired_sessions(pool: &AnyPool, now_ms: i64) -> sqlx::Resul
     Ok(())
 }
 
+/// A new session: its token's SHA-256, user, CSRF token, stage (`full`, or
+/// `second_factor` / `enrol` while it waits for the second factor) and
+/// lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the cookie's token.
+    pub token_sha256: &'a str,
+    /// The user.
+    pub user_id: i64,
+    /// The forms' CSRF token.
+    pub csrf_token: &'a str,
+    /// `full`, `second_factor` or `enrol`.
+    pub stage: &'a str,
+    /// Made, Unix ms.
+    pub now_ms: i64,
+    /// Ends, Unix ms.
+    pub expires_at_ms: i64,
+}
+
 /// Stores a new session.
 ///
 /// # Errors
 /// A database fault.
-pub async fn insert_session(
-    pool: &AnyPool,
-    token_sha256: &str,
-    user_id: i64,
-    csrf_token: &str,
-    now_ms: i64,
-    expires_at_ms: i64,
-) -> sqlx::Result<()> {
+pub async fn insert_session(pool: &AnyPool, session: &NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at, stage) VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(token_sha256)
-    .bind(user_id)
-    .bind(csrf_token)
-    .bind(now_ms)
-    .bind(expires_at_ms)
+    .bind(session.token_sha256)
+    .bind(session.user_id)
+    .bind(session.csrf_token)
+    .bind(session.now_ms)
+    .bind(session.expires_at_ms)
+    .bind(session.stage)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// A session waiting for the second factor (or for enrolment): its user,
+/// stage, CSRF token, and the user's e-mail and language.
+#[derive(Debug, Clone)]
+pub struct StagedSessionRow {
+    /// The user.
+    pub user_id: i64,
+    /// `second_factor` or `enrol`.
+    pub stage: String,
+    /// The forms' CSRF token.
+    pub csrf_token: String,
+    /// Sign-in address (the authenticator's account name).
+    pub email: String,
+    /// Stored language code.
+    pub language: String,
+}
+
+/// The unexpired session with this token SHA-256 that waits for the second
+/// factor or enrolment, if any.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_staged_session(
+    pool: &AnyPool,
+    token_sha256: &str,
+    now_ms: i64,
+) -> sqlx::Result<Option<StagedSessionRow>> {
+    let row = sqlx::query(
+        "SELECT u.id, s.stage, s.csrf_token, u.email, u.language FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL AND s.stage <> 'full'",
+    )
+    .bind(token_sha256)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(StagedSessionRow {
+            user_id: row.try_get(0)?,
+            stage: row.try_get(1)?,
+            csrf_token: row.try_get(2)?,
+            email: row.try_get(3)?,
+            language: row.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// A user's second factor: the enrolled secret, the one being enrolled,
+/// and the last time step a code was accepted at.
+#[derive(Debug, Clone, Default)]
+pub struct SecondFactorRow {
+    /// Base32 secret, once enrolled.
+    pub secret: Option<String>,
+    /// Base32 secret being enrolled.
+    pub pending_secret: Option<String>,
+    /// The last time step accepted.
+    pub last_step: Option<i64>,
+}
+
+/// A user's second factor.
+///
+/// # Errors
+/// A database fault.
+pub async fn second_factor(connection: &mut AnyConnection, user_id: i64) -> sqlx::Result<SecondFactorRow> {
+    let row = sqlx::query("SELECT totp_secret, totp_pending_secret, totp_last_step FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(connection)
+        .await?;
+    row.map_or(Ok(SecondFactorRow::default()), |row| {
+        Ok(SecondFactorRow { secret: row.try_get(0)?, pending_secret: row.try_get(1)?, last_step: row.try_get(2)? })
+    })
+}
+
+/// Sets the secret being enrolled.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_pending_secret(connection: &mut AnyConnection, user_id: i64, secret: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET totp_pending_secret = $1 WHERE id = $2")
+        .bind(secret)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Makes the secret being enrolled the user's second factor, with the step
+/// its first code was accepted at; false when it changed meanwhile.
+///
+/// # Errors
+/// A database fault.
+pub async fn enrol_pending_secret(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    secret: &str,
+    step: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $1
+         WHERE id = $2 AND totp_pending_secret = $3",
+    )
+    .bind(step)
+    .bind(user_id)
+    .bind(secret)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Accepts a code's time step once: true when it is later than the last one.
+///
+/// # Errors
+/// A database fault.
+pub async fn use_step(connection: &mut AnyConnection, user_id: i64, step: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a user's recovery codes (their SHA-256).
+///
+/// # Errors
+/// A database fault.
+pub async fn replace_recovery_codes(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    sha256s: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *connection).await?;
+    for sha256 in sha256s {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_sha256) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(sha256)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Uses one unused recovery code of the user; false when there is none such.
+///
+/// # Errors
+/// A database fault.
+pub async fn use_recovery_code(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    sha256: &str,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_sha256 = $3 AND used_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(user_id)
+    .bind(sha256)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many unused recovery codes the user has.
+///
+/// # Errors
+/// A database fault.
+pub async fn recovery_codes_left(pool: &AnyPool, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
 }
 
 /// Deletes the session with this token SHA-256.

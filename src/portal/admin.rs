@@ -24,13 +24,14 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 16] = [
+const SETTING_FIELDS: [(&str, &str); 17] = [
     ("sst_rate", "text"),
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
     ("approval_second_person_above_units", "number"),
     ("adjustment_second_person_above_units", "number"),
     ("registration_expiry_days", "number"),
+    ("require_staff_second_factor", "checkbox"),
     ("retail_email", "email"),
     ("finance_email", "email"),
     ("seller.name", "text"),
@@ -52,6 +53,7 @@ fn setting_value(settings: &Settings, name: &str) -> String {
         "approval_second_person_above_units" => settings.approval_second_person_above_units.to_string(),
         "adjustment_second_person_above_units" => settings.adjustment_second_person_above_units.to_string(),
         "registration_expiry_days" => settings.registration_expiry_days.to_string(),
+        "require_staff_second_factor" => if settings.require_staff_second_factor { "on" } else { "" }.to_owned(),
         "retail_email" => settings.retail_email.clone(),
         "finance_email" => settings.finance_email.clone(),
         "seller.name" => seller.name.clone(),
@@ -296,6 +298,7 @@ async fn replace_settings(
         approval_second_person_above_units: number("approval_second_person_above_units"),
         adjustment_second_person_above_units: number("adjustment_second_person_above_units"),
         registration_expiry_days: number("registration_expiry_days"),
+        require_staff_second_factor: value("require_staff_second_factor") == "on",
         retail_email: value("retail_email"),
         finance_email: value("finance_email"),
         seller: crate::settings::Seller {

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod people;
 pub mod registration;
 pub mod requests;
+pub mod second_factor;
 pub mod session;
 
 use axum::Router;
@@ -59,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/tokens/{token}/revoke", post(people::revoke_token))
         .route("/approvals/{id}/confirm", post(approvals::confirm))
         .route("/approvals/{id}/cancel", post(approvals::cancel))
+        .route("/login/second-factor", get(second_factor::code_page).post(second_factor::check_code))
+        .route("/account/second-factor", get(second_factor::enrolment).post(second_factor::enrol))
         .route("/account", get(people::account))
         .route("/account/password", post(people::change_password))
         .route("/developers", get(registration::developers))

@@ -245,7 +245,7 @@ struct LoginPage {
 }
 
 /// A `next` address that stays on this site.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| {
         n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.bytes().all(|b| b.is_ascii_graphic())
     })
@@ -357,9 +357,24 @@ pub async fn login(
     let Some(user_id) = caller.user_id else {
         return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
     };
-    match session::start(&state, user_id, session::cookie(&headers, SESSION_COOKIE)).await {
+    // Staff with a second factor (or who must enrol one) get a session that
+    // opens only that step's page.
+    let (stage, to) = match crate::auth::second_factor::needed(&state, &caller).await {
+        Ok(crate::auth::second_factor::Needed::Nothing) => (crate::auth::session::Stage::Full, next),
+        Ok(crate::auth::second_factor::Needed::Code) => {
+            (crate::auth::session::Stage::SecondFactor, format!("/login/second-factor?next={}", url_encode(&next)))
+        }
+        Ok(crate::auth::second_factor::Needed::Enrolment) => {
+            (crate::auth::session::Stage::Enrol, format!("/account/second-factor?next={}", url_encode(&next)))
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "reading a second factor");
+            return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal");
+        }
+    };
+    match crate::auth::session::start_stage(&state, user_id, session::cookie(&headers, SESSION_COOKIE), stage).await {
         Ok(cookie) => {
-            let mut response = Redirect::to(&next).into_response();
+            let mut response = Redirect::to(&to).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }

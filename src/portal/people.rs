@@ -222,6 +222,8 @@ struct AccountPage {
     chrome: Chrome,
     w: Words,
     csrf: String,
+    /// Staff see the link to their second factor.
+    staff: bool,
     errors: Vec<(String, String)>,
 }
 
@@ -237,6 +239,7 @@ fn account_page(member: &Member, done: Option<&str>, errors: Vec<(String, String
         chrome: Chrome::new(member, "account", done),
         w: member.words,
         csrf: member.csrf.clone(),
+        staff: crate::auth::second_factor::applies_to(member.role()),
         errors,
     };
     render(status, &page)

@@ -80,6 +80,9 @@ pub struct Settings {
     /// Days an unverified self-registration waits before it expires and
     /// releases its code, SSM number and e-mail addresses.
     pub registration_expiry_days: i64,
+    /// Every retail, finance and admin user must enrol a second factor
+    /// before their first page (else only those who enrolled use it).
+    pub require_staff_second_factor: bool,
 }
 
 impl Default for Settings {
@@ -95,6 +98,7 @@ impl Default for Settings {
             approval_second_person_above_units: 1_000,
             adjustment_second_person_above_units: 1_000,
             registration_expiry_days: 14,
+            require_staff_second_factor: false,
         }
     }
 }

@@ -22,5 +22,6 @@ mod processes;
 mod properties;
 mod reminders;
 mod schema;
+mod second_factor;
 mod sign_in;
 mod workflow;
