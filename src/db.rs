@@ -148,6 +148,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_second_factor.sql"),
         postgres: include_str!("../migrations/postgres/0018_second_factor.sql"),
     },
+    Migration {
+        version: 19,
+        name: "personal_data",
+        sqlite: include_str!("../migrations/sqlite/0019_personal_data.sql"),
+        postgres: include_str!("../migrations/postgres/0019_personal_data.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

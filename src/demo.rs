@@ -186,6 +186,7 @@ async fn register_third_company(state: &AppState) -> AppResult<()> {
         user_email: "nurul@seribayu.demo.kuota.my".into(),
         user_password: DEMO_PASSWORD.into(),
         user_language: None,
+        privacy_notice_acknowledged: true,
     };
     let registration =
         registration.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("demo registration: {e:?}")))?;

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod money;
 pub mod notify;
 pub mod portal;
+pub mod privacy;
 pub mod request;
 pub mod settings;
 pub mod startup;

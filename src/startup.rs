@@ -26,7 +26,8 @@ use crate::state::AppState;
 pub const HOLD_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often quotations past their validity are expired.
 pub const QUOTATION_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
-/// How often unverified registrations are checked for expiry.
+/// How often unverified registrations are checked for expiry (and departed
+/// users' personal data for its retention).
 pub const CLAIM_EXPIRY_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often the reminders (expiring quotations, overdue digest, balance alerts) are looked for.
 pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::developer::registration::router())
         .merge(crate::auth::http::router())
         .merge(crate::approval::http::router())
+        .merge(crate::privacy::router())
         .merge(crate::ledger::http::router())
         .merge(crate::calendar::http::router())
         .merge(crate::catalogue::http::router())
@@ -105,6 +107,16 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// Starts the background tasks: hold expiry, quotation expiry, reminders and idempotency pruning.
 pub fn spawn_background_tasks(state: &AppState) {
     tokio::spawn(crate::auth::cache::follow_access_changes(state.db.clone(), state.token_cache.clone()));
+    let retention = state.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = crate::privacy::anonymise_departed(&retention).await {
+                tracing::warn!(error = %error, "personal data retention sweep failed");
+            }
+        }
+    });
     let claims = state.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);

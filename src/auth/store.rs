@@ -331,19 +331,20 @@ pub async fn find_user_language_by_email(
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
 }
 
-/// The user of an unused, unexpired password link with this SHA-256.
+/// The user of an unused, unexpired password link with this SHA-256, and
+/// the link's purpose (`reset` or `invitation`).
 ///
 /// # Errors
 /// A database fault.
-pub async fn find_link_user(pool: &AnyPool, token_sha256: &str, now_ms: i64) -> sqlx::Result<Option<i64>> {
+pub async fn find_link_user(pool: &AnyPool, token_sha256: &str, now_ms: i64) -> sqlx::Result<Option<(i64, String)>> {
     let row = sqlx::query(
-        "SELECT user_id FROM password_links WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+        "SELECT user_id, purpose FROM password_links WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(token_sha256)
     .bind(now_ms)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| r.try_get(0)).transpose()
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
 /// Marks an unused, unexpired password link used; returns its user, `None`
@@ -1056,4 +1057,114 @@ pub async fn release_company_users(
         sqlx::query(sql).bind(developer_id).bind(now_ms).execute(&mut *connection).await?;
     }
     Ok(emails)
+}
+
+/// Notes that a user acknowledged the personal-data notice.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_privacy_acknowledged(connection: &mut AnyConnection, user_id: i64, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET privacy_acknowledged_at = $1 WHERE id = $2")
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Users deactivated before `before_ms` whose personal data is still there.
+///
+/// # Errors
+/// A database fault.
+pub async fn departed_users(connection: &mut AnyConnection, before_ms: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, email FROM users WHERE deactivated_at IS NOT NULL AND deactivated_at < $1 AND anonymised_at IS NULL ORDER BY id",
+    )
+    .bind(before_ms)
+    .fetch_all(connection)
+    .await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+}
+
+/// Replaces a departed user's personal data with a pseudonym (`Pengguna #id`,
+/// `erased-id@kuota.invalid`), leaves them unable to sign in, and forgets
+/// their second factor, recovery codes and sign-in attempts; every record
+/// that names `user:id` keeps pointing at the same row.
+///
+/// # Errors
+/// A database fault.
+pub async fn anonymise_user(
+    connection: &mut AnyConnection,
+    user_id: i64,
+    email: &str,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET name = 'Pengguna #' || CAST(id AS TEXT), email = 'erased-' || CAST(id AS TEXT) || '@kuota.invalid',
+           password_hash = '!', totp_secret = NULL, totp_pending_secret = NULL, anonymised_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms)
+    .bind(user_id)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *connection).await?;
+    sqlx::query("DELETE FROM sign_in_attempts WHERE account = $1 OR account = $2")
+        .bind(email)
+        .bind(format!("second-factor:user:{user_id}"))
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The personal data kept about the users of one company, as exported.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserPersonalData {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// Role.
+    pub role: String,
+    /// Language.
+    pub language: String,
+    /// Made, Unix ms.
+    pub created_at_ms: i64,
+    /// Deactivated, Unix ms.
+    pub deactivated_at_ms: Option<i64>,
+    /// Acknowledged the personal-data notice, Unix ms.
+    pub privacy_acknowledged_at_ms: Option<i64>,
+    /// Uses a second factor.
+    pub second_factor: bool,
+}
+
+/// The users of a company with the personal data kept about them.
+///
+/// # Errors
+/// A database fault.
+pub async fn company_personal_data(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<UserPersonalData>> {
+    let rows = sqlx::query(
+        "SELECT id, name, email, role, language, created_at, deactivated_at, privacy_acknowledged_at,
+                CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END
+         FROM users WHERE developer_id = $1 ORDER BY id",
+    )
+    .bind(developer_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(UserPersonalData {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                email: row.try_get(2)?,
+                role: row.try_get(3)?,
+                language: row.try_get(4)?,
+                created_at_ms: row.try_get(5)?,
+                deactivated_at_ms: row.try_get(6)?,
+                privacy_acknowledged_at_ms: row.try_get(7)?,
+                second_factor: row.try_get::<i64, _>(8)? == 1,
+            })
+        })
+        .collect()
 }

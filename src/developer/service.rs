@@ -48,6 +48,10 @@ pub struct RegistrationForm {
     /// First user's language (`ms` when left out).
     #[serde(default)]
     pub user_language: Option<String>,
+    /// The first user has read the personal-data notice (`/privacy`); must
+    /// be true (PDPA 2010).
+    #[serde(default)]
+    pub privacy_notice_acknowledged: bool,
 }
 
 /// A registration whose every field follows its rules.
@@ -92,6 +96,10 @@ impl RegistrationForm {
         let language = self.user_language.as_deref().unwrap_or("ms").parse::<Language>();
         let user_language = check(e, "user_language", language);
         check(e, "user_password", password::check(&self.user_password));
+        if !self.privacy_notice_acknowledged {
+            let message = "must be true: the first user reads the personal-data notice at /privacy first";
+            e.push(FieldError { field: "privacy_notice_acknowledged".to_owned(), message: message.to_owned() });
+        }
         let parsed = (|| {
             Some(Registration {
                 developer: NewDeveloper { code: code?, name: name?, registration_no: registration_no?, email: email? },
@@ -260,7 +268,8 @@ pub async fn register(
     )
     .await
     {
-        Ok(_) => {}
+        // The notice was acknowledged with the registration (PDPA 2010).
+        Ok(user_id) => crate::auth::store::set_privacy_acknowledged(&mut transaction, user_id, now_ms).await?,
         Err(AppError::Conflict { .. }) => return Err(DeveloperError::Taken(Taken::UserEmail)),
         Err(error) => return Err(anyhow::anyhow!("adding the first user: {error}").into()),
     }

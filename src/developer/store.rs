@@ -426,3 +426,30 @@ pub async fn release_claim(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The company's particulars that are personal data (its contact person,
+/// phone, e-mail, address), as exported to its administrator.
+///
+/// # Errors
+/// A database fault.
+pub async fn contact_particulars(pool: &AnyPool, developer_id: i64) -> sqlx::Result<serde_json::Value> {
+    let row = sqlx::query(
+        "SELECT code, name, email, COALESCE(contact_person, ''), COALESCE(phone, ''), COALESCE(address, ''),
+                COALESCE(postcode, ''), COALESCE(state_code, ''), created_at
+         FROM developers WHERE id = $1",
+    )
+    .bind(developer_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(serde_json::json!({
+        "code": row.try_get::<String, _>(0)?,
+        "name": row.try_get::<String, _>(1)?,
+        "email": row.try_get::<String, _>(2)?,
+        "contact_person": row.try_get::<String, _>(3)?,
+        "phone": row.try_get::<String, _>(4)?,
+        "address": row.try_get::<String, _>(5)?,
+        "postcode": row.try_get::<String, _>(6)?,
+        "state": row.try_get::<String, _>(7)?,
+        "registered_at_ms": row.try_get::<i64, _>(8)?,
+    }))
+}

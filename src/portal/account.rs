@@ -98,9 +98,12 @@ pub struct TokenQuery {
 }
 
 /// The user of a link that still works.
-async fn link_user(state: &AppState, token: &str) -> AppResult<Option<i64>> {
-    Ok(crate::auth::store::find_link_user(state.db.pool(), &crate::auth::token::hash(token), state.clock.now_ms())
-        .await?)
+/// The user of a live link and whether it is an invitation.
+async fn link_user(state: &AppState, token: &str) -> AppResult<Option<(i64, bool)>> {
+    let link =
+        crate::auth::store::find_link_user(state.db.pool(), &crate::auth::token::hash(token), state.clock.now_ms())
+            .await?;
+    Ok(link.map(|(user_id, purpose)| (user_id, purpose == "invitation")))
 }
 
 /// `GET /password/reset?token=…`.
@@ -110,7 +113,11 @@ pub async fn reset_page(
     PortalQuery(query): PortalQuery<TokenQuery>,
 ) -> Response {
     match link_user(&state, &query.token).await {
-        Ok(Some(_)) => password_page(visitor.words, "reset", query.token, None, StatusCode::OK),
+        Ok(Some((_, invitation))) => {
+            // An invitation is accepted here: the personal-data notice is acknowledged with it.
+            let step = if invitation { "invite" } else { "reset" };
+            password_page(visitor.words, step, query.token, None, StatusCode::OK)
+        }
         Ok(None) => password_page(visitor.words, "invalid", String::new(), None, StatusCode::NOT_FOUND),
         Err(_) => error_page(&visitor.words, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
     }
@@ -124,6 +131,8 @@ pub struct ResetForm {
     password: String,
     #[serde(default)]
     confirmation: String,
+    #[serde(default)]
+    privacy_notice_acknowledged: String,
 }
 
 /// `POST /password/reset`: sets the password, uses up the link, ends every session of the user.
@@ -133,11 +142,20 @@ pub async fn reset(
     PortalForm(form): PortalForm<ResetForm>,
 ) -> Response {
     let w = visitor.words;
+    let invitation = match link_user(&state, &form.token).await {
+        Ok(link) => link.is_some_and(|(_, invitation)| invitation),
+        Err(_) => return error_page(&w, None, StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+    };
+    let step = if invitation { "invite" } else { "reset" };
+    let refuse = |key: &str| password_page(w, step, form.token.clone(), Some(w.t(key)), StatusCode::BAD_REQUEST);
     if crate::auth::password::check(&form.password).is_err() {
-        return password_page(w, "reset", form.token, Some(w.t("reg-error-user_password")), StatusCode::BAD_REQUEST);
+        return refuse("reg-error-user_password");
     }
     if form.password != form.confirmation {
-        return password_page(w, "reset", form.token, Some(w.t("error-password-mismatch")), StatusCode::BAD_REQUEST);
+        return refuse("error-password-mismatch");
+    }
+    if invitation && form.privacy_notice_acknowledged != "on" {
+        return refuse("reg-error-privacy_notice_acknowledged");
     }
     match set_password(&state, &form.token, &form.password).await {
         Ok(true) => password_page(w, "done", String::new(), None, StatusCode::OK),
@@ -152,9 +170,9 @@ pub async fn reset(
 async fn set_password(state: &AppState, token: &str, password: &str) -> AppResult<bool> {
     // The link first: hashing is the expensive part, and no one without a
     // live link may make the server do it.
-    if link_user(state, token).await?.is_none() {
+    let Some((_, invitation)) = link_user(state, token).await? else {
         return Ok(false);
-    }
+    };
     let hash = state.hasher.hash(password).await.map_err(|error| match error {
         crate::auth::password::HashError::Busy => AppError::TooManyRequests(error.to_string()),
         crate::auth::password::HashError::Failed(cause) => AppError::Internal(cause),
@@ -167,6 +185,9 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     // One link used ends every other: a leaked older mail is worth nothing.
     crate::auth::store::end_password_links(&mut transaction, user_id, now_ms).await?;
     crate::auth::store::set_password_hash(&mut transaction, user_id, &hash).await?;
+    if invitation {
+        crate::auth::store::set_privacy_acknowledged(&mut transaction, user_id, now_ms).await?;
+    }
     crate::auth::store::delete_user_sessions(&mut transaction, user_id).await?;
     // Whoever knew the old password may have made tokens: they end too.
     crate::auth::store::revoke_user_tokens(&mut transaction, user_id, now_ms).await?;

@@ -24,7 +24,7 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 17] = [
+const SETTING_FIELDS: [(&str, &str); 18] = [
     ("sst_rate", "text"),
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
@@ -32,6 +32,7 @@ const SETTING_FIELDS: [(&str, &str); 17] = [
     ("adjustment_second_person_above_units", "number"),
     ("registration_expiry_days", "number"),
     ("require_staff_second_factor", "checkbox"),
+    ("personal_data_retention_months", "number"),
     ("retail_email", "email"),
     ("finance_email", "email"),
     ("seller.name", "text"),
@@ -53,6 +54,7 @@ fn setting_value(settings: &Settings, name: &str) -> String {
         "approval_second_person_above_units" => settings.approval_second_person_above_units.to_string(),
         "adjustment_second_person_above_units" => settings.adjustment_second_person_above_units.to_string(),
         "registration_expiry_days" => settings.registration_expiry_days.to_string(),
+        "personal_data_retention_months" => settings.personal_data_retention_months.to_string(),
         "require_staff_second_factor" => if settings.require_staff_second_factor { "on" } else { "" }.to_owned(),
         "retail_email" => settings.retail_email.clone(),
         "finance_email" => settings.finance_email.clone(),
@@ -299,6 +301,7 @@ async fn replace_settings(
         adjustment_second_person_above_units: number("adjustment_second_person_above_units"),
         registration_expiry_days: number("registration_expiry_days"),
         require_staff_second_factor: value("require_staff_second_factor") == "on",
+        personal_data_retention_months: number("personal_data_retention_months"),
         retail_email: value("retail_email"),
         finance_email: value("finance_email"),
         seller: crate::settings::Seller {

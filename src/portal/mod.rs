@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_page).post(pages::login))
+        .route("/privacy", get(pages::privacy))
         .route("/logout", post(pages::logout))
         .route("/language", get(pages::choose_language).post(pages::change_language))
         .route("/assets/{file}", get(pages::asset))

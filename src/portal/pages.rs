@@ -223,6 +223,34 @@ pub fn app_error_page(member: &Member, error: &AppError) -> Response {
     render(status, &page)
 }
 
+#[derive(Template)]
+#[template(path = "portal/privacy.html")]
+struct PrivacyPage {
+    chrome: Chrome,
+    w: Words,
+    keep: String,
+    contact: String,
+    other: &'static str,
+}
+
+/// `GET /privacy`: the personal-data notice (PDPA 2010), for everyone.
+pub async fn privacy(State(state): State<AppState>, visitor: Visitor) -> Response {
+    let w = visitor.words;
+    let settings = match crate::settings::load(state.db.pool()).await {
+        Ok(settings) => settings,
+        Err(_) => return error_page(&w, visitor.member.as_ref(), StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+    };
+    let months = settings.personal_data_retention_months.to_string();
+    let page = PrivacyPage {
+        chrome: Chrome { w, member: visitor.member.clone(), current: "", flash: None },
+        w,
+        keep: w.f("privacy-keep", [("months", months.as_str())]),
+        contact: w.f("privacy-contact", [("email", settings.seller.email.as_str())]),
+        other: if w.language == Language::Ms { "en" } else { "ms" },
+    };
+    render(StatusCode::OK, &page)
+}
+
 /// `/`: the signed-in person's start page, or sign-in.
 pub async fn home(visitor: Visitor) -> Redirect {
     match visitor.member.map(|m| m.role()) {

@@ -22,7 +22,7 @@ use crate::ledger::{Outcome, Reference, Rejection, SignedUnits, Written};
 use crate::state::AppState;
 
 /// The registration form's fields: name, input type, autocomplete.
-const FIELDS: [(&str, &str, &str); 12] = [
+const FIELDS: [(&str, &str, &str); 13] = [
     ("company_name", "text", "organization"),
     ("registration_no", "text", "off"),
     ("developer_code", "text", "off"),
@@ -35,6 +35,7 @@ const FIELDS: [(&str, &str, &str); 12] = [
     ("user_name", "text", "name"),
     ("user_email", "email", "username"),
     ("user_password", "password", "new-password"),
+    ("privacy_notice_acknowledged", "checkbox", "off"),
 ];
 
 /// One field of the form as shown.
@@ -117,6 +118,7 @@ pub async fn register(
         user_email: value("user_email"),
         user_password: values.get("user_password").cloned().unwrap_or_default(),
         user_language: Some(w.lang().to_owned()),
+        privacy_notice_acknowledged: value("privacy_notice_acknowledged") == "on",
     };
     let mut errors = HashMap::new();
     let mut summary = Vec::new();

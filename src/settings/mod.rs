@@ -83,6 +83,9 @@ pub struct Settings {
     /// Every retail, finance and admin user must enrol a second factor
     /// before their first page (else only those who enrolled use it).
     pub require_staff_second_factor: bool,
+    /// Months after a user's deactivation when their personal data (name,
+    /// e-mail) is replaced by a pseudonym.
+    pub personal_data_retention_months: i64,
 }
 
 impl Default for Settings {
@@ -99,6 +102,7 @@ impl Default for Settings {
             adjustment_second_person_above_units: 1_000,
             registration_expiry_days: 14,
             require_staff_second_factor: false,
+            personal_data_retention_months: 24,
         }
     }
 }
@@ -143,6 +147,9 @@ impl Settings {
             if !(0..=SECOND_PERSON_THRESHOLD_MAX).contains(&units) {
                 problems.push((name.into(), format!("must be from 0 to {SECOND_PERSON_THRESHOLD_MAX}")));
             }
+        }
+        if !(1..=240).contains(&self.personal_data_retention_months) {
+            problems.push(("personal_data_retention_months".into(), "must be from 1 to 240".into()));
         }
         if !(1..=365).contains(&self.registration_expiry_days) {
             problems.push(("registration_expiry_days".into(), "must be from 1 to 365".into()));

@@ -23,7 +23,8 @@ fn registration(code: &str, registration_no: &str, user_email: &str) -> Value {
         "company_name": "Maju Jaya Sdn. Bhd.", "registration_no": registration_no, "developer_code": code,
         "address": "No. 1, Jalan Ampang", "postcode": "50450", "state": "14", "contact_person": "Aminah binti Ali",
         "email": "urusan@majujaya.com.my", "phone": "012-345 6789",
-        "user_name": "Aminah binti Ali", "user_email": user_email, "user_password": "kata-laluan-rahsia"
+        "user_name": "Aminah binti Ali", "user_email": user_email, "user_password": "kata-laluan-rahsia",
+        "privacy_notice_acknowledged": true
     })
 }
 

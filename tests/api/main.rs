@@ -18,6 +18,7 @@ mod mail;
 mod matrix;
 mod people;
 mod portal;
+mod privacy;
 mod processes;
 mod properties;
 mod reminders;

@@ -187,7 +187,7 @@ async fn pages_of_another_company_are_not_found(backend: Backend) {
 
 /// The token in the link of the newest mail to `to`, as it arrived at the
 /// SMTP server (the outbox holds no usable token).
-async fn link_token(app: &TestApp, server: &SmtpServer, to: &str) -> String {
+pub async fn link_token(app: &TestApp, server: &SmtpServer, to: &str) -> String {
     wait_until_sent(app).await;
     let texts = server.texts_to(to);
     let text = texts.last().expect("a mail");

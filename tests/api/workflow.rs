@@ -209,7 +209,8 @@ async fn a_registered_developer_must_be_verified_before_requesting(backend: Back
         "company_name": "Maju Jaya Sdn. Bhd.", "registration_no": "202001012345", "developer_code": "MJ-77",
         "address": "No. 1, Jalan Ampang", "postcode": "50450", "state": "14", "contact_person": "Aminah binti Ali",
         "email": "urusan@majujaya.com.my", "phone": "012-345 6789",
-        "user_name": "Aminah binti Ali", "user_email": "aminah@majujaya.com.my", "user_password": "kata-laluan-rahsia"
+        "user_name": "Aminah binti Ali", "user_email": "aminah@majujaya.com.my", "user_password": "kata-laluan-rahsia",
+        "privacy_notice_acknowledged": true
     });
     let response = app.client.post(app.url("/api/v1/registrations")).json(&registration).send().await.unwrap();
     assert_eq!(response.status(), 201);
