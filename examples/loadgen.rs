@@ -157,6 +157,7 @@ async fn flood(args: &[String]) {
                         "developer_code": format!("ATK-{n}"), "address": "Jalan Serangan", "postcode": "50450", "state": "14",
                         "contact_person": "Penyerang", "email": format!("a{n}@attack.example"), "phone": "0123456789",
                         "user_name": "Penyerang", "user_email": format!("u{n}@attack.example"), "user_password": format!("rawak-{n}-kata-laluan"),
+                        "privacy_notice_acknowledged": true,
                     }))
                 } else {
                     let account = ["retail@posdigicert.com.my", "finance@posdigicert.com.my", "admin@posdigicert.com.my"][(n % 3) as usize];

@@ -31,6 +31,9 @@ pub struct AppState {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// The key of the audit chain; every audit record is written with it.
     pub audit_key: Arc<crate::audit::Key>,
+    /// Per-address admission at the public doors (sign-in, registration, …),
+    /// before any database work.
+    pub admission: crate::auth::admission::Admission,
 }
 
 impl AppState {
@@ -58,7 +61,15 @@ impl AppState {
             hasher: crate::auth::password::Hasher::for_this_machine(),
             trusted_proxies: Arc::from([]),
             audit_key,
+            admission: crate::auth::admission::Admission::new(crate::auth::admission::Allowance::default()),
         }
+    }
+
+    /// The same state, admitting this many requests per client address at
+    /// the public doors.
+    #[must_use]
+    pub fn with_admission(self, allowance: crate::auth::admission::Allowance) -> Self {
+        Self { admission: crate::auth::admission::Admission::new(allowance), ..self }
     }
 
     /// The same state, believing `X-Forwarded-For` from these proxies.

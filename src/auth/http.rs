@@ -43,15 +43,16 @@ struct Credentials {
 
 async fn sign_in(
     State(state): State<AppState>,
-    address: super::address::ClientAddress,
+    admitted: super::admission::Admitted,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
+    let address = admitted.address;
     let lifetime = match body.expires_in_days {
         None => TokenLifetime::default(),
         Some(days) => TokenLifetime::days(days).map_err(|error| AppError::invalid_field("expires_in_days", error))?,
     };
     let now_ms = state.clock.now_ms();
-    let caller = super::service::sign_in(&state, &body.email, &body.password, &address.0).await?;
+    let caller = super::service::sign_in(&state, &body.email, &body.password, &address).await?;
     let user_id = caller.user_id.unwrap_or_default();
     match second_factor::needed(&state, &caller).await.map_err(second_factor_refusal)? {
         Needed::Nothing => {}
@@ -66,7 +67,7 @@ async fn sign_in(
                     "this account uses a second factor: send its current code in `code`".into(),
                 )
             })?;
-            second_factor::verify(&state, user_id, code, &address.0).await.map_err(second_factor_refusal)?;
+            second_factor::verify(&state, user_id, code, &address).await.map_err(second_factor_refusal)?;
         }
     }
     let token = users::create_token(state.db.pool(), &state.audit_key, user_id, lifetime, now_ms).await?;

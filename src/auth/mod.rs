@@ -4,6 +4,7 @@
 //! stored; passwords are Argon2id.
 
 pub mod address;
+pub mod admission;
 pub mod cache;
 pub mod http;
 pub mod password;

@@ -28,14 +28,14 @@ pub fn router() -> Router<AppState> {
 
 async fn register(
     State(state): State<AppState>,
-    address: crate::auth::address::ClientAddress,
+    admitted: crate::auth::admission::Admitted,
     ApiJson(form): ApiJson<RegistrationForm>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let registration = form.parse().map_err(|errors| {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         AppError::Validation { detail, errors }
     })?;
-    service::register(&state, registration, &address.0).await?;
+    service::register(&state, registration, &admitted.address).await?;
     Ok((StatusCode::CREATED, Json(json!({"developer": form.developer_code, "status": "pending_verification"}))))
 }
 

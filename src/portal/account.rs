@@ -61,9 +61,13 @@ pub struct ForgotForm {
 pub async fn forgot(
     State(state): State<AppState>,
     visitor: Visitor,
+    address: crate::auth::address::ClientAddress,
     PortalForm(form): PortalForm<ForgotForm>,
 ) -> Response {
     let w = visitor.words;
+    if !state.admission.admit(&address.0) {
+        return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
+    }
     let email = form.email.trim().to_lowercase();
     if let Err(error) = send_reset(&state, &email).await {
         tracing::error!(error = %error, "forgotten password");

@@ -359,6 +359,9 @@ pub async fn login(
     PortalForm(form): PortalForm<LoginForm>,
 ) -> Response {
     let w = visitor.words;
+    if !state.admission.admit(&address.0) {
+        return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
+    }
     let next = safe_next(form.next.as_deref());
     let expected = session::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let fresh_csrf = crate::auth::token::generate().unwrap_or_default();

@@ -102,6 +102,9 @@ pub async fn register(
     PortalForm(form): PortalForm<HashMap<String, String>>,
 ) -> Response {
     let w = visitor.words;
+    if !state.admission.admit(&address.0) {
+        return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
+    }
     let values = form;
     let value = |name: &str| values.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     let form = RegistrationForm {

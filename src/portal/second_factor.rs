@@ -83,6 +83,9 @@ pub async fn check_code(
     address: crate::auth::address::ClientAddress,
     PortalForm(form): PortalForm<CodeForm>,
 ) -> Response {
+    if !state.admission.admit(&address.0) {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
+    }
     let Some(session) = staged(&state, &headers, Stage::SecondFactor).await else {
         return Redirect::to("/login").into_response();
     };

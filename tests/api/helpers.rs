@@ -155,6 +155,10 @@ impl Drop for TestDatabase {
     }
 }
 
+/// An allowance no test reaches.
+pub const GENEROUS_ADMISSION: kuota::auth::admission::Allowance =
+    kuota::auth::admission::Allowance { burst: 1_000_000, refill_every: std::time::Duration::from_millis(1) };
+
 /// A running app with its database, clock, HTTP client and two API tokens.
 pub struct TestApp {
     pub address: String,
@@ -174,6 +178,19 @@ impl TestApp {
 
     /// An app whose outbox worker sends through `smtp_url`.
     pub async fn spawn_with_mail(backend: Backend, smtp_url: Option<String>) -> Self {
+        Self::spawn_configured(backend, smtp_url, GENEROUS_ADMISSION).await
+    }
+
+    /// An app that admits `allowance` per client address at its public doors.
+    pub async fn spawn_admitting(backend: Backend, allowance: kuota::auth::admission::Allowance) -> Self {
+        Self::spawn_configured(backend, None, allowance).await
+    }
+
+    async fn spawn_configured(
+        backend: Backend,
+        smtp_url: Option<String>,
+        allowance: kuota::auth::admission::Allowance,
+    ) -> Self {
         let database = TestDatabase::create(backend).await;
         let db = Db::connect(&database.config()).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -184,7 +201,10 @@ impl TestApp {
         // from several client addresses with X-Forwarded-For.
         let state =
             AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
-                .with_trusted_proxies(&database.config().trusted_proxies);
+                .with_trusted_proxies(&database.config().trusted_proxies)
+                // Tests sign in and register far more often than people do; the
+                // public doors' admission is tested on its own.
+                .with_admission(allowance);
         let config = kuota::config::Config { smtp_url, ..database.config() };
         kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
@@ -219,7 +239,8 @@ impl TestApp {
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(self.database.data_dir.join("blobs")));
         let audit_key = kuota::startup::open_audit_trail(&self.database.config(), &db).await.expect("audit key");
         let state = AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
-            .with_trusted_proxies(&self.database.config().trusted_proxies);
+            .with_trusted_proxies(&self.database.config().trusted_proxies)
+            .with_admission(GENEROUS_ADMISSION);
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));

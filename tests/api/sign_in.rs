@@ -12,6 +12,7 @@ on_both_backends!(
     unknown_and_known_accounts_get_the_same_answers,
     a_guesser_cannot_lock_the_owner_out,
     a_client_cannot_choose_its_own_address,
+    a_flood_from_one_address_is_refused_before_any_database_work,
 );
 
 const PASSWORD: &str = "kata-laluan-ujian";
@@ -100,4 +101,32 @@ async fn a_client_cannot_choose_its_own_address(backend: Backend) {
         answers.push(status);
     }
     assert_eq!(answers[5], StatusCode::TOO_MANY_REQUESTS, "the forged addresses were ignored: {answers:?}");
+}
+
+/// The public doors admit a burst per address, refilled over time; the rest
+/// is refused in memory: no attempt recorded, no registration counted, no
+/// password hashed, while other addresses and HIMS go on.
+async fn a_flood_from_one_address_is_refused_before_any_database_work(backend: Backend) {
+    let allowance = kuota::auth::admission::Allowance { burst: 5, refill_every: std::time::Duration::from_secs(3600) };
+    let app = TestApp::spawn_admitting(backend, allowance).await;
+    app.add_developer("PMJ-1", "201901000005").await;
+    app.add_user("retail@posdigicert.com.my", "retail", None).await;
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        statuses.push(attempt(&app, "retail@posdigicert.com.my", &format!("tekaan-{n}"), Some("203.0.113.9")).await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "the burst is judged");
+    assert!(statuses[5..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(
+        app.count("sign_in_attempts WHERE address = '203.0.113.9'").await,
+        5,
+        "the rest never reached the database"
+    );
+    // Registrations share the door.
+    let registration =
+        app.client.post(app.url("/api/v1/registrations")).header("x-forwarded-for", "203.0.113.9").json(&json!({}));
+    assert_eq!(registration.send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // The owner, from another address, and HIMS are not affected.
+    assert_eq!(attempt(&app, "retail@posdigicert.com.my", PASSWORD, Some("198.51.100.20")).await, StatusCode::CREATED);
+    assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 0);
 }
