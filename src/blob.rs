@@ -45,14 +45,13 @@ impl BlobStore for FolderBlobStore {
             return Ok(());
         }
         let folder = path.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
-        std::fs::create_dir_all(folder)?;
+        crate::private_files::create_folder(folder)?;
         // A name of its own per write: two writers of the same blob (a render
         // at issue and the mail worker, say) must not share a temporary file.
         static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let temporary = folder.join(format!(".{sha256}.{}.{write}.tmp", std::process::id()));
-        std::fs::write(&temporary, bytes)?;
-        std::fs::File::open(&temporary)?.sync_all()?;
+        crate::private_files::write_new(&temporary, bytes)?;
         std::fs::rename(&temporary, &path)
     }
 

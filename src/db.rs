@@ -172,6 +172,21 @@ pub async fn announce_access_change(connection: &mut AnyConnection) -> sqlx::Res
     Ok(())
 }
 
+/// Makes the SQLite database and its journal files readable by kuota's own
+/// user only (the data folder is private too).
+fn restrict_sqlite_files(database_url: &str) -> anyhow::Result<()> {
+    let path = database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{path}{suffix}"));
+        crate::private_files::restrict(&file).with_context(|| format!("making {} private", file.display()))?;
+    }
+    Ok(())
+}
+
 /// Arbitrary key of the PostgreSQL advisory lock held while migrating.
 const MIGRATION_LOCK_KEY: i64 = 0x006b_756f_7461;
 
@@ -188,10 +203,11 @@ impl Db {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if config.is_sqlite() { Backend::Sqlite } else { Backend::Postgres };
-        if backend == Backend::Sqlite {
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
-        }
+        // Only kuota's own user reads the data folder: the SQLite database,
+        // blobs and the audit key live there.
+        crate::private_files::create_folder(&config.data_dir)
+            .and_then(|()| crate::private_files::restrict(&config.data_dir))
+            .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
         let options: AnyConnectOptions = config.database_url.parse().context("parsing KUOTA_DATABASE_URL")?;
         let synchronous = config.sqlite_synchronous;
         let pool = AnyPoolOptions::new()
@@ -208,6 +224,9 @@ impl Db {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
+        if backend == Backend::Sqlite {
+            restrict_sqlite_files(&config.database_url)?;
+        }
         Ok(Self { pool, backend, url: config.database_url.clone(), sqlite_synchronous: synchronous })
     }
 

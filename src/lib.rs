@@ -26,6 +26,7 @@ pub mod money;
 pub mod notify;
 pub mod portal;
 pub mod privacy;
+pub mod private_files;
 pub mod request;
 pub mod settings;
 pub mod startup;

@@ -7,7 +7,6 @@
 //! newline (`openssl rand -hex 32` makes one). It must be readable by its
 //! owner only (mode 0600); every node sharing a database uses the same file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{hmac_sha256_hex, to_hex};
@@ -124,11 +123,11 @@ impl Key {
     fn create(path: &Path) -> Result<(), KeyError> {
         let io = |source| KeyError::Io { path: path.to_owned(), source };
         if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
-            create_private_folder(folder).map_err(io)?;
+            crate::private_files::create_folder(folder).map_err(io)?;
         }
         let key = Self::generate()?;
         let temporary = path.with_extension(format!("new-{}", std::process::id()));
-        let written = write_private(&temporary, format!("{}\n", to_hex(&key.0)).as_bytes());
+        let written = crate::private_files::write_new(&temporary, format!("{}\n", to_hex(&key.0)).as_bytes());
         let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
         let _ = std::fs::remove_file(&temporary);
         match linked {
@@ -167,27 +166,6 @@ fn check_owner_only(path: &Path, metadata: &std::fs::Metadata) -> Result<(), Key
 #[cfg(not(unix))]
 fn check_owner_only(_path: &Path, _metadata: &std::fs::Metadata) -> Result<(), KeyError> {
     Ok(())
-}
-
-#[cfg(unix)]
-fn create_private_folder(folder: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)
-}
-
-#[cfg(not(unix))]
-fn create_private_folder(folder: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(folder)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]
@@ -239,7 +217,7 @@ mod tests {
         for text in ["abcd\n".to_owned(), "zz".repeat(KEY_BYTES), "00".repeat(KEY_BYTES + 1)] {
             let path = folder.join("audit.key");
             let _ = std::fs::remove_file(&path);
-            write_private(&path, text.as_bytes())?;
+            crate::private_files::write_new(&path, text.as_bytes())?;
             assert!(matches!(Key::load(&path), Err(KeyError::Malformed { .. })), "{text:?}");
         }
         let _ = std::fs::remove_dir_all(&folder);

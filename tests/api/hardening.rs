@@ -14,6 +14,7 @@ on_both_backends!(
     a_payment_racing_a_revision_pays_the_quotation_in_force,
     other_companies_documents_and_invoices_cost_nothing_and_pages_are_whole,
     a_payment_reference_is_unique_within_a_company_only,
+    the_data_folder_database_and_blobs_are_private,
 );
 
 async fn sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin(backend: Backend) {
@@ -142,4 +143,44 @@ async fn a_payment_reference_is_unique_within_a_company_only(backend: Backend) {
         [201, 201, 409],
         "the same PO number and file: another company may, the same company may not"
     );
+}
+
+/// Database files, the key file and blobs are readable by kuota's own user
+/// only: folders 0700, files 0600.
+async fn the_data_folder_database_and_blobs_are_private(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(backend).await;
+    let parties = crate::workflow::setup(&app).await;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let data = &app.database.data_dir;
+    assert_eq!(mode(data), 0o700);
+    assert_eq!(mode(&data.join("audit.key")), 0o600);
+    if backend == Backend::Sqlite {
+        for file in ["kuota.db", "kuota.db-wal", "kuota.db-shm"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+    }
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 2}]});
+    let id =
+        app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+    let total = app
+        .post_as(&parties.retail, &format!("/api/v1/quota-requests/{id}/quotations"), &json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["total"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proof = pdf_bytes("private");
+    let paid =
+        app.submit_payment(&parties.developer, id, "bank_transfer", "TRX-P", &total, "b.pdf", proof.clone()).await;
+    assert_eq!(paid.status(), 201);
+    let sha256 = kuota::digest::sha256_hex(&proof);
+    let blob = data.join("blobs").join(&sha256[..2]).join(&sha256);
+    assert_eq!(mode(&blob), 0o600);
+    assert_eq!(mode(blob.parent().unwrap()), 0o700);
+    assert_eq!(mode(&data.join("blobs")), 0o700);
 }
