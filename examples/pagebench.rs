@@ -85,6 +85,7 @@ async fn main() {
         public_url: "http://127.0.0.1".into(),
         trusted_proxies: Vec::new(),
         audit_key_file: std::path::Path::new(data_dir).join("audit.key"),
+        public_door_burst: kuota::auth::admission::BURST,
     };
     let db = Db::connect(&config).await.unwrap();
     db.migrate().await.unwrap();

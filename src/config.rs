@@ -33,6 +33,10 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
         "comma-separated addresses of reverse proxies whose X-Forwarded-For is believed (default none)",
     ),
     (
+        "KUOTA_PUBLIC_DOOR_BURST",
+        "sign-ins, registrations and password-reset requests one client address may make at once, one more every 3 s (default 20)",
+    ),
+    (
         "KUOTA_AUDIT_KEY_FILE",
         "file with the audit chain's key, 64 hex digits, mode 0600 (default <data dir>/audit.key, made on first start); every node on one database uses the same",
     ),
@@ -86,6 +90,9 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The file holding the audit chain's key (see `audit::Key`).
     pub audit_key_file: PathBuf,
+    /// Requests one client address may make at once at the public doors
+    /// (see `auth::admission`).
+    pub public_door_burst: u32,
 }
 
 /// The keys a TOML file may hold.
@@ -103,6 +110,7 @@ struct FileConfig {
     public_url: Option<String>,
     trusted_proxies: Option<String>,
     audit_key_file: Option<PathBuf>,
+    public_door_burst: Option<u32>,
 }
 
 impl Config {
@@ -176,7 +184,9 @@ impl Config {
             .map(PathBuf::from)
             .or(file.audit_key_file)
             .unwrap_or_else(|| data_dir.join("audit.key"));
+        let public_door_burst = parse_burst(variables.get("KUOTA_PUBLIC_DOOR_BURST"), file.public_door_burst)?;
         let config = Self {
+            public_door_burst,
             audit_key_file,
             database_url,
             data_dir,
@@ -205,6 +215,15 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// `KUOTA_PUBLIC_DOOR_BURST` (over the file's key): 1 to 1,000,000.
+fn parse_burst(variable: Option<&String>, in_file: Option<u32>) -> anyhow::Result<u32> {
+    let Some(text) = variable else { return Ok(in_file.unwrap_or(crate::auth::admission::BURST)) };
+    text.parse()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .with_context(|| format!("KUOTA_PUBLIC_DOOR_BURST: {text:?} is not a number from 1 to 1000000"))
 }
 
 /// The SQLite URL of the default database file in `data_dir`.
@@ -262,6 +281,18 @@ mod tests {
         let error = Config::from_variables(&vars(&[("KUOTA_LISTEN", "nowhere")])).err().map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("KUOTA_LISTEN")));
         assert!(Config::from_variables(&vars(&[("KUOTA_DATABASE_URL", "mysql://x")])).is_err());
+        for wrong in ["0", "-1", "lots", "1000001"] {
+            let error =
+                Config::from_variables(&vars(&[("KUOTA_PUBLIC_DOOR_BURST", wrong)])).err().map(|e| e.to_string());
+            assert!(error.is_some_and(|e| e.contains("KUOTA_PUBLIC_DOOR_BURST")), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn the_public_doors_admit_twenty_unless_told() -> anyhow::Result<()> {
+        assert_eq!(Config::from_variables(&vars(&[]))?.0.public_door_burst, 20);
+        assert_eq!(Config::from_variables(&vars(&[("KUOTA_PUBLIC_DOOR_BURST", "500")]))?.0.public_door_burst, 500);
+        Ok(())
     }
 
     #[test]

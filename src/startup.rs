@@ -193,7 +193,11 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     }
     let audit_key = open_audit_trail(config, &db).await?;
     let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
-        .with_trusted_proxies(&config.trusted_proxies);
+        .with_trusted_proxies(&config.trusted_proxies)
+        .with_admission(crate::auth::admission::Allowance {
+            burst: config.public_door_burst,
+            ..crate::auth::admission::Allowance::default()
+        });
     if demo {
         if crate::demo::seed(&state).await? {
             println!(

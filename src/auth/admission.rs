@@ -6,6 +6,11 @@
 //! per-account and per-address limits in `sign_in_attempts` still judge what
 //! is let through. Each node keeps its own buckets (a flood spread over nodes
 //! gets each node's allowance, which the database limits then bound).
+//!
+//! A refused request is answered only after a pause (a tarpit): a client
+//! hammering in a closed loop then knocks about once a second per connection
+//! instead of thousands of times, so even the refusals stop costing the
+//! cores HIMS needs. Waiting costs the server a timer, not a thread.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,8 @@ use std::time::{Duration, Instant};
 pub const BURST: u32 = 20;
 /// One more request allowed every this long.
 pub const REFILL_EVERY: Duration = Duration::from_secs(3);
+/// How long a refused request waits for its 429.
+pub const TARPIT: Duration = Duration::from_secs(1);
 /// Addresses remembered at most; the idle ones are forgotten first.
 const ADDRESSES_MAX: usize = 100_000;
 
@@ -28,11 +35,13 @@ pub struct Allowance {
     pub burst: u32,
     /// One more every this long.
     pub refill_every: Duration,
+    /// How long a refused request waits for its answer.
+    pub tarpit: Duration,
 }
 
 impl Default for Allowance {
     fn default() -> Self {
-        Self { burst: BURST, refill_every: REFILL_EVERY }
+        Self { burst: BURST, refill_every: REFILL_EVERY, tarpit: TARPIT }
     }
 }
 
@@ -56,10 +65,14 @@ impl Admission {
         Self { allowance, buckets: Arc::default() }
     }
 
-    /// True when `address` may go on now (taking one of its tokens).
-    #[must_use]
-    pub fn admit(&self, address: &str) -> bool {
-        self.admit_at(address, crate::clock::monotonic_now())
+    /// True when `address` may go on now (taking one of its tokens); a
+    /// refusal comes after the tarpit's pause.
+    pub async fn admit(&self, address: &str) -> bool {
+        if self.admit_at(address, crate::clock::monotonic_now()) {
+            return true;
+        }
+        tokio::time::sleep(self.allowance.tarpit).await;
+        false
     }
 
     fn admit_at(&self, address: &str, now: Instant) -> bool {
@@ -102,7 +115,7 @@ impl axum::extract::FromRequestParts<crate::state::AppState> for Admitted {
     ) -> Result<Self, Self::Rejection> {
         let Ok(super::address::ClientAddress(address)) =
             super::address::ClientAddress::from_request_parts(parts, state).await;
-        if state.admission.admit(&address) {
+        if state.admission.admit(&address).await {
             Ok(Self { address })
         } else {
             Err(crate::error::AppError::TooManyRequests(REFUSAL.into()))
@@ -116,7 +129,8 @@ mod tests {
 
     #[test]
     fn an_address_gets_its_burst_then_one_per_refill() {
-        let admission = Admission::new(Allowance { burst: 3, refill_every: Duration::from_secs(2) });
+        let allowance = Allowance { burst: 3, refill_every: Duration::from_secs(2), tarpit: Duration::ZERO };
+        let admission = Admission::new(allowance);
         let start = crate::clock::monotonic_now();
         let admitted = (0..5).filter(|_| admission.admit_at("203.0.113.5", start)).count();
         assert_eq!(admitted, 3);

@@ -65,7 +65,7 @@ pub async fn forgot(
     PortalForm(form): PortalForm<ForgotForm>,
 ) -> Response {
     let w = visitor.words;
-    if !state.admission.admit(&address.0) {
+    if !state.admission.admit(&address.0).await {
         return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
     }
     let email = form.email.trim().to_lowercase();

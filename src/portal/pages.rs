@@ -359,7 +359,7 @@ pub async fn login(
     PortalForm(form): PortalForm<LoginForm>,
 ) -> Response {
     let w = visitor.words;
-    if !state.admission.admit(&address.0) {
+    if !state.admission.admit(&address.0).await {
         return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
     }
     let next = safe_next(form.next.as_deref());

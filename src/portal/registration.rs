@@ -102,7 +102,7 @@ pub async fn register(
     PortalForm(form): PortalForm<HashMap<String, String>>,
 ) -> Response {
     let w = visitor.words;
-    if !state.admission.admit(&address.0) {
+    if !state.admission.admit(&address.0).await {
         return error_page(&w, None, StatusCode::TOO_MANY_REQUESTS, "error-too-many");
     }
     let values = form;

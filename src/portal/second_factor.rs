@@ -83,7 +83,7 @@ pub async fn check_code(
     address: crate::auth::address::ClientAddress,
     PortalForm(form): PortalForm<CodeForm>,
 ) -> Response {
-    if !state.admission.admit(&address.0) {
+    if !state.admission.admit(&address.0).await {
         return StatusCode::TOO_MANY_REQUESTS.into_response();
     }
     let Some(session) = staged(&state, &headers, Stage::SecondFactor).await else {

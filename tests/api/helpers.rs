@@ -107,6 +107,7 @@ impl TestDatabase {
             public_url: "https://kuota.test".to_owned(),
             trusted_proxies: vec!["127.0.0.1".parse().expect("address")],
             audit_key_file: self.data_dir.join("audit.key"),
+            public_door_burst: kuota::auth::admission::BURST,
         }
     }
 
@@ -156,8 +157,11 @@ impl Drop for TestDatabase {
 }
 
 /// An allowance no test reaches.
-pub const GENEROUS_ADMISSION: kuota::auth::admission::Allowance =
-    kuota::auth::admission::Allowance { burst: 1_000_000, refill_every: std::time::Duration::from_millis(1) };
+pub const GENEROUS_ADMISSION: kuota::auth::admission::Allowance = kuota::auth::admission::Allowance {
+    burst: 1_000_000,
+    refill_every: std::time::Duration::from_millis(1),
+    tarpit: std::time::Duration::ZERO,
+};
 
 /// A running app with its database, clock, HTTP client and two API tokens.
 pub struct TestApp {

@@ -107,15 +107,26 @@ async fn a_client_cannot_choose_its_own_address(backend: Backend) {
 /// is refused in memory: no attempt recorded, no registration counted, no
 /// password hashed, while other addresses and HIMS go on.
 async fn a_flood_from_one_address_is_refused_before_any_database_work(backend: Backend) {
-    let allowance = kuota::auth::admission::Allowance { burst: 5, refill_every: std::time::Duration::from_secs(3600) };
+    let allowance = kuota::auth::admission::Allowance {
+        burst: 5,
+        refill_every: std::time::Duration::from_secs(3600),
+        tarpit: std::time::Duration::from_millis(200),
+    };
     let app = TestApp::spawn_admitting(backend, allowance).await;
     app.add_developer("PMJ-1", "201901000005").await;
     app.add_user("retail@posdigicert.com.my", "retail", None).await;
     let mut statuses = Vec::new();
-    for n in 0..40 {
+    for n in 0..12 {
         statuses.push(attempt(&app, "retail@posdigicert.com.my", &format!("tekaan-{n}"), Some("203.0.113.9")).await);
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "the burst is judged");
+    // A refusal waits out the tarpit before it is answered.
+    let started = kuota::clock::monotonic_now();
+    assert_eq!(
+        attempt(&app, "retail@posdigicert.com.my", "lagi", Some("203.0.113.9")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "answered after the pause");
     assert!(statuses[5..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
     assert_eq!(
         app.count("sign_in_attempts WHERE address = '203.0.113.9'").await,
