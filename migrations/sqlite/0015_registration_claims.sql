@@ -3,9 +3,8 @@
 -- company (several pending claims may name one, for retail to compare). A
 -- claim can be withdrawn by retail or expire unverified, which releases its
 -- code, number and users' e-mail addresses. SQLite cannot drop a column's
--- UNIQUE or CHECK, so the table is rebuilt; the foreign keys that name it are
--- checked at COMMIT (every id is kept).
-PRAGMA defer_foreign_keys = ON;
+-- UNIQUE or CHECK, so the table is rebuilt (every id kept); the migration
+-- runner checks every reference once the rebuild is done.
 CREATE TABLE developers_claims (
     id                    INTEGER PRIMARY KEY,
     code                  TEXT NOT NULL,

@@ -145,3 +145,31 @@ fn same_route(route: &str, documented: &str) -> bool {
     route.len() == documented.len()
         && route.iter().zip(&documented).all(|(r, d)| if r.starts_with('{') { d.starts_with('{') } else { r == d })
 }
+
+/// A database that holds data from before the registration claims (a
+/// developer, its user, its balance) upgrades: SQLite rebuilds `developers`
+/// and every row that points at it still does.
+#[tokio::test]
+async fn a_populated_database_upgrades_through_every_migration() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let database = crate::helpers::TestDatabase::create(backend).await;
+        let db = kuota::db::Db::connect(&database.config()).await.unwrap();
+        db.migrate_to(14).await.unwrap();
+        sqlx::query("INSERT INTO developers (code, name, registration_no, email, status, created_at) VALUES ('PMJ-1', 'Maju', '201901000005', 'a@maju.my', 'verified', 1)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO users (email, name, language, role, developer_id, password_hash, created_at) VALUES ('a@maju.my', 'Ali', 'ms', 'developer_admin', (SELECT id FROM developers WHERE code = 'PMJ-1'), 'x', 1)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap_or_else(|error| panic!("{backend:?}: {error:#}"));
+        let joined: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users u JOIN developers d ON d.id = u.developer_id WHERE d.code = 'PMJ-1'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(joined, 1, "{backend:?}");
+    }
+}
