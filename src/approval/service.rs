@@ -13,8 +13,9 @@ use crate::state::AppState;
 /// What the approval services refuse, and their faults.
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
-    /// Only retail and administrators decide approvals (403).
-    #[error("only the retail team or an administrator may do this")]
+    /// Only retail officers and administrators decide approvals, and only
+    /// people: an API client cannot be anyone's second person (403).
+    #[error("only a retail officer or an administrator, signed in as a person, may do this")]
     Forbidden,
     /// No such approval waiting (404).
     #[error("no approval {0} is waiting for a second person")]
@@ -73,8 +74,14 @@ pub enum Confirmed {
     Adjustment(Outcome),
 }
 
+/// Retail or an administrator, and a person: two API clients (or a person
+/// and a client they made) must not make two people out of one.
 fn require_staff(caller: &ApiCaller) -> Result<(), ApprovalError> {
-    if matches!(caller.role, Role::Retail | Role::Admin) { Ok(()) } else { Err(ApprovalError::Forbidden) }
+    if matches!(caller.role, Role::Retail | Role::Admin) && caller.user_id.is_some() {
+        Ok(())
+    } else {
+        Err(ApprovalError::Forbidden)
+    }
 }
 
 /// Every approval waiting for a second person, oldest first.

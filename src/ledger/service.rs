@@ -14,6 +14,9 @@ pub enum AdjustError {
     /// Only retail and administrators adjust balances (403).
     #[error("only the retail team or an administrator may do this")]
     Forbidden,
+    /// Above the second-person threshold only a person may ask (403).
+    #[error("an adjustment above the second-person threshold must be asked for by a person, not an API client")]
+    PersonRequired,
     /// No such developer (404).
     #[error("developer {0} does not exist")]
     DeveloperNotFound(String),
@@ -29,7 +32,7 @@ impl From<AdjustError> for crate::error::AppError {
     fn from(error: AdjustError) -> Self {
         let detail = error.to_string();
         match error {
-            AdjustError::Forbidden => Self::Forbidden(detail),
+            AdjustError::Forbidden | AdjustError::PersonRequired => Self::Forbidden(detail),
             AdjustError::DeveloperNotFound(_) => Self::NotFound(detail),
             AdjustError::UnknownProduct(_) => Self::Unprocessable { slug: "unknown-product", detail },
             AdjustError::Ledger(error) => error.into(),
@@ -80,6 +83,9 @@ pub async fn adjust(
         .map_err(super::LedgerError::from)?
         .adjustment_second_person_above_units;
     if units.get().abs() > threshold {
+        if caller.user_id.is_none() {
+            return Err(AdjustError::PersonRequired);
+        }
         let actor = caller.actor();
         let asked = crate::approval::store::NewAdjustment {
             developer_id,

@@ -118,6 +118,9 @@ pub enum RequestError {
     /// the second one (409).
     #[error("this approval waits for a second person; the one who asked cannot confirm it")]
     SecondPersonRequired,
+    /// Above the second-person threshold only a person may approve (403).
+    #[error("a payment above the second-person threshold must be approved by people, not an API client")]
+    PersonRequired,
     /// A fault: database, blob store.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -146,7 +149,7 @@ impl From<RequestError> for AppError {
             RequestError::NotFound(_) | RequestError::PaymentNotFound(_) | RequestError::DeveloperNotFound(_) => {
                 Self::NotFound(detail)
             }
-            RequestError::NotAParty => Self::Forbidden(detail),
+            RequestError::NotAParty | RequestError::PersonRequired => Self::Forbidden(detail),
             RequestError::Transition(TransitionError::WrongParty { .. }) => Self::Forbidden(detail),
             RequestError::Transition(TransitionError::WrongStatus { .. } | TransitionError::NoRequest { .. })
             | RequestError::ChangedMeanwhile(_)

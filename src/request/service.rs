@@ -393,6 +393,9 @@ pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i
     let units: i64 = lines.iter().map(|(_, units)| units).sum();
     let threshold = crate::settings::load_in(&mut transaction).await?.approval_second_person_above_units;
     let waiting = crate::approval::store::pending_for_payment(&mut transaction, payment.id).await?;
+    if (units > threshold || waiting.is_some()) && caller.user_id.is_none() {
+        return Err(RequestError::PersonRequired);
+    }
     match waiting {
         None if units > threshold => {
             let approval_id = ask_second_person(&mut transaction, state, &step, &payment, units).await?;

@@ -43,8 +43,8 @@ async fn paid_request(app: &TestApp, developer: &str, retail: &str, units: i64) 
     (id, paid.json::<Value>().await.unwrap()["id"].as_i64().unwrap())
 }
 
-async fn waiting(app: &TestApp) -> Vec<Value> {
-    let list: Value = app.get_as(&app.admin_token, "/api/v1/second-approvals").await.json().await.unwrap();
+async fn waiting(app: &TestApp, retail: &str) -> Vec<Value> {
+    let list: Value = app.get_as(retail, "/api/v1/second-approvals").await.json().await.unwrap();
     list["second_approvals"].as_array().unwrap().clone()
 }
 
@@ -58,14 +58,15 @@ async fn a_large_payment_is_credited_only_when_a_second_person_approves(backend:
     assert_eq!(first.status(), 202);
     let approval = first.json::<Value>().await.unwrap()["second_approval"].as_i64().unwrap();
     assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 0, "nothing credited yet");
-    let listed = waiting(&app).await;
+    let listed = waiting(&app, &parties.retail).await;
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0]["kind"].as_str(), listed[0]["units"].as_i64()), (Some("payment"), Some(1_200)));
     // The first person cannot be the second, by either route; a developer never can.
     assert_problem(app.post_as(&parties.retail, &approve, &json!({})).await, 409, "second-person-required").await;
     let confirm = format!("/api/v1/second-approvals/{approval}/confirmation");
     assert_problem(app.post_as(&parties.retail, &confirm, &json!({})).await, 409, "second-person-required").await;
-    for token in [&parties.developer, &parties.finance, &app.hims_token] {
+    // Nor can an API client (an administrator could make one to be their own second).
+    for token in [&parties.developer, &parties.finance, &app.hims_token, &app.admin_token] {
         assert_problem(app.post_as(token, &confirm, &json!({})).await, 403, "forbidden").await;
     }
     assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 0);
@@ -76,7 +77,7 @@ async fn a_large_payment_is_credited_only_when_a_second_person_approves(backend:
     let request: Value =
         app.get_as(&parties.retail, &format!("/api/v1/quota-requests/{request_id}")).await.json().await.unwrap();
     assert_eq!(request["status"], "credited");
-    assert!(waiting(&app).await.is_empty());
+    assert!(waiting(&app, &parties.retail).await.is_empty());
     assert_problem(app.post_as(&second, &confirm, &json!({})).await, 404, "not-found").await;
     // Audited both times, each with its own actor.
     let actors: Vec<(String, String)> = sqlx::query_as(
@@ -106,6 +107,8 @@ async fn a_large_adjustment_waits_and_either_person_can_cancel_it(backend: Backe
         let request = app.client.post(app.url("/api/v1/developers/PMJ-1/adjustments")).bearer_auth(token).json(&body);
         async move { request.send().await.unwrap() }
     };
+    // Above the threshold an API client cannot even ask: only people count.
+    assert_problem(app.adjust("PMJ-1", "CERT-1Y", 5_000).await, 403, "forbidden").await;
     let asked = adjust(&parties.retail, 5_000).await;
     assert_eq!(asked.status(), 202);
     let approval = asked.json::<Value>().await.unwrap()["second_approval"].as_i64().unwrap();
@@ -125,7 +128,7 @@ async fn a_large_adjustment_waits_and_either_person_can_cancel_it(backend: Backe
         adjust(&parties.retail, -1_500).await.json::<Value>().await.unwrap()["second_approval"].as_i64().unwrap();
     let confirm = format!("/api/v1/second-approvals/{removal}/confirmation");
     assert_problem(app.post_as(&second, &confirm, &json!({})).await, 409, "insufficient-quota").await;
-    assert_eq!(waiting(&app).await.len(), 1, "still waiting");
+    assert_eq!(waiting(&app, &parties.retail).await.len(), 1, "still waiting");
     for _ in 0..2 {
         assert_eq!(app.adjust("PMJ-1", "CERT-1Y", 1_000).await.status(), 201, "at the threshold: at once");
     }
@@ -179,7 +182,7 @@ async fn rejecting_a_payment_ends_its_waiting_approval(backend: Backend) {
         .post_as(&second, &format!("/api/v1/payments/{payment}/rejection"), &json!({"reason": "Jumlah tidak diterima"}))
         .await;
     assert_eq!(rejected.status(), 200);
-    assert!(waiting(&app).await.is_empty());
+    assert!(waiting(&app, &parties.retail).await.is_empty());
     let confirm = format!("/api/v1/second-approvals/{approval}/confirmation");
     assert_problem(app.post_as(&second, &confirm, &json!({})).await, 404, "not-found").await;
     assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 0);
@@ -202,7 +205,7 @@ async fn the_retail_queue_shows_what_waits_and_the_second_person_confirms_there(
     let own_queue = page(&app, &first, "/requests").await.text().await.unwrap();
     assert!(own_queue.contains("Menunggu kelulusan orang kedua"));
     assert!(own_queue.contains("Anda yang memohon"), "the one who asked is told to wait for another");
-    let approval = waiting(&app).await[0]["id"].as_i64().unwrap();
+    let approval = waiting(&app, &parties.retail).await[0]["id"].as_i64().unwrap();
     assert!(!own_queue.contains(&format!("action=\"/approvals/{approval}/confirm\"")), "and is not offered to confirm");
     let second = portal_session(&app, "retail2@posdigicert.com.my", PASSWORD).await.unwrap();
     let queue = page(&app, &second, "/requests").await.text().await.unwrap();

@@ -61,8 +61,8 @@ impl Drop for Server {
     }
 }
 
-/// A developer, two operators (admin API clients) and HIMS.
-fn prepare(database: &TestDatabase) -> ((String, String), String) {
+/// A developer, an operator (an admin API client) and HIMS.
+fn prepare(database: &TestDatabase) -> (String, String) {
     let added = cli(
         database,
         &[
@@ -80,15 +80,17 @@ fn prepare(database: &TestDatabase) -> ((String, String), String) {
     );
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let admin = last_line(&cli(database, &["api-client", "create", "--name", "ops", "--scope", "admin"]));
-    let second = last_line(&cli(database, &["api-client", "create", "--name", "ops-2", "--scope", "admin"]));
     let hims = last_line(&cli(database, &["api-client", "create", "--name", "HIMS", "--scope", "hims"]));
-    ((admin, second), hims)
+    (admin, hims)
 }
 
-/// An opening balance, by two operators (admin API clients): above the
-/// second-person threshold the second confirms what the first asked for.
-async fn credit(url: &str, (admin, second): (&str, &str), units: i64) {
+/// An opening balance. One operator (an API client) cannot be two people,
+/// so it first raises the second-person threshold (audited) for it.
+async fn credit(url: &str, admin: &str, units: i64) {
     let client = reqwest::Client::new();
+    let settings = json!({"adjustment_second_person_above_units": 1_000_000});
+    let raised = client.put(format!("{url}/api/v1/settings")).bearer_auth(admin).json(&settings).send().await.unwrap();
+    assert_eq!(raised.status(), 200);
     let response = client
         .post(format!("{url}/api/v1/developers/PMJ-1/adjustments"))
         .bearer_auth(admin)
@@ -96,22 +98,14 @@ async fn credit(url: &str, (admin, second): (&str, &str), units: i64) {
         .send()
         .await
         .unwrap();
-    if response.status() == 202 {
-        let waiting: serde_json::Value = response.json().await.unwrap();
-        let confirm = format!("{url}{}", waiting["confirm"].as_str().unwrap());
-        let confirmed = client.post(confirm).bearer_auth(second).send().await.unwrap();
-        assert_eq!(confirmed.status(), 201);
-    } else {
-        assert_eq!(response.status(), 201);
-    }
+    assert_eq!(response.status(), 201);
 }
 
 async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
     let database = TestDatabase::create(backend).await;
-    let (operators, hims) = prepare(&database);
-    let admins = (operators.0.as_str(), operators.1.as_str());
+    let (admin, hims) = prepare(&database);
     let mut server = Server::start(&database);
-    credit(&server.url, admins, 1_000_000).await;
+    credit(&server.url, &admin, 1_000_000).await;
     let load = tokio::spawn(hammer(vec![server.url.clone()], hims.clone(), "PMJ-1", 50_000, 16));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.child.kill().expect("kill -9");
@@ -152,7 +146,7 @@ async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
 
 async fn the_cli_creates_developers_and_clients_and_verifies_the_ledger(backend: Backend) {
     let database = TestDatabase::create(backend).await;
-    let ((admin, second), _) = prepare(&database);
+    let (admin, _) = prepare(&database);
     assert!(admin.starts_with("kuota_") && admin.len() > 60, "the token is the last line: {admin}");
     let duplicate = cli(
         &database,
@@ -185,7 +179,7 @@ async fn the_cli_creates_developers_and_clients_and_verifies_the_ledger(backend:
     assert!(stored.is_none(), "the token itself is not stored");
     assert!(cli(&database, &["ledger", "verify"]).status.success());
     let server = Server::start(&database);
-    credit(&server.url, (&admin, &second), 10).await;
+    credit(&server.url, &admin, 10).await;
     drop(server);
     // Tamper with a balance behind the ledger's back: verify must notice.
     sqlx::query("UPDATE ledger_accounts SET credited = credited + 5, available = available + 5")
@@ -204,9 +198,9 @@ async fn the_cli_creates_developers_and_clients_and_verifies_the_ledger(backend:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_on_one_postgres_spend_exactly_the_units_there_are() {
     let database = TestDatabase::create(Backend::Postgres).await;
-    let ((admin, operator), hims) = prepare(&database);
+    let (admin, hims) = prepare(&database);
     let (first, second) = (Server::start(&database), Server::start(&database));
-    credit(&first.url, (&admin, &operator), 1000).await;
+    credit(&first.url, &admin, 1000).await;
     let tally = hammer(vec![first.url.clone(), second.url.clone()], hims, "PMJ-1", 2000, 64).await;
     assert_eq!(tally.other, Vec::<u16>::new());
     assert_eq!((tally.created, tally.insufficient), (1000, 1000));
@@ -217,9 +211,9 @@ async fn two_servers_on_one_postgres_spend_exactly_the_units_there_are() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_key_sent_to_two_servers_at_once_writes_one_entry() {
     let database = TestDatabase::create(Backend::Postgres).await;
-    let ((admin, operator), hims) = prepare(&database);
+    let (admin, hims) = prepare(&database);
     let (first, second) = (Server::start(&database), Server::start(&database));
-    credit(&first.url, (&admin, &operator), 100).await;
+    credit(&first.url, &admin, 100).await;
     let http = reqwest::Client::new();
     let mut requests = Vec::new();
     for index in 0..20 {
