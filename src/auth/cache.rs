@@ -7,7 +7,7 @@
 //! no revoked token keeps working anywhere.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,22 @@ pub struct TokenCache {
     entries: Arc<Mutex<HashMap<String, (ApiCaller, Instant)>>>,
     /// True while this node hears every access change (always on SQLite).
     live: Arc<AtomicBool>,
+    /// Bumped at every clear: a look-up that started before a clear must
+    /// not store what it read (it may be a token revoked meanwhile).
+    generation: Arc<AtomicU64>,
 }
 
 impl TokenCache {
     /// A cache that is used at once (`live`) or only once it hears changes.
     #[must_use]
     pub fn new(live: bool) -> Self {
-        Self { entries: Arc::default(), live: Arc::new(AtomicBool::new(live)) }
+        Self { entries: Arc::default(), live: Arc::new(AtomicBool::new(live)), generation: Arc::default() }
+    }
+
+    /// The generation to read before looking a token up in the database.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Turns caching on (the node hears every change) or off.
@@ -56,17 +65,24 @@ impl TokenCache {
     /// Forgets every cached token: after a revocation, this node stops
     /// accepting it at once (other nodes within [`TOKEN_CACHE_TTL`]).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();
         }
     }
 
-    /// Remembers a token's caller.
-    pub fn insert(&self, token_sha256: String, caller: ApiCaller) {
+    /// Remembers a token's caller read from the database since `generation`
+    /// (from [`TokenCache::generation`]); nothing when the cache was cleared
+    /// meanwhile.
+    pub fn insert(&self, generation: u64, token_sha256: String, caller: ApiCaller) {
         if !self.live.load(Ordering::SeqCst) {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
+            // Checked under the lock that `clear` also takes after bumping.
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
             if entries.len() >= TOKEN_CACHE_MAX {
                 entries.clear();
             }
@@ -107,7 +123,7 @@ mod tests {
     fn cached_callers_are_returned_until_they_expire() {
         let cache = TokenCache::new(true);
         assert!(cache.get("h").is_none());
-        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        cache.insert(cache.generation(), "h".into(), ApiCaller::client(3, Scope::Hims));
         assert_eq!(cache.get("h").and_then(|c| c.client_id), Some(3));
         if let Ok(mut entries) = cache.entries.lock() {
             if let Some(entry) = entries.get_mut("h") {
@@ -120,12 +136,23 @@ mod tests {
     #[test]
     fn a_cache_that_cannot_hear_changes_keeps_nothing() {
         let cache = TokenCache::new(false);
-        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        cache.insert(cache.generation(), "h".into(), ApiCaller::client(3, Scope::Hims));
         assert!(cache.get("h").is_none());
         cache.set_live(true);
-        cache.insert("h".into(), ApiCaller::client(3, Scope::Hims));
+        cache.insert(cache.generation(), "h".into(), ApiCaller::client(3, Scope::Hims));
         assert!(cache.get("h").is_some());
         cache.set_live(false);
         assert!(cache.get("h").is_none());
+    }
+
+    #[test]
+    fn a_look_up_that_raced_a_revocation_is_not_kept() {
+        let cache = TokenCache::new(true);
+        let before = cache.generation();
+        cache.clear();
+        cache.insert(before, "h".into(), ApiCaller::client(3, Scope::Hims));
+        assert!(cache.get("h").is_none(), "read before the clear: not stored");
+        cache.insert(cache.generation(), "h".into(), ApiCaller::client(3, Scope::Hims));
+        assert!(cache.get("h").is_some());
     }
 }

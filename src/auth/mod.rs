@@ -204,13 +204,14 @@ impl FromRequestParts<AppState> for ApiCaller {
         if let Some(caller) = state.token_cache.get(&token_sha256) {
             return Ok(caller);
         }
+        let generation = state.token_cache.generation();
         let caller = match store::find_active_by_token_hash(state.db.pool(), &token_sha256).await? {
             Some(caller) => caller,
             None => users::caller_of_token(state, &token_sha256).await?.ok_or_else(|| {
                 AppError::Unauthorized("the token is not known, has expired or has been revoked".into())
             })?,
         };
-        state.token_cache.insert(token_sha256, caller.clone());
+        state.token_cache.insert(generation, token_sha256, caller.clone());
         Ok(caller)
     }
 }

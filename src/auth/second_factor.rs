@@ -24,6 +24,10 @@ const STEP_SECONDS: i64 = 30;
 const DIGITS: usize = 6;
 /// Random bytes in a secret (160 bits, as RFC 4226 recommends).
 const SECRET_BYTES: usize = 20;
+/// Wrong codes for one account, from all addresses, in the sign-in window
+/// before its second factor is locked (only someone with the password gets
+/// this far, so locking the account hurts no innocent owner).
+pub const ACCOUNT_FAILURES_MAX: i64 = 10;
 /// Recovery codes given at enrolment.
 pub const RECOVERY_CODES: usize = 10;
 /// The name an authenticator app shows.
@@ -206,15 +210,19 @@ pub async fn is_enrolled(state: &AppState, user_id: i64) -> Result<bool, SecondF
     Ok(store::second_factor(&mut connection, user_id).await?.secret.is_some())
 }
 
-/// The secret being enrolled (made now if there is none yet), for the
-/// enrolment page's QR code.
+/// The secret to enrol, for the enrolment page's QR code: a new one each
+/// time the page is opened (`fresh`), replacing the one shown before, so only
+/// the secret shown last can be confirmed (someone else who opened the page
+/// earlier holds a dead one); the same one again after a mistyped code.
 ///
 /// # Errors
 /// A fault.
-pub async fn enrolment_secret(state: &AppState, user_id: i64) -> Result<String, SecondFactorError> {
+pub async fn enrolment_secret(state: &AppState, user_id: i64, fresh: bool) -> Result<String, SecondFactorError> {
     let mut transaction = state.db.begin_write().await?;
-    if let Some(secret) = store::second_factor(&mut transaction, user_id).await?.pending_secret {
-        return Ok(secret);
+    if !fresh {
+        if let Some(secret) = store::second_factor(&mut transaction, user_id).await?.pending_secret {
+            return Ok(secret);
+        }
     }
     let secret = new_secret()?;
     store::set_pending_secret(&mut transaction, user_id, &secret).await?;
@@ -235,7 +243,7 @@ pub async fn enrol(
     address: &str,
 ) -> Result<Vec<String>, SecondFactorError> {
     let account = format!("second-factor:user:{user_id}");
-    let attempt = super::service::record_attempt(state, &account, address).await?;
+    let attempt = super::service::record_attempt(state, &account, address, Some(ACCOUNT_FAILURES_MAX)).await?;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
     let pending =
@@ -269,7 +277,7 @@ pub async fn enrol(
 /// A wrong or reused code, throttled, or a fault.
 pub async fn verify(state: &AppState, user_id: i64, code: &str, address: &str) -> Result<(), SecondFactorError> {
     let account = format!("second-factor:user:{user_id}");
-    let attempt = super::service::record_attempt(state, &account, address).await?;
+    let attempt = super::service::record_attempt(state, &account, address, Some(ACCOUNT_FAILURES_MAX)).await?;
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
     let secret = store::second_factor(&mut transaction, user_id).await?.secret.ok_or(SecondFactorError::Wrong)?;
@@ -277,9 +285,21 @@ pub async fn verify(state: &AppState, user_id: i64, code: &str, address: &str) -
         Some(step) => store::use_step(&mut transaction, user_id, step).await?,
         None => store::use_recovery_code(&mut transaction, user_id, &recovery_sha256(code), now_ms).await?,
     };
+    let subject = format!("user:{user_id}");
+    let record = crate::audit::Record {
+        actor: &subject,
+        action: if accepted { "user.second_factor" } else { "user.second_factor_failed" },
+        subject: &subject,
+        before: None,
+        after: Some(serde_json::json!({"address": address})),
+        at_ms: now_ms,
+    };
     if !accepted {
+        drop(transaction);
+        crate::audit::record_alone(state.db.pool(), &state.audit_key, &record).await?;
         return Err(SecondFactorError::Wrong);
     }
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
     store::mark_sign_in_succeeded(state.db.pool(), attempt).await?;
     Ok(())

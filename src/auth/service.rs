@@ -114,11 +114,19 @@ pub async fn sign_in(
 /// Records an attempt at `account`'s secret (a password, a second-factor
 /// code) from `address` before it is checked, as failed until marked; refused
 /// when this account from this address, or this address, failed too often in
-/// the window. Returns the attempt's id.
+/// the window — or, with `account_limit`, when the account failed more often
+/// than that from anywhere (for secrets only someone past the password can
+/// try, where locking the account locks no innocent owner out). Returns the
+/// attempt's id.
 ///
 /// # Errors
 /// Throttled, or a fault.
-pub async fn record_attempt(state: &AppState, account: &str, address: &str) -> Result<i64, SignInError> {
+pub async fn record_attempt(
+    state: &AppState,
+    account: &str,
+    address: &str,
+    account_limit: Option<i64>,
+) -> Result<i64, SignInError> {
     let now_ms = state.clock.now_ms();
     let pool = state.db.pool();
     let attempt = super::store::insert_sign_in_attempt(pool, account, address, now_ms).await?;
@@ -129,7 +137,8 @@ pub async fn record_attempt(state: &AppState, account: &str, address: &str) -> R
         // the owner out too), but said once per window for an operator to see.
         tracing::warn!(account, failures = from_anywhere, "an account is being guessed from many addresses");
     }
-    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX {
+    let over_account_limit = account_limit.is_some_and(|limit| from_anywhere > limit);
+    if for_account > ACCOUNT_FAILURES_MAX || for_address > ADDRESS_FAILURES_MAX || over_account_limit {
         return Err(SignInError::Throttled);
     }
     Ok(attempt)
@@ -150,7 +159,7 @@ pub async fn check_password(
     stored: &str,
 ) -> Result<bool, SignInError> {
     let pool = state.db.pool();
-    let attempt = record_attempt(state, account, address).await?;
+    let attempt = record_attempt(state, account, address, None).await?;
     let checked = state.hasher.verify(password_text, stored).await;
     if matches!(checked, Err(password::HashError::Busy)) {
         // Not judged: a busy checker must not count against the person.

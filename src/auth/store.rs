@@ -79,6 +79,7 @@ pub async fn revoke_client(
         at_ms: now_ms,
     };
     crate::audit::record(&mut transaction, audit_key, &audit).await?;
+    crate::db::announce_access_change(&mut transaction).await?;
     transaction.commit().await?;
     Ok(true)
 }

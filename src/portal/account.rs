@@ -195,6 +195,7 @@ async fn set_password(state: &AppState, token: &str, password: &str) -> AppResul
     crate::auth::store::delete_user_sessions(&mut transaction, user_id).await?;
     // Whoever knew the old password may have made tokens: they end too.
     crate::auth::store::revoke_user_tokens(&mut transaction, user_id, now_ms).await?;
+    crate::db::announce_access_change(&mut transaction).await?;
     let subject = format!("user:{user_id}");
     let record = crate::audit::Record {
         actor: &subject,

@@ -194,7 +194,8 @@ async fn enrol_page(state: &AppState, who: &Enroller, next: String, error: Optio
         let left = crate::auth::store::recovery_codes_left(state.db.pool(), who.user_id).await.unwrap_or_default();
         (String::new(), String::new(), left)
     } else {
-        match second_factor::enrolment_secret(state, who.user_id).await {
+        // Opening the page makes a new secret; a mistyped code shows the same.
+        match second_factor::enrolment_secret(state, who.user_id, error.is_none()).await {
             Ok(secret) => {
                 let qr = second_factor::qr_svg(&second_factor::otpauth_url(&secret, &who.email)).unwrap_or_default();
                 (secret, qr, 0)

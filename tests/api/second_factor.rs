@@ -19,6 +19,8 @@ on_both_backends!(
     staff_enrol_and_then_give_a_code_once_after_the_password,
     the_setting_makes_every_staff_member_enrol_before_any_page,
     wrong_codes_are_throttled_like_passwords,
+    guessing_codes_from_many_addresses_locks_the_second_factor,
+    only_the_secret_shown_last_can_be_enrolled,
 );
 
 fn client() -> reqwest::Client {
@@ -61,7 +63,8 @@ async fn enrol(app: &TestApp, session: &str) -> (String, Vec<String>) {
     let html = page(app, session, "/account/second-factor").await.text().await.unwrap();
     assert!(html.contains("<svg"), "the QR code is drawn on the page");
     let secret = between(&html, "<code id=\"secret\">", "<").to_owned();
-    let token = csrf(app, session, "/account/second-factor").await;
+    // The form's token from the same page: showing it again makes a new secret.
+    let token = between(&html, "name=\"csrf\" value=\"", "\"").to_owned();
     let wrong = post_form(app, session, "/account/second-factor", &[("csrf", &token), ("code", "000000")]).await;
     assert_eq!(wrong.status(), 400);
     let done =
@@ -184,4 +187,48 @@ async fn wrong_codes_are_throttled_like_passwords(backend: Backend) {
     assert_eq!(sign_in(code(&app, &secret, 0)).await, 429, "even the right code waits out the lock");
     app.clock.advance_seconds(15 * 60 + 1);
     assert_eq!(sign_in(code(&app, &secret, 0)).await, 201);
+}
+
+/// Someone with the password cannot spread code guesses over addresses: the
+/// second factor locks per account, whatever the address.
+async fn guessing_codes_from_many_addresses_locks_the_second_factor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    let session = portal_session(&app, "retail@posdigicert.com.my", PASSWORD).await.unwrap();
+    let (secret, _) = enrol(&app, &session).await;
+    app.clock.advance_seconds(30);
+    let sign_in = |code: String, from: String| {
+        let body = json!({"email": "retail@posdigicert.com.my", "password": PASSWORD, "code": code});
+        let request = app.client.post(app.url("/api/v1/tokens")).header("x-forwarded-for", from).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Ten wrong codes in all (the enrolment's wrong one included), one per address.
+    for n in 0..9 {
+        assert_eq!(sign_in("654321".to_owned(), format!("198.51.100.{n}")).await, 401);
+    }
+    assert_eq!(sign_in("654321".to_owned(), "198.51.100.77".to_owned()).await, 429);
+    assert_eq!(sign_in(code(&app, &secret, 0), "203.0.113.200".to_owned()).await, 429, "locked from any address");
+    assert!(app.count("audit_log WHERE action = 'user.second_factor_failed'").await >= 9);
+}
+
+/// A secret copied from the enrolment page by someone else goes dead as soon
+/// as the page is shown again: only the secret shown last can be enrolled.
+async fn only_the_secret_shown_last_can_be_enrolled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    setup(&app).await;
+    let session = portal_session(&app, "retail@posdigicert.com.my", PASSWORD).await.unwrap();
+    let first = page(&app, &session, "/account/second-factor").await.text().await.unwrap();
+    let copied = between(&first, "<code id=\"secret\">", "<").to_owned();
+    let second = page(&app, &session, "/account/second-factor").await.text().await.unwrap();
+    let shown = between(&second, "<code id=\"secret\">", "<").to_owned();
+    assert_ne!(copied, shown);
+    let token = csrf(&app, &session, "/account").await;
+    let stale =
+        post_form(&app, &session, "/account/second-factor", &[("csrf", &token), ("code", &code(&app, &copied, 0))])
+            .await;
+    assert_eq!(stale.status(), 400, "the copy does not enrol");
+    let fresh =
+        post_form(&app, &session, "/account/second-factor", &[("csrf", &token), ("code", &code(&app, &shown, 0))])
+            .await;
+    assert_eq!(fresh.status(), 200);
 }
