@@ -230,7 +230,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("no user has the e-mail {}", email.as_str());
             };
             let token =
-                crate::auth::users::create_token(db.pool(), &audit_key, user_id, lifetime, clock.now_ms()).await?;
+                crate::auth::users::create_token(db.pool(), (&audit_key, "cli"), user_id, lifetime, clock.now_ms())
+                    .await?;
             println!("personal token for {} created. It is shown only now:", email.as_str());
             println!("{token}");
             Ok(ExitCode::SUCCESS)

@@ -338,7 +338,7 @@ async fn purchase(
     let payment =
         pay(state, developer, id, method, &format!("{}-DEMO-{id}", if method == "po" { "PO" } else { "TRX" })).await?;
     clock.advance_seconds(3600);
-    service::approve_payment(state, &cast.retail, payment).await?;
+    service::approve_payment(state, &cast.retail, payment, None).await?;
     Ok(id)
 }
 

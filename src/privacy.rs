@@ -38,9 +38,14 @@ pub async fn anonymise_departed(state: &AppState) -> anyhow::Result<usize> {
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
     let months = crate::settings::load_in(&mut transaction).await?.personal_data_retention_months;
-    let departed = crate::auth::store::departed_users(&mut transaction, now_ms - months * MONTH_MS).await?;
+    let cutoff_ms = now_ms - months * MONTH_MS;
+    let departed = crate::auth::store::departed_users(&mut transaction, cutoff_ms).await?;
+    let mut anonymised = 0;
     for (user_id, email) in &departed {
-        crate::auth::store::anonymise_user(&mut transaction, *user_id, email, now_ms).await?;
+        if !crate::auth::store::anonymise_user(&mut transaction, (*user_id, email), cutoff_ms, now_ms).await? {
+            continue;
+        }
+        anonymised += 1;
         let subject = format!("user:{user_id}");
         let record = crate::audit::Record {
             actor: "system:personal-data-retention",
@@ -53,7 +58,7 @@ pub async fn anonymise_departed(state: &AppState) -> anyhow::Result<usize> {
         crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     }
     transaction.commit().await?;
-    Ok(departed.len())
+    Ok(anonymised)
 }
 
 /// `GET /api/v1/developers/{code}/personal-data`: everything personal kept

@@ -109,7 +109,7 @@ pub async fn confirm(state: &AppState, caller: &ApiCaller, id: i64) -> Result<Co
     }
     match (approval.kind, approval.payment_id) {
         (Kind::Payment, Some(payment_id)) => {
-            match crate::request::service::approve_payment(state, caller, payment_id).await? {
+            match crate::request::service::approve_payment(state, caller, payment_id, Some(id)).await? {
                 crate::request::service::Approval::Credited(request_id) => Ok(Confirmed::Payment { request_id }),
                 // Decided meanwhile (cancelled, then asked again by this caller).
                 crate::request::service::Approval::AwaitingSecond { .. } => Err(ApprovalError::NotFound(id)),

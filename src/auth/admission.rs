@@ -80,6 +80,11 @@ impl Admission {
         if buckets.len() >= ADDRESSES_MAX && !buckets.contains_key(address) {
             let full_after = self.allowance.refill_every * self.allowance.burst;
             buckets.retain(|_, bucket| now.duration_since(bucket.updated) < full_after);
+            if buckets.len() >= ADDRESSES_MAX {
+                // A flood from more addresses than we remember: start afresh
+                // rather than grow without bound.
+                buckets.clear();
+            }
         }
         let allowance = self.allowance;
         let bucket = buckets.entry(address.to_owned()).or_insert(Bucket { tokens: allowance.burst, updated: now });

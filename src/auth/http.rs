@@ -70,7 +70,8 @@ async fn sign_in(
             second_factor::verify(&state, user_id, code, &address).await.map_err(second_factor_refusal)?;
         }
     }
-    let token = users::create_token(state.db.pool(), &state.audit_key, user_id, lifetime, now_ms).await?;
+    let token =
+        users::create_token(state.db.pool(), (&state.audit_key, &caller.actor()), user_id, lifetime, now_ms).await?;
     let expires_at = format_rfc3339_local(now_ms + lifetime.in_days() * 86_400_000);
     Ok((StatusCode::CREATED, Json(json!({"token": token, "role": caller.role.as_str(), "expires_at": expires_at}))))
 }

@@ -1090,31 +1090,39 @@ pub async fn departed_users(connection: &mut AnyConnection, before_ms: i64) -> s
 /// Replaces a departed user's personal data with a pseudonym (`Pengguna #id`,
 /// `erased-id@kuota.invalid`), leaves them unable to sign in, and forgets
 /// their second factor, recovery codes and sign-in attempts; every record
-/// that names `user:id` keeps pointing at the same row.
+/// that names `user:id` keeps pointing at the same row. False when the user
+/// is no longer due (anonymised already, or reactivated).
 ///
 /// # Errors
 /// A database fault.
 pub async fn anonymise_user(
     connection: &mut AnyConnection,
-    user_id: i64,
-    email: &str,
+    (user_id, email): (i64, &str),
+    departed_before_ms: i64,
     now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    // Only if still departed and not yet anonymised (another node, or a
+    // reactivation, may have come first).
+    let done = sqlx::query(
         "UPDATE users SET name = 'Pengguna #' || CAST(id AS TEXT), email = 'erased-' || CAST(id AS TEXT) || '@kuota.invalid',
-           password_hash = '!', totp_secret = NULL, totp_pending_secret = NULL, anonymised_at = $1 WHERE id = $2",
+           password_hash = '!', totp_secret = NULL, totp_pending_secret = NULL, anonymised_at = $1
+         WHERE id = $2 AND anonymised_at IS NULL AND deactivated_at IS NOT NULL AND deactivated_at < $3",
     )
     .bind(now_ms)
     .bind(user_id)
+    .bind(departed_before_ms)
     .execute(&mut *connection)
     .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *connection).await?;
     sqlx::query("DELETE FROM sign_in_attempts WHERE account = $1 OR account = $2")
         .bind(email)
         .bind(format!("second-factor:user:{user_id}"))
         .execute(connection)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The personal data kept about the users of one company, as exported.

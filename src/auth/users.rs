@@ -137,14 +137,14 @@ impl Default for TokenLifetime {
     }
 }
 
-/// Creates a personal token for a user, working for `lifetime`; returns it
-/// (shown once).
+/// Creates a personal token for a user, working for `lifetime`, audited as
+/// made by `actor` (the user, or `cli`); returns it (shown once).
 ///
 /// # Errors
 /// A database fault, or no randomness.
 pub async fn create_token(
     pool: &AnyPool,
-    audit_key: &crate::audit::Key,
+    (audit_key, actor): (&crate::audit::Key, &str),
     user_id: i64,
     lifetime: TokenLifetime,
     now_ms: i64,
@@ -154,9 +154,8 @@ pub async fn create_token(
     let expires_at_ms = now_ms + lifetime.in_days() * DAY_MS;
     let id = super::store::insert_user_token(&mut transaction, user_id, &token::hash(&secret), now_ms, expires_at_ms)
         .await?;
-    let subject = format!("user:{user_id}");
     let audit = crate::audit::Record {
-        actor: &subject,
+        actor,
         action: "user_token.create",
         subject: &format!("user_token:{id}"),
         before: None,
@@ -491,7 +490,8 @@ pub async fn revoke_token(
 
 /// Changes a signed-in user's own password: the current one is checked
 /// (throttled like a sign-in from this address), every other session of the
-/// user ends, the one with `kept_session_sha256` stays.
+/// user ends and their personal tokens are revoked; the session with
+/// `kept_session_sha256` stays.
 ///
 /// # Errors
 /// Wrong current password, throttled, busy, or a fault.
@@ -519,6 +519,9 @@ pub async fn change_password(
     super::store::set_password_hash(&mut transaction, user_id, &hash).await?;
     super::store::delete_other_sessions(&mut transaction, user_id, kept_session_sha256).await?;
     super::store::end_password_links(&mut transaction, user_id, now_ms).await?;
+    // As with a reset: whoever knew the old password may have made tokens.
+    super::store::revoke_user_tokens(&mut transaction, user_id, now_ms).await?;
+    crate::db::announce_access_change(&mut transaction).await?;
     let record = crate::audit::Record {
         actor: &account,
         action: "user.password_change",
@@ -529,5 +532,6 @@ pub async fn change_password(
     };
     crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
+    state.token_cache.clear();
     Ok(())
 }

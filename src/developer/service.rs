@@ -162,6 +162,11 @@ pub enum DeveloperError {
     /// Too many registrations from this client address (429).
     #[error("too many registrations from this address; try again in an hour")]
     TooManyRegistrations,
+    /// The code names a pending and a rejected claim (409).
+    #[error(
+        "developer code {0} names more than one claim (a pending and a rejected one); verify or reject the pending one first"
+    )]
+    AmbiguousClaim(String),
     /// No claim under this code that may be withdrawn (409).
     #[error("developer {0} has no pending or rejected registration to withdraw")]
     NotWithdrawable(String),
@@ -187,7 +192,9 @@ impl From<DeveloperError> for AppError {
             DeveloperError::NotFound(_) => Self::NotFound(detail),
             DeveloperError::NotPending { .. } => Self::conflict("developer-not-pending", detail),
             DeveloperError::Busy | DeveloperError::TooManyRegistrations => Self::TooManyRequests(detail),
-            DeveloperError::NotWithdrawable(_) => Self::conflict("developer-not-pending", detail),
+            DeveloperError::NotWithdrawable(_) | DeveloperError::AmbiguousClaim(_) => {
+                Self::conflict("developer-not-pending", detail)
+            }
             DeveloperError::Internal(cause) => Self::Internal(cause),
         }
     }
@@ -397,9 +404,13 @@ pub async fn withdraw(
     }
     let now_ms = state.clock.now_ms();
     let mut transaction = state.db.begin_write().await?;
-    let claim = super::store::withdrawable_claim(&mut transaction, code)
-        .await?
-        .ok_or_else(|| DeveloperError::NotWithdrawable(code.to_string()))?;
+    let mut claims = super::store::withdrawable_claims(&mut transaction, code).await?;
+    // A rejected claim frees its code, so a new one may name it too: then the
+    // code alone does not say which to withdraw, and nothing is.
+    if claims.len() > 1 {
+        return Err(DeveloperError::AmbiguousClaim(code.to_string()));
+    }
+    let claim = claims.pop().ok_or_else(|| DeveloperError::NotWithdrawable(code.to_string()))?;
     let actor = caller.actor();
     let key = &state.audit_key;
     release(&mut transaction, key, &claim, DeveloperStatus::Withdrawn, reason.as_str(), &actor, now_ms).await?;

@@ -370,21 +370,20 @@ fn claim_of(row: &sqlx::any::AnyRow) -> sqlx::Result<Claim> {
     })
 }
 
-/// The claim retail may withdraw under this code: the pending one, else the
-/// latest rejected one.
+/// The claims retail may withdraw under this code (pending or rejected),
+/// newest first.
 ///
 /// # Errors
 /// A database fault.
-pub async fn withdrawable_claim(connection: &mut AnyConnection, code: &DeveloperCode) -> sqlx::Result<Option<Claim>> {
-    let row = sqlx::query(
+pub async fn withdrawable_claims(connection: &mut AnyConnection, code: &DeveloperCode) -> sqlx::Result<Vec<Claim>> {
+    let rows = sqlx::query(
         "SELECT id, code, registration_no, status FROM developers
-         WHERE code = $1 AND status IN ('pending_verification', 'rejected')
-         ORDER BY CASE WHEN status = 'pending_verification' THEN 0 ELSE 1 END, id DESC LIMIT 1",
+         WHERE code = $1 AND status IN ('pending_verification', 'rejected') ORDER BY id DESC",
     )
     .bind(code.as_str())
-    .fetch_optional(connection)
+    .fetch_all(connection)
     .await?;
-    row.as_ref().map(claim_of).transpose()
+    rows.iter().map(claim_of).collect()
 }
 
 /// Pending claims registered before `before_ms`, oldest first.

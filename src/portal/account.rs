@@ -465,7 +465,7 @@ pub async fn create_token(
     };
     let created = crate::auth::users::create_token(
         state.db.pool(),
-        &state.audit_key,
+        (&state.audit_key, &member.caller.actor()),
         member.user_id,
         lifetime,
         state.clock.now_ms(),

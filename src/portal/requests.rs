@@ -709,7 +709,7 @@ async fn perform(
         },
         "approve" => {
             if let service::Approval::AwaitingSecond { .. } =
-                service::approve_payment(state, caller, payment_id()).await?
+                service::approve_payment(state, caller, payment_id(), None).await?
             {
                 // The flash says it waits for a second person.
                 typed.form = "approve-awaiting".to_owned();

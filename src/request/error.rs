@@ -118,6 +118,10 @@ pub enum RequestError {
     /// the second one (409).
     #[error("this approval waits for a second person; the one who asked cannot confirm it")]
     SecondPersonRequired,
+    /// The approval being confirmed no longer waits (cancelled or confirmed
+    /// meanwhile) (404).
+    #[error("no approval {0} is waiting for a second person")]
+    ApprovalNotWaiting(i64),
     /// Above the second-person threshold only a person may approve (403).
     #[error("a payment above the second-person threshold must be approved by people, not an API client")]
     PersonRequired,
@@ -146,9 +150,10 @@ impl From<RequestError> for AppError {
     fn from(error: RequestError) -> Self {
         let detail = error.to_string();
         match error {
-            RequestError::NotFound(_) | RequestError::PaymentNotFound(_) | RequestError::DeveloperNotFound(_) => {
-                Self::NotFound(detail)
-            }
+            RequestError::NotFound(_)
+            | RequestError::PaymentNotFound(_)
+            | RequestError::DeveloperNotFound(_)
+            | RequestError::ApprovalNotWaiting(_) => Self::NotFound(detail),
             RequestError::NotAParty | RequestError::PersonRequired => Self::Forbidden(detail),
             RequestError::Transition(TransitionError::WrongParty { .. }) => Self::Forbidden(detail),
             RequestError::Transition(TransitionError::WrongStatus { .. } | TransitionError::NoRequest { .. })

@@ -410,7 +410,7 @@ async fn approve_payment(
     Path(id): Path<String>,
 ) -> AppResult<axum::response::Response> {
     let payment_id = id_from(&id, "payment")?;
-    match service::approve_payment(&state, &caller, payment_id).await? {
+    match service::approve_payment(&state, &caller, payment_id, None).await? {
         service::Approval::Credited(request_id) => Ok(Json(view(&state, request_id).await?).into_response()),
         service::Approval::AwaitingSecond { approval_id, .. } => Ok(crate::approval::http::awaiting(approval_id)),
     }

@@ -378,7 +378,8 @@ pub enum Approval {
     },
 }
 
-/// Retail verifies a payment: the request is credited and every line's units
+/// Retail verifies a payment (`confirming` an approval that waits for a
+/// second person, when given): the request is credited and every line's units
 /// are added to the company's balance in the same transaction; the developer
 /// and finance are told (seed step 5). Above the second-person threshold the
 /// first approval only asks for a second person, and the approval of a
@@ -387,14 +388,28 @@ pub enum Approval {
 /// # Errors
 /// The rules' refusal, a payment already decided, the same person twice, not
 /// found, or a fault.
-pub async fn approve_payment(state: &AppState, caller: &ApiCaller, payment_id: i64) -> Result<Approval, RequestError> {
+pub async fn approve_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    payment_id: i64,
+    confirming: Option<i64>,
+) -> Result<Approval, RequestError> {
     let (mut transaction, step, payment) = begin_on_payment(state, caller, payment_id).await?;
+    // Read again under the request's lock: it may have been decided meanwhile.
+    let payment =
+        store::find_payment(&mut transaction, payment.id).await?.ok_or(RequestError::PaymentNotFound(payment_id))?;
     let lines = store::lines(&mut transaction, step.row.id).await?;
     let units: i64 = lines.iter().map(|(_, units)| units).sum();
     let threshold = crate::settings::load_in(&mut transaction).await?.approval_second_person_above_units;
     let waiting = crate::approval::store::pending_for_payment(&mut transaction, payment.id).await?;
     if (units > threshold || waiting.is_some()) && caller.user_id.is_none() {
         return Err(RequestError::PersonRequired);
+    }
+    // Confirming approval `id` confirms that one or nothing (never asks anew).
+    if let Some(id) = confirming {
+        if waiting.as_ref().map(|(waiting, _)| *waiting) != Some(id) {
+            return Err(RequestError::ApprovalNotWaiting(id));
+        }
     }
     match waiting {
         None if units > threshold => {
@@ -480,6 +495,15 @@ pub async fn reject_payment(
         let (actor, now_ms) = (&step.actor, step.now_ms);
         crate::approval::store::decide(&mut transaction, approval_id, false, actor, Some(reason.as_str()), now_ms)
             .await?;
+        let record = crate::audit::Record {
+            actor,
+            action: "approval.cancel",
+            subject: &format!("second_approval:{approval_id}"),
+            before: Some(serde_json::json!({"kind": "payment", "payment": payment.id})),
+            after: Some(serde_json::json!({"decided_by": actor, "reason": reason.as_str(), "by": "payment rejection"})),
+            at_ms: now_ms,
+        };
+        crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     }
     let request_id = step.row.id;
     transaction.commit().await?;

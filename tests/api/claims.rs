@@ -16,6 +16,7 @@ on_both_backends!(
     an_unverified_claim_expires_and_frees_what_it_named,
     registrations_are_limited_per_address_and_mails_to_retail_overall,
     a_pending_company_cannot_invite_users,
+    a_withdrawal_never_hits_the_wrong_claim,
 );
 
 fn registration(code: &str, registration_no: &str, user_email: &str) -> Value {
@@ -162,4 +163,25 @@ async fn a_pending_company_cannot_invite_users(backend: Backend) {
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("belum disahkan"));
     assert_eq!(app.count("users WHERE email = 'orang@luar.com.my'").await, 0, "the address is not taken");
+}
+
+/// A rejected claim frees its code, so the real company can claim it next;
+/// withdrawing "that code" would then be ambiguous — it is refused, and the
+/// real company's claim stays.
+async fn a_withdrawal_never_hits_the_wrong_claim(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let retail = app.add_user("retail@posdigicert.com.my", "retail", None).await;
+    let squat = registration("MJ-77", "202001012345", "palsu@luar.com.my");
+    assert_eq!(register_from(&app, "203.0.113.5", &squat).await.status(), 201);
+    let reason = json!({"reason": "Bukan syarikat sebenar"});
+    assert_eq!(app.post_as(&retail, "/api/v1/developers/MJ-77/rejection", &reason).await.status(), 200);
+    let real = registration("MJ-77", "202001012345", "aminah@majujaya.com.my");
+    assert_eq!(register_from(&app, "198.51.100.7", &real).await.status(), 201);
+    assert_problem(
+        app.post_as(&retail, "/api/v1/developers/MJ-77/withdrawal", &reason).await,
+        409,
+        "developer-not-pending",
+    )
+    .await;
+    assert_eq!(sign_in_status(&app, "aminah@majujaya.com.my").await, 201, "the real company's claim stands");
 }

@@ -405,7 +405,7 @@ impl TestApp {
         transaction.commit().await.unwrap();
         kuota::auth::users::create_token(
             self.db.pool(),
-            &self.state.audit_key,
+            (&self.state.audit_key, "test"),
             id,
             Default::default(),
             self.clock.now_ms(),
