@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::developer::http::DeveloperFields;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The actor of what is done from the command line (whoever can run it on
 /// the server).
@@ -57,6 +58,15 @@ enum Command {
     /// Documents.
     #[command(subcommand)]
     Documents(DocumentsCommand),
+    /// Online payments.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PaymentsCommand {
+    /// Ask Billplz about every pending bill and every bill paid in the last 7 days; credit paid bills that were missed (once) and report differences (exit 1 when there are any).
+    Reconcile,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +248,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
         Command::Audit(AuditCommand::Seal) => seal_audit(&config).await,
+        Command::Payments(PaymentsCommand::Reconcile) => reconcile_payments(&config, clock).await,
         Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
         Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
     }
@@ -339,6 +350,25 @@ async fn add_user(
     transaction.commit().await?;
     println!("user {id} ({}, {}) added", user.email.as_str(), user.role.as_str());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kuota payments reconcile`: one reconciliation run now (see
+/// `billplz::service::reconcile`); prints each finding.
+async fn reconcile_payments(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {
+    let Some(account) = config.billplz.clone() else {
+        anyhow::bail!("online payment is off: set all four KUOTA_BILLPLZ_* variables");
+    };
+    let (db, audit_key) = opened(config).await?;
+    let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    let state = AppState::new(db, clock, blobs, config.public_url.clone(), audit_key)
+        .with_billplz(crate::billplz::client::Client::new(account)?);
+    let report = crate::billplz::service::reconcile(&state).await.map_err(|error| describe(error.into()))?;
+    println!("{} bills checked, {} differences", report.checked, report.findings.len());
+    for finding in &report.findings {
+        let outcome = finding.outcome.as_deref().map(|o| format!(" -> {o}")).unwrap_or_default();
+        println!("{} {} {}{outcome}", finding.bill_id, finding.request_number, finding.kind);
+    }
+    Ok(if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn migrated(config: &Config) -> anyhow::Result<Db> {

@@ -40,6 +40,13 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
         "KUOTA_AUDIT_KEY_FILE",
         "file with the audit chain's key, 64 hex digits, mode 0600 (default <data dir>/audit.key, made on first start); every node on one database uses the same",
     ),
+    (
+        "KUOTA_BILLPLZ_API_URL",
+        "Billplz API base, e.g. https://www.billplz-sandbox.com/api (online payment needs all four KUOTA_BILLPLZ_*)",
+    ),
+    ("KUOTA_BILLPLZ_API_KEY", "Billplz API secret key"),
+    ("KUOTA_BILLPLZ_COLLECTION_ID", "the Billplz collection bills are made in"),
+    ("KUOTA_BILLPLZ_X_SIGNATURE_KEY", "the Billplz X Signature key that signs callbacks and redirects"),
     ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
@@ -93,6 +100,8 @@ pub struct Config {
     /// Requests one client address may make at once at the public doors
     /// (see `auth::admission`).
     pub public_door_burst: u32,
+    /// The Billplz account; online payment is offered only with it.
+    pub billplz: Option<crate::billplz::client::Account>,
 }
 
 /// The keys a TOML file may hold.
@@ -111,6 +120,10 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     audit_key_file: Option<PathBuf>,
     public_door_burst: Option<u32>,
+    billplz_api_url: Option<String>,
+    billplz_api_key: Option<String>,
+    billplz_collection_id: Option<String>,
+    billplz_x_signature_key: Option<String>,
 }
 
 impl Config {
@@ -136,6 +149,7 @@ impl Config {
             Some(path) => read_file(Path::new(path))?,
             None => FileConfig::default(),
         };
+        let billplz = billplz_account(variables, &file)?;
         let data_dir = variables
             .get("KUOTA_DATA_DIR")
             .map(PathBuf::from)
@@ -186,6 +200,7 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("audit.key"));
         let public_door_burst = parse_burst(variables.get("KUOTA_PUBLIC_DOOR_BURST"), file.public_door_burst)?;
         let config = Self {
+            billplz,
             public_door_burst,
             audit_key_file,
             database_url,
@@ -215,6 +230,36 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// The four `KUOTA_BILLPLZ_*` values (over the file's keys): all or none.
+fn billplz_account(
+    variables: &BTreeMap<String, String>,
+    file: &FileConfig,
+) -> anyhow::Result<Option<crate::billplz::client::Account>> {
+    let value = |name: &str, in_file: &Option<String>| {
+        variables.get(name).cloned().or_else(|| in_file.clone()).filter(|text| !text.trim().is_empty())
+    };
+    let values = [
+        ("KUOTA_BILLPLZ_API_URL", value("KUOTA_BILLPLZ_API_URL", &file.billplz_api_url)),
+        ("KUOTA_BILLPLZ_API_KEY", value("KUOTA_BILLPLZ_API_KEY", &file.billplz_api_key)),
+        ("KUOTA_BILLPLZ_COLLECTION_ID", value("KUOTA_BILLPLZ_COLLECTION_ID", &file.billplz_collection_id)),
+        ("KUOTA_BILLPLZ_X_SIGNATURE_KEY", value("KUOTA_BILLPLZ_X_SIGNATURE_KEY", &file.billplz_x_signature_key)),
+    ];
+    let missing: Vec<&str> = values.iter().filter(|(_, v)| v.is_none()).map(|(name, _)| *name).collect();
+    if missing.len() == values.len() {
+        return Ok(None);
+    }
+    if !missing.is_empty() {
+        bail!("online payment needs all four KUOTA_BILLPLZ_* variables; missing: {}", missing.join(", "));
+    }
+    let [(_, Some(api_url)), (_, Some(api_key)), (_, Some(collection_id)), (_, Some(x_signature_key))] = values else {
+        bail!("online payment needs all four KUOTA_BILLPLZ_* variables");
+    };
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        bail!("KUOTA_BILLPLZ_API_URL: {api_url:?} is not an http(s) address");
+    }
+    Ok(Some(crate::billplz::client::Account { api_url, api_key, collection_id, x_signature_key }))
 }
 
 /// `KUOTA_PUBLIC_DOOR_BURST` (over the file's key): 1 to 1,000,000.
@@ -292,6 +337,22 @@ mod tests {
     fn the_public_doors_admit_twenty_unless_told() -> anyhow::Result<()> {
         assert_eq!(Config::from_variables(&vars(&[]))?.0.public_door_burst, 20);
         assert_eq!(Config::from_variables(&vars(&[("KUOTA_PUBLIC_DOOR_BURST", "500")]))?.0.public_door_burst, 500);
+        Ok(())
+    }
+
+    #[test]
+    fn online_payment_needs_all_four_billplz_values_or_none() -> anyhow::Result<()> {
+        assert!(Config::from_variables(&vars(&[]))?.0.billplz.is_none());
+        let error = Config::from_variables(&vars(&[("KUOTA_BILLPLZ_API_KEY", "k")])).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("KUOTA_BILLPLZ_COLLECTION_ID")));
+        let all = vars(&[
+            ("KUOTA_BILLPLZ_API_URL", "https://www.billplz-sandbox.com/api"),
+            ("KUOTA_BILLPLZ_API_KEY", "k"),
+            ("KUOTA_BILLPLZ_COLLECTION_ID", "c"),
+            ("KUOTA_BILLPLZ_X_SIGNATURE_KEY", "x"),
+        ]);
+        let account = Config::from_variables(&all)?.0.billplz;
+        assert_eq!(account.map(|a| a.collection_id), Some("c".to_owned()));
         Ok(())
     }
 

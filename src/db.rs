@@ -154,6 +154,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_personal_data.sql"),
         postgres: include_str!("../migrations/postgres/0019_personal_data.sql"),
     },
+    Migration {
+        version: 20,
+        name: "online_payments",
+        sqlite: include_str!("../migrations/sqlite/0020_online_payments.sql"),
+        postgres: include_str!("../migrations/postgres/0020_online_payments.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

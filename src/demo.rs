@@ -94,7 +94,7 @@ async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
         }
         requests_of_day(state, clock, &cast, day, today).await?;
     }
-    Ok(())
+    straight_through_from_now(state).await
 }
 
 async fn seed_prices_and_settings(state: &AppState, clock: &ManualClock) -> AppResult<()> {
@@ -116,7 +116,24 @@ async fn seed_prices_and_settings(state: &AppState, clock: &ManualClock) -> AppR
         bank_name: "Bank Contoh Berhad (EXAMPLE)".into(),
         bank_account: "0000 0000 0000".into(),
     };
+    // The month of history shows every step of the seed's manual process
+    // (retail quoting, finance invoicing); straight-through is on from today.
+    settings.instant_quotation = false;
+    settings.invoice_on_credit = false;
     crate::settings::save(&mut *pool.acquire().await?, &settings).await?;
+    Ok(())
+}
+
+/// After the history: the straight-through defaults for what the visitor does.
+async fn straight_through_from_now(state: &AppState) -> AppResult<()> {
+    let mut connection = state.db.pool().acquire().await?;
+    let settings = crate::settings::load_in(&mut connection).await?;
+    let settings = crate::settings::Settings {
+        instant_quotation: crate::settings::Settings::default().instant_quotation,
+        invoice_on_credit: crate::settings::Settings::default().invoice_on_credit,
+        ..settings
+    };
+    crate::settings::save(&mut connection, &settings).await?;
     Ok(())
 }
 
@@ -245,6 +262,7 @@ async fn requests_of_day(
                     portal_url: &state.public_url,
                     reference: None,
                     audit_key: &state.audit_key,
+                    invoice_follows: false,
                 };
                 crate::request::act(&mut transaction, &row, crate::request::domain::Action::Expire, &context).await?;
             }

@@ -25,6 +25,7 @@ pub mod i18n;
 pub mod ledger;
 pub mod money;
 pub mod notify;
+pub mod outbound;
 pub mod portal;
 pub mod privacy;
 pub mod private_files;

@@ -31,6 +31,9 @@ pub const QUOTATION_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 pub const CLAIM_EXPIRY_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often the reminders (expiring quotations, overdue digest, balance alerts) are looked for.
 pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
+/// How often online bills are reconciled with the gateway (daily; the first
+/// run a day after start, and `kuota payments reconcile` at any time).
+pub const RECONCILIATION_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// How often old idempotency records are pruned.
 pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long an idempotency key is remembered.
@@ -52,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::settings::http::router())
         .merge(crate::request::http::router())
         .merge(crate::finance::http::router())
+        .merge(crate::billplz::http::router())
         .merge(crate::documents::http::router())
         .merge(crate::documents::procedures::router())
         .merge(crate::portal::router())
@@ -159,6 +163,19 @@ pub fn spawn_background_tasks(state: &AppState) {
             }
         }
     });
+    if state.billplz.is_some() {
+        let reconciling = state.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(RECONCILIATION_INTERVAL);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(error) = crate::billplz::service::reconcile(&reconciling).await {
+                    tracing::warn!(error = %error, "payment reconciliation failed");
+                }
+            }
+        });
+    }
     let (db, clock) = (state.db.clone(), state.clock.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(IDEMPOTENCY_PRUNE_INTERVAL);
@@ -192,12 +209,32 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
         );
     }
     let audit_key = open_audit_trail(config, &db).await?;
-    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let mut state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
         .with_trusted_proxies(&config.trusted_proxies)
         .with_admission(crate::auth::admission::Allowance {
             burst: config.public_door_burst,
             ..crate::auth::admission::Allowance::default()
         });
+    let mut simulated_billplz = None;
+    let account = match (&config.billplz, demo) {
+        (Some(account), _) => Some(account.clone()),
+        (None, true) => {
+            let (account, simulator) = simulated_gateway(config, address, clock.clone())?;
+            simulated_billplz = Some(simulator);
+            Some(account)
+        }
+        (None, false) => None,
+    };
+    match account {
+        Some(account) => {
+            tracing::info!(api = %account.api_url, collection = %account.collection_id, simulated = simulated_billplz.is_some(),
+                "online payment through Billplz is on");
+            state = state.with_billplz(crate::billplz::client::Client::new(account)?);
+        }
+        None => tracing::info!("online payment is off: set all four KUOTA_BILLPLZ_* variables to offer it"),
+    }
     if demo {
         if crate::demo::seed(&state).await? {
             println!(
@@ -214,15 +251,39 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     }
     spawn_background_tasks(&state);
     start_mail(config, &state)?;
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-    let address = listener.local_addr()?;
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let mut router = app(state);
+    if let Some(simulator) = simulated_billplz {
+        router = router.nest(SIMULATED_BILLPLZ_PATH, crate::billplz::simulator::router(simulator));
+    }
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     db.close().await;
     Ok(())
+}
+
+/// Where `serve --demo` mounts its simulated Billplz.
+pub const SIMULATED_BILLPLZ_PATH: &str = "/demo/billplz";
+
+/// `serve --demo` without a Billplz account: a simulated Billplz under
+/// [`SIMULATED_BILLPLZ_PATH`] on this server, with keys made for this run.
+fn simulated_gateway(
+    config: &Config,
+    address: std::net::SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(crate::billplz::client::Account, crate::billplz::simulator::Simulator)> {
+    let key = crate::auth::token::generate()?;
+    let account = crate::billplz::client::Account {
+        api_url: format!("http://{address}{SIMULATED_BILLPLZ_PATH}/api"),
+        api_key: key.clone(),
+        collection_id: "demo".to_owned(),
+        x_signature_key: format!("{key}-x"),
+    };
+    let pages = format!("{}{SIMULATED_BILLPLZ_PATH}", config.public_url.trim_end_matches('/'));
+    let simulator = crate::billplz::simulator::Simulator::new(account.clone(), &pages, clock)?;
+    Ok((account, simulator))
 }
 
 /// Reads (or, the first time, makes) the audit key named by

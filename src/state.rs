@@ -34,6 +34,9 @@ pub struct AppState {
     /// Per-address admission at the public doors (sign-in, registration, …),
     /// before any database work.
     pub admission: crate::auth::admission::Admission,
+    /// The payment gateway, when all four `KUOTA_BILLPLZ_*` are set (online
+    /// payment is offered only then).
+    pub billplz: Option<Arc<crate::billplz::client::Client>>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             trusted_proxies: Arc::from([]),
             audit_key,
             admission: crate::auth::admission::Admission::new(crate::auth::admission::Allowance::default()),
+            billplz: None,
         }
     }
 
@@ -70,6 +74,12 @@ impl AppState {
     #[must_use]
     pub fn with_admission(self, allowance: crate::auth::admission::Allowance) -> Self {
         Self { admission: crate::auth::admission::Admission::new(allowance), ..self }
+    }
+
+    /// The same state, offering online payment through this Billplz client.
+    #[must_use]
+    pub fn with_billplz(self, client: crate::billplz::client::Client) -> Self {
+        Self { billplz: Some(Arc::new(client)), ..self }
     }
 
     /// The same state, believing `X-Forwarded-For` from these proxies.

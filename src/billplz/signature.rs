@@ -54,9 +54,70 @@ pub fn verify<K: AsRef<str>, V: AsRef<str>>(key: &str, parameters: &[(K, V)]) ->
     sent.len() == expected.len() && sent.iter().zip(expected).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
+/// Decodes one `application/x-www-form-urlencoded` name or value (`+` is a
+/// space, `%XX` a byte); `None` for a broken escape or bytes that are not UTF-8.
+#[must_use]
+pub fn form_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                index += 2;
+            }
+            other => out.push(other),
+        }
+        index += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Encodes one name or value as `application/x-www-form-urlencoded`.
+#[must_use]
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(char::from(byte)),
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// The fields of a form-encoded body or query string, in order.
+#[must_use]
+pub fn form_fields(text: &str) -> Option<Vec<(String, String)>> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((form_decode(name)?, form_decode(value)?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_encoding_round_trips_the_reference_s_redirect() {
+        let query =
+            "billplz%5Bid%5D=zq0tm2wc&billplz%5Bpaid%5D=true&billplz%5Bpaid_at%5D=2018-09-27+15%3A15%3A09+%2B0800";
+        let fields = form_fields(query).unwrap_or_default();
+        assert_eq!(fields[2], ("billplz[paid_at]".to_owned(), "2018-09-27 15:15:09 +0800".to_owned()));
+        let encoded: Vec<String> =
+            fields.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
+        assert_eq!(encoded.join("&"), query);
+        assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("%4"), None);
+    }
 
     const CALLBACK_KEY: &str = "S-s7b4yWpp9h7rrkNM1i3Z_g";
 

@@ -10,7 +10,7 @@ use crate::developer::domain::STATES;
 use crate::error::AppResult;
 use crate::format;
 use crate::money::Sen;
-use crate::request::store::{QuotationRow, current_quotation};
+use crate::request::store::QuotationRow;
 
 struct RequestParty {
     request_number: String,
@@ -99,7 +99,9 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
         return Ok(None);
     };
     let request_id = invoice.request_id;
-    let Some(quotation) = current_quotation(&mut connection, request_id).await? else { return Ok(None) };
+    let Some(quotation) = crate::request::store::invoiced_quotation(&mut connection, request_id).await? else {
+        return Ok(None);
+    };
     if number == invoice.number {
         let document = invoice_document(&mut connection, &settings, &invoice, &quotation).await?;
         return Ok(Some(("invoice", request_id, document)));

@@ -76,14 +76,34 @@ pub struct Issued {
 /// The rules' refusal, not found, or a fault.
 pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64) -> Result<Issued, FinanceError> {
     let (mut transaction, step) = Step::begin(state, caller, request_id).await?;
+    let issued = issue_within(&mut transaction, state, &step).await?;
+    transaction.commit().await?;
+    render_issued(state, &[issued.invoice_number.as_str(), issued.delivery_order_number.as_str()]).await;
+    Ok(issued)
+}
+
+/// Issues the invoice and delivery order of the credited request in `step`
+/// inside the caller's transaction: by finance ([`issue_invoice`]) or by the
+/// system in the transaction that credits (the setting `invoice_on_credit`).
+/// Paid when the approved payment's money has arrived (not a PO). The caller
+/// renders the documents after COMMIT.
+///
+/// # Errors
+/// The rules' refusal, no quotation, or a fault.
+pub(crate) async fn issue_within(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    step: &Step,
+) -> Result<Issued, RequestError> {
+    let request_id = step.row.id;
     let year = step.today.year();
-    let invoice_number = next_number(&mut transaction, NumberKind::Invoice, year).await?;
-    let delivery_number = next_number(&mut transaction, NumberKind::DeliveryOrder, year).await?;
+    let invoice_number = next_number(&mut *connection, NumberKind::Invoice, year).await?;
+    let delivery_number = next_number(&mut *connection, NumberKind::DeliveryOrder, year).await?;
     let context = step.context(state, Some(&delivery_number), Some(&invoice_number), None);
-    act(&mut transaction, &step.row, Action::IssueInvoice, &context).await?;
+    act(&mut *connection, &step.row, Action::IssueInvoice, &context).await?;
     let quotation =
-        request_store::current_quotation(&mut transaction, request_id).await?.ok_or(RequestError::NoQuotation)?;
-    let payments = request_store::payments(&mut transaction, request_id).await?;
+        request_store::invoiced_quotation(&mut *connection, request_id).await?.ok_or(RequestError::NoQuotation)?;
+    let payments = request_store::payments(&mut *connection, request_id).await?;
     let paid = payments.into_iter().rfind(|p| p.status == PaymentStatus::Approved);
     let is_paid = paid.as_ref().is_some_and(|p| p.method.is_paid());
     let invoice = super::store::NewInvoice {
@@ -96,9 +116,7 @@ pub async fn issue_invoice(state: &AppState, caller: &ApiCaller, request_id: i64
         paid_on: paid.as_ref().filter(|_| is_paid).map(|p| p.paid_on.as_str()),
         now_ms: step.now_ms,
     };
-    super::store::insert_invoice(&mut transaction, &invoice).await?;
-    transaction.commit().await?;
-    render_issued(state, &[invoice_number.as_str(), delivery_number.as_str()]).await;
+    super::store::insert_invoice(&mut *connection, &invoice).await?;
     let status = invoice.status;
     Ok(Issued { invoice_number, delivery_order_number: delivery_number, status })
 }

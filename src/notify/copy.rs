@@ -50,11 +50,16 @@ pub enum MessageKind {
     PasswordReset,
     /// An invitation to a company's account, with a link to set a password.
     Invitation,
+    /// An online payment arrived that cannot be credited by itself (to retail).
+    OnlinePaymentNeedsDecision,
+    /// Reconciliation with the payment gateway found differences (to retail
+    /// and finance), one per line.
+    PaymentReconciliation,
 }
 
 impl MessageKind {
     /// Every kind, in the order above.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::RegistrationReceived,
         Self::RegistrationVerified,
         Self::RegistrationRejected,
@@ -74,6 +79,8 @@ impl MessageKind {
         Self::ZeroBalance,
         Self::PasswordReset,
         Self::Invitation,
+        Self::OnlinePaymentNeedsDecision,
+        Self::PaymentReconciliation,
     ];
 
     /// The stored name, also the middle of its locale keys (`mail-<name>-subject`).
@@ -99,6 +106,8 @@ impl MessageKind {
             Self::ZeroBalance => "zero_balance",
             Self::PasswordReset => "password_reset",
             Self::Invitation => "invitation",
+            Self::OnlinePaymentNeedsDecision => "online_payment_needs_decision",
+            Self::PaymentReconciliation => "payment_reconciliation",
         }
     }
 }
@@ -137,6 +146,15 @@ pub struct Copy {
 #[must_use]
 pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
     let words = Words::new(language);
+    // A late payment's problem is stored as a code; its words are the reader's.
+    let translated;
+    let facts = match (kind, &facts.detail) {
+        (MessageKind::OnlinePaymentNeedsDecision, Some(code)) => {
+            translated = Facts { detail: Some(words.t(&format!("online-problem-{code}"))), ..facts.clone() };
+            &translated
+        }
+        _ => facts,
+    };
     let values = values(kind, facts);
     let text = |part: &str| words.f(&format!("mail-{}-{part}", kind.as_str()), values);
     let mut paragraphs = vec![text("body")];
@@ -167,6 +185,8 @@ fn value_names(kind: MessageKind) -> (&'static str, &'static str) {
         MessageKind::LowBalance => ("units", "product"),
         MessageKind::ZeroBalance => ("detail", "product"),
         MessageKind::Invitation => ("inviter", "reference"),
+        MessageKind::OnlinePaymentNeedsDecision => ("problem", "bill"),
+        MessageKind::PaymentReconciliation => ("date", "findings"),
         MessageKind::RegistrationReceived
         | MessageKind::RegistrationVerified
         | MessageKind::RequestSubmitted

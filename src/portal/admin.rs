@@ -24,7 +24,7 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 18] = [
+const SETTING_FIELDS: [(&str, &str); 20] = [
     ("sst_rate", "text"),
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
@@ -33,6 +33,8 @@ const SETTING_FIELDS: [(&str, &str); 18] = [
     ("registration_expiry_days", "number"),
     ("require_staff_second_factor", "checkbox"),
     ("personal_data_retention_months", "number"),
+    ("instant_quotation", "checkbox"),
+    ("invoice_on_credit", "checkbox"),
     ("retail_email", "email"),
     ("finance_email", "email"),
     ("seller.name", "text"),
@@ -56,6 +58,8 @@ fn setting_value(settings: &Settings, name: &str) -> String {
         "registration_expiry_days" => settings.registration_expiry_days.to_string(),
         "personal_data_retention_months" => settings.personal_data_retention_months.to_string(),
         "require_staff_second_factor" => if settings.require_staff_second_factor { "on" } else { "" }.to_owned(),
+        "instant_quotation" => if settings.instant_quotation { "on" } else { "" }.to_owned(),
+        "invoice_on_credit" => if settings.invoice_on_credit { "on" } else { "" }.to_owned(),
         "retail_email" => settings.retail_email.clone(),
         "finance_email" => settings.finance_email.clone(),
         "seller.name" => seller.name.clone(),
@@ -302,6 +306,8 @@ async fn replace_settings(
         registration_expiry_days: number("registration_expiry_days"),
         require_staff_second_factor: value("require_staff_second_factor") == "on",
         personal_data_retention_months: number("personal_data_retention_months"),
+        instant_quotation: value("instant_quotation") == "on",
+        invoice_on_credit: value("invoice_on_credit") == "on",
         retail_email: value("retail_email"),
         finance_email: value("finance_email"),
         seller: crate::settings::Seller {

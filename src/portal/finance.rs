@@ -60,6 +60,9 @@ struct FinancePage {
     bars: Vec<MonthBar>,
     today: String,
     settlement: Option<SettlementTyped>,
+    /// The latest reconciliation with the payment gateway, when online
+    /// payment is on: its summary line and its findings, one line each.
+    reconciliation: Option<(String, Vec<String>)>,
 }
 
 /// What was typed into one invoice's settlement form, and what was wrong.
@@ -192,7 +195,9 @@ async fn page(
         .into_iter()
         .map(|(month, product, units, sen)| SalesRow { month, product, units, amount: crate::format::rm_sen(sen) })
         .collect();
+    let reconciliation = reconciliation_lines(state, &w).await?;
     Ok(FinancePage {
+        reconciliation,
         chrome: Chrome::new(member, "finance", done),
         w,
         csrf: member.csrf.clone(),
@@ -202,6 +207,36 @@ async fn page(
         bars,
         today: today_text,
         settlement,
+    })
+}
+
+/// The latest reconciliation, in the reader's words (none when online
+/// payment is off and nothing ever ran).
+async fn reconciliation_lines(state: &AppState, w: &Words) -> Result<Option<(String, Vec<String>)>, AppError> {
+    let latest = crate::billplz::service::latest_reconciliation(state).await.map_err(AppError::from)?;
+    Ok(match latest {
+        None if state.billplz.is_none() => None,
+        None => Some((w.t("reconciliation-none"), Vec::new())),
+        Some((at, checked, findings)) => {
+            let (when, checked, count) =
+                (crate::format::date_time(at), checked.to_string(), findings.len().to_string());
+            let summary = w.f(
+                "reconciliation-summary",
+                [("when", when.as_str()), ("checked", checked.as_str()), ("findings", count.as_str())],
+            );
+            let lines = findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} · {} · {}",
+                        f.bill_id,
+                        f.request_number,
+                        w.t(&format!("reconciliation-kind-{}", f.kind))
+                    )
+                })
+                .collect();
+            Some((summary, lines))
+        }
     })
 }
 

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod approvals;
 pub mod developer;
 pub mod finance;
+pub mod online_payment;
 pub mod pages;
 pub mod people;
 pub mod registration;
@@ -60,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}", get(people::show).post(people::change))
         .route("/users/{id}/tokens/{token}/revoke", post(people::revoke_token))
         .route("/approvals/{id}/confirm", post(approvals::confirm))
+        .route(crate::billplz::service::RETURN_PATH, get(online_payment::billplz_return))
+        .route("/online-payments/{id}/{decision}", post(online_payment::decide))
         .route("/approvals/{id}/cancel", post(approvals::cancel))
         .route("/login/second-factor", get(second_factor::code_page).post(second_factor::check_code))
         .route("/account/second-factor", get(second_factor::enrolment).post(second_factor::enrol))

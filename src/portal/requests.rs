@@ -48,6 +48,7 @@ struct ListPage {
     next: Option<String>,
     /// What waits for a second person (retail and administrators).
     approvals: Vec<super::approvals::ApprovalItem>,
+    waiting_payments: Vec<super::online_payment::WaitingItem>,
     csrf: String,
 }
 
@@ -126,9 +127,14 @@ pub async fn list(
         Ok(approvals) => approvals,
         Err(error) => return app_error_page(&member, &error),
     };
+    let waiting_payments = match super::online_payment::waiting(&state, &member).await {
+        Ok(waiting) => waiting,
+        Err(error) => return app_error_page(&member, &error),
+    };
     let page = ListPage {
         chrome: Chrome::new(&member, "requests", query.done.as_deref()),
         approvals,
+        waiting_payments,
         csrf: member.csrf.clone(),
         w,
         staff,
@@ -384,7 +390,10 @@ async fn request_page(
     let names = actor_names(&mut connection, &events).await?;
     drop(connection);
     let (due, due_note, overdue) = due_of(&w, &row, &calendar, today);
-    let can = forms_allowed(row.status, party_of(member));
+    let mut can = forms_allowed(row.status, party_of(member));
+    if can.contains(&"payment") && party_of(member) == Party::Developer && state.billplz.is_some() {
+        can.push("pay-online");
+    }
     let mut documents: Vec<(String, String)> =
         quotations.iter().map(|q| (q.number.clone(), format!("/api/v1/documents/{}.pdf", q.number))).collect();
     if let Some(invoice) = &invoice {
@@ -653,6 +662,9 @@ pub async fn act(
     if let Some(refused) = member.refuse_bad_csrf(values.get("csrf").map_or("", String::as_str)) {
         return refused;
     }
+    if action == "pay-online" {
+        return pay_online(&state, &member, request_id).await;
+    }
     let mut typed = Typed { form: action.clone(), values, errors: BTreeMap::new() };
     if let Err(error) = perform(&state, &member, request_id, &mut typed, file).await {
         if let Some(error) = place(&w, &mut typed, error) {
@@ -669,8 +681,25 @@ pub async fn act(
 }
 
 /// The forms of the request page, by the name in their address.
-const FORMS: [&str; 8] =
-    ["info-request", "info-response", "quotation", "payment", "approve", "reject", "invoice", "cancel"];
+const FORMS: [&str; 9] =
+    ["info-request", "info-response", "quotation", "payment", "pay-online", "approve", "reject", "invoice", "cancel"];
+
+/// "Bayar dalam talian": the bill for the quotation in force (made once),
+/// and the browser goes to its payment page at Billplz.
+async fn pay_online(state: &AppState, member: &Member, request_id: i64) -> Response {
+    use crate::billplz::service::OnlinePaymentError;
+    let w = member.words;
+    match crate::billplz::service::start(state, &member.caller, request_id).await {
+        Ok((bill, _)) => Redirect::to(&bill.url).into_response(),
+        Err(OnlinePaymentError::NotOffered) => {
+            error_page(&w, Some(member), StatusCode::CONFLICT, "error-online-unavailable")
+        }
+        Err(OnlinePaymentError::Gateway(_)) => {
+            error_page(&w, Some(member), StatusCode::SERVICE_UNAVAILABLE, "error-gateway-down")
+        }
+        Err(error) => app_error_page(member, &AppError::from(error)),
+    }
+}
 
 /// Reads the form of `typed.form` and calls its service. Errors in what was
 /// typed are put beside their fields and nothing is called.

@@ -4,7 +4,11 @@
 //! ```text
 //! submitted ⇄ info_requested
 //! submitted → quoted (→ quoted: a revision) → payment_submitted → credited → completed
+//! quoted → credited (paid online: the gateway's confirmation, no one else)
+//! quoted → info_requested (retail asks after an instant quotation)
 //! payment_submitted → quoted (payment rejected)
+//! submitted | info_requested | quoted | cancelled | expired → credited
+//!     (retail credits an online payment that arrived late)
 //! submitted | info_requested | quoted → cancelled (developer or retail)
 //! payment_submitted → cancelled (retail)
 //! quoted → expired (the quotation ran out without a payment)
@@ -149,11 +153,17 @@ pub enum Action {
     Cancel,
     /// The quotation ran out.
     Expire,
+    /// The gateway confirmed an online payment of the quotation in force;
+    /// quota is credited with no one's touch.
+    PayOnline,
+    /// Retail credits an online payment that arrived after its quotation
+    /// stopped being in force (superseded, cancelled, expired).
+    CreditLatePayment,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::Submit,
         Self::RequestInfo,
         Self::RespondInfo,
@@ -164,6 +174,8 @@ impl Action {
         Self::IssueInvoice,
         Self::Cancel,
         Self::Expire,
+        Self::PayOnline,
+        Self::CreditLatePayment,
     ];
 
     /// The name recorded in the timeline.
@@ -180,20 +192,31 @@ impl Action {
             Self::IssueInvoice => "issue_invoice",
             Self::Cancel => "cancel",
             Self::Expire => "expire",
+            Self::PayOnline => "pay_online",
+            Self::CreditLatePayment => "credit_late_payment",
         }
     }
 
-    /// The parties that may take this action (admin may take any but expiry).
+    /// The parties that may take this action (admin may take any but the
+    /// system's own). The system quotes at list price (instant quotation),
+    /// invoices on credit, expires and records online payments.
     fn parties(self) -> &'static [Party] {
         match self {
             Self::Submit | Self::RespondInfo | Self::SubmitPayment => &[Party::Developer, Party::Admin],
-            Self::RequestInfo | Self::IssueQuotation | Self::ApprovePayment | Self::RejectPayment => {
+            Self::RequestInfo | Self::ApprovePayment | Self::RejectPayment | Self::CreditLatePayment => {
                 &[Party::Retail, Party::Admin]
             }
-            Self::IssueInvoice => &[Party::Finance, Party::Admin],
+            Self::IssueQuotation => &[Party::Retail, Party::Admin, Party::System],
+            Self::IssueInvoice => &[Party::Finance, Party::Admin, Party::System],
             Self::Cancel => &[Party::Developer, Party::Retail, Party::Admin],
-            Self::Expire => &[Party::System],
+            Self::Expire | Self::PayOnline => &[Party::System],
         }
+    }
+
+    /// True for the actions only kuota itself takes.
+    #[must_use]
+    pub fn is_automatic_only(self) -> bool {
+        self.parties() == [Party::System]
     }
 }
 
@@ -243,7 +266,7 @@ pub fn transition(from: Option<Status>, action: Action, party: Party) -> Result<
     };
     let developer = matches!(party, Party::Developer);
     let next = match (status, action) {
-        (Status::Submitted, Action::RequestInfo) => Status::InfoRequested,
+        (Status::Submitted | Status::Quoted, Action::RequestInfo) => Status::InfoRequested,
         (Status::InfoRequested, Action::RespondInfo) => Status::Submitted,
         (Status::Submitted | Status::Quoted, Action::IssueQuotation) => Status::Quoted,
         (Status::Quoted, Action::SubmitPayment) => Status::PaymentSubmitted,
@@ -253,6 +276,11 @@ pub fn transition(from: Option<Status>, action: Action, party: Party) -> Result<
         (Status::Submitted | Status::InfoRequested | Status::Quoted, Action::Cancel) => Status::Cancelled,
         (Status::PaymentSubmitted, Action::Cancel) if !developer => Status::Cancelled,
         (Status::Quoted, Action::Expire) => Status::Expired,
+        (Status::Quoted, Action::PayOnline) => Status::Credited,
+        (
+            Status::Submitted | Status::InfoRequested | Status::Quoted | Status::Cancelled | Status::Expired,
+            Action::CreditLatePayment,
+        ) => Status::Credited,
         _ => return Err(TransitionError::WrongStatus { status, action }),
     };
     Ok(next)
@@ -318,18 +346,25 @@ mod tests {
         vec![
             (None, A::Submit, vec![P::Developer, P::Admin], S::Submitted),
             (Some(S::Submitted), A::RequestInfo, vec![P::Retail, P::Admin], S::InfoRequested),
+            (Some(S::Quoted), A::RequestInfo, vec![P::Retail, P::Admin], S::InfoRequested),
             (Some(S::InfoRequested), A::RespondInfo, vec![P::Developer, P::Admin], S::Submitted),
-            (Some(S::Submitted), A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
-            (Some(S::Quoted), A::IssueQuotation, vec![P::Retail, P::Admin], S::Quoted),
+            (Some(S::Submitted), A::IssueQuotation, vec![P::Retail, P::Admin, P::System], S::Quoted),
+            (Some(S::Quoted), A::IssueQuotation, vec![P::Retail, P::Admin, P::System], S::Quoted),
             (Some(S::Quoted), A::SubmitPayment, vec![P::Developer, P::Admin], S::PaymentSubmitted),
             (Some(S::PaymentSubmitted), A::ApprovePayment, vec![P::Retail, P::Admin], S::Credited),
             (Some(S::PaymentSubmitted), A::RejectPayment, vec![P::Retail, P::Admin], S::Quoted),
-            (Some(S::Credited), A::IssueInvoice, vec![P::Finance, P::Admin], S::Completed),
+            (Some(S::Credited), A::IssueInvoice, vec![P::Finance, P::Admin, P::System], S::Completed),
             (Some(S::Submitted), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
             (Some(S::InfoRequested), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
             (Some(S::Quoted), A::Cancel, vec![P::Developer, P::Retail, P::Admin], S::Cancelled),
             (Some(S::PaymentSubmitted), A::Cancel, vec![P::Retail, P::Admin], S::Cancelled),
             (Some(S::Quoted), A::Expire, vec![P::System], S::Expired),
+            (Some(S::Quoted), A::PayOnline, vec![P::System], S::Credited),
+            (Some(S::Submitted), A::CreditLatePayment, vec![P::Retail, P::Admin], S::Credited),
+            (Some(S::InfoRequested), A::CreditLatePayment, vec![P::Retail, P::Admin], S::Credited),
+            (Some(S::Quoted), A::CreditLatePayment, vec![P::Retail, P::Admin], S::Credited),
+            (Some(S::Cancelled), A::CreditLatePayment, vec![P::Retail, P::Admin], S::Credited),
+            (Some(S::Expired), A::CreditLatePayment, vec![P::Retail, P::Admin], S::Credited),
         ]
     }
 
@@ -377,12 +412,16 @@ mod tests {
     }
 
     #[test]
-    fn terminal_states_have_no_way_out_and_no_owner() {
+    fn ended_states_have_no_owner_and_no_way_out_but_a_late_payment() {
         for status in [S::Completed, S::Cancelled, S::Expired] {
             assert_eq!(status.owner(), None);
             for action in A::ALL {
                 for party in P::ALL {
-                    assert!(transition(Some(status), action, party).is_err());
+                    let late_credit = action == A::CreditLatePayment && status != S::Completed;
+                    assert_eq!(
+                        transition(Some(status), action, party).is_ok(),
+                        late_credit && matches!(party, P::Retail | P::Admin)
+                    );
                 }
             }
         }

@@ -194,9 +194,13 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
             let ended_on = events.get(index + 1).map(|next| today_local(crate::clock::millis_to_timestamp(next.at_ms)).to_string());
             let overdue = event.due_on.as_deref().is_some_and(|due| ended_on.as_deref().unwrap_or(&today) > due);
             json!({"at": format_rfc3339_local(event.at_ms), "actor": event.actor, "action": event.action, "from": event.from,
-                   "to": event.to, "message": event.message, "due_at": event.due_on, "overdue": overdue})
+                   "to": event.to, "message": event.message, "due_at": event.due_on, "overdue": overdue,
+                   "by": if super::is_system_actor(&event.actor) { "system" } else { "person" }})
         })
         .collect();
+    let staff_actions = events.iter().filter(|event| super::is_staff_action(&event.action, &event.actor)).count();
+    let online_payments: Vec<crate::billplz::service::BillView> =
+        crate::billplz::store::for_request(&mut connection, id).await?.iter().map(Into::into).collect();
     let mut body = summary(&row, &today);
     if let Some(object) = body.as_object_mut() {
         object.insert("note".into(), json!(row.note));
@@ -213,6 +217,8 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
             json!(procedures.iter().map(crate::documents::procedures::Procedure::json).collect::<Vec<_>>()),
         );
         object.insert("timeline".into(), json!(timeline));
+        object.insert("staff_actions".into(), json!(staff_actions));
+        object.insert("online_payments".into(), json!(online_payments));
     }
     Ok(body)
 }

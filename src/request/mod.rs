@@ -68,6 +68,9 @@ pub struct ActionContext<'a> {
     pub reference: Option<&'a str>,
     /// The key the audit record is chained with.
     pub audit_key: &'a crate::audit::Key,
+    /// A crediting whose invoice is issued in the same transaction (the
+    /// setting `invoice_on_credit`): finance is not asked to issue it.
+    pub invoice_follows: bool,
 }
 
 /// The due date of the status being entered.
@@ -185,9 +188,11 @@ async fn notify_action(
         Action::RejectPayment => {
             messages.push((MessageKind::PaymentRejected, recipients::developer(connection, id).await?))
         }
-        Action::ApprovePayment => {
+        Action::ApprovePayment | Action::PayOnline | Action::CreditLatePayment => {
             messages.push((MessageKind::QuotaCredited, recipients::developer(connection, id).await?));
-            messages.push((MessageKind::InvoiceDue, recipients::team(connection, Team::Finance).await?));
+            if !context.invoice_follows {
+                messages.push((MessageKind::InvoiceDue, recipients::team(connection, Team::Finance).await?));
+            }
         }
         Action::IssueInvoice => {
             messages.push((MessageKind::InvoiceIssued, recipients::developer(connection, id).await?))
@@ -235,6 +240,28 @@ async fn notify_action(
     Ok(())
 }
 
+/// True for an actor that is kuota itself (`system`, `system:quotation-expiry`).
+#[must_use]
+pub fn is_system_actor(actor: &str) -> bool {
+    actor == service::SYSTEM_ACTOR || actor.starts_with("system:")
+}
+
+/// True when a timeline event is a step Pos Digicert's staff took by hand
+/// (quoting, asking, checking a payment, invoicing), not the developer's
+/// own steps and not the system's.
+#[must_use]
+pub fn is_staff_action(action: &str, actor: &str) -> bool {
+    let staff = [
+        Action::RequestInfo,
+        Action::IssueQuotation,
+        Action::ApprovePayment,
+        Action::RejectPayment,
+        Action::IssueInvoice,
+        Action::CreditLatePayment,
+    ];
+    !is_system_actor(actor) && staff.iter().any(|a| a.as_str() == action)
+}
+
 /// Most requests expired by one sweep.
 pub const EXPIRY_BATCH_MAX: i64 = 200;
 
@@ -268,8 +295,12 @@ pub async fn expire_quotations(
             portal_url,
             reference: None,
             audit_key,
+            invoice_follows: false,
         };
         if act(&mut transaction, &row, Action::Expire, &context).await.is_ok() {
+            // Its online bill is withdrawn here; reconciliation deletes it at
+            // the gateway (a payment on it meanwhile waits for a decision).
+            crate::billplz::store::withdraw_pending(&mut transaction, id, context.now_ms).await?;
             transaction.commit().await?;
             expired += 1;
         }

@@ -15,6 +15,9 @@ pub enum Method {
     BankTransfer,
     /// Credit card at the Pos Digicert counter.
     CardAtCounter,
+    /// FPX online banking or card through the payment gateway; recorded by
+    /// kuota from the gateway's signed confirmation, never submitted by hand.
+    Online,
 }
 
 impl Method {
@@ -25,7 +28,15 @@ impl Method {
             Self::PurchaseOrder => "po",
             Self::BankTransfer => "bank_transfer",
             Self::CardAtCounter => "card_counter",
+            Self::Online => "online",
         }
+    }
+
+    /// The method with this stored name (`online` included, which
+    /// [`str::parse`] refuses: no one submits an online payment by hand).
+    #[must_use]
+    pub fn parse_stored(text: &str) -> Option<Self> {
+        if text == "online" { Some(Self::Online) } else { text.parse().ok() }
     }
 
     /// True when the money has been received at submission (not a PO).

@@ -53,6 +53,10 @@ pub struct NewPayment {
     pub document: Vec<u8>,
 }
 
+/// The actor of what kuota does by itself (instant quotation, invoice on
+/// credit, recording an online payment).
+pub const SYSTEM_ACTOR: &str = "system";
+
 /// The request an action is taken on, with everything the action needs
 /// besides the write transaction it runs in.
 pub(crate) struct Step {
@@ -88,6 +92,46 @@ impl Step {
         Ok((transaction, step))
     }
 
+    /// Opens a write transaction with the request in it, for kuota itself
+    /// acting (recording an online payment the gateway confirmed).
+    pub(crate) async fn begin_as_system(
+        state: &AppState,
+        id: i64,
+    ) -> Result<(Transaction<'static, Any>, Self), RequestError> {
+        let calendar = crate::settings::working_calendar(state.db.pool()).await?;
+        let mut transaction = state.db.begin_write().await?;
+        let row = store::find_for_update(&mut transaction, id, state.db.row_lock_clause())
+            .await?
+            .ok_or(RequestError::NotFound(id))?;
+        let step = Self {
+            row,
+            party: Party::System,
+            calendar,
+            actor: SYSTEM_ACTOR.to_owned(),
+            today: today_local(state.clock.now()),
+            now_ms: state.clock.now_ms(),
+        };
+        Ok((transaction, step))
+    }
+
+    /// This step taken by kuota itself instead of the caller.
+    fn as_system_now(self) -> Self {
+        Self { party: Party::System, actor: SYSTEM_ACTOR.to_owned(), ..self }
+    }
+
+    /// The same moment and calendar, with kuota itself acting on `row` (the
+    /// request as it stands now): instant quotation, invoice on credit.
+    pub(crate) fn as_system(&self, row: RequestRow) -> Self {
+        Self {
+            row,
+            party: Party::System,
+            calendar: self.calendar.clone(),
+            actor: SYSTEM_ACTOR.to_owned(),
+            today: self.today,
+            now_ms: self.now_ms,
+        }
+    }
+
     /// The one place an [`ActionContext`] is made for a caller's action.
     pub(crate) fn context<'a>(
         &'a self,
@@ -107,24 +151,9 @@ impl Step {
             portal_url: &state.public_url,
             reference,
             audit_key: &state.audit_key,
+            invoice_follows: false,
         }
     }
-}
-
-/// Applies an action whose only effect is the transition (and its event,
-/// audit record and mail).
-async fn simple(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: i64,
-    action: Action,
-    message: Option<&Message>,
-) -> Result<(), RequestError> {
-    let (mut transaction, step) = Step::begin(state, caller, id).await?;
-    let context = step.context(state, message.map(Message::as_str), None, None);
-    act(&mut transaction, &step.row, action, &context).await?;
-    transaction.commit().await?;
-    Ok(())
 }
 
 /// Checks request lines: 1 to 10, units 1..=100,000, one line per active product.
@@ -193,9 +222,11 @@ pub async fn submit(
         portal_url: &state.public_url,
         reference: None,
         audit_key: &state.audit_key,
+        invoice_follows: false,
     };
     let due = super::due_on(to, &context).map(|date| date.to_string());
     let note = note.map_or("", Message::as_str);
+    let settings = crate::settings::load(state.db.pool()).await?;
     let mut transaction = state.db.begin_write().await?;
     let number = next_number(&mut transaction, NumberKind::Request, context.today.year()).await?;
     let id = store::insert_request(&mut transaction, &number, company.id, note, &actor, due.as_deref(), context.now_ms)
@@ -205,8 +236,32 @@ pub async fn submit(
     let details = serde_json::json!({"number": number, "lines": lines});
     let step = super::Recorded { from: None, to, action: Action::Submit, due: due.as_deref(), details: Some(details) };
     super::record(&mut transaction, &row, &step, &context).await?;
+    let (today, now_ms) = (context.today, context.now_ms);
+    let mut quoted = None;
+    if settings.instant_quotation {
+        let system = Step { row, party, calendar, actor, today, now_ms }.as_system_now();
+        quoted = quote_at_list_price(&mut transaction, state, &system, &settings).await?;
+    }
     transaction.commit().await?;
+    if let Some(number) = quoted {
+        render_issued(state, &[number.as_str()]).await;
+    }
     Ok(id)
+}
+
+/// Instant quotation: revision 1 at list price by the system, when every
+/// line's product has a price today; `None` (retail quotes) otherwise.
+async fn quote_at_list_price(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    step: &Step,
+    settings: &crate::settings::Settings,
+) -> Result<Option<String>, RequestError> {
+    match quote(connection, state, step, BasisPoints::default(), settings).await {
+        Ok(number) => Ok(Some(number)),
+        Err(RequestError::NoPrice { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// Retail asks the developer for missing details.
@@ -219,7 +274,26 @@ pub async fn request_info(
     id: i64,
     message: &Message,
 ) -> Result<(), RequestError> {
-    simple(state, caller, id, Action::RequestInfo, Some(message)).await
+    ending_quotation(state, caller, id, Action::RequestInfo, message).await
+}
+
+/// Applies an action that ends the quotation's force (information asked
+/// after an instant quotation, cancellation): the request's pending online
+/// bill is withdrawn with it, and deleted at the gateway after COMMIT.
+async fn ending_quotation(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    action: Action,
+    message: &Message,
+) -> Result<(), RequestError> {
+    let (mut transaction, step) = Step::begin(state, caller, id).await?;
+    let context = step.context(state, Some(message.as_str()), None, None);
+    act(&mut transaction, &step.row, action, &context).await?;
+    let withdrawn = crate::billplz::store::withdraw_pending(&mut transaction, id, step.now_ms).await?;
+    transaction.commit().await?;
+    crate::billplz::service::delete_at_gateway(state, &withdrawn).await;
+    Ok(())
 }
 
 /// The developer answers an information request, optionally with new lines.
@@ -252,7 +326,7 @@ pub async fn respond_info(
 /// # Errors
 /// The rules' refusal, not found, or a fault.
 pub async fn cancel(state: &AppState, caller: &ApiCaller, id: i64, reason: &Message) -> Result<(), RequestError> {
-    simple(state, caller, id, Action::Cancel, Some(reason)).await
+    ending_quotation(state, caller, id, Action::Cancel, reason).await
 }
 
 /// Retail issues a quotation (or a revision) at today's prices with an
@@ -270,22 +344,41 @@ pub async fn issue_quotation(
 ) -> Result<String, RequestError> {
     let settings = crate::settings::load(state.db.pool()).await?;
     let (mut transaction, step) = Step::begin(state, caller, id).await?;
-    let today = step.today;
+    let number = quote(&mut transaction, state, &step, discount, &settings).await?;
+    let withdrawn = crate::billplz::store::withdraw_pending(&mut transaction, id, step.now_ms).await?;
+    transaction.commit().await?;
+    render_issued(state, &[number.as_str()]).await;
+    crate::billplz::service::delete_at_gateway(state, &withdrawn).await;
+    Ok(number)
+}
+
+/// Prices the request's lines at today's prices less `discount`, stores the
+/// quotation (a revision supersedes the one before) and moves the request to
+/// `quoted` as `step`'s party, in the caller's transaction. Returns the
+/// quotation's number; the caller renders it after COMMIT.
+async fn quote(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    step: &Step,
+    discount: BasisPoints,
+    settings: &crate::settings::Settings,
+) -> Result<String, RequestError> {
+    let (id, today) = (step.row.id, step.today);
     let mut priced_lines = Vec::new();
-    for (product, units) in store::lines(&mut transaction, id).await? {
-        let price = crate::catalogue::price_on(&mut transaction, &product, &today.to_string())
+    for (product, units) in store::lines(&mut *connection, id).await? {
+        let price = crate::catalogue::price_on(&mut *connection, &product, &today.to_string())
             .await?
             .ok_or_else(|| RequestError::NoPrice { product: product.clone(), on: today })?;
         priced_lines.push((product, units, price));
     }
     let pricing = super::quotation::price(&priced_lines, discount, settings.sst())?;
     let valid_until = step.calendar.add_working_days(today, settings.quotation_validity_working_days);
-    let number = next_number(&mut transaction, NumberKind::Quotation, today.year()).await?;
+    let number = next_number(&mut *connection, NumberKind::Quotation, today.year()).await?;
     let summary = format!("{} · {}", crate::format::rm(pricing.total), crate::format::date(valid_until));
     let context = step.context(state, Some(&summary), Some(&number), Some(valid_until));
-    act(&mut transaction, &step.row, Action::IssueQuotation, &context).await?;
+    act(&mut *connection, &step.row, Action::IssueQuotation, &context).await?;
     store::insert_quotation(
-        &mut transaction,
+        &mut *connection,
         id,
         &number,
         &pricing,
@@ -294,8 +387,6 @@ pub async fn issue_quotation(
         step.now_ms,
     )
     .await?;
-    transaction.commit().await?;
-    render_issued(state, &[number.as_str()]).await;
     Ok(number)
 }
 
@@ -341,7 +432,10 @@ pub async fn submit_payment(
         Err(error) => return Err(error.into()),
     };
     state.blobs.put(&sha256, &payment.document).context("storing the proof of payment")?;
+    // Paid another way: the online bill must not be paid as well.
+    let withdrawn = crate::billplz::store::withdraw_pending(&mut transaction, id, step.now_ms).await?;
     transaction.commit().await?;
+    crate::billplz::service::delete_at_gateway(state, &withdrawn).await;
     Ok(payment_id)
 }
 
@@ -423,21 +517,46 @@ pub async fn approve_payment(
             crate::approval::store::decide(&mut transaction, approval_id, true, &step.actor, None, step.now_ms).await?;
         }
     }
-    // Lock order: request row, audit head (both in `act`), then accounts —
-    // the ledger writer also takes the audit head before accounts.
-    let context = step.context(state, None, None, None);
-    act(&mut transaction, &step.row, Action::ApprovePayment, &context).await?;
     if !store::decide_payment(&mut transaction, payment.id, PaymentStatus::Approved, None, step.now_ms).await? {
         return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
     }
-    let (developer_id, number) = (step.row.developer_id, step.row.number.clone());
-    for (product, units) in lines {
-        let credit = (developer_id, product.as_str(), units);
-        crate::ledger::credit(&mut transaction, &state.audit_key, credit, &number, &step.actor, step.now_ms).await?;
-    }
+    let issued = credit(&mut transaction, state, &step, Action::ApprovePayment, &lines).await?;
     let request_id = step.row.id;
     transaction.commit().await?;
+    render_issued(state, &issued.iter().map(String::as_str).collect::<Vec<_>>()).await;
     Ok(Approval::Credited(request_id))
+}
+
+/// Moves the request in `step` to `credited` by `action` (a payment
+/// approved, paid online, a late payment credited), credits every line to
+/// its company and, with the setting `invoice_on_credit`, issues the invoice
+/// and delivery order — all in the caller's transaction, with the approved
+/// payment already recorded. Returns the document numbers to render after
+/// COMMIT.
+///
+/// Lock order: request row (taken by `step`), audit head (in `act`), then
+/// accounts — the ledger writer also takes the audit head before accounts.
+pub(crate) async fn credit(
+    connection: &mut sqlx::AnyConnection,
+    state: &AppState,
+    step: &Step,
+    action: Action,
+    lines: &[(String, i64)],
+) -> Result<Vec<String>, RequestError> {
+    let invoice_on_credit = crate::settings::load_in(&mut *connection).await?.invoice_on_credit;
+    let context = ActionContext { invoice_follows: invoice_on_credit, ..step.context(state, None, None, None) };
+    act(&mut *connection, &step.row, action, &context).await?;
+    let (developer_id, number) = (step.row.developer_id, step.row.number.as_str());
+    for (product, units) in lines {
+        let line = (developer_id, product.as_str(), *units);
+        crate::ledger::credit(&mut *connection, &state.audit_key, line, number, &step.actor, step.now_ms).await?;
+    }
+    if !invoice_on_credit {
+        return Ok(Vec::new());
+    }
+    let row = store::find(&mut *connection, step.row.id).await?.ok_or(RequestError::NotFound(step.row.id))?;
+    let issued = crate::finance::service::issue_within(&mut *connection, state, &step.as_system(row)).await?;
+    Ok(vec![issued.invoice_number, issued.delivery_order_number])
 }
 
 /// The first approval of a large payment: checks it could be approved now,

@@ -591,6 +591,22 @@ pub async fn quotations(connection: &mut AnyConnection, request_id: i64) -> sqlx
     Ok(quotations)
 }
 
+/// The quotation an invoice is for: the one its approved payment paid (an
+/// online payment credited late may have paid an earlier revision), else the
+/// one in force.
+///
+/// # Errors
+/// A database fault.
+pub async fn invoiced_quotation(connection: &mut AnyConnection, request_id: i64) -> sqlx::Result<Option<QuotationRow>> {
+    let approved = super::payment::PaymentStatus::Approved;
+    let paid = payments(connection, request_id).await?.into_iter().rfind(|p| p.status == approved);
+    let all = quotations(connection, request_id).await?;
+    Ok(match paid {
+        Some(payment) => all.into_iter().find(|q| q.id == payment.quotation_id),
+        None => all.into_iter().rfind(|q| !q.superseded),
+    })
+}
+
 /// The request's quotation in force (the latest revision).
 ///
 /// # Errors
@@ -621,8 +637,12 @@ pub struct PaymentRow {
     pub reason: Option<String>,
     /// SHA-256 of the uploaded document (its blob key).
     pub document_sha256: String,
-    /// `application/pdf`, `image/png` or `image/jpeg`.
+    /// `application/pdf`, `image/png` or `image/jpeg` (`application/json`:
+    /// the gateway's record of an online payment).
     pub document_type: String,
+    /// The quotation paid.
+    #[serde(skip)]
+    pub quotation_id: i64,
 }
 
 /// A stored name read back as its enum; an unknown one is a decoding fault.
@@ -634,7 +654,7 @@ fn payment_from_row(row: &AnyRow) -> sqlx::Result<PaymentRow> {
     Ok(PaymentRow {
         id: row.try_get(0)?,
         request_id: row.try_get(1)?,
-        method: decoded(row.try_get::<String, _>(2)?, |text| text.parse().ok())?,
+        method: decoded(row.try_get::<String, _>(2)?, super::payment::Method::parse_stored)?,
         reference: row.try_get(3)?,
         amount: Sen::new(row.try_get(4)?).unwrap_or_default(),
         paid_on: row.try_get(5)?,
@@ -642,10 +662,11 @@ fn payment_from_row(row: &AnyRow) -> sqlx::Result<PaymentRow> {
         reason: row.try_get(7)?,
         document_sha256: row.try_get(8)?,
         document_type: row.try_get(9)?,
+        quotation_id: row.try_get(10)?,
     })
 }
 
-const PAYMENT_COLUMNS: &str = "SELECT id, request_id, method, reference, amount_sen, paid_on, status, reason, document_sha256, document_type FROM payments";
+const PAYMENT_COLUMNS: &str = "SELECT id, request_id, method, reference, amount_sen, paid_on, status, reason, document_sha256, document_type, quotation_id FROM payments";
 
 /// The payments of a request, oldest first.
 ///

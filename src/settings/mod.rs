@@ -86,6 +86,14 @@ pub struct Settings {
     /// Months after a user's deactivation when their personal data (name,
     /// e-mail) is replaced by a pseudonym.
     pub personal_data_retention_months: i64,
+    /// A submitted request whose every product has a price in effect is
+    /// quoted at list price at once, by the system (retail may still revise
+    /// it or ask for information); off: retail quotes every request.
+    pub instant_quotation: bool,
+    /// The tax invoice and delivery order are issued in the transaction that
+    /// credits the quota (paid for online, transfer and counter payments,
+    /// unpaid for a PO); off: finance issues them.
+    pub invoice_on_credit: bool,
 }
 
 impl Default for Settings {
@@ -103,6 +111,8 @@ impl Default for Settings {
             registration_expiry_days: 14,
             require_staff_second_factor: false,
             personal_data_retention_months: 24,
+            instant_quotation: true,
+            invoice_on_credit: true,
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct Tally {
 /// over the given base URLs (one per server process).
 pub async fn hammer(base_urls: Vec<String>, token: String, code: &str, attempts: usize, clients: usize) -> Tally {
     let next = Arc::new(AtomicUsize::new(0));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let http = kuota::outbound::client_builder().unwrap().pool_max_idle_per_host(clients).build().unwrap();
     let mut tasks = Vec::new();
     for client_index in 0..clients {
         let (next, http, token, base_urls) = (next.clone(), http.clone(), token.clone(), base_urls.clone());

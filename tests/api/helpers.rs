@@ -108,6 +108,7 @@ impl TestDatabase {
             trusted_proxies: vec!["127.0.0.1".parse().expect("address")],
             audit_key_file: self.data_dir.join("audit.key"),
             public_door_burst: kuota::auth::admission::BURST,
+            billplz: None,
         }
     }
 
@@ -173,43 +174,102 @@ pub struct TestApp {
     pub hims_token: String,
     pub database: TestDatabase,
     pub state: AppState,
+    /// The fake Billplz on loopback, for apps that offer online payment.
+    pub billplz: Option<kuota::billplz::simulator::Simulator>,
+}
+
+/// The fake Billplz's account: the X Signature key is the one of Billplz's
+/// own published examples.
+pub fn fake_billplz_account(api_url: &str) -> kuota::billplz::client::Account {
+    kuota::billplz::client::Account {
+        api_url: api_url.to_owned(),
+        api_key: "73eb57f0-7d4e-42b9-a544-aeac6e4b0f81".to_owned(),
+        collection_id: "inbmmepb".to_owned(),
+        x_signature_key: "S-s7b4yWpp9h7rrkNM1i3Z_g".to_owned(),
+    }
+}
+
+/// How a test app is set up.
+struct Setup {
+    smtp_url: Option<String>,
+    allowance: kuota::auth::admission::Allowance,
+    /// Keep the straight-through defaults and offer online payment through
+    /// a fake Billplz; otherwise the seed's manual steps (retail quotes,
+    /// finance invoices), which most workflow tests take one by one.
+    straight_through: bool,
 }
 
 impl TestApp {
+    /// An app running the seed's manual steps: `instant_quotation` and
+    /// `invoice_on_credit` off, no online payment (see [`Self::spawn_straight_through`]).
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with_mail(backend, None).await
     }
 
+    /// An app as a fresh installation runs: instant quotation and invoice on
+    /// credit on (the defaults), and online payment through a fake Billplz
+    /// on loopback ([`TestApp::billplz`]).
+    pub async fn spawn_straight_through(backend: Backend) -> Self {
+        Self::spawn_configured(backend, Setup { smtp_url: None, allowance: GENEROUS_ADMISSION, straight_through: true })
+            .await
+    }
+
     /// An app whose outbox worker sends through `smtp_url`.
     pub async fn spawn_with_mail(backend: Backend, smtp_url: Option<String>) -> Self {
-        Self::spawn_configured(backend, smtp_url, GENEROUS_ADMISSION).await
+        Self::spawn_configured(backend, Setup { smtp_url, allowance: GENEROUS_ADMISSION, straight_through: false })
+            .await
     }
 
     /// An app that admits `allowance` per client address at its public doors.
     pub async fn spawn_admitting(backend: Backend, allowance: kuota::auth::admission::Allowance) -> Self {
-        Self::spawn_configured(backend, None, allowance).await
+        Self::spawn_configured(backend, Setup { smtp_url: None, allowance, straight_through: false }).await
     }
 
-    async fn spawn_configured(
-        backend: Backend,
-        smtp_url: Option<String>,
-        allowance: kuota::auth::admission::Allowance,
-    ) -> Self {
+    /// Starts the fake Billplz on loopback; returns it and the client kuota uses.
+    async fn start_fake_billplz(
+        clock: &ManualClock,
+    ) -> (kuota::billplz::simulator::Simulator, kuota::billplz::client::Client) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let account = fake_billplz_account(&format!("{base}/api"));
+        let simulator = kuota::billplz::simulator::Simulator::new(account.clone(), &base, Arc::new(clock.clone()))
+            .expect("simulator");
+        let router = kuota::billplz::simulator::router(simulator.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (simulator, kuota::billplz::client::Client::new(account).expect("client"))
+    }
+
+    async fn spawn_configured(backend: Backend, setup: Setup) -> Self {
         let database = TestDatabase::create(backend).await;
         let db = Db::connect(&database.config()).await.expect("connect");
         db.migrate().await.expect("migrate");
+        if !setup.straight_through {
+            let mut connection = db.pool().acquire().await.expect("connection");
+            let settings = kuota::settings::Settings {
+                instant_quotation: false,
+                invoice_on_credit: false,
+                ..kuota::settings::Settings::default()
+            };
+            kuota::settings::save(&mut connection, &settings).await.expect("manual workflow settings");
+        }
         let clock = ManualClock::starting_at(SystemClock.now());
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
         let audit_key = kuota::startup::open_audit_trail(&database.config(), &db).await.expect("audit key");
         // The tests stand behind a trusted proxy on loopback, so they can speak
         // from several client addresses with X-Forwarded-For.
-        let state =
+        let mut state =
             AppState::new(db.clone(), Arc::new(clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
                 .with_trusted_proxies(&database.config().trusted_proxies)
                 // Tests sign in and register far more often than people do; the
                 // public doors' admission is tested on its own.
-                .with_admission(allowance);
-        let config = kuota::config::Config { smtp_url, ..database.config() };
+                .with_admission(setup.allowance);
+        let mut billplz = None;
+        if setup.straight_through {
+            let (simulator, client) = Self::start_fake_billplz(&clock).await;
+            state = state.with_billplz(client);
+            billplz = Some(simulator);
+        }
+        let config = kuota::config::Config { smtp_url: setup.smtp_url, ..database.config() };
         kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -227,8 +287,8 @@ impl TestApp {
             kuota::auth::store::create_client(db.pool(), &state.audit_key, "test hims", Scope::Hims, "test", now)
                 .await
                 .expect("hims client");
-        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        Self { address, client, clock, db, admin_token, hims_token, database, state }
+        let client = kuota::outbound::client_builder().unwrap().pool_max_idle_per_host(64).build().expect("client");
+        Self { address, client, clock, db, admin_token, hims_token, database, state, billplz }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -242,9 +302,13 @@ impl TestApp {
         let db = Db::connect(&self.database.config()).await.expect("connect");
         let blobs = Arc::new(kuota::blob::FolderBlobStore::new(self.database.data_dir.join("blobs")));
         let audit_key = kuota::startup::open_audit_trail(&self.database.config(), &db).await.expect("audit key");
-        let state = AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
-            .with_trusted_proxies(&self.database.config().trusted_proxies)
-            .with_admission(GENEROUS_ADMISSION);
+        let mut state =
+            AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)
+                .with_trusted_proxies(&self.database.config().trusted_proxies)
+                .with_admission(GENEROUS_ADMISSION);
+        if let Some(gateway) = &self.state.billplz {
+            state = state.with_billplz(gateway.as_ref().clone());
+        }
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));

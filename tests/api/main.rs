@@ -16,6 +16,7 @@ mod idempotency;
 mod ledger;
 mod mail;
 mod matrix;
+mod online_payment;
 mod people;
 mod portal;
 mod privacy;

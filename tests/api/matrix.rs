@@ -289,7 +289,8 @@ async fn call_portal(
     path: &str,
     ids: &BTreeMap<&'static str, String>,
 ) -> u16 {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client =
+        kuota::outbound::client_builder().unwrap().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut request = client.request(method.clone(), app.url(&concrete(path, ids)));
     if let Some(session) = session {
         request = request.header(COOKIE, format!("kuota_session={session}"));

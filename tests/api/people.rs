@@ -26,7 +26,7 @@ on_both_backends!(
 pub const PASSWORD: &str = "kata-laluan-ujian";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    kuota::outbound::client_builder().unwrap().redirect(Policy::none()).build().unwrap()
 }
 
 /// The id of the user with this e-mail, through the administrators' list.

@@ -24,7 +24,7 @@ on_both_backends!(
 const PASSWORD: &str = "kata-laluan-ujian";
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    kuota::outbound::client_builder().unwrap().redirect(Policy::none()).build().unwrap()
 }
 
 /// The value of `name` in the response's Set-Cookie headers, and the whole header.

@@ -87,7 +87,7 @@ fn prepare(database: &TestDatabase) -> (String, String) {
 /// An opening balance. One operator (an API client) cannot be two people,
 /// so it first raises the second-person threshold (audited) for it.
 async fn credit(url: &str, admin: &str, units: i64) {
-    let client = reqwest::Client::new();
+    let client = kuota::outbound::client_builder().unwrap().build().unwrap();
     let settings = json!({"adjustment_second_person_above_units": 1_000_000});
     let raised = client.put(format!("{url}/api/v1/settings")).bearer_auth(admin).json(&settings).send().await.unwrap();
     assert_eq!(raised.status(), 200);
@@ -130,7 +130,10 @@ async fn a_kill_during_load_loses_no_answered_consumption(backend: Backend) {
     }
     assert!(missing.is_empty(), "{} answered consumptions are missing after the crash: {missing:?}", missing.len());
     let restarted = Server::start(&database);
-    let balance: serde_json::Value = reqwest::Client::new()
+    let balance: serde_json::Value = kuota::outbound::client_builder()
+        .unwrap()
+        .build()
+        .unwrap()
         .get(format!("{}/api/v1/developers/PMJ-1/balances", restarted.url))
         .bearer_auth(&hims)
         .send()
@@ -214,7 +217,7 @@ async fn one_key_sent_to_two_servers_at_once_writes_one_entry() {
     let (admin, hims) = prepare(&database);
     let (first, second) = (Server::start(&database), Server::start(&database));
     credit(&first.url, &admin, 100).await;
-    let http = reqwest::Client::new();
+    let http = kuota::outbound::client_builder().unwrap().build().unwrap();
     let mut requests = Vec::new();
     for index in 0..20 {
         let url = if index % 2 == 0 { &first.url } else { &second.url };

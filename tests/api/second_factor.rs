@@ -24,7 +24,7 @@ on_both_backends!(
 );
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    kuota::outbound::client_builder().unwrap().redirect(Policy::none()).build().unwrap()
 }
 
 fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
