@@ -224,6 +224,11 @@ mod tests {
                 "invoice",
                 "cancel",
                 "settled",
+                "pay-online-returned",
+                "pay-online-pending",
+                "pay-online-waiting",
+                "online-credit",
+                "online-refund",
             ]
             .iter()
             .map(|d| format!("done-{d}")),

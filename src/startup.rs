@@ -163,19 +163,7 @@ pub fn spawn_background_tasks(state: &AppState) {
             }
         }
     });
-    if state.billplz.is_some() {
-        let reconciling = state.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(RECONCILIATION_INTERVAL);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                if let Err(error) = crate::billplz::service::reconcile(&reconciling).await {
-                    tracing::warn!(error = %error, "payment reconciliation failed");
-                }
-            }
-        });
-    }
+    spawn_reconciliation(state);
     let (db, clock) = (state.db.clone(), state.clock.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(IDEMPOTENCY_PRUNE_INTERVAL);
@@ -188,6 +176,24 @@ pub fn spawn_background_tasks(state: &AppState) {
             }
             if let Err(error) = crate::ledger::store::prune_idempotency_records(db.pool(), before).await {
                 tracing::warn!(error = %error, "idempotency pruning failed");
+            }
+        }
+    });
+}
+
+/// With online payment on: reconciles the online bills with Billplz daily.
+fn spawn_reconciliation(state: &AppState) {
+    if state.billplz.is_none() {
+        return;
+    }
+    let reconciling = state.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(RECONCILIATION_INTERVAL);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(error) = crate::billplz::service::reconcile(&reconciling).await {
+                tracing::warn!(error = %error, "payment reconciliation failed");
             }
         }
     });
@@ -211,6 +217,14 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     let audit_key = open_audit_trail(config, &db).await?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
+    // KUOTA_LISTEN on port 0 (tests, scripts) and no KUOTA_PUBLIC_URL: links name the port bound.
+    let bound;
+    let config = if config.listen.port() == 0 && config.public_url == format!("http://{}", config.listen) {
+        bound = Config { public_url: format!("http://{address}"), ..config.clone() };
+        &bound
+    } else {
+        config
+    };
     let mut state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
         .with_trusted_proxies(&config.trusted_proxies)
         .with_admission(crate::auth::admission::Allowance {

@@ -129,13 +129,13 @@ pub async fn start(
     caller: &ApiCaller,
     request_id: i64,
 ) -> Result<(BillView, bool), OnlinePaymentError> {
-    let client = gateway(state)?;
     let mut connection = state.db.pool().acquire().await?;
     let row =
         crate::request::store::find(&mut connection, request_id).await?.ok_or(RequestError::NotFound(request_id))?;
     if crate::request::party_of(caller, &row)? != Party::Developer {
         return Err(OnlinePaymentError::Forbidden("only a user of the developer pays online"));
     }
+    let client = gateway(state)?;
     if row.status != Status::Quoted {
         return Err(RequestError::ChangedMeanwhile(row.number.clone()).into());
     }

@@ -149,7 +149,7 @@ pub fn copy(kind: MessageKind, language: Language, facts: &Facts) -> Copy {
     // A late payment's problem is stored as a code; its words are the reader's.
     let translated;
     let facts = match (kind, &facts.detail) {
-        (MessageKind::OnlinePaymentNeedsDecision, Some(code)) => {
+        (MessageKind::OnlinePaymentNeedsDecision, Some(code)) if words.has(&format!("online-problem-{code}")) => {
             translated = Facts { detail: Some(words.t(&format!("online-problem-{code}"))), ..facts.clone() };
             &translated
         }

@@ -278,6 +278,8 @@ struct RequestPage {
     typed: Typed,
     today: String,
     preview: Option<Preview>,
+    /// How many steps Pos Digicert's staff took by hand, in words.
+    staff_actions: String,
 }
 
 /// What a quotation would say at today's prices, before it is issued.
@@ -388,6 +390,8 @@ async fn request_page(
     let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
     let procedures = crate::documents::procedures::current(&mut connection).await?;
     let names = actor_names(&mut connection, &events).await?;
+    let staff_actions =
+        events.iter().filter(|e| crate::request::is_staff_action(&e.action, &e.actor)).count().to_string();
     drop(connection);
     let (due, due_note, overdue) = due_of(&w, &row, &calendar, today);
     let mut can = forms_allowed(row.status, party_of(member));
@@ -431,6 +435,7 @@ async fn request_page(
         typed,
         today: today.strftime("%Y-%m-%d").to_string(),
         preview,
+        staff_actions: w.f("staff-actions", [("count", staff_actions.as_str())]),
     })
 }
 

@@ -115,7 +115,7 @@ impl Step {
     }
 
     /// This step taken by kuota itself instead of the caller.
-    fn as_system_now(self) -> Self {
+    fn into_system(self) -> Self {
         Self { party: Party::System, actor: SYSTEM_ACTOR.to_owned(), ..self }
     }
 
@@ -239,7 +239,7 @@ pub async fn submit(
     let (today, now_ms) = (context.today, context.now_ms);
     let mut quoted = None;
     if settings.instant_quotation {
-        let system = Step { row, party, calendar, actor, today, now_ms }.as_system_now();
+        let system = Step { row, party, calendar, actor, today, now_ms }.into_system();
         quoted = quote_at_list_price(&mut transaction, state, &system, &settings).await?;
     }
     transaction.commit().await?;
@@ -517,6 +517,9 @@ pub async fn approve_payment(
             crate::approval::store::decide(&mut transaction, approval_id, true, &step.actor, None, step.now_ms).await?;
         }
     }
+    // The request's rules first (a request credited already is the wrong
+    // status), then the payment's own.
+    transition(Some(step.row.status), Action::ApprovePayment, step.party)?;
     if !store::decide_payment(&mut transaction, payment.id, PaymentStatus::Approved, None, step.now_ms).await? {
         return Err(RequestError::PaymentNotPending { id: payment.id, status: payment.status.as_str().to_owned() });
     }

@@ -149,6 +149,9 @@ async fn things(app: &TestApp, parties: &crate::workflow::Parties) -> BTreeMap<&
         ("user", target.to_string()),
         ("token", token_id.to_string()),
         ("approval", waiting["second_approval"].to_string()),
+        // This app offers no online payment: no bill exists, and the
+        // decision's callers who get past authorization find none (404).
+        ("online", "1".to_owned()),
     ])
 }
 
@@ -166,6 +169,8 @@ fn concrete(path: &str, ids: &BTreeMap<&'static str, String>) -> String {
         ("/tokens/{id}", "token"),
         ("/api/v1/second-approvals/{id}", "approval"),
         ("/approvals/{id}", "approval"),
+        ("/api/v1/online-payments/{id}", "online"),
+        ("/online-payments/{id}", "online"),
     ];
     let mut concrete = path.to_owned();
     for (prefix, thing) in by_prefix {
@@ -215,6 +220,7 @@ fn body_of(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/quota-requests/{id}/info-requests" | "/api/v1/quota-requests/{id}/info-responses") => {
             json!({"message": "Ujian matriks"})
         }
+        ("POST", "/api/v1/online-payments/{id}/decision") => json!({"decision": "credit"}),
         ("POST", "/api/v1/invoices/{number}/settlement") => json!({"paid_on": "2026-12-01", "reference": "MX"}),
         ("PUT", "/api/v1/developers/{code}/alert-settings") => json!({"low_balance_threshold": 5}),
         ("PUT", "/api/v1/users/{id}/role") => json!({"role": "developer_member", "reason": "Ujian matriks"}),

@@ -1,6 +1,8 @@
 // Browser tests of the kuota portal in a real Chromium (Debian's, driven by
-// playwright-core): the six seed steps by a developer, a retail officer and a
-// finance officer in three browser contexts, for bank transfer and for PO;
+// playwright-core): a purchase paid online through the simulated Billplz with
+// no staff step, and forged returns refused; the six seed steps by a
+// developer, a retail officer and a finance officer in three browser
+// contexts, for bank transfer and for PO;
 // validation errors; the language switch; another company's pages (404);
 // axe-core on every page (no serious or critical violations); no missing
 // words; a screenshot of every page.
@@ -101,6 +103,43 @@ async function requestIdFromUrl(page) {
 
 async function status(page) {
   return page.getAttribute('h1[data-status]', 'data-status');
+}
+
+/** Straight through: the developer submits, is quoted at list price at once,
+ * pays on the (simulated) Billplz page in the same browser and comes back
+ * through the signed redirect to credited quota and the invoice — no retail
+ * or finance sign-in in between. Then the refused cases. */
+async function onlinePurchase({ developer, backend }) {
+  await developer.goto('/requests/new');
+  await developer.fill('#units-CERT-1Y', '7');
+  await developer.getByRole('button', { name: 'Hantar permohonan' }).click();
+  const id = await requestIdFromUrl(developer);
+  const number = (await developer.textContent('h1')).trim().split(/\s+/)[0];
+  assert.equal(await status(developer), 'quoted', 'quoted at list price at once');
+  await inspect(developer, 'developer-request-pay-online', backend);
+  await developer.getByRole('button', { name: 'Bayar dalam talian (FPX / kad)' }).click();
+  assert.match(developer.url(), /\/demo\/billplz\/bills\/[a-z0-9]+$/, 'on the gateway\'s payment page');
+  assert.match(await developer.textContent('body'), /SIMULASI/);
+  assert.equal((await developer.textContent('#amount')).trim(), 'RM 378.00', '7 × RM 50.00 + 8% SST');
+  await developer.getByRole('button', { name: /Bayar \(FPX simulasi\)/ }).click();
+  assert.match(developer.url(), new RegExp(`/requests/${id}\\?done=pay-online-returned$`));
+  assert.equal(await status(developer), 'completed', 'credited and invoiced with no staff step');
+  assert.match(await developer.textContent('.flash'), /Bayaran diterima melalui Billplz/);
+  await inspect(developer, 'developer-request-paid-online', backend);
+  const invoice = await developer.locator('a[href^="/api/v1/documents/INV-"]').getAttribute('href');
+  const pdf = await developer.request.get(invoice);
+  assert.equal(pdf.headers()['content-type'], 'application/pdf');
+  await developer.goto('/ledger');
+  assert.ok((await developer.textContent('table.data')).includes(number), 'the credit is in the ledger');
+  // A forged return and a callback without Billplz's signature change nothing.
+  const forged = await developer.goto('/payments/billplz/return?billplz%5Bid%5D=x&billplz%5Bpaid%5D=true&billplz%5Bx_signature%5D=00');
+  assert.equal(forged.status(), 400);
+  assert.match(await developer.textContent('main'), /tandatangan Billplz/);
+  await inspect(developer, 'payment-return-forged', backend);
+  const callback = await developer.request.post('/api/v1/payment-gateways/billplz/callback',
+    { form: { id: 'x', paid: 'true', state: 'paid', x_signature: 'bad' } });
+  assert.equal(callback.status(), 401);
+  return id;
 }
 
 /** The six seed steps for one payment method; returns the request id. */
@@ -205,6 +244,17 @@ async function run(backend) {
     assert.equal(await developer.inputValue('#units-CERT-1Y'), 'sepuluh');
     assert.equal(await developer.getAttribute('#units-CERT-1Y', 'aria-invalid'), 'true');
     await inspect(developer, 'developer-new-request-errors', backend);
+
+    await onlinePurchase({ developer, backend });
+
+    // The seed's manual steps, with straight-through turned off by an administrator.
+    const admin = await signIn(browser, server.address, 'admin@demo.kuota.my', 'ms');
+    await admin.goto('/admin');
+    assert.ok(await admin.isChecked('#setting-instant_quotation'), 'instant quotation is on by default');
+    await admin.uncheck('#setting-instant_quotation');
+    await admin.uncheck('#setting-invoice_on_credit');
+    await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
+    assert.match(await admin.textContent('.flash'), /Tetapan disimpan/);
 
     const first = await purchase({ developer, retail, finance, backend, method: 'bank_transfer', shots: true });
     await purchase({ developer, retail, finance, backend, method: 'po', shots: false });
@@ -331,7 +381,6 @@ async function run(backend) {
     await inspect(developer, 'developer-tokens', backend);
 
     // Administration: a wrong setting is refused beside its field.
-    const admin = await signIn(browser, server.address, 'admin@demo.kuota.my', 'ms');
     await admin.goto('/admin');
     await inspect(admin, 'admin', backend);
     await admin.fill('#setting-sst_rate', 'lapan');
