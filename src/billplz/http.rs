@@ -3,7 +3,7 @@
 //! retail lists and decides paid bills that wait for a decision; finance
 //! reads the latest reconciliation.
 
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
@@ -53,7 +53,17 @@ fn form_fields(body: &[u8]) -> AppResult<Vec<(String, String)>> {
 /// Billplz's callback: 200 only once the payment is recorded (or was
 /// before); 401 for a wrong signature, with nothing written; 503 when
 /// Billplz itself could not be asked (it retries).
-async fn callback(State(state): State<AppState>, RawForm(body): RawForm) -> AppResult<Json<Value>> {
+async fn callback(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> AppResult<Json<Value>> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(AppError::UnsupportedMediaType(
+            "the body must be form data with Content-Type: application/x-www-form-urlencoded".into(),
+        ));
+    }
     let fields = form_fields(&body)?;
     let settled = service::receive(&state, Source::Callback, &fields).await?;
     let outcome = match settled {

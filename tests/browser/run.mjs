@@ -118,11 +118,11 @@ async function onlinePurchase({ developer, backend }) {
   assert.equal(await status(developer), 'quoted', 'quoted at list price at once');
   await inspect(developer, 'developer-request-pay-online', backend);
   await developer.getByRole('button', { name: 'Bayar dalam talian (FPX / kad)' }).click();
-  assert.match(developer.url(), /\/demo\/billplz\/bills\/[a-z0-9]+$/, 'on the gateway\'s payment page');
+  await developer.waitForURL(/\/demo\/billplz\/bills\/[a-z0-9]+$/);
   assert.match(await developer.textContent('body'), /SIMULASI/);
   assert.equal((await developer.textContent('#amount')).trim(), 'RM 378.00', '7 × RM 50.00 + 8% SST');
   await developer.getByRole('button', { name: /Bayar \(FPX simulasi\)/ }).click();
-  assert.match(developer.url(), new RegExp(`/requests/${id}\\?done=pay-online-returned$`));
+  await developer.waitForURL(new RegExp(`/requests/${id}\\?done=pay-online-returned$`));
   assert.equal(await status(developer), 'completed', 'credited and invoiced with no staff step');
   assert.match(await developer.textContent('.flash'), /Bayaran diterima melalui Billplz/);
   await inspect(developer, 'developer-request-paid-online', backend);
