@@ -70,6 +70,9 @@ impl From<OnlinePaymentError> for crate::error::AppError {
             OnlinePaymentError::Request(error) => error.into(),
             OnlinePaymentError::NotOffered => Self::conflict("online-payment-not-offered", detail),
             OnlinePaymentError::Forbidden(_) => Self::Forbidden(detail),
+            OnlinePaymentError::Gateway(GatewayError::Refused { .. }) => {
+                Self::conflict("payment-gateway-refused", detail)
+            }
             OnlinePaymentError::Gateway(_) => Self::Unavailable(detail),
             OnlinePaymentError::BadSignature => Self::Unauthorized(detail),
             OnlinePaymentError::UnknownBill(_) | OnlinePaymentError::NotFound(_) => Self::NotFound(detail),
@@ -168,6 +171,10 @@ pub async fn start(
             redirect_url: &redirect_url,
         })
         .await?;
+    if bill.amount != quotation.total.get() || bill.collection_id != client.account().collection_id {
+        delete_at_gateway(state, std::slice::from_ref(&bill.id)).await;
+        return Err(GatewayError::Malformed(format!("bill {} is not the one asked for", bill.id)).into());
+    }
     record_new_bill(state, caller, &row, quotation.id, &bill).await
 }
 
@@ -486,7 +493,9 @@ async fn insert_online_payment(
         quotation_id: row.quotation_id,
         method: crate::request::payment::Method::Online,
         reference: &row.bill_id,
-        amount: row.amount,
+        // What Billplz says was paid (the bill's amount, unless retail
+        // credits a payment of another amount).
+        amount: crate::money::Sen::new(bill.paid_amount).context("the gateway's paid amount")?,
         paid_on,
         document_sha256: &sha256,
         document_type: "application/json",
@@ -530,7 +539,7 @@ pub async fn decide(
     if row.status != BillStatus::NeedsDecision {
         return Err(OnlinePaymentError::NotWaiting { id, status: row.status.as_str() });
     }
-    let mut issued = Vec::new();
+    let (mut issued, mut withdrawn) = (Vec::new(), Vec::new());
     let decided = match decision {
         Decision::Credit => {
             let bill = Bill {
@@ -550,6 +559,8 @@ pub async fn decide(
             let lines: Vec<(String, i64)> = paid.lines.into_iter().map(|l| (l.product, l.units)).collect();
             let action = Action::CreditLatePayment;
             issued = crate::request::service::credit(&mut transaction, state, &step, action, &lines).await?;
+            // Paid now: a bill still pending for a newer quotation must not be paid too.
+            withdrawn = store::withdraw_pending(&mut transaction, row.request_id, step.now_ms).await?;
             (BillStatus::Credited, Some(payment_id), None)
         }
         Decision::Refund(reason) => (BillStatus::Refund, None, Some(reason.as_str())),
@@ -568,12 +579,16 @@ pub async fn decide(
     crate::audit::record(&mut transaction, &state.audit_key, &audit).await?;
     transaction.commit().await?;
     crate::request::service::render_issued(state, &issued.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    delete_at_gateway(state, &withdrawn).await;
     let row = store::find(&mut *state.db.pool().acquire().await?, id).await?.ok_or(OnlinePaymentError::NotFound(id))?;
     Ok(BillView::from(&row))
 }
 
 /// Days back reconciliation looks at bills that are no longer pending.
 pub const RECONCILE_DAYS: i64 = 7;
+/// Billplz bills expire 30 days after creation by default: a withdrawn bill
+/// is asked about for that long (it may still be paid), then no more.
+pub const BILL_LIFETIME_DAYS: i64 = 30;
 
 /// One difference reconciliation found between Billplz and kuota.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -582,7 +597,7 @@ pub struct Finding {
     pub bill_id: String,
     /// Our request number.
     pub request_number: String,
-    /// `paid_not_credited`, `credited_not_paid`, `amount_differs` or `unreachable`.
+    /// `paid_not_credited`, `credited_not_paid`, `amount_differs`, `not_ours` or `unreachable`.
     pub kind: String,
     /// What reconciliation did about it: `credited`, `needs_decision`, or none.
     pub outcome: Option<String>,
@@ -609,7 +624,8 @@ pub async fn reconcile(state: &AppState) -> Result<Reconciliation, OnlinePayment
     let client = gateway(state)?;
     let now_ms = state.clock.now_ms();
     let since = now_ms - RECONCILE_DAYS * 86_400_000;
-    let rows = store::to_reconcile(&mut *state.db.pool().acquire().await?, since).await?;
+    let withdrawn_since = now_ms - BILL_LIFETIME_DAYS * 86_400_000;
+    let rows = store::to_reconcile(&mut *state.db.pool().acquire().await?, since, withdrawn_since).await?;
     let mut findings = Vec::new();
     for row in &rows {
         let finding = |kind: &str, outcome: Option<&str>| Finding {
@@ -629,12 +645,18 @@ pub async fn reconcile(state: &AppState) -> Result<Reconciliation, OnlinePayment
         if bill.amount != row.amount.get() || (bill.is_paid() && bill.paid_amount != row.amount.get()) {
             findings.push(finding("amount_differs", None));
         }
-        if bill.is_paid() && row.status.awaits_payment() {
+        if bill.id != row.bill_id || bill.collection_id != client.account().collection_id {
+            findings.push(finding("not_ours", None));
+        } else if bill.is_paid() && row.status.awaits_payment() {
             let evidence = serde_json::to_vec(&bill_json(&bill)).context("bill as JSON")?;
-            let outcome = match record_payment(state, row, &bill, &evidence).await? {
-                Settled::Credited(_) => Some("credited"),
-                Settled::NeedsDecision(_) => Some("needs_decision"),
-                Settled::Already(..) | Settled::NotPaid(_) => None,
+            let outcome = match record_payment(state, row, &bill, &evidence).await {
+                Ok(Settled::Credited(_)) => Some("credited"),
+                Ok(Settled::NeedsDecision(_)) => Some("needs_decision"),
+                Ok(Settled::Already(..) | Settled::NotPaid(_)) => None,
+                Err(error) => {
+                    tracing::warn!(bill = %row.bill_id, %error, "reconciliation could not record a paid bill");
+                    Some("not_recorded")
+                }
             };
             findings.push(finding("paid_not_credited", outcome));
         } else if row.status == BillStatus::Credited && !bill.is_paid() {

@@ -170,13 +170,24 @@ pub async fn needing_decision(connection: &mut AnyConnection) -> sqlx::Result<Ve
     bills_where(connection, "b.status = 'needs_decision' AND b.id > $1", 0).await
 }
 
-/// Bills reconciliation asks the gateway about: every pending or deleted
-/// one, and every other changed since `since_ms`.
+/// Bills reconciliation asks the gateway about: every pending one, every
+/// one changed since `since_ms`, and every withdrawn one changed since
+/// `withdrawn_since_ms` (still payable at the gateway until it expires).
 ///
 /// # Errors
 /// A database fault.
-pub async fn to_reconcile(connection: &mut AnyConnection, since_ms: i64) -> sqlx::Result<Vec<BillRow>> {
-    bills_where(connection, "(b.status IN ('pending', 'deleted') OR b.updated_at >= $1)", since_ms).await
+pub async fn to_reconcile(
+    connection: &mut AnyConnection,
+    since_ms: i64,
+    withdrawn_since_ms: i64,
+) -> sqlx::Result<Vec<BillRow>> {
+    let sql = format!(
+        "{BILL_COLUMNS} WHERE b.status = 'pending' OR b.updated_at >= $1 OR (b.status = 'deleted' AND b.updated_at >= $2)
+         ORDER BY b.id"
+    );
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since_ms).bind(withdrawn_since_ms).fetch_all(connection).await?;
+    rows.iter().map(bill_of).collect()
 }
 
 /// A bill to store.

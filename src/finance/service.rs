@@ -97,6 +97,8 @@ pub(crate) async fn issue_within(
 ) -> Result<Issued, RequestError> {
     let request_id = step.row.id;
     let year = step.today.year();
+    // Lock order: request row (the step's), audit head, document counters.
+    crate::audit::store::lock_head(&mut *connection).await?;
     let invoice_number = next_number(&mut *connection, NumberKind::Invoice, year).await?;
     let delivery_number = next_number(&mut *connection, NumberKind::DeliveryOrder, year).await?;
     let context = step.context(state, Some(&delivery_number), Some(&invoice_number), None);

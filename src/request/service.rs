@@ -364,6 +364,9 @@ async fn quote(
     settings: &crate::settings::Settings,
 ) -> Result<String, RequestError> {
     let (id, today) = (step.row.id, step.today);
+    // Lock order: request row, audit head, then the document counters (as
+    // the invoice and every other numbered step takes them).
+    crate::audit::store::lock_head(&mut *connection).await?;
     let mut priced_lines = Vec::new();
     for (product, units) in store::lines(&mut *connection, id).await? {
         let price = crate::catalogue::price_on(&mut *connection, &product, &today.to_string())

@@ -331,6 +331,16 @@ async fn a_payment_of_another_amount_or_on_a_superseded_quotation_is_never_credi
     )
     .await;
     assert_eq!(units(&app, "CERT-1Y").await, 0);
+    // Crediting the superseded quotation's payment withdraws the newer bill,
+    // so the developer is not charged twice.
+    let superseded = waiting["items"][1]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/online-payments/{superseded}/decision");
+    let credited = app.post_as(&parties.retail, &path, &json!({"decision": "credit"})).await;
+    assert_eq!(credited.status(), 200);
+    assert_eq!(units(&app, "CERT-1Y").await, 100, "the paid (superseded) quotation's lines");
+    assert_eq!(billplz.bill(new_bill["bill_id"].as_str().unwrap()).unwrap().fields["state"], "deleted");
+    let shown = request(&app, &parties.retail, second).await;
+    assert_eq!(shown["invoice"]["total"], "5583.60", "invoiced at the quotation paid, not the revision");
     app.assert_ledger_verifies().await;
 }
 
