@@ -24,6 +24,7 @@ pub mod format;
 pub mod i18n;
 pub mod ledger;
 pub mod money;
+pub mod myinvois;
 pub mod notify;
 pub mod outbound;
 pub mod portal;

@@ -10,6 +10,7 @@ mod claims;
 mod concurrency;
 mod developers;
 mod documents;
+mod e_invoice;
 mod hardening;
 mod holds;
 mod idempotency;
