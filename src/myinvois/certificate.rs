@@ -109,7 +109,8 @@ fn oid_text(bytes: &[u8]) -> String {
 fn string_value(tag: u8, bytes: &[u8]) -> String {
     if tag == 0x1e {
         // BMPString: UTF-16BE.
-        let units: Vec<u16> = bytes.chunks(2).map(|pair| u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])).collect();
+        let units: Vec<u16> =
+            bytes.chunks(2).map(|pair| u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])).collect();
         String::from_utf16_lossy(&units)
     } else {
         String::from_utf8_lossy(bytes).into_owned()
@@ -140,14 +141,20 @@ fn name_attributes(der: &[u8], name: &Element) -> Result<Vec<(String, String)>, 
             let (Some(oid), Some(value)) = (parts.first(), parts.get(1)) else {
                 return Err(CertificateError::Malformed(pair.start));
             };
-            attributes.push((oid_text(&der[oid.start..oid.end]), string_value(value.tag, &der[value.start..value.end])));
+            attributes
+                .push((oid_text(&der[oid.start..oid.end]), string_value(value.tag, &der[value.start..value.end])));
         }
     }
     Ok(attributes)
 }
 
 fn name_text(attributes: &[(String, String)]) -> String {
-    attributes.iter().rev().map(|(oid, value)| format!("{}={value}", attribute_name(oid))).collect::<Vec<_>>().join(", ")
+    attributes
+        .iter()
+        .rev()
+        .map(|(oid, value)| format!("{}={value}", attribute_name(oid)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A big-endian unsigned integer in decimal.
@@ -235,7 +242,10 @@ mod tests {
 
     #[test]
     fn decimal_serials_and_garbage() {
-        assert_eq!(decimal(&[0x7a, 0x89, 0x99, 0xa2, 0xb3, 0xbe, 0xd0, 0x0c, 0x26, 0x5b, 0x60, 0x51, 0x75, 0x62, 0x4c, 0xc5]), "162880276254639189035871514749820882117");
+        assert_eq!(
+            decimal(&[0x7a, 0x89, 0x99, 0xa2, 0xb3, 0xbe, 0xd0, 0x0c, 0x26, 0x5b, 0x60, 0x51, 0x75, 0x62, 0x4c, 0xc5]),
+            "162880276254639189035871514749820882117"
+        );
         assert_eq!(decimal(&[0]), "0");
         assert!(Certificate::from_der(vec![0x30, 0x82, 0xff]).is_err());
         assert!(Certificate::from_pem("no certificate").is_err());

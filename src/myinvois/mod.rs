@@ -5,4 +5,5 @@
 
 pub mod certificate;
 pub mod json;
+pub mod rules;
 pub mod signature;

@@ -4,8 +4,8 @@
 //! 2. DocDigest = base64(SHA-256(B));
 //! 3. SignatureValue = base64(RSA PKCS#1 v1.5 SHA-256 over B);
 //! 4. CertDigest = base64(SHA-256(certificate DER));
-//! 5–6. SignedProperties (signing time, certificate digest, issuer and
-//!    serial), PropsDigest = base64(SHA-256(minified
+//! 5. SignedProperties: signing time, certificate digest, issuer and serial;
+//! 6. PropsDigest = base64(SHA-256(minified
 //!    `{"Target":"signature","SignedProperties":[…]}`));
 //! 7. the `UBLExtensions` block and `Signature` appended to `Invoice[0]`.
 //!
@@ -143,10 +143,8 @@ pub fn unsigned_bytes(document: &str) -> Result<String, SignatureError> {
 /// The `SignedProperties` array (step 5).
 #[must_use]
 pub fn signed_properties(signing_time: &str, certificate: &Certificate) -> Node {
-    let issuer_serial = object(vec![
-        ("X509IssuerName", text(&certificate.issuer)),
-        ("X509SerialNumber", text(&certificate.serial)),
-    ]);
+    let issuer_serial =
+        object(vec![("X509IssuerName", text(&certificate.issuer)), ("X509SerialNumber", text(&certificate.serial))]);
     let cert = object(vec![
         ("CertDigest", Node::Array(vec![object(digested(&digest(&certificate.der)))])),
         ("IssuerSerial", Node::Array(vec![issuer_serial])),
@@ -165,7 +163,8 @@ pub fn signed_properties(signing_time: &str, certificate: &Certificate) -> Node 
 /// PropsDigest (step 6).
 #[must_use]
 pub fn properties_digest(signed_properties: &Node) -> String {
-    let target = object(vec![("Target", Node::Text("signature".into())), ("SignedProperties", signed_properties.clone())]);
+    let target =
+        object(vec![("Target", Node::Text("signature".into())), ("SignedProperties", signed_properties.clone())]);
     digest(target.minified().as_bytes())
 }
 
@@ -188,17 +187,18 @@ pub fn sign(document: &str, signer: &dyn Signer, signing_time: &str) -> Result<S
     props_reference.extend(digested(&properties_digest));
     let mut document_reference = vec![("Type", Node::Text(String::new())), ("URI", Node::Text(String::new()))];
     document_reference.extend(digested(&document_digest));
-    let issuer_serial = object(vec![
-        ("X509IssuerName", text(&certificate.issuer)),
-        ("X509SerialNumber", text(&certificate.serial)),
-    ]);
+    let issuer_serial =
+        object(vec![("X509IssuerName", text(&certificate.issuer)), ("X509SerialNumber", text(&certificate.serial))]);
     let signature = object(vec![
         ("Id", Node::Text("signature".into())),
         (
             "Object",
             Node::Array(vec![object(vec![(
                 "QualifyingProperties",
-                Node::Array(vec![object(vec![("Target", Node::Text("signature".into())), ("SignedProperties", properties)])]),
+                Node::Array(vec![object(vec![
+                    ("Target", Node::Text("signature".into())),
+                    ("SignedProperties", properties),
+                ])]),
             )])]),
         ),
         (
@@ -254,7 +254,14 @@ pub fn sign(document: &str, signer: &dyn Signer, signing_time: &str) -> Result<S
 
 /// The `Signature[0]` of a signed document.
 fn signature_of(node: &Node) -> Option<&Node> {
-    let path = ["UBLExtensions", "UBLExtension", "ExtensionContent", "UBLDocumentSignatures", "SignatureInformation", "Signature"];
+    let path = [
+        "UBLExtensions",
+        "UBLExtension",
+        "ExtensionContent",
+        "UBLDocumentSignatures",
+        "SignatureInformation",
+        "Signature",
+    ];
     let mut at = node.get("Invoice")?.first()?;
     for key in path {
         at = at.get(key)?.first()?;
@@ -282,7 +289,8 @@ fn value_of<'a>(node: &'a Node, path: &[&str]) -> Option<&'a str> {
 pub fn verify(document: &str) -> Result<Certificate, SignatureError> {
     let node = json::parse(document)?;
     let signature = signature_of(&node).ok_or(SignatureError::NotADocument)?;
-    let certificate_text = value_of(signature, &["KeyInfo", "X509Data", "X509Certificate"]).ok_or(SignatureError::NotADocument)?;
+    let certificate_text =
+        value_of(signature, &["KeyInfo", "X509Data", "X509Certificate"]).ok_or(SignatureError::NotADocument)?;
     let der = base64::engine::general_purpose::STANDARD
         .decode(certificate_text)
         .map_err(|_| SignatureError::Certificate(CertificateError::NotPem))?;
@@ -293,7 +301,10 @@ pub fn verify(document: &str) -> Result<Certificate, SignatureError> {
         _ => return Err(SignatureError::NotADocument),
     };
     let reference = |uri: &str| {
-        references.iter().find(|r| matches!(r.get("URI"), Some(Node::Text(u)) if u == uri)).and_then(|r| value_of(r, &["DigestValue"]))
+        references
+            .iter()
+            .find(|r| matches!(r.get("URI"), Some(Node::Text(u)) if u == uri))
+            .and_then(|r| value_of(r, &["DigestValue"]))
     };
     if reference("") != Some(digest(unsigned.as_bytes()).as_str()) {
         return Err(SignatureError::Mismatch("the document digest"));
@@ -303,15 +314,18 @@ pub fn verify(document: &str) -> Result<Certificate, SignatureError> {
     if reference("#id-xades-signed-props") != Some(properties_digest(properties).as_str()) {
         return Err(SignatureError::Mismatch("the signed properties digest"));
     }
-    let cert_digest = properties
-        .first()
-        .and_then(|p| value_of(p, &["SignedSignatureProperties", "SigningCertificate", "Cert", "CertDigest", "DigestValue"]));
+    let cert_digest = properties.first().and_then(|p| {
+        value_of(p, &["SignedSignatureProperties", "SigningCertificate", "Cert", "CertDigest", "DigestValue"])
+    });
     if cert_digest != Some(digest(&certificate.der).as_str()) {
         return Err(SignatureError::Mismatch("the certificate digest"));
     }
     let value = value_of(signature, &["SignatureValue"]).ok_or(SignatureError::NotADocument)?;
-    let value = base64::engine::general_purpose::STANDARD.decode(value).map_err(|_| SignatureError::Mismatch("the signature"))?;
-    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &certificate.public_key);
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|_| SignatureError::Mismatch("the signature"))?;
+    let key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &certificate.public_key);
     key.verify(unsigned.as_bytes(), &value).map_err(|_| SignatureError::Mismatch("the signature"))?;
     Ok(certificate)
 }

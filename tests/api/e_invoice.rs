@@ -22,10 +22,24 @@ fn make_certificate(folder: &Path, name: &str) -> (String, String) {
     let subject = "/CN=Pos Digicert Sdn Bhd/O=Pos Digicert Sdn Bhd/C=MY/organizationIdentifier=C12345678901/serialNumber=200001012345";
     openssl(
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
-            "-keyout", &format!("{name}.key"), "-out", &format!("{name}.pem"), "-subj", subject,
-            "-addext", "keyUsage=critical,nonRepudiation,digitalSignature",
-            "-addext", "extendedKeyUsage=1.3.6.1.4.1.311.10.3.12",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            "2",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-subj",
+            subject,
+            "-addext",
+            "keyUsage=critical,nonRepudiation,digitalSignature",
+            "-addext",
+            "extendedKeyUsage=1.3.6.1.4.1.311.10.3.12",
         ],
         folder,
     );
@@ -48,15 +62,21 @@ fn a_document_signed_here_verifies_here_and_with_openssl() {
     let signed = signature::sign(&sample, &signer, "2026-12-02T03:04:05Z").unwrap();
     assert!(!signed.contains('\n'), "minified");
     assert_eq!(signature::verify(&signed).unwrap().serial, certificate.serial);
-    assert_eq!(signature::unsigned_bytes(&signed).unwrap(), signature::unsigned_bytes(&sample).unwrap(), "B is unchanged");
+    assert_eq!(
+        signature::unsigned_bytes(&signed).unwrap(),
+        signature::unsigned_bytes(&sample).unwrap(),
+        "B is unchanged"
+    );
     // openssl checks the RSA signature over B with the certificate's key.
     let unsigned = signature::unsigned_bytes(&signed).unwrap();
     let value = signed.split("\"SignatureValue\":[{\"_\":\"").nth(1).unwrap().split('"').next().unwrap();
     std::fs::write(folder.join("b.json"), &unsigned).unwrap();
-    std::fs::write(folder.join("signature.bin"), base64::engine::general_purpose::STANDARD.decode(value).unwrap()).unwrap();
+    std::fs::write(folder.join("signature.bin"), base64::engine::general_purpose::STANDARD.decode(value).unwrap())
+        .unwrap();
     let public = openssl(&["x509", "-in", "signer.pem", "-pubkey", "-noout"], &folder);
     std::fs::write(folder.join("public.pem"), public).unwrap();
-    let verified = openssl(&["dgst", "-sha256", "-verify", "public.pem", "-signature", "signature.bin", "b.json"], &folder);
+    let verified =
+        openssl(&["dgst", "-sha256", "-verify", "public.pem", "-signature", "signature.bin", "b.json"], &folder);
     assert_eq!(verified.trim(), "Verified OK");
     // A changed amount, or a key that is not the certificate's, fails.
     let tampered = signed.replacen("\"PayableAmount\":[{\"_\":", "\"PayableAmount\":[{\"_\":1", 1);
