@@ -160,6 +160,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_online_payments.sql"),
         postgres: include_str!("../migrations/postgres/0020_online_payments.sql"),
     },
+    Migration {
+        version: 21,
+        name: "tax_identity",
+        sqlite: include_str!("../migrations/sqlite/0021_tax_identity.sql"),
+        postgres: include_str!("../migrations/postgres/0021_tax_identity.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

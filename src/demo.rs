@@ -204,6 +204,8 @@ async fn register_third_company(state: &AppState) -> AppResult<()> {
         user_password: DEMO_PASSWORD.into(),
         user_language: None,
         privacy_notice_acknowledged: true,
+        tin: Some("C20200100002".into()),
+        sst_registration_no: Some("NA".into()),
     };
     let registration =
         registration.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("demo registration: {e:?}")))?;

@@ -333,9 +333,99 @@ impl Phone {
     }
 }
 
+/// Why a tax identity field was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaxIdentityError {
+    /// Not an LHDN tax identification number.
+    #[error(
+        "the TIN must be LHDN's tax identification number: a prefix such as C (company) and 9 to 12 digits, e.g. C29702635060"
+    )]
+    Tin,
+    /// Not `NA` or up to two SST registration numbers.
+    #[error("the SST registration number must be NA, or one or two numbers (e.g. W10-1808-32000000) separated by ;")]
+    Sst,
+}
+
+/// LHDN's tax identification number prefixes (companies `C`, partnerships
+/// `D`, employers `E`, individuals `IG`, …).
+const TIN_PREFIXES: [&str; 15] = ["CS", "FA", "PT", "TA", "TC", "TN", "TR", "TP", "LE", "IG", "C", "D", "E", "F", "J"];
+
+/// An LHDN tax identification number: a prefix and 9 to 12 digits (at most
+/// 14 characters, MyInvois's limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxId(String);
+
+impl FromStr for TaxId {
+    type Err = TaxIdentityError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim().to_ascii_uppercase();
+        let digits = TIN_PREFIXES.iter().find_map(|prefix| text.strip_prefix(prefix)).ok_or(TaxIdentityError::Tin)?;
+        if (9..=12).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(text))
+        } else {
+            Err(TaxIdentityError::Tin)
+        }
+    }
+}
+
+impl TaxId {
+    /// The TIN.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An SST registration number (`W10-1808-32000000`), two separated by `;`,
+/// or `NA` for a business not registered; at most 35 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SstRegistration(String);
+
+impl FromStr for SstRegistration {
+    type Err = TaxIdentityError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim().to_ascii_uppercase();
+        if text == "NA" {
+            return Ok(Self(text));
+        }
+        let parts: Vec<&str> = text.split(';').map(str::trim).collect();
+        let valid = parts.len() <= 2
+            && parts.iter().all(|part| {
+                (5..=17).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        // Two numbers of at most 17 and their `;` are at most 35 characters.
+        if valid { Ok(Self(parts.join(";"))) } else { Err(TaxIdentityError::Sst) }
+    }
+}
+
+impl SstRegistration {
+    /// The number(s), or `NA`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tax_identity_numbers_follow_lhdn() {
+        assert_eq!("c29702635060".parse::<TaxId>().map(|t| t.0), Ok("C29702635060".to_owned()));
+        assert!("IG115002000".parse::<TaxId>().is_ok());
+        for wrong in ["", "29702635060", "C123", "X29702635060", "C2970263506012345", "C29702635O60"] {
+            assert_eq!(wrong.parse::<TaxId>(), Err(TaxIdentityError::Tin), "{wrong}");
+        }
+        assert_eq!("na".parse::<SstRegistration>().map(|s| s.0), Ok("NA".to_owned()));
+        assert!("W10-1808-32000000".parse::<SstRegistration>().is_ok());
+        assert!("W10-1808-32000000; W10-1808-32000001".parse::<SstRegistration>().is_ok());
+        for wrong in ["", "x", "W10-1808-32000000;W10;W11-1808-32000000", "W10 1808"] {
+            assert_eq!(wrong.parse::<SstRegistration>(), Err(TaxIdentityError::Sst), "{wrong}");
+        }
+    }
 
     #[test]
     fn phones_are_stored_in_e164() {

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/developers", post(create))
         .route("/api/v1/developers/{code}/alert-settings", get(alert_settings).put(replace_alert_settings))
+        .route("/api/v1/developers/{code}/tax-identity", get(tax_identity).put(replace_tax_identity))
 }
 
 /// The fields of a new developer, as sent.
@@ -90,6 +91,44 @@ async fn visible_developer(state: &AppState, caller: &ApiCaller, code: &str) -> 
         return Err(not_found());
     }
     Ok(developer)
+}
+
+async fn tax_identity(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+) -> AppResult<Json<Value>> {
+    let developer = visible_developer(&state, &caller, &code).await?;
+    let identity = super::service::tax_identity(&state, developer.id).await?;
+    Ok(Json(
+        json!({"developer": developer.code, "tin": identity.tin, "sst_registration_no": identity.sst_registration_no}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaxIdentityBody {
+    tin: String,
+    sst_registration_no: String,
+}
+
+async fn replace_tax_identity(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<TaxIdentityBody>,
+) -> AppResult<Json<Value>> {
+    let mut validator = crate::api::Validator::default();
+    let tin = validator.check("tin", body.tin.parse::<super::domain::TaxId>());
+    let sst =
+        validator.check("sst_registration_no", body.sst_registration_no.parse::<super::domain::SstRegistration>());
+    validator.finish()?;
+    let developer = visible_developer(&state, &caller, &code).await?;
+    let (Some(tin), Some(sst)) = (tin, sst) else { return Err(AppError::invalid_field("tin", "required")) };
+    let identity = super::service::set_tax_identity(&state, &caller, developer.id, (&tin, &sst)).await?;
+    Ok(Json(
+        json!({"developer": developer.code, "tin": identity.tin, "sst_registration_no": identity.sst_registration_no}),
+    ))
 }
 
 async fn alert_settings_json(state: &AppState, developer: &super::store::Developer) -> AppResult<Value> {

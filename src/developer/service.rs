@@ -48,6 +48,13 @@ pub struct RegistrationForm {
     /// First user's language (`ms` when left out).
     #[serde(default)]
     pub user_language: Option<String>,
+    /// The company's LHDN tax identification number, for e-invoices (may be
+    /// given later).
+    #[serde(default)]
+    pub tin: Option<String>,
+    /// Its SST registration number, or `NA` (may be given later).
+    #[serde(default)]
+    pub sst_registration_no: Option<String>,
     /// The first user has read the personal-data notice (`/privacy`); must
     /// be true (PDPA 2010).
     #[serde(default)]
@@ -67,6 +74,8 @@ pub struct Registration {
     user_email: EmailAddress,
     user_language: Language,
     user_password: String,
+    tin: Option<super::domain::TaxId>,
+    sst_registration_no: Option<super::domain::SstRegistration>,
 }
 
 /// Keeps a parsed value, or records its error under `field`.
@@ -96,6 +105,11 @@ impl RegistrationForm {
         let language = self.user_language.as_deref().unwrap_or("ms").parse::<Language>();
         let user_language = check(e, "user_language", language);
         check(e, "user_password", password::check(&self.user_password));
+        let given =
+            |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let tin = given(&self.tin).map(|tin| check(e, "tin", tin.parse::<super::domain::TaxId>()));
+        let sst = given(&self.sst_registration_no)
+            .map(|sst| check(e, "sst_registration_no", sst.parse::<super::domain::SstRegistration>()));
         if !self.privacy_notice_acknowledged {
             let message = "must be true: the first user reads the personal-data notice at /privacy first";
             e.push(FieldError { field: "privacy_notice_acknowledged".to_owned(), message: message.to_owned() });
@@ -112,6 +126,8 @@ impl RegistrationForm {
                 user_email: user_email?,
                 user_language: user_language?,
                 user_password: self.user_password.clone(),
+                tin: tin.flatten(),
+                sst_registration_no: sst.flatten(),
             })
         })();
         match parsed {
@@ -250,6 +266,8 @@ pub async fn register(
         postcode: registration.postcode.as_str(),
         contact_person: registration.contact_person.as_str(),
         phone: registration.phone.as_str(),
+        tin: registration.tin.as_ref().map(super::domain::TaxId::as_str),
+        sst_registration_no: registration.sst_registration_no.as_ref().map(super::domain::SstRegistration::as_str),
         client_address,
         now_ms,
     };
@@ -473,4 +491,66 @@ pub async fn expire_claims(state: &AppState) -> Result<usize, DeveloperError> {
         state.token_cache.clear();
     }
     Ok(expired)
+}
+
+/// A company's e-invoice identity as stored: TIN and SST registration
+/// number, each `None` until given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaxIdentity {
+    /// LHDN tax identification number.
+    pub tin: Option<String>,
+    /// SST registration number, or `NA`.
+    pub sst_registration_no: Option<String>,
+}
+
+impl TaxIdentity {
+    /// True when an e-invoice can name the company as its buyer.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.tin.is_some() && self.sst_registration_no.is_some()
+    }
+}
+
+/// The e-invoice identity of a company.
+///
+/// # Errors
+/// A fault.
+pub async fn tax_identity(state: &AppState, developer_id: i64) -> Result<TaxIdentity, DeveloperError> {
+    let (tin, sst_registration_no) =
+        super::store::tax_identity(&mut *state.db.pool().acquire().await?, developer_id).await?;
+    Ok(TaxIdentity { tin, sst_registration_no })
+}
+
+/// The company's administrator, retail or an administrator records the
+/// company's TIN and SST registration number for its e-invoices; audited
+/// with what they were.
+///
+/// # Errors
+/// Another role, or a fault.
+pub async fn set_tax_identity(
+    state: &AppState,
+    caller: &ApiCaller,
+    developer_id: i64,
+    (tin, sst): (&super::domain::TaxId, &super::domain::SstRegistration),
+) -> Result<TaxIdentity, DeveloperError> {
+    if !matches!(caller.role, Role::DeveloperAdmin | Role::Retail | Role::Admin)
+        || !caller.may_see_developer(developer_id)
+    {
+        return Err(DeveloperError::Forbidden("the company's administrator, the retail team or an administrator"));
+    }
+    let mut transaction = state.db.begin_write().await?;
+    let (before_tin, before_sst) = super::store::tax_identity(&mut transaction, developer_id).await?;
+    super::store::set_tax_identity(&mut transaction, developer_id, tin.as_str(), sst.as_str()).await?;
+    let actor = caller.actor();
+    let record = crate::audit::Record {
+        actor: &actor,
+        action: "developer.tax_identity",
+        subject: &format!("developer_id:{developer_id}"),
+        before: Some(serde_json::json!({"tin": before_tin, "sst_registration_no": before_sst})),
+        after: Some(serde_json::json!({"tin": tin.as_str(), "sst_registration_no": sst.as_str()})),
+        at_ms: state.clock.now_ms(),
+    };
+    crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
+    transaction.commit().await?;
+    Ok(TaxIdentity { tin: Some(tin.as_str().to_owned()), sst_registration_no: Some(sst.as_str().to_owned()) })
 }

@@ -142,6 +142,10 @@ pub struct NewRegistration<'a> {
     pub contact_person: &'a str,
     /// Phone, E.164.
     pub phone: &'a str,
+    /// LHDN tax identification number, when given.
+    pub tin: Option<&'a str>,
+    /// SST registration number or `NA`, when given.
+    pub sst_registration_no: Option<&'a str>,
     /// The client address it came from.
     pub client_address: &'a str,
     /// Now, Unix ms.
@@ -155,8 +159,8 @@ pub struct NewRegistration<'a> {
 pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRegistration<'_>) -> sqlx::Result<i64> {
     let developer = registration.developer;
     sqlx::query(
-        "INSERT INTO developers (code, name, registration_no, email, status, created_at, address, state_code, postcode, contact_person, phone, registered_from)
-         VALUES ($1, $2, $3, $4, 'pending_verification', $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO developers (code, name, registration_no, email, status, created_at, address, state_code, postcode, contact_person, phone, registered_from, tin, sst_registration_no)
+         VALUES ($1, $2, $3, $4, 'pending_verification', $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(developer.code.as_str())
     .bind(developer.name.as_str())
@@ -169,9 +173,46 @@ pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRe
     .bind(registration.contact_person)
     .bind(registration.phone)
     .bind(registration.client_address)
+    .bind(registration.tin)
+    .bind(registration.sst_registration_no)
     .fetch_one(connection)
     .await?
     .try_get(0)
+}
+
+/// A company's e-invoice identity: TIN and SST registration number (each
+/// `None` until given).
+///
+/// # Errors
+/// A database fault.
+pub async fn tax_identity(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+) -> sqlx::Result<(Option<String>, Option<String>)> {
+    let row = sqlx::query("SELECT tin, sst_registration_no FROM developers WHERE id = $1")
+        .bind(developer_id)
+        .fetch_one(connection)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Replaces a company's TIN and SST registration number.
+///
+/// # Errors
+/// A database fault.
+pub async fn set_tax_identity(
+    connection: &mut AnyConnection,
+    developer_id: i64,
+    tin: &str,
+    sst: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE developers SET tin = $1, sst_registration_no = $2 WHERE id = $3")
+        .bind(tin)
+        .bind(sst)
+        .bind(developer_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// Moves a company waiting for verification to `to`; its id, or `None` when

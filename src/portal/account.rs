@@ -233,6 +233,8 @@ struct CompanyPage {
     email: String,
     name: String,
     errors: Vec<(String, String)>,
+    /// The e-invoice fields: name, label, hint, value (as stored or typed).
+    tax_fields: Vec<(&'static str, String, String, String)>,
 }
 
 impl CompanyPage {
@@ -262,7 +264,14 @@ async fn company_page(
             language: if row.language == "en" { "English".into() } else { "Bahasa Melayu".into() },
         })
         .collect::<Vec<_>>();
+    let identity =
+        crate::developer::service::tax_identity(state, member.caller.developer_id.unwrap_or_default()).await?;
+    let values = [
+        ("tin", identity.tin.unwrap_or_default()),
+        ("sst_registration_no", identity.sst_registration_no.unwrap_or_default()),
+    ];
     Ok(CompanyPage {
+        tax_fields: tax_fields(&w, values),
         chrome: Chrome::new(member, "company", done),
         w,
         csrf: member.csrf.clone(),
@@ -286,6 +295,64 @@ pub async fn company(
     }
     match company_page(&state, &member, query.done.as_deref(), (String::new(), String::new()), Vec::new()).await {
         Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => app_error_page(&member, &error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaxIdentityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tin: String,
+    #[serde(default)]
+    sst_registration_no: String,
+}
+
+/// The e-invoice fields of the company page with these values.
+fn tax_fields(w: &Words, values: [(&'static str, String); 2]) -> Vec<(&'static str, String, String, String)> {
+    values
+        .into_iter()
+        .map(|(name, value)| (name, w.t(&format!("reg-{name}")), w.t(&format!("reg-hint-{name}")), value))
+        .collect()
+}
+
+/// `POST /company/tax-identity`: the company's administrator records its TIN
+/// and SST registration number for e-invoices; errors beside the fields.
+pub async fn set_tax_identity(
+    State(state): State<AppState>,
+    member: Member,
+    PortalForm(form): PortalForm<TaxIdentityForm>,
+) -> Response {
+    let w = member.words;
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
+        return refused;
+    }
+    if member.role() != Role::DeveloperAdmin {
+        return error_page(&w, Some(&member), StatusCode::FORBIDDEN, "error-forbidden");
+    }
+    let tin = form.tin.parse::<crate::developer::domain::TaxId>();
+    let sst = form.sst_registration_no.parse::<crate::developer::domain::SstRegistration>();
+    let mut errors = Vec::new();
+    if tin.is_err() {
+        errors.push(("tin".to_owned(), w.t("reg-error-tin")));
+    }
+    if sst.is_err() {
+        errors.push(("sst_registration_no".to_owned(), w.t("reg-error-sst_registration_no")));
+    }
+    if let (Ok(tin), Ok(sst)) = (&tin, &sst) {
+        let company = member.caller.developer_id.unwrap_or_default();
+        return match crate::developer::service::set_tax_identity(&state, &member.caller, company, (tin, sst)).await {
+            Ok(_) => Redirect::to("/company?done=tax-identity").into_response(),
+            Err(error) => app_error_page(&member, &error.into()),
+        };
+    }
+    match company_page(&state, &member, None, (String::new(), String::new()), errors).await {
+        Ok(page) => {
+            let typed = [("tin", form.tin), ("sst_registration_no", form.sst_registration_no)];
+            let page = CompanyPage { tax_fields: tax_fields(&w, typed), ..page };
+            render(StatusCode::BAD_REQUEST, &page)
+        }
         Err(error) => app_error_page(&member, &error),
     }
 }

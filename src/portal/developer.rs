@@ -131,6 +131,9 @@ struct Dashboard {
     balances: Vec<BalanceCard>,
     /// Why the company cannot request quota yet, if it cannot.
     notice: Option<String>,
+    /// The company's e-invoice details are not complete (its administrator
+    /// is asked to complete them).
+    tax_identity_missing: bool,
     threshold: i64,
     bars: Vec<Bar>,
     legend: Vec<(String, &'static str)>,
@@ -213,6 +216,8 @@ async fn dashboard_page(
     let default_threshold = crate::settings::load(state.db.pool()).await?.low_balance_threshold;
     let (own, status) = crate::developer::store::threshold_and_status(state.db.pool(), developer_id).await?;
     let notice = notice_for(status).map(|key| w.t(key));
+    let tax_identity_missing =
+        !crate::developer::service::tax_identity(state, developer_id).await.map_err(AppError::from)?.is_complete();
     let threshold = own.unwrap_or(default_threshold);
     let balances = state.ledger.balances(developer_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     let balances = balances
@@ -251,6 +256,7 @@ async fn dashboard_page(
         company: member.developer_code.clone().unwrap_or_default(),
         balances,
         notice,
+        tax_identity_missing,
         threshold,
         bars,
         legend,

@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/password/reset", get(account::reset_page).post(account::reset))
         .route("/company", get(account::company))
         .route("/company/users", post(account::invite))
+        .route("/company/tax-identity", post(account::set_tax_identity))
         .route("/tokens", get(account::tokens).post(account::create_token))
         .route("/tokens/{id}/revoke", post(account::revoke_token))
         .route("/users/{id}", get(people::show).post(people::change))

@@ -22,7 +22,7 @@ use crate::ledger::{Outcome, Reference, Rejection, SignedUnits, Written};
 use crate::state::AppState;
 
 /// The registration form's fields: name, input type, autocomplete.
-const FIELDS: [(&str, &str, &str); 13] = [
+const FIELDS: [(&str, &str, &str); 15] = [
     ("company_name", "text", "organization"),
     ("registration_no", "text", "off"),
     ("developer_code", "text", "off"),
@@ -32,6 +32,8 @@ const FIELDS: [(&str, &str, &str); 13] = [
     ("contact_person", "text", "name"),
     ("email", "email", "email"),
     ("phone", "tel", "tel"),
+    ("tin", "text", "off"),
+    ("sst_registration_no", "text", "off"),
     ("user_name", "text", "name"),
     ("user_email", "email", "username"),
     ("user_password", "password", "new-password"),
@@ -122,6 +124,8 @@ pub async fn register(
         user_password: values.get("user_password").cloned().unwrap_or_default(),
         user_language: Some(w.lang().to_owned()),
         privacy_notice_acknowledged: value("privacy_notice_acknowledged") == "on",
+        tin: Some(value("tin")),
+        sst_registration_no: Some(value("sst_registration_no")),
     };
     let mut errors = HashMap::new();
     let mut summary = Vec::new();

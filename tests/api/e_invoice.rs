@@ -8,6 +8,82 @@ use std::process::Command;
 
 use base64::Engine as _;
 use kuota::myinvois::signature::{self, Signer, SoftwareSigner};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::on_both_backends;
+use crate::people::{PASSWORD, csrf, page, portal_session, post_form};
+
+on_both_backends!(a_company_records_its_tax_identity_and_is_asked_until_it_does);
+
+async fn a_company_records_its_tax_identity_and_is_asked_until_it_does(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_developer("PMJ-1", "201901000005").await;
+    let admin = app.add_user("pentadbir@maju.com.my", "developer_admin", Some("PMJ-1")).await;
+    let member = app.add_user("ahli@maju.com.my", "developer_member", Some("PMJ-1")).await;
+    let finance = app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let path = "/api/v1/developers/PMJ-1/tax-identity";
+    let empty: Value = app.get_as(&member, path).await.json().await.unwrap();
+    assert_eq!((empty["tin"].clone(), empty["sst_registration_no"].clone()), (Value::Null, Value::Null));
+    // The company's administrator is asked on the dashboard until it is done.
+    let session = portal_session(&app, "pentadbir@maju.com.my", PASSWORD).await.unwrap();
+    assert!(page(&app, &session, "/dashboard").await.text().await.unwrap().contains("id=\"tax-identity-missing\""));
+    let good = json!({"tin": "c29702635060", "sst_registration_no": " W10-1808-32000000 ; W10-1808-32000001 "});
+    for token in [&member, &finance] {
+        assert_problem(
+            app.client.put(app.url(path)).bearer_auth(token).json(&good).send().await.unwrap(),
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let wrong = json!({"tin": "29702635060", "sst_registration_no": "x"});
+    let refused = assert_problem(
+        app.client.put(app.url(path)).bearer_auth(&admin).json(&wrong).send().await.unwrap(),
+        400,
+        "validation",
+    )
+    .await;
+    let fields: Vec<&str> =
+        refused["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["tin", "sst_registration_no"]);
+    let saved: Value =
+        app.client.put(app.url(path)).bearer_auth(&admin).json(&good).send().await.unwrap().json().await.unwrap();
+    assert_eq!(saved["tin"], "C29702635060");
+    assert_eq!(saved["sst_registration_no"], "W10-1808-32000000;W10-1808-32000001");
+    assert_eq!(app.count("audit_log WHERE action = 'developer.tax_identity'").await, 1);
+    assert!(!page(&app, &session, "/dashboard").await.text().await.unwrap().contains("tax-identity-missing"));
+    // In the portal, a wrong TIN is refused beside its field and kept as typed.
+    let token = csrf(&app, &session, "/company").await;
+    let form = [("csrf", token.as_str()), ("tin", "C12"), ("sst_registration_no", "NA")];
+    let response = post_form(&app, &session, "/company/tax-identity", &form).await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"tax-tin-error\"") && html.contains("value=\"C12\""), "{html}");
+    let form = [("csrf", token.as_str()), ("tin", "C20200100002"), ("sst_registration_no", "NA")];
+    assert_eq!(post_form(&app, &session, "/company/tax-identity", &form).await.status(), 303);
+    let now: Value = app.get_as(&member, path).await.json().await.unwrap();
+    assert_eq!((now["tin"].as_str(), now["sst_registration_no"].as_str()), (Some("C20200100002"), Some("NA")));
+    // A registration may give them at once; a wrong one is named.
+    let mut registration = json!({
+        "company_name": "Bina Harmoni Sdn. Bhd.", "registration_no": "202101000034", "developer_code": "PMJ-9",
+        "address": "No. 9, Jalan Harmoni", "postcode": "50450", "state": "14", "contact_person": "Siti Aminah",
+        "email": "akaun@binaharmoni.my", "phone": "012-345 6789", "user_name": "Siti Aminah",
+        "user_email": "siti@binaharmoni.my", "user_password": "kata-laluan-siti-1", "privacy_notice_acknowledged": true,
+        "tin": "C2021010003", "sst_registration_no": "NA"
+    });
+    registration["tin"] = json!("X1");
+    let bad = app.client.post(app.url("/api/v1/registrations")).json(&registration).send().await.unwrap();
+    assert_eq!(assert_problem(bad, 400, "validation").await["errors"][0]["field"], "tin");
+    registration["tin"] = json!("C2021010003");
+    assert_eq!(
+        app.client.post(app.url("/api/v1/registrations")).json(&registration).send().await.unwrap().status(),
+        201
+    );
+    let registered: Value =
+        app.get_as(&app.admin_token, "/api/v1/developers/PMJ-9/tax-identity").await.json().await.unwrap();
+    assert_eq!(registered["tin"], "C2021010003");
+}
 
 fn openssl(args: &[&str], folder: &Path) -> String {
     let output = Command::new("openssl").args(args).current_dir(folder).output().expect("openssl on PATH");

@@ -223,6 +223,9 @@ fn body_of(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/online-payments/{id}/decision") => json!({"decision": "credit"}),
         ("POST", "/api/v1/invoices/{number}/settlement") => json!({"paid_on": "2026-12-01", "reference": "MX"}),
         ("PUT", "/api/v1/developers/{code}/alert-settings") => json!({"low_balance_threshold": 5}),
+        ("PUT", "/api/v1/developers/{code}/tax-identity") => {
+            json!({"tin": "C29702635060", "sst_registration_no": "NA"})
+        }
         ("PUT", "/api/v1/users/{id}/role") => json!({"role": "developer_member", "reason": "Ujian matriks"}),
         (
             "POST",
