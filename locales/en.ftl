@@ -625,3 +625,10 @@ tax-identity-save = Save e-invoice details
 done-tax-identity = E-invoice details saved.
 tax-identity-missing = Your company's e-invoice details (TIN and SST registration number) are not complete: invoices cannot be sent to LHDN without them.
 tax-identity-complete = Complete them now
+setting-seller-tin = Seller TIN (LHDN), for e-invoices
+setting-seller-msic_code = Seller MSIC code (5 digits)
+setting-seller-msic_activity = Seller business activity (as in the MSIC table)
+setting-seller-city = Seller city
+setting-seller-postcode = Seller postcode
+setting-seller-state_code = Seller state code (01–16)
+setting-einvoice_classification = E-invoice classification code for quota (022 = others)

@@ -583,3 +583,10 @@ tax-identity-save = Simpan butiran e-invois
 done-tax-identity = Butiran e-invois disimpan.
 tax-identity-missing = Butiran e-invois syarikat anda (TIN dan nombor pendaftaran SST) belum lengkap: invois tidak boleh dihantar kepada LHDN tanpanya.
 tax-identity-complete = Lengkapkan sekarang
+setting-seller-tin = TIN penjual (LHDN), untuk e-invois
+setting-seller-msic_code = Kod MSIC penjual (5 digit)
+setting-seller-msic_activity = Aktiviti perniagaan penjual (seperti dalam jadual MSIC)
+setting-seller-city = Bandar penjual
+setting-seller-postcode = Poskod penjual
+setting-seller-state_code = Kod negeri penjual (01–16)
+setting-einvoice_classification = Kod klasifikasi e-invois bagi kuota (022 = lain-lain)

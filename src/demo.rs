@@ -115,6 +115,12 @@ async fn seed_prices_and_settings(state: &AppState, clock: &ManualClock) -> AppR
         email: "kpkt.retail@posdigicert.com.my".into(),
         bank_name: "Bank Contoh Berhad (EXAMPLE)".into(),
         bank_account: "0000 0000 0000".into(),
+        tin: "C10000000000".into(),
+        msic_code: "62091".into(),
+        msic_activity: "Information Communication Technology (ICT) system security".into(),
+        city: "Kuala Lumpur".into(),
+        postcode: "50450".into(),
+        state_code: "14".into(),
     };
     // The month of history shows every step of the seed's manual process
     // (retail quoting, finance invoicing); straight-through is on from today.

@@ -196,6 +196,56 @@ pub async fn tax_identity(
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
+/// What an e-invoice says of a company as its buyer (empty text for what
+/// it has not given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoicedParty {
+    /// Registered name.
+    pub name: String,
+    /// SSM registration number.
+    pub registration_no: String,
+    /// E-mail.
+    pub email: String,
+    /// Phone, E.164.
+    pub phone: String,
+    /// Street address.
+    pub address: String,
+    /// Postcode.
+    pub postcode: String,
+    /// State code.
+    pub state_code: String,
+    /// LHDN TIN.
+    pub tin: String,
+    /// SST registration number or `NA`.
+    pub sst_registration_no: String,
+}
+
+/// The company as an e-invoice's buyer.
+///
+/// # Errors
+/// A database fault, or no such company.
+pub async fn invoiced_party(connection: &mut AnyConnection, developer_id: i64) -> sqlx::Result<InvoicedParty> {
+    let row = sqlx::query(
+        "SELECT name, registration_no, email, COALESCE(phone, ''), COALESCE(address, ''), COALESCE(postcode, ''),
+                COALESCE(state_code, ''), COALESCE(tin, ''), COALESCE(sst_registration_no, '')
+         FROM developers WHERE id = $1",
+    )
+    .bind(developer_id)
+    .fetch_one(connection)
+    .await?;
+    Ok(InvoicedParty {
+        name: row.try_get(0)?,
+        registration_no: row.try_get(1)?,
+        email: row.try_get(2)?,
+        phone: row.try_get(3)?,
+        address: row.try_get(4)?,
+        postcode: row.try_get(5)?,
+        state_code: row.try_get(6)?,
+        tin: row.try_get(7)?,
+        sst_registration_no: row.try_get(8)?,
+    })
+}
+
 /// Replaces a company's TIN and SST registration number.
 ///
 /// # Errors

@@ -4,6 +4,7 @@
 //! check (`signature`), each held to LHDN's published values.
 
 pub mod certificate;
+pub mod compose;
 pub mod document;
 pub mod json;
 pub mod rules;

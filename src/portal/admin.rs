@@ -24,7 +24,7 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 20] = [
+const SETTING_FIELDS: [(&str, &str); 27] = [
     ("sst_rate", "text"),
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
@@ -45,6 +45,13 @@ const SETTING_FIELDS: [(&str, &str); 20] = [
     ("seller.email", "email"),
     ("seller.bank_name", "text"),
     ("seller.bank_account", "text"),
+    ("seller.tin", "text"),
+    ("seller.msic_code", "text"),
+    ("seller.msic_activity", "text"),
+    ("seller.city", "text"),
+    ("seller.postcode", "text"),
+    ("seller.state_code", "text"),
+    ("einvoice_classification", "text"),
 ];
 
 fn setting_value(settings: &Settings, name: &str) -> String {
@@ -70,6 +77,13 @@ fn setting_value(settings: &Settings, name: &str) -> String {
         "seller.email" => seller.email.clone(),
         "seller.bank_name" => seller.bank_name.clone(),
         "seller.bank_account" => seller.bank_account.clone(),
+        "seller.tin" => seller.tin.clone(),
+        "seller.msic_code" => seller.msic_code.clone(),
+        "seller.msic_activity" => seller.msic_activity.clone(),
+        "seller.city" => seller.city.clone(),
+        "seller.postcode" => seller.postcode.clone(),
+        "seller.state_code" => seller.state_code.clone(),
+        "einvoice_classification" => settings.einvoice_classification.clone(),
         _ => String::new(),
     }
 }
@@ -319,7 +333,14 @@ async fn replace_settings(
             email: value("seller.email"),
             bank_name: value("seller.bank_name"),
             bank_account: value("seller.bank_account"),
+            tin: value("seller.tin").to_uppercase(),
+            msic_code: value("seller.msic_code"),
+            msic_activity: value("seller.msic_activity"),
+            city: value("seller.city"),
+            postcode: value("seller.postcode"),
+            state_code: value("seller.state_code"),
         },
+        einvoice_classification: value("einvoice_classification"),
         weekend: current.weekend,
     };
     match crate::settings::service::replace(state, &member.caller, settings).await {

@@ -33,6 +33,18 @@ pub struct Seller {
     pub bank_name: String,
     /// Account number for transfers.
     pub bank_account: String,
+    /// LHDN tax identification number, for e-invoices.
+    pub tin: String,
+    /// MSIC code (5 digits) of the business activity, for e-invoices.
+    pub msic_code: String,
+    /// The business activity's description (as in LHDN's MSIC table).
+    pub msic_activity: String,
+    /// City of the address, for e-invoices.
+    pub city: String,
+    /// Postcode of the address.
+    pub postcode: String,
+    /// State code of the address (`01`–`16`).
+    pub state_code: String,
 }
 
 impl Default for Seller {
@@ -46,6 +58,12 @@ impl Default for Seller {
             email: "kpkt.retail@posdigicert.com.my".into(),
             bank_name: "(not set)".into(),
             bank_account: "(not set)".into(),
+            tin: String::new(),
+            msic_code: String::new(),
+            msic_activity: String::new(),
+            city: String::new(),
+            postcode: String::new(),
+            state_code: String::new(),
         }
     }
 }
@@ -94,6 +112,8 @@ pub struct Settings {
     /// credits the quota (paid for online, transfer and counter payments,
     /// unpaid for a PO); off: finance issues them.
     pub invoice_on_credit: bool,
+    /// LHDN's classification code for quota lines on e-invoices (`022`, others).
+    pub einvoice_classification: String,
 }
 
 impl Default for Settings {
@@ -113,6 +133,7 @@ impl Default for Settings {
             personal_data_retention_months: 24,
             instant_quotation: true,
             invoice_on_credit: true,
+            einvoice_classification: "022".into(),
         }
     }
 }
@@ -164,7 +185,34 @@ impl Settings {
         if !(1..=365).contains(&self.registration_expiry_days) {
             problems.push(("registration_expiry_days".into(), "must be from 1 to 365".into()));
         }
+        self.e_invoice_problems(&mut problems);
         problems
+    }
+
+    /// The e-invoice fields' formats (whether a code is in LHDN's table is
+    /// checked with the document, before submission).
+    fn e_invoice_problems(&self, problems: &mut Vec<(String, String)>) {
+        let seller = &self.seller;
+        let tin_ok = seller.tin.trim() == seller.tin && seller.tin.parse::<crate::developer::domain::TaxId>().is_ok();
+        if !seller.tin.is_empty() && !tin_ok {
+            problems.push(("seller.tin".into(), "must be LHDN's TIN: a prefix such as C and 9 to 12 digits".into()));
+        }
+        let digits = |text: &str, count: usize| text.len() == count && text.bytes().all(|b| b.is_ascii_digit());
+        if !seller.msic_code.is_empty() && !digits(&seller.msic_code, 5) {
+            problems.push(("seller.msic_code".into(), "must be a 5-digit MSIC code".into()));
+        }
+        if !seller.postcode.is_empty() && !digits(&seller.postcode, 5) {
+            problems.push(("seller.postcode".into(), "must be 5 digits".into()));
+        }
+        if !seller.state_code.is_empty() && seller.state_code.parse::<crate::developer::domain::StateCode>().is_err() {
+            problems.push(("seller.state_code".into(), "must be a state code from 01 to 16".into()));
+        }
+        if !digits(&self.einvoice_classification, 3) {
+            problems.push((
+                "einvoice_classification".into(),
+                "must be LHDN's 3-digit classification code, e.g. 022".into(),
+            ));
+        }
     }
 
     /// The SST rate (8% if the stored text were ever unreadable).

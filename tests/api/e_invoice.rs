@@ -14,7 +14,86 @@ use crate::helpers::{Backend, TestApp, assert_problem};
 use crate::on_both_backends;
 use crate::people::{PASSWORD, csrf, page, portal_session, post_form};
 
-on_both_backends!(a_company_records_its_tax_identity_and_is_asked_until_it_does);
+on_both_backends!(
+    a_company_records_its_tax_identity_and_is_asked_until_it_does,
+    an_issued_invoice_becomes_a_document_that_passes_every_rule,
+);
+
+/// A registered, verified company with its e-invoice details and address;
+/// returns the developer administrator's and retail's tokens.
+pub async fn e_invoicing_company(app: &TestApp) -> (String, String) {
+    let registration = json!({
+        "company_name": "Bina Harmoni Sdn. Bhd.", "registration_no": "202101000034", "developer_code": "PMJ-1",
+        "address": "No. 9, Jalan Harmoni, Taman Harmoni, 81100 Johor Bahru", "postcode": "81100", "state": "01",
+        "contact_person": "Siti Aminah", "email": "akaun@binaharmoni.my", "phone": "012-345 6789",
+        "user_name": "Siti Aminah", "user_email": "siti@binaharmoni.my", "user_password": "kata-laluan-siti-1",
+        "privacy_notice_acknowledged": true, "tin": "C2021010003", "sst_registration_no": "NA"
+    });
+    assert_eq!(
+        app.client.post(app.url("/api/v1/registrations")).json(&registration).send().await.unwrap().status(),
+        201
+    );
+    let retail = app.add_user("retail@posdigicert.com.my", "retail", None).await;
+    assert_eq!(app.post_as(&retail, "/api/v1/developers/PMJ-1/verification", &json!({})).await.status(), 200);
+    let developer = app.add_user("pentadbir@binaharmoni.my", "developer_admin", Some("PMJ-1")).await;
+    app.set_price("CERT-1Y", "50.00").await;
+    app.set_price("CERT-1M", "8.50").await;
+    let mut settings: Value = app.get_as(&app.admin_token, "/api/v1/settings").await.json().await.unwrap();
+    settings["seller"]["tin"] = json!("C10000000000");
+    settings["seller"]["registration_no"] = json!("200001012345");
+    settings["seller"]["sst_no"] = json!("W10-1808-32000000");
+    settings["seller"]["msic_code"] = json!("62091");
+    settings["seller"]["msic_activity"] = json!("Information Communication Technology (ICT) system security");
+    settings["seller"]["address"] = json!("Aras 8, Menara Contoh, Jalan Contoh");
+    settings["seller"]["city"] = json!("Kuala Lumpur");
+    settings["seller"]["postcode"] = json!("50450");
+    settings["seller"]["state_code"] = json!("14");
+    settings["seller"]["phone"] = json!("03-2727 2000");
+    let saved =
+        app.client.put(app.url("/api/v1/settings")).bearer_auth(&app.admin_token).json(&settings).send().await.unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    (developer, retail)
+}
+
+async fn an_issued_invoice_becomes_a_document_that_passes_every_rule(backend: Backend) {
+    let app = TestApp::spawn_straight_through(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 3}, {"product": "CERT-1M", "units": 7}]});
+    let request: Value = app.post_as(&developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+    let id = request["id"].as_i64().unwrap();
+    // A 5% discount: 150.00 + 59.50 = 209.50, less 10.48 = 199.02, SST 15.92, total 214.94.
+    let revised = app
+        .post_as(&retail, &format!("/api/v1/quota-requests/{id}/quotations"), &json!({"discount_percent": "5"}))
+        .await;
+    assert_eq!(revised.status(), 201);
+    let total = revised.json::<Value>().await.unwrap()["total"].as_str().unwrap().to_owned();
+    let paid = app
+        .submit_payment(&developer, id, "bank_transfer", "TRX-EINV", &total, "b.pdf", crate::helpers::pdf_bytes("einv"))
+        .await;
+    let payment = paid.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(app.post_as(&retail, &format!("/api/v1/payments/{payment}/approval"), &json!({})).await.status(), 200);
+    let shown: Value = app.get_as(&developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
+    let number = shown["invoice"]["number"].as_str().unwrap().to_owned();
+    let mut connection = app.db.pool().acquire().await.unwrap();
+    let at = kuota::clock::millis_to_timestamp(1_796_000_000_000);
+    let document = kuota::myinvois::compose::invoice(&mut connection, &number, at).await.unwrap().unwrap();
+    let text = document.to_json();
+    let node = kuota::myinvois::json::parse(&text).unwrap();
+    assert_eq!(kuota::myinvois::rules::check(&node), Vec::new(), "{text}");
+    assert_eq!(kuota::myinvois::rules::check_totals(&node), Vec::new());
+    assert!(text.contains(&format!(r#""PayableAmount":[{{"_":{total},"currencyID":"MYR"}}]"#)), "{text}");
+    assert!(text.contains(r#""PaymentMeansCode":[{"_":"03"}]"#));
+    assert!(text.contains(r#""CityName":[{"_":"Johor Bahru"}]"#));
+    assert!(text.contains(r#""ID":[{"_":"C2021010003","schemeID":"TIN"}]"#));
+    // Without the buyer's TIN the checker names what is missing.
+    sqlx::query("UPDATE developers SET tin = NULL").execute(app.db.pool()).await.unwrap();
+    let blank = kuota::myinvois::compose::invoice(&mut connection, &number, at).await.unwrap().unwrap();
+    let problems = kuota::myinvois::rules::check(&kuota::myinvois::json::parse(&blank.to_json()).unwrap());
+    assert_eq!(
+        problems.iter().map(|p| p.english()).collect::<Vec<_>>(),
+        ["AccountingCustomerParty.Party.PartyIdentification[TIN] is missing"]
+    );
+}
 
 async fn a_company_records_its_tax_identity_and_is_asked_until_it_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
