@@ -87,6 +87,7 @@ async fn main() {
         audit_key_file: std::path::Path::new(data_dir).join("audit.key"),
         public_door_burst: kuota::auth::admission::BURST,
         billplz: None,
+        myinvois: None,
     };
     let db = Db::connect(&config).await.unwrap();
     db.migrate().await.unwrap();

@@ -47,6 +47,25 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_BILLPLZ_API_KEY", "Billplz API secret key"),
     ("KUOTA_BILLPLZ_COLLECTION_ID", "the Billplz collection bills are made in"),
     ("KUOTA_BILLPLZ_X_SIGNATURE_KEY", "the Billplz X Signature key that signs callbacks and redirects"),
+    (
+        "KUOTA_MYINVOIS_IDENTITY_URL",
+        "LHDN identity service, e.g. https://preprod-api.myinvois.hasil.gov.my (e-invoicing needs all seven KUOTA_MYINVOIS_*)",
+    ),
+    ("KUOTA_MYINVOIS_API_URL", "MyInvois system API, e.g. https://preprod-api.myinvois.hasil.gov.my"),
+    ("KUOTA_MYINVOIS_CLIENT_ID", "the client id of kuota as an ERP system registered with LHDN"),
+    ("KUOTA_MYINVOIS_CLIENT_SECRET", "its client secret"),
+    (
+        "KUOTA_MYINVOIS_SIGNING_KEY",
+        "PEM file of the signing certificate's RSA private key (PKCS#8 or PKCS#1), mode 0600",
+    ),
+    (
+        "KUOTA_MYINVOIS_SIGNING_CERT",
+        "PEM file of the signing certificate (an organisation certificate from a Malaysian licensed CA)",
+    ),
+    (
+        "KUOTA_MYINVOIS_PORTAL_URL",
+        "the MyInvois portal whose validation links the QR codes carry, e.g. https://preprod.myinvois.hasil.gov.my",
+    ),
     ("KUOTA_TEST_POSTGRES_URL", "used only by the test suite: the PostgreSQL server for throwaway databases"),
 ];
 
@@ -102,6 +121,9 @@ pub struct Config {
     pub public_door_burst: u32,
     /// The Billplz account; online payment is offered only with it.
     pub billplz: Option<crate::billplz::client::Account>,
+    /// MyInvois: the account and the signing key and certificate files;
+    /// e-invoices are submitted only with it.
+    pub myinvois: Option<(crate::myinvois::client::Account, PathBuf, PathBuf)>,
 }
 
 /// The keys a TOML file may hold.
@@ -150,6 +172,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let billplz = billplz_account(variables, &file)?;
+        let myinvois = myinvois_account(variables)?;
         let data_dir = variables
             .get("KUOTA_DATA_DIR")
             .map(PathBuf::from)
@@ -187,12 +210,7 @@ impl Config {
             Some(text) => bail!("KUOTA_SQLITE_SYNCHRONOUS: {text:?} is not full or normal"),
             None => file.sqlite_synchronous.unwrap_or_default(),
         };
-        let mail_retry_base_ms = match variables.get("KUOTA_MAIL_RETRY_BASE_MS") {
-            Some(text) => text.parse().ok().filter(|ms| (1..=3_600_000).contains(ms)).with_context(|| {
-                format!("KUOTA_MAIL_RETRY_BASE_MS: {text:?} is not a number of milliseconds from 1 to 3600000")
-            })?,
-            None => file.mail_retry_base_ms.unwrap_or(5_000),
-        };
+        let mail_retry_base_ms = parse_retry_base(variables.get("KUOTA_MAIL_RETRY_BASE_MS"), file.mail_retry_base_ms)?;
         let audit_key_file = variables
             .get("KUOTA_AUDIT_KEY_FILE")
             .map(PathBuf::from)
@@ -201,6 +219,7 @@ impl Config {
         let public_door_burst = parse_burst(variables.get("KUOTA_PUBLIC_DOOR_BURST"), file.public_door_burst)?;
         let config = Self {
             billplz,
+            myinvois,
             public_door_burst,
             audit_key_file,
             database_url,
@@ -260,6 +279,47 @@ fn billplz_account(
         bail!("KUOTA_BILLPLZ_API_URL: {api_url:?} is not an http(s) address");
     }
     Ok(Some(crate::billplz::client::Account { api_url, api_key, collection_id, x_signature_key }))
+}
+
+/// The seven `KUOTA_MYINVOIS_*` values: all or none.
+fn myinvois_account(
+    variables: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<(crate::myinvois::client::Account, PathBuf, PathBuf)>> {
+    let names = [
+        "KUOTA_MYINVOIS_IDENTITY_URL",
+        "KUOTA_MYINVOIS_API_URL",
+        "KUOTA_MYINVOIS_CLIENT_ID",
+        "KUOTA_MYINVOIS_CLIENT_SECRET",
+        "KUOTA_MYINVOIS_SIGNING_KEY",
+        "KUOTA_MYINVOIS_SIGNING_CERT",
+        "KUOTA_MYINVOIS_PORTAL_URL",
+    ];
+    let values: Vec<Option<String>> =
+        names.iter().map(|name| variables.get(*name).filter(|v| !v.trim().is_empty()).cloned()).collect();
+    let missing: Vec<&str> = names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+    if missing.len() == names.len() {
+        return Ok(None);
+    }
+    if !missing.is_empty() {
+        bail!("e-invoicing needs all seven KUOTA_MYINVOIS_* variables; missing: {}", missing.join(", "));
+    }
+    let value = |index: usize| values[index].clone().unwrap_or_default();
+    let account = crate::myinvois::client::Account {
+        identity_url: value(0),
+        api_url: value(1),
+        client_id: value(2),
+        client_secret: value(3),
+        portal_url: value(6),
+    };
+    Ok(Some((account, PathBuf::from(value(4)), PathBuf::from(value(5)))))
+}
+
+/// `KUOTA_MAIL_RETRY_BASE_MS` (over the file's key): 1 ms to an hour.
+fn parse_retry_base(variable: Option<&String>, in_file: Option<i64>) -> anyhow::Result<i64> {
+    let Some(text) = variable else { return Ok(in_file.unwrap_or(5_000)) };
+    text.parse().ok().filter(|ms| (1..=3_600_000).contains(ms)).with_context(|| {
+        format!("KUOTA_MAIL_RETRY_BASE_MS: {text:?} is not a number of milliseconds from 1 to 3600000")
+    })
 }
 
 /// `KUOTA_PUBLIC_DOOR_BURST` (over the file's key): 1 to 1,000,000.

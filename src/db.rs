@@ -166,6 +166,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_tax_identity.sql"),
         postgres: include_str!("../migrations/postgres/0021_tax_identity.sql"),
     },
+    Migration {
+        version: 22,
+        name: "e_invoices",
+        sqlite: include_str!("../migrations/sqlite/0022_e_invoices.sql"),
+        postgres: include_str!("../migrations/postgres/0022_e_invoices.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

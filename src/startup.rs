@@ -34,6 +34,8 @@ pub const REMINDER_INTERVAL: Duration = Duration::from_secs(30);
 /// How often online bills are reconciled with the gateway (daily; the first
 /// run a day after start, and `kuota payments reconcile` at any time).
 pub const RECONCILIATION_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// How often due e-invoices are submitted or polled.
+pub const E_INVOICE_INTERVAL: Duration = Duration::from_secs(3);
 /// How often old idempotency records are pruned.
 pub const IDEMPOTENCY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long an idempotency key is remembered.
@@ -164,6 +166,9 @@ pub fn spawn_background_tasks(state: &AppState) {
         }
     });
     spawn_reconciliation(state);
+    if state.e_invoicing.is_some() {
+        crate::myinvois::job::spawn(state.clone(), E_INVOICE_INTERVAL);
+    }
     let (db, clock) = (state.db.clone(), state.clock.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(IDEMPOTENCY_PRUNE_INTERVAL);
@@ -225,30 +230,13 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     } else {
         config
     };
-    let mut state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
+    let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key)
         .with_trusted_proxies(&config.trusted_proxies)
         .with_admission(crate::auth::admission::Allowance {
             burst: config.public_door_burst,
             ..crate::auth::admission::Allowance::default()
         });
-    let mut simulated_billplz = None;
-    let account = match (&config.billplz, demo) {
-        (Some(account), _) => Some(account.clone()),
-        (None, true) => {
-            let (account, simulator) = simulated_gateway(config, address, clock.clone())?;
-            simulated_billplz = Some(simulator);
-            Some(account)
-        }
-        (None, false) => None,
-    };
-    match account {
-        Some(account) => {
-            tracing::info!(api = %account.api_url, collection = %account.collection_id, simulated = simulated_billplz.is_some(),
-                "online payment through Billplz is on");
-            state = state.with_billplz(crate::billplz::client::Client::new(account)?);
-        }
-        None => tracing::info!("online payment is off: set all four KUOTA_BILLPLZ_* variables to offer it"),
-    }
+    let (state, simulated_billplz) = with_outside_services(state, config, address, demo, clock.clone())?;
     if demo {
         if crate::demo::seed(&state).await? {
             println!(
@@ -276,6 +264,49 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
         .await?;
     db.close().await;
     Ok(())
+}
+
+/// The payment gateway and e-invoicing, as configured: Billplz (or, for
+/// `--demo` without an account, the simulated one, returned to be mounted)
+/// and MyInvois; `serve` logs whether each is on.
+fn with_outside_services(
+    mut state: AppState,
+    config: &Config,
+    address: std::net::SocketAddr,
+    demo: bool,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(AppState, Option<crate::billplz::simulator::Simulator>)> {
+    let mut simulated_billplz = None;
+    let account = match (&config.billplz, demo) {
+        (Some(account), _) => Some(account.clone()),
+        (None, true) => {
+            let (account, simulator) = simulated_gateway(config, address, clock)?;
+            simulated_billplz = Some(simulator);
+            Some(account)
+        }
+        (None, false) => None,
+    };
+    match account {
+        Some(account) => {
+            tracing::info!(api = %account.api_url, collection = %account.collection_id, simulated = simulated_billplz.is_some(),
+                "online payment through Billplz is on");
+            state = state.with_billplz(crate::billplz::client::Client::new(account)?);
+        }
+        None => tracing::info!("online payment is off: set all four KUOTA_BILLPLZ_* variables to offer it"),
+    }
+    match &config.myinvois {
+        Some((account, key_file, cert_file)) => {
+            let read = |file: &std::path::Path| {
+                std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+            };
+            let signer = crate::myinvois::signature::SoftwareSigner::from_pem(&read(key_file)?, &read(cert_file)?)?;
+            tracing::info!(api = %account.api_url, "e-invoicing through MyInvois is on");
+            let client = crate::myinvois::client::Client::new(account.clone())?;
+            state = state.with_e_invoicing(crate::myinvois::job::EInvoicing { client, signer: Arc::new(signer) });
+        }
+        None => tracing::info!("e-invoicing is off: set all seven KUOTA_MYINVOIS_* variables to submit e-invoices"),
+    }
+    Ok((state, simulated_billplz))
 }
 
 /// Where `serve --demo` mounts its simulated Billplz.

@@ -37,6 +37,8 @@ pub struct AppState {
     /// The payment gateway, when all four `KUOTA_BILLPLZ_*` are set (online
     /// payment is offered only then).
     pub billplz: Option<Arc<crate::billplz::client::Client>>,
+    /// E-invoicing through MyInvois, when the `KUOTA_MYINVOIS_*` are set.
+    pub e_invoicing: Option<Arc<crate::myinvois::job::EInvoicing>>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             audit_key,
             admission: crate::auth::admission::Admission::new(crate::auth::admission::Allowance::default()),
             billplz: None,
+            e_invoicing: None,
         }
     }
 
@@ -80,6 +83,12 @@ impl AppState {
     #[must_use]
     pub fn with_billplz(self, client: crate::billplz::client::Client) -> Self {
         Self { billplz: Some(Arc::new(client)), ..self }
+    }
+
+    /// The same state, submitting e-invoices to MyInvois.
+    #[must_use]
+    pub fn with_e_invoicing(self, e_invoicing: crate::myinvois::job::EInvoicing) -> Self {
+        Self { e_invoicing: Some(Arc::new(e_invoicing)), ..self }
     }
 
     /// The same state, believing `X-Forwarded-For` from these proxies.

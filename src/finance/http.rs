@@ -17,7 +17,61 @@ use crate::state::AppState;
 
 /// The finance routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/invoices", get(list)).route("/api/v1/invoices/{number}/settlement", post(settle))
+    Router::new()
+        .route("/api/v1/invoices", get(list))
+        .route("/api/v1/invoices/{number}/settlement", post(settle))
+        .route("/api/v1/invoices/{number}/e-invoice", get(e_invoice))
+        .route("/api/v1/invoices/{number}/e-invoice.json", get(e_invoice_document))
+}
+
+/// The invoice's latest e-invoice, for a caller who may see the invoice.
+async fn visible_e_invoice(
+    state: &AppState,
+    caller: &ApiCaller,
+    number: &str,
+) -> AppResult<crate::myinvois::store::EInvoiceRow> {
+    let not_found = || AppError::NotFound(format!("invoice {number} has no e-invoice"));
+    if caller.role == Role::Hims || number.len() > 40 {
+        return Err(not_found());
+    }
+    let mut connection = state.db.pool().acquire().await?;
+    let invoice = super::store::find(&mut connection, number).await?.ok_or_else(not_found)?;
+    if !caller.may_see_developer(invoice.developer_id) {
+        return Err(not_found());
+    }
+    crate::myinvois::store::latest(&mut connection, number).await?.ok_or_else(not_found)
+}
+
+/// `GET /api/v1/invoices/{number}/e-invoice.json`: the exact bytes signed
+/// and submitted to MyInvois.
+async fn e_invoice_document(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let row = visible_e_invoice(&state, &caller, &number).await?;
+    let document =
+        row.document.ok_or_else(|| AppError::NotFound(format!("the e-invoice of {number} is not built yet")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], document).into_response())
+}
+
+/// `GET /api/v1/invoices/{number}/e-invoice`: where its e-invoice stands.
+async fn e_invoice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+) -> AppResult<Json<Value>> {
+    let row = visible_e_invoice(&state, &caller, &number).await?;
+    let validation_url = match (&state.e_invoicing, &row.uuid, &row.long_id) {
+        (Some(e_invoicing), Some(uuid), Some(long_id)) => Some(e_invoicing.client.validation_url(uuid, long_id)),
+        _ => None,
+    };
+    Ok(Json(json!({
+        "invoice": row.invoice_number, "version": row.version, "status": row.status, "uuid": row.uuid,
+        "long_id": row.long_id, "validation_url": validation_url, "document_sha256": row.document_sha256,
+        "errors": row.errors_en.as_ref().map(|en| json!({"en": en, "ms": row.errors_ms})),
+    })))
 }
 
 #[derive(Debug, Deserialize)]

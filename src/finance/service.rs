@@ -119,6 +119,8 @@ pub(crate) async fn issue_within(
         now_ms: step.now_ms,
     };
     super::store::insert_invoice(&mut *connection, &invoice).await?;
+    // Its e-invoice, submitted by the job once e-invoicing is configured.
+    crate::myinvois::store::enqueue(&mut *connection, &invoice_number, step.now_ms).await?;
     let status = invoice.status;
     Ok(Issued { invoice_number, delivery_order_number: delivery_number, status })
 }

@@ -1,11 +1,16 @@
-//! E-invoicing with LHDN's MyInvois (issue 13): documents in UBL 2.1 JSON,
-//! version 1.1, signed. So far: the JSON as MyInvois digests it (`json`),
-//! the signing certificate (`certificate`) and the v1.1 signature with its
-//! check (`signature`), each held to LHDN's published values.
+//! E-invoicing with LHDN's MyInvois: every invoice becomes a UBL 2.1 JSON
+//! document, version 1.1 — composed from the database (`compose`) into a
+//! typed model written by one serializer (`document`), checked by the local
+//! rules (`rules`), signed (`signature`, `certificate`, over JSON kept as
+//! written: `json`) — and submitted by a durable job (`job`, `store`) through
+//! the API client (`client`).
 
 pub mod certificate;
+pub mod client;
 pub mod compose;
 pub mod document;
+pub mod job;
 pub mod json;
 pub mod rules;
 pub mod signature;
+pub mod store;

@@ -17,7 +17,154 @@ use crate::people::{PASSWORD, csrf, page, portal_session, post_form};
 on_both_backends!(
     a_company_records_its_tax_identity_and_is_asked_until_it_does,
     an_issued_invoice_becomes_a_document_that_passes_every_rule,
+    every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_nodes,
+    a_blocked_or_invalid_e_invoice_says_why_in_both_languages,
 );
+
+/// The fake MyInvois on loopback; its base URL.
+async fn fake_myinvois() -> (crate::myinvois_fake::FakeMyInvois, String) {
+    let fake = crate::myinvois_fake::FakeMyInvois::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = crate::myinvois_fake::router(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (fake, base)
+}
+
+/// An app that submits e-invoices to the fake, signing with a certificate
+/// made now.
+async fn e_invoicing_app(backend: Backend) -> (TestApp, crate::myinvois_fake::FakeMyInvois) {
+    let (fake, base) = fake_myinvois().await;
+    let folder = std::env::temp_dir().join(format!("kuota-signer-{}-{}", std::process::id(), crate::helpers::unique()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let (key, cert) = make_certificate(&folder, "signer");
+    let _ = std::fs::remove_dir_all(&folder);
+    let account = kuota::myinvois::client::Account {
+        identity_url: base.clone(),
+        api_url: base,
+        client_id: crate::myinvois_fake::CLIENT_ID.into(),
+        client_secret: crate::myinvois_fake::CLIENT_SECRET.into(),
+        portal_url: "https://preprod.myinvois.hasil.gov.my".into(),
+    };
+    let e_invoicing = kuota::myinvois::job::EInvoicing {
+        client: kuota::myinvois::client::Client::new(account).unwrap(),
+        signer: std::sync::Arc::new(SoftwareSigner::from_pem(&key, &cert).unwrap()),
+    };
+    (TestApp::spawn_e_invoicing(backend, e_invoicing).await, fake)
+}
+
+/// A purchase by transfer, approved by retail: its invoice number.
+async fn invoiced_purchase(app: &TestApp, developer: &str, retail: &str, reference: &str) -> String {
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 2}]});
+    let request: Value = app.post_as(developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+    let id = request["id"].as_i64().unwrap();
+    let paid = app
+        .submit_payment(
+            developer,
+            id,
+            "bank_transfer",
+            reference,
+            "108.00",
+            "b.pdf",
+            crate::helpers::pdf_bytes(reference),
+        )
+        .await;
+    let payment = paid.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(app.post_as(retail, &format!("/api/v1/payments/{payment}/approval"), &json!({})).await.status(), 200);
+    let shown: Value = app.get_as(developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
+    shown["invoice"]["number"].as_str().unwrap().to_owned()
+}
+
+async fn e_invoice_of(app: &TestApp, token: &str, number: &str) -> Value {
+    app.get_as(token, &format!("/api/v1/invoices/{number}/e-invoice")).await.json().await.unwrap()
+}
+
+async fn every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_nodes(backend: Backend) {
+    let (app, fake) = e_invoicing_app(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    let numbers = [
+        invoiced_purchase(&app, &developer, &retail, "TRX-A").await,
+        invoiced_purchase(&app, &developer, &retail, "TRX-B").await,
+    ];
+    assert_eq!(e_invoice_of(&app, &developer, &numbers[0]).await["status"], "queued");
+    // MyInvois is down: the documents are built, signed and kept; nothing is accepted.
+    fake.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    let kept: Vec<String> = {
+        let mut shas = Vec::new();
+        for number in &numbers {
+            let shown = e_invoice_of(&app, &developer, number).await;
+            assert_eq!(shown["status"], "queued", "{shown}");
+            shas.push(shown["document_sha256"].as_str().unwrap().to_owned());
+        }
+        shas
+    };
+    assert!(fake.accepted().is_empty());
+    // Back up, but the first submission is told to wait (429): two nodes work on.
+    fake.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    fake.throttle.store(1, std::sync::atomic::Ordering::SeqCst);
+    let second = if backend == Backend::Postgres { app.second_node().await.1 } else { app.state.clone() };
+    for _ in 0..12 {
+        app.clock.advance_seconds(700);
+        let (a, b) =
+            (kuota::myinvois::job::run_once(&app.state, "node-a"), kuota::myinvois::job::run_once(&second, "node-b"));
+        let (a, b) = tokio::join!(a, b);
+        a.unwrap();
+        b.unwrap();
+    }
+    let accepted = fake.accepted();
+    assert_eq!(accepted.len(), 2, "each invoice accepted once: {accepted:?}");
+    for (number, sha) in numbers.iter().zip(&kept) {
+        let received = accepted.iter().find(|r| &r.number == number).unwrap();
+        assert_eq!(&received.sha256, sha, "the bytes kept before the outage are the bytes sent");
+        let shown = e_invoice_of(&app, &developer, number).await;
+        assert_eq!(shown["status"], "valid", "{shown}");
+        let url = format!("https://preprod.myinvois.hasil.gov.my/{}/share/LONG{}", received.uuid, received.uuid);
+        assert_eq!(shown["validation_url"], url.as_str());
+        let bytes =
+            app.get_as(&developer, &format!("/api/v1/invoices/{number}/e-invoice.json")).await.bytes().await.unwrap();
+        assert_eq!(&kuota::digest::sha256_hex(&bytes), sha);
+        signature::verify(std::str::from_utf8(&bytes).unwrap()).unwrap();
+    }
+    assert_eq!(fake.book.lock().unwrap().tokens, 1, "the token is reused until it expires");
+    // Another company sees none of it.
+    app.add_developer("PMJ-8", "201901000088").await;
+    let other = app.add_user("lain@lain.my", "developer_admin", Some("PMJ-8")).await;
+    assert_eq!(app.get_as(&other, &format!("/api/v1/invoices/{}/e-invoice", numbers[0])).await.status(), 404);
+}
+
+async fn a_blocked_or_invalid_e_invoice_says_why_in_both_languages(backend: Backend) {
+    let (app, _fake) = e_invoicing_app(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    sqlx::query("UPDATE developers SET tin = NULL").execute(app.db.pool()).await.unwrap();
+    let number = invoiced_purchase(&app, &developer, &retail, "TRX-C").await;
+    kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    let blocked = e_invoice_of(&app, &retail, &number).await;
+    assert_eq!(blocked["status"], "blocked");
+    assert_eq!(blocked["errors"]["en"], "AccountingCustomerParty.Party.PartyIdentification[TIN] is missing");
+    assert_eq!(blocked["errors"]["ms"], "AccountingCustomerParty.Party.PartyIdentification[TIN] tiada");
+    // The company gives a TIN that LHDN's register does not know.
+    let identity = json!({"tin": crate::myinvois_fake::INVALID_BUYER_TIN, "sst_registration_no": "NA"});
+    let saved = app
+        .client
+        .put(app.url("/api/v1/developers/PMJ-1/tax-identity"))
+        .bearer_auth(&developer)
+        .json(&identity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    for _ in 0..4 {
+        app.clock.advance_seconds(3_700);
+        kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    }
+    let invalid = e_invoice_of(&app, &retail, &number).await;
+    assert_eq!(invalid["status"], "invalid", "{invalid}");
+    assert_eq!(
+        (invalid["errors"]["en"].as_str(), invalid["errors"]["ms"].as_str()),
+        (Some("Buyer TIN is not valid"), Some("TIN pembeli tidak sah"))
+    );
+}
 
 /// A registered, verified company with its e-invoice details and address;
 /// returns the developer administrator's and retail's tokens.

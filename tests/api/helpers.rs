@@ -109,6 +109,7 @@ impl TestDatabase {
             audit_key_file: self.data_dir.join("audit.key"),
             public_door_burst: kuota::auth::admission::BURST,
             billplz: None,
+            myinvois: None,
         }
     }
 
@@ -197,6 +198,8 @@ struct Setup {
     /// a fake Billplz; otherwise the seed's manual steps (retail quotes,
     /// finance invoices), which most workflow tests take one by one.
     straight_through: bool,
+    /// Submit e-invoices this way.
+    e_invoicing: Option<kuota::myinvois::job::EInvoicing>,
 }
 
 impl TestApp {
@@ -210,19 +213,37 @@ impl TestApp {
     /// credit on (the defaults), and online payment through a fake Billplz
     /// on loopback ([`TestApp::billplz`]).
     pub async fn spawn_straight_through(backend: Backend) -> Self {
-        Self::spawn_configured(backend, Setup { smtp_url: None, allowance: GENEROUS_ADMISSION, straight_through: true })
-            .await
+        Self::spawn_configured(
+            backend,
+            Setup { smtp_url: None, allowance: GENEROUS_ADMISSION, straight_through: true, e_invoicing: None },
+        )
+        .await
+    }
+
+    /// A straight-through app that submits e-invoices this way.
+    pub async fn spawn_e_invoicing(backend: Backend, e_invoicing: kuota::myinvois::job::EInvoicing) -> Self {
+        let setup = Setup {
+            smtp_url: None,
+            allowance: GENEROUS_ADMISSION,
+            straight_through: true,
+            e_invoicing: Some(e_invoicing),
+        };
+        Self::spawn_configured(backend, setup).await
     }
 
     /// An app whose outbox worker sends through `smtp_url`.
     pub async fn spawn_with_mail(backend: Backend, smtp_url: Option<String>) -> Self {
-        Self::spawn_configured(backend, Setup { smtp_url, allowance: GENEROUS_ADMISSION, straight_through: false })
-            .await
+        Self::spawn_configured(
+            backend,
+            Setup { smtp_url, allowance: GENEROUS_ADMISSION, straight_through: false, e_invoicing: None },
+        )
+        .await
     }
 
     /// An app that admits `allowance` per client address at its public doors.
     pub async fn spawn_admitting(backend: Backend, allowance: kuota::auth::admission::Allowance) -> Self {
-        Self::spawn_configured(backend, Setup { smtp_url: None, allowance, straight_through: false }).await
+        Self::spawn_configured(backend, Setup { smtp_url: None, allowance, straight_through: false, e_invoicing: None })
+            .await
     }
 
     /// Starts the fake Billplz on loopback; returns it and the client kuota uses.
@@ -269,6 +290,9 @@ impl TestApp {
             state = state.with_billplz(client);
             billplz = Some(simulator);
         }
+        if let Some(e_invoicing) = setup.e_invoicing {
+            state = state.with_e_invoicing(e_invoicing);
+        }
         let config = kuota::config::Config { smtp_url: setup.smtp_url, ..database.config() };
         kuota::startup::start_mail(&config, &state).expect("mail worker");
         kuota::startup::spawn_background_tasks(&state);
@@ -308,6 +332,9 @@ impl TestApp {
                 .with_admission(GENEROUS_ADMISSION);
         if let Some(gateway) = &self.state.billplz {
             state = state.with_billplz(gateway.as_ref().clone());
+        }
+        if let Some(e_invoicing) = &self.state.e_invoicing {
+            state = state.with_e_invoicing(e_invoicing.as_ref().clone());
         }
         kuota::startup::spawn_background_tasks(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,0 +1,207 @@
+//! SQL for e-invoices (migration 22).
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// An e-invoice as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EInvoiceRow {
+    /// Id.
+    #[serde(skip)]
+    pub id: i64,
+    /// The invoice.
+    pub invoice_number: String,
+    /// 1, then 2… after a correction.
+    pub version: i64,
+    /// `queued`, `blocked`, `submitted`, `valid`, `invalid`, `cancelled`.
+    pub status: String,
+    /// The exact signed bytes, once built.
+    #[serde(skip)]
+    pub document: Option<String>,
+    /// Their SHA-256.
+    pub document_sha256: Option<String>,
+    /// MyInvois's submission.
+    pub submission_uid: Option<String>,
+    /// MyInvois's document uuid.
+    pub uuid: Option<String>,
+    /// Its long id, once valid.
+    pub long_id: Option<String>,
+    /// Why it is blocked or invalid, in English.
+    pub errors_en: Option<String>,
+    /// The same in Malay.
+    pub errors_ms: Option<String>,
+    /// Submission attempts.
+    pub attempts: i64,
+}
+
+const COLUMNS: &str =
+    "SELECT id, invoice_number, version, status, document, document_sha256, submission_uid, uuid, long_id,
+     errors_en, errors_ms, attempts FROM e_invoices";
+
+fn row_of(row: &sqlx::any::AnyRow) -> sqlx::Result<EInvoiceRow> {
+    Ok(EInvoiceRow {
+        id: row.try_get(0)?,
+        invoice_number: row.try_get(1)?,
+        version: row.try_get(2)?,
+        status: row.try_get(3)?,
+        document: row.try_get(4)?,
+        document_sha256: row.try_get(5)?,
+        submission_uid: row.try_get(6)?,
+        uuid: row.try_get(7)?,
+        long_id: row.try_get(8)?,
+        errors_en: row.try_get(9)?,
+        errors_ms: row.try_get(10)?,
+        attempts: row.try_get(11)?,
+    })
+}
+
+/// Queues the first e-invoice of an invoice, in the issuing transaction.
+///
+/// # Errors
+/// A database fault.
+pub async fn enqueue(connection: &mut AnyConnection, invoice_number: &str, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO e_invoices (invoice_number, version, status, attempts, next_attempt_at, created_at, updated_at)
+         VALUES ($1, 1, 'queued', 0, $2, $2, $2)",
+    )
+    .bind(invoice_number)
+    .bind(now_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The latest version of an invoice's e-invoice.
+///
+/// # Errors
+/// A database fault.
+pub async fn latest(connection: &mut AnyConnection, invoice_number: &str) -> sqlx::Result<Option<EInvoiceRow>> {
+    let sql = format!("{COLUMNS} WHERE invoice_number = $1 ORDER BY version DESC LIMIT 1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(invoice_number).fetch_optional(connection).await?;
+    row.as_ref().map(row_of).transpose()
+}
+
+/// E-invoices due for work (queued, blocked or submitted, their time come,
+/// no live lease), oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn due(pool: &AnyPool, now_ms: i64, limit: i64) -> sqlx::Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM e_invoices WHERE status IN ('queued', 'blocked', 'submitted') AND next_attempt_at <= $1
+           AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at, id LIMIT $2",
+    )
+    .bind(now_ms)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
+}
+
+/// Takes an e-invoice's lease until `until_ms` if no one holds it; the row
+/// when taken.
+///
+/// # Errors
+/// A database fault.
+pub async fn claim(
+    pool: &AnyPool,
+    id: i64,
+    owner: &str,
+    now_ms: i64,
+    until_ms: i64,
+) -> sqlx::Result<Option<EInvoiceRow>> {
+    let taken = sqlx::query(
+        "UPDATE e_invoices SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4)",
+    )
+    .bind(owner)
+    .bind(until_ms)
+    .bind(id)
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    if taken.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let sql = format!("{COLUMNS} WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(row_of).transpose()
+}
+
+/// Keeps the signed bytes of an e-invoice that has none yet (never replaced:
+/// the same bytes are sent however often it is sent); false when it had some.
+///
+/// # Errors
+/// A database fault.
+pub async fn keep_document(pool: &AnyPool, id: i64, owner: &str, document: &str, sha256: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE e_invoices SET document = $1, document_sha256 = $2, errors_en = NULL, errors_ms = NULL
+         WHERE id = $3 AND document IS NULL AND lease_owner = $4",
+    )
+    .bind(document)
+    .bind(sha256)
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// What one piece of work did to an e-invoice.
+#[derive(Debug, Clone, Default)]
+pub struct Progress<'a> {
+    /// The new status.
+    pub status: &'a str,
+    /// MyInvois's submission and document uuid, once accepted.
+    pub submitted: Option<(&'a str, &'a str)>,
+    /// The long id, once valid.
+    pub long_id: Option<&'a str>,
+    /// Why it is blocked or invalid (English, Malay).
+    pub errors: Option<(&'a str, &'a str)>,
+    /// Count this as a submission attempt.
+    pub attempted: bool,
+    /// When to look at it again.
+    pub next_attempt_at: i64,
+}
+
+/// Records progress and gives the lease back, if `owner` still holds it.
+///
+/// # Errors
+/// A database fault.
+pub async fn progress(
+    pool: &AnyPool,
+    id: i64,
+    owner: &str,
+    progress: &Progress<'_>,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE e_invoices SET status = $1,
+            submission_uid = COALESCE($2, submission_uid), uuid = COALESCE($3, uuid), long_id = COALESCE($4, long_id),
+            errors_en = COALESCE($5, errors_en), errors_ms = COALESCE($6, errors_ms),
+            attempts = attempts + $7, next_attempt_at = $8, lease_owner = NULL, lease_until = NULL, updated_at = $9
+         WHERE id = $10 AND lease_owner = $11",
+    )
+    .bind(progress.status)
+    .bind(progress.submitted.map(|(uid, _)| uid))
+    .bind(progress.submitted.map(|(_, uuid)| uuid))
+    .bind(progress.long_id)
+    .bind(progress.errors.map(|(en, _)| en))
+    .bind(progress.errors.map(|(_, ms)| ms))
+    .bind(i64::from(progress.attempted))
+    .bind(progress.next_attempt_at)
+    .bind(now_ms)
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// E-invoices by status for the finance queue, newest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn with_status(pool: &AnyPool, status: &str, limit: i64) -> sqlx::Result<Vec<EInvoiceRow>> {
+    let sql = format!("{COLUMNS} WHERE status = $1 ORDER BY id DESC LIMIT $2");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(row_of).collect()
+}
