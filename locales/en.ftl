@@ -632,3 +632,10 @@ setting-seller-city = Seller city
 setting-seller-postcode = Seller postcode
 setting-seller-state_code = Seller state code (01–16)
 setting-einvoice_classification = E-invoice classification code for quota (022 = others)
+admin-sst-rates = Service tax (SST) by date
+admin-sst-rates-hint = A quotation uses the rate in force on its date, and its invoice the same. A new rate is added from a date (today or later); earlier rates stay.
+sst-rate = Rate
+sst-rate-percent = Rate (%)
+add-sst-rate = Add rate
+done-admin-sst-rate = SST rate added.
+admin-error-sst-rate = The SST rate was not added.

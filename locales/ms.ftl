@@ -590,3 +590,10 @@ setting-seller-city = Bandar penjual
 setting-seller-postcode = Poskod penjual
 setting-seller-state_code = Kod negeri penjual (01–16)
 setting-einvoice_classification = Kod klasifikasi e-invois bagi kuota (022 = lain-lain)
+admin-sst-rates = Cukai perkhidmatan (SST) mengikut tarikh
+admin-sst-rates-hint = Sebut harga menggunakan kadar yang berkuat kuasa pada tarikhnya, dan invoisnya juga. Kadar baharu ditambah dari suatu tarikh (hari ini atau kemudian); kadar terdahulu kekal.
+sst-rate = Kadar
+sst-rate-percent = Kadar (%)
+add-sst-rate = Tambah kadar
+done-admin-sst-rate = Kadar SST ditambah.
+admin-error-sst-rate = Kadar SST tidak ditambah.

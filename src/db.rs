@@ -172,6 +172,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0022_e_invoices.sql"),
         postgres: include_str!("../migrations/postgres/0022_e_invoices.sql"),
     },
+    Migration {
+        version: 23,
+        name: "sst_rates",
+        sqlite: include_str!("../migrations/sqlite/0023_sst_rates.sql"),
+        postgres: include_str!("../migrations/postgres/0023_sst_rates.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

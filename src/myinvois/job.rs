@@ -180,7 +180,11 @@ async fn submit(
             Progress { status: "queued", next_attempt_at: now_ms + backoff_ms(row.attempts), ..base }
         }
     };
-    store::progress(state.db.pool(), row.id, owner, &change, now_ms).await?;
+    let recorded = store::progress(state.db.pool(), row.id, owner, &change, now_ms).await?;
+    if let (false, Submitted::Accepted { submission_uid, uuid }) = (recorded, &submitted) {
+        // The lease ran out meanwhile: what MyInvois accepted must not be lost.
+        store::record_accepted(state.db.pool(), row.id, (submission_uid, uuid), now_ms).await?;
+    }
     Ok(())
 }
 

@@ -178,7 +178,8 @@ pub async fn progress(
             submission_uid = COALESCE($2, submission_uid), uuid = COALESCE($3, uuid), long_id = COALESCE($4, long_id),
             errors_en = COALESCE($5, errors_en), errors_ms = COALESCE($6, errors_ms),
             attempts = attempts + $7, next_attempt_at = $8, lease_owner = NULL, lease_until = NULL, updated_at = $9
-         WHERE id = $10 AND lease_owner = $11",
+         WHERE id = $10 AND lease_owner = $11
+           AND NOT (status IN ('submitted', 'valid', 'invalid', 'cancelled') AND $1 IN ('queued', 'blocked'))",
     )
     .bind(progress.status)
     .bind(progress.submitted.map(|(uid, _)| uid))
@@ -191,6 +192,26 @@ pub async fn progress(
     .bind(now_ms)
     .bind(id)
     .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records MyInvois's acceptance of an e-invoice whose lease its worker lost
+/// meanwhile (a 202 is the truth whoever holds the row): only if no uuid is
+/// recorded yet.
+///
+/// # Errors
+/// A database fault.
+pub async fn record_accepted(pool: &AnyPool, id: i64, accepted: (&str, &str), now_ms: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE e_invoices SET status = 'submitted', submission_uid = $1, uuid = $2, attempts = attempts + 1, updated_at = $3
+         WHERE id = $4 AND uuid IS NULL",
+    )
+    .bind(accepted.0)
+    .bind(accepted.1)
+    .bind(now_ms)
+    .bind(id)
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -24,8 +24,7 @@ use crate::state::AppState;
 use jiff::civil::Date;
 
 /// The settings form's fields: name, input type.
-const SETTING_FIELDS: [(&str, &str); 27] = [
-    ("sst_rate", "text"),
+const SETTING_FIELDS: [(&str, &str); 26] = [
     ("quotation_validity_working_days", "number"),
     ("low_balance_threshold", "number"),
     ("approval_second_person_above_units", "number"),
@@ -57,7 +56,6 @@ const SETTING_FIELDS: [(&str, &str); 27] = [
 fn setting_value(settings: &Settings, name: &str) -> String {
     let seller = &settings.seller;
     match name {
-        "sst_rate" => settings.sst_rate.clone(),
         "quotation_validity_working_days" => settings.quotation_validity_working_days.to_string(),
         "low_balance_threshold" => settings.low_balance_threshold.to_string(),
         "approval_second_person_above_units" => settings.approval_second_person_above_units.to_string(),
@@ -123,6 +121,8 @@ struct AdminPage {
     csrf: String,
     settings: Vec<SettingField>,
     prices: Vec<PriceRow>,
+    /// SST rates: first day (as people read it), rate.
+    sst_rates: Vec<(String, String)>,
     holidays: Vec<(String, String, String)>,
     procedures: Vec<(String, String)>,
     users: Vec<UserRow>,
@@ -206,12 +206,14 @@ async fn admin_page(
         .into_iter()
         .map(|row| (row.id, row.name, row.scope, row.revoked_at_ms.map(crate::format::date_time).unwrap_or_default()))
         .collect::<Vec<_>>();
+    let sst_rates = sst_rate_rows(state).await?;
     Ok(AdminPage {
         chrome: Chrome::new(member, "admin", done),
         w,
         csrf: member.csrf.clone(),
         settings,
         prices,
+        sst_rates,
         holidays,
         procedures,
         users,
@@ -266,6 +268,7 @@ pub async fn change(
             Err(error) => Err(error),
         },
         "price" => add_price(&state, &member, &values).await,
+        "sst-rate" => add_sst_rate(&state, &member, &values).await,
         "holiday" => set_holiday(&state, &member, &values).await,
         "holiday-delete" => remove_holiday(&state, &member, &values).await,
         "procedure" => match (crate::documents::procedures::parse_name(&field(&values, "name")), file) {
@@ -312,7 +315,6 @@ async fn replace_settings(
     let value = |name: &str| field(values, name);
     let number = |name: &str| value(name).parse::<i64>().unwrap_or(-1);
     let settings = Settings {
-        sst_rate: value("sst_rate"),
         quotation_validity_working_days: number("quotation_validity_working_days"),
         low_balance_threshold: number("low_balance_threshold"),
         approval_second_person_above_units: number("approval_second_person_above_units"),
@@ -368,6 +370,34 @@ async fn add_price(state: &AppState, member: &Member, values: &HashMap<String, S
             Ok(None)
         }
         (Err(_), _) => Err(AppError::invalid_field("unit_price", "an amount in RM")),
+        (_, Err(_)) => Err(AppError::invalid_field("effective_from", "a date")),
+    }
+}
+
+/// The SST rates, newest first, as the page lists them.
+async fn sst_rate_rows(state: &AppState) -> AppResult<Vec<(String, String)>> {
+    let rates = crate::settings::service::sst_rates(state).await?;
+    Ok(rates
+        .into_iter()
+        .rev()
+        .map(|rate| (crate::format::stored_date(&rate.effective_from), format!("{}%", rate.rate_percent)))
+        .collect())
+}
+
+async fn add_sst_rate(
+    state: &AppState,
+    member: &Member,
+    values: &HashMap<String, String>,
+) -> AppResult<Option<String>> {
+    match (
+        field(values, "rate_percent").parse::<crate::money::BasisPoints>(),
+        field(values, "effective_from").parse::<Date>(),
+    ) {
+        (Ok(rate), Ok(from)) => {
+            crate::settings::service::add_sst_rate(state, &member.caller, from, rate).await?;
+            Ok(None)
+        }
+        (Err(_), _) => Err(AppError::invalid_field("rate_percent", "a percentage")),
         (_, Err(_)) => Err(AppError::invalid_field("effective_from", "a date")),
     }
 }

@@ -542,16 +542,16 @@ impl EventItem {
 /// The quotation the lines would get today without discount; `None` when a
 /// product has no price.
 async fn preview(state: &AppState, lines: &[(String, i64)]) -> Result<Option<Preview>, AppError> {
-    let day = today_local(state.clock.now()).to_string();
-    let settings = crate::settings::load(state.db.pool()).await?;
+    let today = today_local(state.clock.now());
+    let day = today.to_string();
     let mut connection = state.db.pool().acquire().await?;
+    let rate = crate::settings::sst_rate_on(&mut connection, today).await?;
     let mut priced = Vec::new();
     for (product, units) in lines {
         let Some(price) = crate::catalogue::price_on(&mut connection, product, &day).await? else { return Ok(None) };
         priced.push((product.clone(), *units, price));
     }
-    let Ok(pricing) = crate::request::quotation::price(&priced, crate::money::BasisPoints::default(), settings.sst())
-    else {
+    let Ok(pricing) = crate::request::quotation::price(&priced, crate::money::BasisPoints::default(), rate) else {
         return Ok(None);
     };
     let bp = pricing.tax_rate.get();

@@ -374,7 +374,8 @@ async fn quote(
             .ok_or_else(|| RequestError::NoPrice { product: product.clone(), on: today })?;
         priced_lines.push((product, units, price));
     }
-    let pricing = super::quotation::price(&priced_lines, discount, settings.sst())?;
+    let rate = crate::settings::sst_rate_on(&mut *connection, today).await?;
+    let pricing = super::quotation::price(&priced_lines, discount, rate)?;
     let valid_until = step.calendar.add_working_days(today, settings.quotation_validity_working_days);
     let number = next_number(&mut *connection, NumberKind::Quotation, today.year()).await?;
     let summary = format!("{} · {}", crate::format::rm(pricing.total), crate::format::date(valid_until));

@@ -1,6 +1,8 @@
-//! Settings an administrator changes without a release: SST rate, quotation
-//! validity, seller and bank details, weekend days, low-balance threshold and
-//! mail addresses. Stored as one JSON document; missing keys take defaults.
+//! Settings an administrator changes without a release: quotation validity,
+//! seller and bank details, weekend days, low-balance threshold, mail
+//! addresses and the workflow's switches. Stored as one JSON document;
+//! missing keys take defaults. The SST rate is by date (`sst_rates`, like
+//! prices): [`sst_rate_on`], and `service::add_sst_rate`.
 
 pub mod http;
 pub mod service;
@@ -75,8 +77,6 @@ pub const SECOND_PERSON_THRESHOLD_MAX: i64 = 1_000_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Service tax, as a percentage text ("8.00").
-    pub sst_rate: String,
     /// How long a quotation stays valid.
     pub quotation_validity_working_days: i64,
     /// Days not worked, lower-case English names.
@@ -119,7 +119,6 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            sst_rate: "8.00".into(),
             quotation_validity_working_days: 14,
             weekend: vec!["saturday".into(), "sunday".into()],
             low_balance_threshold: 10,
@@ -159,9 +158,6 @@ impl Settings {
     #[must_use]
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
-        if self.sst_rate.parse::<BasisPoints>().is_err() {
-            problems.push(("sst_rate".into(), "must be a percentage from 0 to 100, e.g. \"8\"".into()));
-        }
         if !(1..=365).contains(&self.quotation_validity_working_days) {
             problems.push(("quotation_validity_working_days".into(), "must be from 1 to 365".into()));
         }
@@ -215,12 +211,6 @@ impl Settings {
         }
     }
 
-    /// The SST rate (8% if the stored text were ever unreadable).
-    #[must_use]
-    pub fn sst(&self) -> BasisPoints {
-        self.sst_rate.parse().unwrap_or_else(|_| BasisPoints::new(800).unwrap_or_default())
-    }
-
     /// The working calendar with these weekend days and the given holidays.
     #[must_use]
     pub fn calendar(&self, holidays: Vec<jiff::civil::Date>) -> WorkingCalendar {
@@ -254,6 +244,16 @@ pub async fn save(connection: &mut AnyConnection, settings: &Settings) -> sqlx::
     store::save_document(connection, &text).await
 }
 
+/// The SST rate in force on `day`.
+///
+/// # Errors
+/// A database fault, or no rate in force that day (the table starts in 2018).
+pub async fn sst_rate_on(connection: &mut AnyConnection, day: jiff::civil::Date) -> anyhow::Result<BasisPoints> {
+    let rate = store::sst_rate_on(connection, &day.to_string()).await?;
+    let rate = rate.ok_or_else(|| anyhow::anyhow!("no SST rate is in force on {day}"))?;
+    Ok(BasisPoints::new(rate)?)
+}
+
 /// The working calendar in force: settings' weekend and the holiday table.
 ///
 /// # Errors
@@ -271,14 +271,14 @@ mod tests {
     fn defaults_follow_the_seed_and_the_tax_rules() {
         let settings = Settings::default();
         assert!(settings.problems().is_empty());
-        assert_eq!(settings.sst().get(), 800);
         assert_eq!(settings.quotation_validity_working_days, 14);
     }
 
     #[test]
     fn wrong_values_are_named() {
-        let settings = Settings { sst_rate: "eight".into(), weekend: vec!["funday".into()], ..Settings::default() };
+        let settings =
+            Settings { quotation_validity_working_days: 0, weekend: vec!["funday".into()], ..Settings::default() };
         let fields: Vec<String> = settings.problems().into_iter().map(|(field, _)| field).collect();
-        assert_eq!(fields, ["sst_rate", "weekend"]);
+        assert_eq!(fields, ["quotation_validity_working_days", "weekend"]);
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
+use kuota::clock::Clock as _;
 use kuota::myinvois::signature::{self, Signer, SoftwareSigner};
 use serde_json::{Value, json};
 
@@ -19,7 +20,53 @@ on_both_backends!(
     an_issued_invoice_becomes_a_document_that_passes_every_rule,
     every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_nodes,
     a_blocked_or_invalid_e_invoice_says_why_in_both_languages,
+    a_quotation_fixes_the_sst_rate_in_force_on_its_date,
 );
+
+async fn quoted(app: &TestApp, retail: &str, id: i64) -> Value {
+    app.post_as(retail, &format!("/api/v1/quota-requests/{id}/quotations"), &json!({})).await.json().await.unwrap()
+}
+
+async fn a_quotation_fixes_the_sst_rate_in_force_on_its_date(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let parties = crate::workflow::setup(&app).await;
+    let rates: Value = app.get_as(&parties.retail, "/api/v1/sst-rates").await.json().await.unwrap();
+    assert_eq!(
+        rates["rates"],
+        json!([{"effective_from": "2018-09-01", "rate_percent": "6.00"}, {"effective_from": "2024-03-01", "rate_percent": "8.00"}])
+    );
+    let today = kuota::clock::today_local(app.clock.now());
+    let tomorrow = today.tomorrow().unwrap().to_string();
+    let ten = json!({"rate_percent": "10", "effective_from": tomorrow});
+    assert_problem(app.post_as(&parties.retail, "/api/v1/sst-rates", &ten).await, 403, "forbidden").await;
+    let past = json!({"rate_percent": "10", "effective_from": today.yesterday().unwrap().to_string()});
+    assert_problem(app.post_as(&app.admin_token, "/api/v1/sst-rates", &past).await, 422, "date-in-past").await;
+    assert_eq!(app.post_as(&app.admin_token, "/api/v1/sst-rates", &ten).await.status(), 201);
+    assert_problem(app.post_as(&app.admin_token, "/api/v1/sst-rates", &ten).await, 409, "sst-rate-exists").await;
+    assert_eq!(app.count("audit_log WHERE action = 'settings.sst_rate'").await, 1);
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 100}]});
+    let first: Value = app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+    let today_quote = quoted(&app, &parties.retail, first["id"].as_i64().unwrap()).await;
+    assert_eq!((today_quote["tax"].as_str(), today_quote["total"].as_str()), (Some("400.00"), Some("5400.00")));
+    app.clock.advance_seconds(86_400);
+    let second: Value = app.post_as(&parties.developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+    let tomorrow_quote = quoted(&app, &parties.retail, second["id"].as_i64().unwrap()).await;
+    assert_eq!((tomorrow_quote["tax"].as_str(), tomorrow_quote["total"].as_str()), (Some("500.00"), Some("5500.00")));
+    // The first quotation keeps its 8%: paid and invoiced after the change, at its rate.
+    let id = first["id"].as_i64().unwrap();
+    let paid = app
+        .submit_payment(
+            &parties.developer,
+            id,
+            "bank_transfer",
+            "TRX-SST",
+            "5400.00",
+            "b.pdf",
+            crate::helpers::pdf_bytes("sst"),
+        )
+        .await;
+    assert_eq!(paid.status(), 201);
+}
 
 /// The fake MyInvois on loopback; its base URL.
 async fn fake_myinvois() -> (crate::myinvois_fake::FakeMyInvois, String) {

@@ -213,6 +213,7 @@ fn body_of(method: &Method, path: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/holidays") => json!({"date": "2027-04-04", "name_ms": "Cuti", "name_en": "Holiday"}),
         ("PUT", "/api/v1/settings") => json!({}),
+        ("POST", "/api/v1/sst-rates") => json!({"rate_percent": "8", "effective_from": "2030-01-01"}),
         ("POST", "/api/v1/products/{code}/prices") => json!({"unit_price": "55.00", "effective_from": "2030-01-01"}),
         ("POST", "/api/v1/quota-requests") => {
             json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 1}]})

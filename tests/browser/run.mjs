@@ -384,11 +384,11 @@ async function run(backend) {
     // Administration: a wrong setting is refused beside its field.
     await admin.goto('/admin');
     await inspect(admin, 'admin', backend);
-    await admin.fill('#setting-sst_rate', 'lapan');
+    await admin.fill('#setting-quotation_validity_working_days', 'lapan');
     await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
-    assert.match(await admin.textContent('#setting-sst_rate-error'), /peratus/);
-    assert.equal(await admin.inputValue('#setting-sst_rate'), 'lapan');
-    await admin.fill('#setting-sst_rate', '8');
+    assert.match(await admin.textContent('#setting-quotation_validity_working_days-error'), /1 hingga 365/);
+    assert.equal(await admin.inputValue('#setting-quotation_validity_working_days'), 'lapan');
+    await admin.fill('#setting-quotation_validity_working_days', '14');
     await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
     assert.match(await admin.textContent('.flash'), /Tetapan disimpan/);
     await admin.fill('#client-name', 'HIMS ujian');
