@@ -384,13 +384,20 @@ async function run(backend) {
     // Administration: a wrong setting is refused beside its field.
     await admin.goto('/admin');
     await inspect(admin, 'admin', backend);
-    await admin.fill('#setting-quotation_validity_working_days', 'lapan');
+    await admin.fill('#setting-seller-tin', 'C12');
     await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
-    assert.match(await admin.textContent('#setting-quotation_validity_working_days-error'), /1 hingga 365/);
-    assert.equal(await admin.inputValue('#setting-quotation_validity_working_days'), 'lapan');
-    await admin.fill('#setting-quotation_validity_working_days', '14');
+    assert.match(await admin.textContent('#setting-seller-tin-error'), /TIN/);
+    assert.equal(await admin.inputValue('#setting-seller-tin'), 'C12');
+    await admin.fill('#setting-seller-tin', 'C10000000000');
     await admin.getByRole('button', { name: 'Simpan tetapan' }).click();
     assert.match(await admin.textContent('.flash'), /Tetapan disimpan/);
+    // A new SST rate from tomorrow joins the history; the earlier ones stay.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await admin.fill('#sst-rate', '10');
+    await admin.fill('#sst-from', tomorrow);
+    await admin.getByRole('button', { name: 'Tambah kadar' }).click();
+    assert.match(await admin.textContent('.flash'), /Kadar SST ditambah/);
+    assert.equal(await admin.locator('#sst-title ~ div table tbody tr').count(), 3);
     await admin.fill('#client-name', 'HIMS ujian');
     await admin.getByRole('button', { name: 'Cipta klien API' }).click();
     const clientToken = (await admin.textContent('#new-token')).trim();
