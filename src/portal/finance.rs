@@ -63,6 +63,12 @@ struct FinancePage {
     /// The latest reconciliation with the payment gateway, when online
     /// payment is on: its summary line and its findings, one line each.
     reconciliation: Option<(String, Vec<String>)>,
+    /// E-invoices that need finance's eye (blocked, invalid) or are on their
+    /// way, newest first: invoice, status, its label, the reason in the
+    /// reader's language.
+    e_invoices: Vec<(String, String, String, String)>,
+    /// The `KUOTA_MYINVOIS_*` are set (else e-invoices wait to be sent).
+    e_invoicing_on: bool,
 }
 
 /// What was typed into one invoice's settlement form, and what was wrong.
@@ -196,8 +202,11 @@ async fn page(
         .map(|(month, product, units, sen)| SalesRow { month, product, units, amount: crate::format::rm_sen(sen) })
         .collect();
     let reconciliation = reconciliation_lines(state, &w).await?;
+    let e_invoices = e_invoice_rows(state, &w).await?;
     Ok(FinancePage {
         reconciliation,
+        e_invoices,
+        e_invoicing_on: state.e_invoicing.is_some(),
         chrome: Chrome::new(member, "finance", done),
         w,
         csrf: member.csrf.clone(),
@@ -208,6 +217,28 @@ async fn page(
         today: today_text,
         settlement,
     })
+}
+
+/// Most e-invoices the finance page lists per status.
+const E_INVOICES_PER_STATUS: i64 = 50;
+
+/// The e-invoice queue: blocked and invalid first (what finance must act
+/// on, with LHDN's or the checker's reasons in the reader's language), then
+/// those queued or submitted.
+async fn e_invoice_rows(state: &AppState, w: &Words) -> Result<Vec<(String, String, String, String)>, AppError> {
+    let mut rows = Vec::new();
+    for status in ["blocked", "invalid", "queued", "submitted"] {
+        for row in crate::myinvois::store::with_status(state.db.pool(), status, E_INVOICES_PER_STATUS).await? {
+            let reason = if w.lang() == "en" { row.errors_en.clone() } else { row.errors_ms.or(row.errors_en) };
+            rows.push((
+                row.invoice_number,
+                status.to_owned(),
+                w.t(&format!("e-invoice-{status}")),
+                reason.unwrap_or_default(),
+            ));
+        }
+    }
+    Ok(rows)
 }
 
 /// The latest reconciliation, in the reader's words (none when online

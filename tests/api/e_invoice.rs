@@ -190,6 +190,12 @@ async fn a_blocked_or_invalid_e_invoice_says_why_in_both_languages(backend: Back
     assert_eq!(blocked["status"], "blocked");
     assert_eq!(blocked["errors"]["en"], "AccountingCustomerParty.Party.PartyIdentification[TIN] is missing");
     assert_eq!(blocked["errors"]["ms"], "AccountingCustomerParty.Party.PartyIdentification[TIN] tiada");
+    // Finance sees it in its queue, with the reason in its own language.
+    app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let session = portal_session(&app, "kewangan@posdigicert.com.my", PASSWORD).await.unwrap();
+    let finance_page = page(&app, &session, "/finance").await.text().await.unwrap();
+    assert!(finance_page.contains(&number) && finance_page.contains("Belum boleh dihantar"), "{finance_page}");
+    assert!(finance_page.contains("PartyIdentification[TIN] tiada"));
     // The company gives a TIN that LHDN's register does not know.
     let identity = json!({"tin": crate::myinvois_fake::INVALID_BUYER_TIN, "sst_registration_no": "NA"});
     let saved = app
