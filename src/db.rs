@@ -178,6 +178,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_sst_rates.sql"),
         postgres: include_str!("../migrations/postgres/0023_sst_rates.sql"),
     },
+    Migration {
+        version: 24,
+        name: "superseded_documents",
+        sqlite: include_str!("../migrations/sqlite/0024_superseded_documents.sql"),
+        postgres: include_str!("../migrations/postgres/0024_superseded_documents.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

@@ -30,6 +30,7 @@ pub mod outbound;
 pub mod portal;
 pub mod privacy;
 pub mod private_files;
+pub mod qr;
 pub mod request;
 pub mod settings;
 pub mod startup;

@@ -15,6 +15,7 @@ CREATE TABLE e_invoices (
     submission_uid  TEXT,
     uuid            TEXT,
     long_id         TEXT,
+    validation_url  TEXT,
     errors_en       TEXT,
     errors_ms       TEXT,
     attempts        INTEGER NOT NULL,

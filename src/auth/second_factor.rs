@@ -102,25 +102,6 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// The QR code of `text` as an SVG image (dark modules as one path).
-#[must_use]
-pub fn qr_svg(text: &str) -> Option<String> {
-    let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).ok()?;
-    let border = 4;
-    let size = code.size() + border * 2;
-    let mut path = String::new();
-    for y in 0..code.size() {
-        for x in 0..code.size() {
-            if code.get_module(x, y) {
-                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
-            }
-        }
-    }
-    Some(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" width=\"240\" height=\"240\" role=\"img\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
-    ))
-}
-
 /// New recovery codes: `xxxxx-xxxxx`, base32, 50 random bits each.
 ///
 /// # Errors
@@ -342,7 +323,7 @@ mod tests {
         assert!(code_at(&secret, 1).is_some());
         let url = otpauth_url(&secret, "ali@posdigicert.com.my");
         assert!(url.starts_with("otpauth://totp/kuota%20Pos%20Digicert:ali@posdigicert.com.my?secret="), "{url}");
-        assert!(qr_svg(&url).is_some_and(|svg| svg.starts_with("<svg") && svg.contains("<path d=\"M")));
+        assert!(crate::qr::svg(&url).is_some_and(|svg| svg.starts_with("<svg") && svg.contains("<path d=\"M")));
         let codes = new_recovery_codes()?;
         assert_eq!(codes.len(), RECOVERY_CODES);
         assert!(codes.iter().all(|code| code.len() == 11 && code.as_bytes()[5] == b'-'));

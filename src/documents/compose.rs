@@ -169,7 +169,22 @@ async fn quotation_document(
                 )],
             },
         ],
+        e_invoice: None,
     })
+}
+
+/// The invoice's e-invoice as printed, once MyInvois has validated it.
+async fn e_invoice_mark(
+    connection: &mut AnyConnection,
+    number: &str,
+) -> AppResult<Option<kuota_documents::EInvoiceMark>> {
+    let Some(row) = crate::myinvois::store::latest(connection, number).await? else { return Ok(None) };
+    let (Some(uuid), Some(validation_url)) = (row.uuid, row.validation_url) else { return Ok(None) };
+    if row.status != "valid" {
+        return Ok(None);
+    }
+    let qr_svg = crate::qr::svg(&validation_url).unwrap_or_default();
+    Ok(Some(kuota_documents::EInvoiceMark { uuid, validation_url, qr_svg }))
 }
 
 async fn invoice_document(
@@ -209,6 +224,7 @@ async fn invoice_document(
                 "Cukai Perkhidmatan dikenakan pada kadar {rate} ke atas {taxed}. / Service tax charged at {rate} on {taxed}."
             )],
         }],
+        e_invoice: e_invoice_mark(connection, &invoice.number).await?,
     })
 }
 
@@ -243,5 +259,6 @@ async fn delivery_order_document(
             heading_en: "Delivery".into(),
             paragraphs: vec!["Unit di atas telah dimasukkan ke dalam kuota sijil digital pemaju dalam sistem kuota. / The units above have been delivered into the developer's digital certificate quota in the kuota system.".into()],
         }],
+        e_invoice: None,
     })
 }

@@ -54,6 +54,21 @@ pub async fn fetch(
     stored(db, blobs, number).await
 }
 
+/// Produces a document again from what is recorded now (an invoice once its
+/// e-invoice is valid), keeping the earlier version's bytes: the current
+/// version is superseded and the new one rendered and stored at once.
+///
+/// # Errors
+/// A database fault, or the new version cannot be rendered.
+pub async fn supersede(state: &crate::state::AppState, number: &str) -> AppResult<()> {
+    let now_ms = state.clock.now_ms();
+    let mut transaction = state.db.begin_write().await?;
+    store::supersede(&mut transaction, number, now_ms).await?;
+    transaction.commit().await?;
+    fetch(&state.db, &state.blobs, number, now_ms).await?;
+    Ok(())
+}
+
 async fn stored(db: &Db, blobs: &Arc<dyn BlobStore>, number: &str) -> AppResult<Option<StoredDocument>> {
     let Some((request_id, sha256)) = store::find_document(db.pool(), number).await? else { return Ok(None) };
     let bytes = blobs.get(&sha256).map_err(|e| AppError::Internal(anyhow::anyhow!("reading {number}: {e}")))?;

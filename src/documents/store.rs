@@ -183,6 +183,24 @@ pub async fn insert_document(
     Ok(())
 }
 
+/// Moves the current version of a document to `superseded_documents` (its
+/// bytes stay in the blob store), so that the next fetch produces it again.
+///
+/// # Errors
+/// A database fault.
+pub async fn supersede(connection: &mut AnyConnection, number: &str, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO superseded_documents (number, sha256, size_bytes, created_at, superseded_at)
+         SELECT number, sha256, size_bytes, created_at, $2 FROM documents WHERE number = $1",
+    )
+    .bind(number)
+    .bind(now_ms)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query("DELETE FROM documents WHERE number = $1").bind(number).execute(connection).await?;
+    Ok(())
+}
+
 /// The request and blob key of the recorded document with this number.
 ///
 /// # Errors

@@ -86,14 +86,23 @@ async fn work(state: &AppState, e_invoicing: &EInvoicing, row: EInvoiceRow, owne
         }
     };
     let (status, long_id, errors, next) = progress;
+    let valid = long_id.map(|long_id| {
+        let url = e_invoicing.client.validation_url(row.uuid.as_deref().unwrap_or_default(), &long_id);
+        (long_id, url)
+    });
     let change = Progress {
         status,
-        long_id: long_id.as_deref(),
+        long_id: valid.as_ref().map(|(long_id, url)| (long_id.as_str(), url.as_str())),
         errors: errors.as_ref().map(|(en, ms)| (en.as_str(), ms.as_str())),
         next_attempt_at: next,
         ..Progress::default()
     };
-    store::progress(state.db.pool(), row.id, owner, &change, now_ms).await?;
+    let recorded = store::progress(state.db.pool(), row.id, owner, &change, now_ms).await?;
+    if recorded && valid.is_some() {
+        // The invoice's PDF is produced again with the e-invoice's QR code
+        // (the earlier bytes are kept).
+        crate::documents::supersede(state, &row.invoice_number).await?;
+    }
     Ok(())
 }
 

@@ -25,6 +25,8 @@ pub struct EInvoiceRow {
     pub uuid: Option<String>,
     /// Its long id, once valid.
     pub long_id: Option<String>,
+    /// Its validation link (the QR code's text), once valid.
+    pub validation_url: Option<String>,
     /// Why it is blocked or invalid, in English.
     pub errors_en: Option<String>,
     /// The same in Malay.
@@ -35,7 +37,7 @@ pub struct EInvoiceRow {
 
 const COLUMNS: &str =
     "SELECT id, invoice_number, version, status, document, document_sha256, submission_uid, uuid, long_id,
-     errors_en, errors_ms, attempts FROM e_invoices";
+     errors_en, errors_ms, attempts, validation_url FROM e_invoices";
 
 fn row_of(row: &sqlx::any::AnyRow) -> sqlx::Result<EInvoiceRow> {
     Ok(EInvoiceRow {
@@ -51,6 +53,7 @@ fn row_of(row: &sqlx::any::AnyRow) -> sqlx::Result<EInvoiceRow> {
         errors_en: row.try_get(9)?,
         errors_ms: row.try_get(10)?,
         attempts: row.try_get(11)?,
+        validation_url: row.try_get(12)?,
     })
 }
 
@@ -152,8 +155,8 @@ pub struct Progress<'a> {
     pub status: &'a str,
     /// MyInvois's submission and document uuid, once accepted.
     pub submitted: Option<(&'a str, &'a str)>,
-    /// The long id, once valid.
-    pub long_id: Option<&'a str>,
+    /// The long id and validation link, once valid.
+    pub long_id: Option<(&'a str, &'a str)>,
     /// Why it is blocked or invalid (English, Malay).
     pub errors: Option<(&'a str, &'a str)>,
     /// Count this as a submission attempt.
@@ -176,6 +179,7 @@ pub async fn progress(
     let result = sqlx::query(
         "UPDATE e_invoices SET status = $1,
             submission_uid = COALESCE($2, submission_uid), uuid = COALESCE($3, uuid), long_id = COALESCE($4, long_id),
+            validation_url = COALESCE($12, validation_url),
             errors_en = COALESCE($5, errors_en), errors_ms = COALESCE($6, errors_ms),
             attempts = attempts + $7, next_attempt_at = $8, lease_owner = NULL, lease_until = NULL, updated_at = $9
          WHERE id = $10 AND lease_owner = $11
@@ -184,7 +188,7 @@ pub async fn progress(
     .bind(progress.status)
     .bind(progress.submitted.map(|(uid, _)| uid))
     .bind(progress.submitted.map(|(_, uuid)| uuid))
-    .bind(progress.long_id)
+    .bind(progress.long_id.map(|(long_id, _)| long_id))
     .bind(progress.errors.map(|(en, _)| en))
     .bind(progress.errors.map(|(_, ms)| ms))
     .bind(i64::from(progress.attempted))
@@ -192,6 +196,7 @@ pub async fn progress(
     .bind(now_ms)
     .bind(id)
     .bind(owner)
+    .bind(progress.long_id.map(|(_, url)| url))
     .execute(pool)
     .await?;
     Ok(result.rows_affected() == 1)

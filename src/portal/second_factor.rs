@@ -197,7 +197,7 @@ async fn enrol_page(state: &AppState, who: &Enroller, next: String, error: Optio
         // Opening the page makes a new secret; a mistyped code shows the same.
         match second_factor::enrolment_secret(state, who.user_id, error.is_none()).await {
             Ok(secret) => {
-                let qr = second_factor::qr_svg(&second_factor::otpauth_url(&secret, &who.email)).unwrap_or_default();
+                let qr = crate::qr::svg(&second_factor::otpauth_url(&secret, &who.email)).unwrap_or_default();
                 (secret, qr, 0)
             }
             Err(_) => return error_page(&w, who.member.as_ref(), StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),

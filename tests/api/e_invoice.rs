@@ -68,6 +68,33 @@ async fn a_quotation_fixes_the_sst_rate_in_force_on_its_date(backend: Backend) {
     assert_eq!(paid.status(), 201);
 }
 
+/// The text of the QR code on the first page of a PDF (rendered by poppler's
+/// pdftoppm, read by zbarimg).
+fn qr_in_pdf(pdf: &[u8]) -> String {
+    let folder = std::env::temp_dir().join(format!("kuota-qr-{}-{}", std::process::id(), crate::helpers::unique()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("invoice.pdf"), pdf).unwrap();
+    let rendered = Command::new("pdftoppm")
+        .args(["-png", "-r", "200", "-f", "1", "-l", "1", "invoice.pdf", "page"])
+        .current_dir(&folder)
+        .status()
+        .expect("pdftoppm (poppler-utils; scripts/test installs it)");
+    assert!(rendered.success());
+    let page = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .unwrap();
+    let output = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&page)
+        .output()
+        .expect("zbarimg (zbar-tools; scripts/test installs it)");
+    let _ = std::fs::remove_dir_all(&folder);
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// The fake MyInvois on loopback; its base URL.
 async fn fake_myinvois() -> (crate::myinvois_fake::FakeMyInvois, String) {
     let fake = crate::myinvois_fake::FakeMyInvois::default();
@@ -174,6 +201,15 @@ async fn every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_no
         signature::verify(std::str::from_utf8(&bytes).unwrap()).unwrap();
     }
     assert_eq!(fake.book.lock().unwrap().tokens, 1, "the token is reused until it expires");
+    // The invoice is produced again with the e-invoice's UUID and the QR code
+    // of its validation link; the version issued before is kept.
+    let received = accepted.iter().find(|r| r.number == numbers[0]).unwrap();
+    let pdf = app.get_as(&developer, &format!("/api/v1/documents/{}.pdf", numbers[0])).await.bytes().await.unwrap();
+    let text = crate::helpers::pdf_text(&pdf);
+    assert!(text.contains(&received.uuid) && text.contains("E-invois disahkan oleh LHDN"), "{text}");
+    let url = format!("https://preprod.myinvois.hasil.gov.my/{}/share/LONG{}", received.uuid, received.uuid);
+    assert_eq!(qr_in_pdf(&pdf), url);
+    assert!(app.count(&format!("superseded_documents WHERE number = '{}'", numbers[0])).await >= 1);
     // Another company sees none of it.
     app.add_developer("PMJ-8", "201901000088").await;
     let other = app.add_user("lain@lain.my", "developer_admin", Some("PMJ-8")).await;

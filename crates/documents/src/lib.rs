@@ -122,6 +122,20 @@ pub struct Document {
     pub totals: Option<Vec<Labelled>>,
     /// Text blocks under the table.
     pub sections: Vec<Section>,
+    /// The e-invoice LHDN validated, on a tax invoice: printed with its QR code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e_invoice: Option<EInvoiceMark>,
+}
+
+/// What an invoice prints of its e-invoice once MyInvois has validated it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EInvoiceMark {
+    /// LHDN's document UUID.
+    pub uuid: String,
+    /// The validation link (`{portal}/{uuid}/share/{longId}`).
+    pub validation_url: String,
+    /// The link's QR code, an SVG image.
+    pub qr_svg: String,
 }
 
 /// Why a document could not be rendered.

@@ -74,6 +74,7 @@ pub fn quotation() -> Document {
         ],
         lines: lines(true),
         totals: Some(totals()),
+        e_invoice: None,
         sections: vec![
             Section {
                 heading_ms: "Kaedah pembayaran".into(),
@@ -112,6 +113,7 @@ pub fn invoice() -> Document {
         ],
         lines: lines(true),
         totals: Some(totals()),
+        e_invoice: None,
         sections: vec![Section {
             heading_ms: "Cukai".into(),
             heading_en: "Tax".into(),
@@ -138,6 +140,7 @@ pub fn delivery_order() -> Document {
         ],
         lines: lines(false),
         totals: None,
+        e_invoice: None,
         sections: vec![Section {
             heading_ms: "Penghantaran".into(),
             heading_en: "Delivery".into(),
