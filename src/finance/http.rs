@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/invoices/{number}/settlement", post(settle))
         .route("/api/v1/invoices/{number}/e-invoice", get(e_invoice))
         .route("/api/v1/invoices/{number}/e-invoice.json", get(e_invoice_document))
+        .route("/api/v1/invoices/{number}/e-invoice/resubmission", post(resubmit_e_invoice))
 }
 
 /// The invoice's latest e-invoice, for a caller who may see the invoice.
@@ -54,6 +55,21 @@ async fn e_invoice_document(
     let document =
         row.document.ok_or_else(|| AppError::NotFound(format!("the e-invoice of {number} is not built yet")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], document).into_response())
+}
+
+/// `POST /api/v1/invoices/{number}/e-invoice/resubmission`: finance sends an
+/// invalid e-invoice again, as a new version, once the data is corrected.
+async fn resubmit_e_invoice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    visible_e_invoice(&state, &caller, &number).await?;
+    let row = crate::myinvois::service::resubmit(&state, &caller, &number).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"invoice": row.invoice_number, "version": row.version, "status": row.status})),
+    ))
 }
 
 /// `GET /api/v1/invoices/{number}/e-invoice`: where its e-invoice stands.

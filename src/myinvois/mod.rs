@@ -12,5 +12,6 @@ pub mod document;
 pub mod job;
 pub mod json;
 pub mod rules;
+pub mod service;
 pub mod signature;
 pub mod store;

@@ -73,6 +73,28 @@ pub async fn enqueue(connection: &mut AnyConnection, invoice_number: &str, now_m
     Ok(())
 }
 
+/// Queues a new version of an invoice's e-invoice (after an invalid one).
+///
+/// # Errors
+/// A unique violation when that version exists; a database fault.
+pub async fn insert_version(
+    connection: &mut AnyConnection,
+    invoice_number: &str,
+    version: i64,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO e_invoices (invoice_number, version, status, attempts, next_attempt_at, created_at, updated_at)
+         VALUES ($1, $2, 'queued', 0, $3, $3, $3)",
+    )
+    .bind(invoice_number)
+    .bind(version)
+    .bind(now_ms)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// The latest version of an invoice's e-invoice.
 ///
 /// # Errors

@@ -327,3 +327,26 @@ pub async fn settle(
         Err(error) => app_error_page(&member, &error),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ResubmitForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /finance/e-invoices/{number}/resubmit`: send an invalid e-invoice
+/// again, once the data LHDN refused is corrected.
+pub async fn resubmit_e_invoice(
+    State(state): State<AppState>,
+    member: Member,
+    Path(number): Path<String>,
+    PortalForm(form): PortalForm<ResubmitForm>,
+) -> Response {
+    if let Some(refused) = member.refuse_bad_csrf(&form.csrf) {
+        return refused;
+    }
+    match crate::myinvois::service::resubmit(&state, &member.caller, &number).await {
+        Ok(_) => Redirect::to("/finance?done=e-invoice-resubmitted").into_response(),
+        Err(error) => app_error_page(&member, &AppError::from(error)),
+    }
+}

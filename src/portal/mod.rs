@@ -77,4 +77,5 @@ pub fn router() -> Router<AppState> {
         .route("/finance", get(finance::overview))
         .route("/finance/sales.csv", get(finance::sales_csv))
         .route("/finance/invoices/{number}/settlement", post(finance::settle))
+        .route("/finance/e-invoices/{number}/resubmit", post(finance::resubmit_e_invoice))
 }

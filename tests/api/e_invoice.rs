@@ -227,7 +227,7 @@ async fn a_blocked_or_invalid_e_invoice_says_why_in_both_languages(backend: Back
     assert_eq!(blocked["errors"]["en"], "AccountingCustomerParty.Party.PartyIdentification[TIN] is missing");
     assert_eq!(blocked["errors"]["ms"], "AccountingCustomerParty.Party.PartyIdentification[TIN] tiada");
     // Finance sees it in its queue, with the reason in its own language.
-    app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let finance = app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
     let session = portal_session(&app, "kewangan@posdigicert.com.my", PASSWORD).await.unwrap();
     let finance_page = page(&app, &session, "/finance").await.text().await.unwrap();
     assert!(finance_page.contains(&number) && finance_page.contains("Belum boleh dihantar"), "{finance_page}");
@@ -253,6 +253,28 @@ async fn a_blocked_or_invalid_e_invoice_says_why_in_both_languages(backend: Back
         (invalid["errors"]["en"].as_str(), invalid["errors"]["ms"].as_str()),
         (Some("Buyer TIN is not valid"), Some("TIN pembeli tidak sah"))
     );
+    // The company corrects its TIN; finance sends the e-invoice again, as version 2.
+    let identity = json!({"tin": "C2021010003", "sst_registration_no": "NA"});
+    let fixed = app
+        .client
+        .put(app.url("/api/v1/developers/PMJ-1/tax-identity"))
+        .bearer_auth(&developer)
+        .json(&identity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), 200);
+    let path = format!("/api/v1/invoices/{number}/e-invoice/resubmission");
+    assert_problem(app.post_as(&retail, &path, &json!({})).await, 403, "forbidden").await;
+    let again: Value = app.post_as(&finance, &path, &json!({})).await.json().await.unwrap();
+    assert_eq!((again["version"].as_i64(), again["status"].as_str()), (Some(2), Some("queued")));
+    assert_problem(app.post_as(&finance, &path, &json!({})).await, 409, "e-invoice-not-invalid").await;
+    for _ in 0..4 {
+        app.clock.advance_seconds(10);
+        kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    }
+    let valid = e_invoice_of(&app, &retail, &number).await;
+    assert_eq!((valid["version"].as_i64(), valid["status"].as_str()), (Some(2), Some("valid")), "{valid}");
 }
 
 /// A registered, verified company with its e-invoice details and address;
