@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/invoices/{number}/e-invoice", get(e_invoice))
         .route("/api/v1/invoices/{number}/e-invoice.json", get(e_invoice_document))
         .route("/api/v1/invoices/{number}/e-invoice/resubmission", post(resubmit_e_invoice))
+        .route("/api/v1/invoices/{number}/e-invoice/cancellation", post(cancel_e_invoice))
 }
 
 /// The invoice's latest e-invoice, for a caller who may see the invoice.
@@ -70,6 +71,27 @@ async fn resubmit_e_invoice(
         StatusCode::CREATED,
         Json(json!({"invoice": row.invoice_number, "version": row.version, "status": row.status})),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancellationBody {
+    reason: String,
+}
+
+/// `POST /api/v1/invoices/{number}/e-invoice/cancellation`: finance cancels a
+/// valid e-invoice at MyInvois within 72 hours of its validation.
+async fn cancel_e_invoice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<CancellationBody>,
+) -> AppResult<Json<Value>> {
+    let reason =
+        body.reason.parse::<crate::request::Message>().map_err(|e| AppError::invalid_field("reason", e.to_string()))?;
+    visible_e_invoice(&state, &caller, &number).await?;
+    let row = crate::myinvois::service::cancel(&state, &caller, &number, &reason).await?;
+    Ok(Json(json!({"invoice": row.invoice_number, "version": row.version, "status": row.status})))
 }
 
 /// `GET /api/v1/invoices/{number}/e-invoice`: where its e-invoice stands.

@@ -256,6 +256,32 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Cancels a valid document (`PUT …/documents/state/{uuid}/state`,
+    /// status `cancelled`, the reason ≤ 300 characters); `Err` with LHDN's
+    /// reason (English, Malay) when refused or unreachable.
+    ///
+    /// # Errors
+    /// Refused (e.g. `OperationPeriodOver` after 72 hours) or unreachable.
+    pub async fn cancel(&self, uuid: &str, reason: &str, now_ms: i64) -> Result<(), (String, String)> {
+        let token = self.token(now_ms).await.map_err(|e| (e.clone(), e))?;
+        let url = format!("{}/api/v1.0/documents/state/{uuid}/state", self.account.api_url);
+        let reason: String = reason.chars().take(300).collect();
+        let body = serde_json::json!({"status": "cancelled", "reason": reason});
+        let response = self
+            .http
+            .put(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| (e.to_string(), e.to_string()))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() { Ok(()) } else { Err(error_texts(&text)) }
+    }
+}
+
 /// A 202's body: the document's uuid, or its rejection.
 fn accepted(text: &str) -> Submitted {
     let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();

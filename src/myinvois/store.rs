@@ -95,6 +95,31 @@ pub async fn insert_version(
     Ok(())
 }
 
+/// When an e-invoice became valid (its last change while valid), Unix ms.
+///
+/// # Errors
+/// A database fault.
+pub async fn validated_at(connection: &mut AnyConnection, id: i64) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query("SELECT updated_at FROM e_invoices WHERE id = $1 AND status = 'valid'")
+        .bind(id)
+        .fetch_optional(connection)
+        .await?;
+    row.map(|row| row.try_get(0)).transpose()
+}
+
+/// Marks a valid e-invoice cancelled.
+///
+/// # Errors
+/// A database fault.
+pub async fn mark_cancelled(connection: &mut AnyConnection, id: i64, now_ms: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE e_invoices SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'valid'")
+        .bind(now_ms)
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// The latest version of an invoice's e-invoice.
 ///
 /// # Errors

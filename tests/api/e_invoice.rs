@@ -210,6 +210,18 @@ async fn every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_no
     let url = format!("https://preprod.myinvois.hasil.gov.my/{}/share/LONG{}", received.uuid, received.uuid);
     assert_eq!(qr_in_pdf(&pdf), url);
     assert!(app.count(&format!("superseded_documents WHERE number = '{}'", numbers[0])).await >= 1);
+    // Finance cancels the second within 72 hours, with a reason; not twice, and not the first after 72 hours.
+    let finance = app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let cancel = |number: &str| format!("/api/v1/invoices/{number}/e-invoice/cancellation");
+    let reason = json!({"reason": "Dikeluarkan kepada syarikat yang salah"});
+    assert_problem(app.post_as(&retail, &cancel(&numbers[1]), &reason).await, 403, "forbidden").await;
+    let cancelled: Value = app.post_as(&finance, &cancel(&numbers[1]), &reason).await.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert!(fake.accepted().iter().any(|r| r.number == numbers[1] && r.cancelled));
+    assert_problem(app.post_as(&finance, &cancel(&numbers[1]), &reason).await, 409, "e-invoice-not-cancellable").await;
+    app.clock.advance_seconds(73 * 3_600);
+    assert_problem(app.post_as(&finance, &cancel(&numbers[0]), &reason).await, 409, "e-invoice-not-cancellable").await;
+    assert_eq!(e_invoice_of(&app, &developer, &numbers[0]).await["status"], "valid");
     // Another company sees none of it.
     app.add_developer("PMJ-8", "201901000088").await;
     let other = app.add_user("lain@lain.my", "developer_admin", Some("PMJ-8")).await;

@@ -236,7 +236,8 @@ fn body_of(method: &Method, path: &str) -> Option<Value> {
             | "/api/v1/payments/{id}/rejection"
             | "/api/v1/users/{id}/deactivation"
             | "/api/v1/users/{id}/activation"
-            | "/api/v1/second-approvals/{id}/cancellation",
+            | "/api/v1/second-approvals/{id}/cancellation"
+            | "/api/v1/invoices/{number}/e-invoice/cancellation",
         ) => reason,
         ("POST", _) => json!({}),
         _ => return None,

@@ -31,6 +31,7 @@ pub struct Received {
     pub uuid: String,
     pub invalid: bool,
     pub reads: usize,
+    pub cancelled: bool,
 }
 
 #[derive(Default)]
@@ -61,6 +62,7 @@ pub fn router(fake: FakeMyInvois) -> Router {
         .route("/api/v1.0/documentsubmissions/", post(submit))
         .route("/api/v1.0/documentsubmissions/{uid}", get(submission))
         .route("/api/v1.0/documents/{uuid}/details", get(details))
+        .route("/api/v1.0/documents/state/{uuid}/state", axum::routing::put(change_state))
         .with_state(fake)
 }
 
@@ -144,7 +146,14 @@ async fn submit(State(fake): State<FakeMyInvois>, headers: HeaderMap, Json(body)
     }
     let uuid = format!("UUID{:022}", book.accepted.len() + 1);
     let invalid = text.contains(&format!(r#""_":"{INVALID_BUYER_TIN}","schemeID":"TIN""#));
-    book.accepted.push(Received { number: number.clone(), sha256, uuid: uuid.clone(), invalid, reads: 0 });
+    book.accepted.push(Received {
+        number: number.clone(),
+        sha256,
+        uuid: uuid.clone(),
+        invalid,
+        reads: 0,
+        cancelled: false,
+    });
     (
         StatusCode::ACCEPTED,
         Json(json!({
@@ -194,4 +203,33 @@ async fn details(Path(uuid): Path<String>) -> Response {
         }]}
     }))
     .into_response()
+}
+
+async fn change_state(
+    State(fake): State<FakeMyInvois>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorised(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut book = fake.book.lock().unwrap();
+    let Some(received) = book.accepted.iter_mut().find(|r| r.uuid == uuid) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let valid = received.reads >= 2 && !received.invalid && !received.cancelled;
+    if body["status"] != "cancelled"
+        || body["reason"].as_str().is_none_or(|r| r.is_empty() || r.chars().count() > 300)
+        || !valid
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "IncorrectState",
+            "The document cannot be cancelled",
+            "Dokumen tidak boleh dibatalkan",
+        );
+    }
+    received.cancelled = true;
+    Json(json!({"uuid": uuid, "status": "Cancelled"})).into_response()
 }
