@@ -656,3 +656,4 @@ e-invoice-cancelled = Cancelled
 e-invoicing-off = E-invoicing is not configured on this server: e-invoices wait here and are sent once it is (KUOTA_MYINVOIS_*).
 e-invoice-resubmit = Send again (after correcting the data)
 done-e-invoice-resubmitted = The e-invoice will be sent again, as a new version.
+e-invoice = E-invoice (LHDN)

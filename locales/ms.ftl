@@ -614,3 +614,4 @@ e-invoice-cancelled = Dibatalkan
 e-invoicing-off = E-invois belum dikonfigurasi pada pelayan ini: e-invois menunggu di sini dan dihantar sebaik sahaja ia dikonfigurasi (KUOTA_MYINVOIS_*).
 e-invoice-resubmit = Hantar semula (selepas membetulkan data)
 done-e-invoice-resubmitted = E-invois akan dihantar semula, sebagai versi baharu.
+e-invoice = E-invois (LHDN)

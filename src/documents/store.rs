@@ -281,6 +281,8 @@ pub struct DocumentListItem {
     pub request_id: i64,
     /// Issued, `YYYY-MM-DD`.
     pub issued_on: String,
+    /// An invoice's e-invoice status (its latest version), if it has one.
+    pub e_invoice: Option<String>,
 }
 
 /// Every quotation, invoice and delivery order of a developer, newest
@@ -290,13 +292,14 @@ pub struct DocumentListItem {
 /// A database fault.
 pub async fn developer_documents(pool: &AnyPool, developer_id: i64) -> sqlx::Result<Vec<DocumentListItem>> {
     let rows = sqlx::query(
-        "SELECT q.number, 'quotation', r.number, r.id, q.issued_on FROM quotations q JOIN quota_requests r ON r.id = q.request_id
-         WHERE r.developer_id = $1
+        "SELECT q.number, 'quotation', r.number, r.id, q.issued_on, CAST(NULL AS TEXT) FROM quotations q
+         JOIN quota_requests r ON r.id = q.request_id WHERE r.developer_id = $1
          UNION ALL
-         SELECT i.number, 'invoice', r.number, r.id, i.issued_on FROM invoices i JOIN quota_requests r ON r.id = i.request_id
-         WHERE r.developer_id = $1
+         SELECT i.number, 'invoice', r.number, r.id, i.issued_on,
+                (SELECT e.status FROM e_invoices e WHERE e.invoice_number = i.number ORDER BY e.version DESC LIMIT 1)
+         FROM invoices i JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
          UNION ALL
-         SELECT i.delivery_order_number, 'delivery_order', r.number, r.id, i.issued_on FROM invoices i
+         SELECT i.delivery_order_number, 'delivery_order', r.number, r.id, i.issued_on, CAST(NULL AS TEXT) FROM invoices i
          JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
          ORDER BY 5 DESC, 1 DESC LIMIT 500",
     )
@@ -311,6 +314,7 @@ pub async fn developer_documents(pool: &AnyPool, developer_id: i64) -> sqlx::Res
                 request_number: row.try_get(2)?,
                 request_id: row.try_get(3)?,
                 issued_on: row.try_get(4)?,
+                e_invoice: row.try_get(5)?,
             })
         })
         .collect()

@@ -586,6 +586,8 @@ pub struct DocumentItem {
     request: String,
     request_id: i64,
     date: String,
+    /// An invoice's e-invoice status, in the reader's words.
+    e_invoice: String,
 }
 
 #[derive(Template)]
@@ -610,6 +612,7 @@ pub async fn documents(State(state): State<AppState>, member: Member) -> Respons
                 request: row.request_number,
                 request_id: row.request_id,
                 date: crate::format::stored_date(&row.issued_on),
+                e_invoice: row.e_invoice.map(|status| w.t(&format!("e-invoice-{status}"))).unwrap_or_default(),
             })
             .collect::<Vec<_>>()
     });

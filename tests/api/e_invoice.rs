@@ -222,6 +222,10 @@ async fn every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_no
     app.clock.advance_seconds(73 * 3_600);
     assert_problem(app.post_as(&finance, &cancel(&numbers[0]), &reason).await, 409, "e-invoice-not-cancellable").await;
     assert_eq!(e_invoice_of(&app, &developer, &numbers[0]).await["status"], "valid");
+    // The developer's documents list says where each e-invoice stands.
+    let session = portal_session(&app, "siti@binaharmoni.my", "kata-laluan-siti-1").await.unwrap();
+    let list = page(&app, &session, "/documents").await.text().await.unwrap();
+    assert!(list.contains("<td>Sah</td>") && list.contains("<td>Dibatalkan</td>"), "{list}");
     // Another company sees none of it.
     app.add_developer("PMJ-8", "201901000088").await;
     let other = app.add_user("lain@lain.my", "developer_admin", Some("PMJ-8")).await;
