@@ -16,6 +16,7 @@ use super::store::{self, BillStatus};
 use crate::api::{ApiJson, ApiQuery};
 use crate::auth::{ApiCaller, Role};
 use crate::error::{AppError, AppResult};
+use crate::request::http::id_from;
 use crate::state::AppState;
 
 /// The online-payment routes.
@@ -26,13 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/online-payments", get(list))
         .route("/api/v1/online-payments/{id}/decision", post(decide))
         .route("/api/v1/online-payments/reconciliation", get(reconciliation))
-}
-
-fn id_from(text: &str, what: &str) -> AppResult<i64> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::NotFound(format!("{what} {text} does not exist")))
 }
 
 async fn start(State(state): State<AppState>, caller: ApiCaller, Path(id): Path<String>) -> AppResult<Response> {

@@ -330,8 +330,9 @@ pub async fn settle(state: &AppState, row: &BillRow) -> Result<Settled, OnlinePa
     if !row.status.awaits_payment() {
         return Ok(Settled::Already(row.request_id, row.status));
     }
-    let bill = gateway(state)?.get_bill(&row.bill_id).await?;
-    let collection = &gateway(state)?.account().collection_id;
+    let client = gateway(state)?;
+    let bill = client.get_bill(&row.bill_id).await?;
+    let collection = &client.account().collection_id;
     if bill.id != row.bill_id || &bill.collection_id != collection || !bill.is_paid() {
         tracing::warn!(bill = %row.bill_id, "a bill said to be paid is not paid at Billplz (or not ours)");
         return Ok(Settled::NotPaid(row.request_id));
@@ -368,14 +369,6 @@ fn problem_of(row: &BillRow, bill: &Bill, status: Status, current_quotation: Opt
     }
 }
 
-/// The system's step on a bill's request, under the request's lock.
-async fn system_step(
-    state: &AppState,
-    request_id: i64,
-) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Step), OnlinePaymentError> {
-    Ok(Step::begin_as_system(state, request_id).await?)
-}
-
 /// Records a verified paid bill in one transaction (see [`settle`]).
 async fn record_payment(
     state: &AppState,
@@ -383,7 +376,7 @@ async fn record_payment(
     bill: &Bill,
     evidence: &[u8],
 ) -> Result<Settled, OnlinePaymentError> {
-    let (mut transaction, step) = system_step(state, row.request_id).await?;
+    let (mut transaction, step) = Step::begin_as_system(state, row.request_id).await?;
     // Read again under the request's lock: another callback may have won.
     let Some(row) = store::find(&mut transaction, row.id).await? else {
         return Err(OnlinePaymentError::UnknownBill(row.bill_id.clone()));

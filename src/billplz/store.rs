@@ -84,13 +84,11 @@ pub struct BillRow {
     pub decided_by: Option<String>,
     /// The refund's reason.
     pub decision_reason: Option<String>,
-    /// Last change, Unix ms.
-    pub updated_at_ms: i64,
 }
 
 const BILL_COLUMNS: &str = "SELECT b.id, b.bill_id, b.request_id, r.number, b.quotation_id, q.number, b.developer_id,
      d.code, b.amount_sen, b.url, b.status, b.paid_amount_sen, b.paid_at, b.problem, b.payment_id, b.decided_by,
-     b.decision_reason, b.updated_at
+     b.decision_reason
      FROM online_bills b JOIN quota_requests r ON r.id = b.request_id JOIN quotations q ON q.id = b.quotation_id
      JOIN developers d ON d.id = b.developer_id";
 
@@ -116,7 +114,6 @@ fn bill_of(row: &sqlx::any::AnyRow) -> sqlx::Result<BillRow> {
         payment_id: row.try_get(14)?,
         decided_by: row.try_get(15)?,
         decision_reason: row.try_get(16)?,
-        updated_at_ms: row.try_get(17)?,
     })
 }
 
@@ -160,14 +157,6 @@ pub async fn with_status(connection: &mut AnyConnection, status: BillStatus) -> 
     let sql = format!("{BILL_COLUMNS} WHERE b.status = $1 ORDER BY b.id LIMIT 500");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).fetch_all(connection).await?;
     rows.iter().map(bill_of).collect()
-}
-
-/// Paid bills waiting for retail's decision, oldest first.
-///
-/// # Errors
-/// A database fault.
-pub async fn needing_decision(connection: &mut AnyConnection) -> sqlx::Result<Vec<BillRow>> {
-    bills_where(connection, "b.status = 'needs_decision' AND b.id > $1", 0).await
 }
 
 /// Bills reconciliation asks the gateway about: every pending one, every
@@ -338,18 +327,6 @@ pub async fn insert_event(
     .execute(connection)
     .await?;
     Ok(())
-}
-
-/// How many events were stored for a bill.
-///
-/// # Errors
-/// A database fault.
-pub async fn event_count(connection: &mut AnyConnection, bill_id: &str) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) FROM gateway_events WHERE bill_id = $1")
-        .bind(bill_id)
-        .fetch_one(connection)
-        .await?
-        .try_get(0)
 }
 
 /// Stores a reconciliation run.

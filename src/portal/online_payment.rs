@@ -72,7 +72,8 @@ pub async fn waiting(state: &AppState, member: &Member) -> Result<Vec<WaitingIte
     }
     let w = member.words;
     let mut connection = state.db.pool().acquire().await?;
-    let rows = crate::billplz::store::needing_decision(&mut connection).await?;
+    let rows =
+        crate::billplz::store::with_status(&mut connection, crate::billplz::store::BillStatus::NeedsDecision).await?;
     Ok(rows
         .into_iter()
         .map(|row| WaitingItem {

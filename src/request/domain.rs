@@ -212,12 +212,6 @@ impl Action {
             Self::Expire | Self::PayOnline => &[Party::System],
         }
     }
-
-    /// True for the actions only kuota itself takes.
-    #[must_use]
-    pub fn is_automatic_only(self) -> bool {
-        self.parties() == [Party::System]
-    }
 }
 
 /// Why an action was refused.

@@ -47,7 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/payments/{id}/document", get(payment_document))
 }
 
-fn id_from(text: &str, what: &str) -> AppResult<i64> {
+/// A path id: a positive integer, or 404 naming `what`.
+pub(crate) fn id_from(text: &str, what: &str) -> AppResult<i64> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
