@@ -184,6 +184,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_superseded_documents.sql"),
         postgres: include_str!("../migrations/postgres/0024_superseded_documents.sql"),
     },
+    Migration {
+        version: 25,
+        name: "invoice_notes",
+        sqlite: include_str!("../migrations/sqlite/0025_invoice_notes.sql"),
+        postgres: include_str!("../migrations/postgres/0025_invoice_notes.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.

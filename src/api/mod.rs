@@ -27,6 +27,11 @@ impl Validator {
         }
     }
 
+    /// Records an error under `field`.
+    pub fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError { field: field.into(), message: message.into() });
+    }
+
     /// A 400 listing every recorded error, if any.
     ///
     /// # Errors

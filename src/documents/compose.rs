@@ -10,7 +10,7 @@ use crate::developer::domain::STATES;
 use crate::error::AppResult;
 use crate::format;
 use crate::money::Sen;
-use crate::request::store::QuotationRow;
+use crate::request::store::{QuotationLine, QuotationRow};
 
 struct RequestParty {
     request_number: String,
@@ -37,9 +37,9 @@ async fn request_party(connection: &mut AnyConnection, request_id: i64) -> sqlx:
     })
 }
 
-async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced: bool) -> sqlx::Result<Vec<Line>> {
+async fn lines(connection: &mut AnyConnection, billed: &[QuotationLine], priced: bool) -> sqlx::Result<Vec<Line>> {
     let mut lines = Vec::new();
-    for line in &quotation.lines {
+    for line in billed {
         let label = super::store::product_label(&mut *connection, &line.product).await?;
         let months = label.validity_months;
         let (validity_ms, validity_en) = if months % 12 == 0 {
@@ -61,21 +61,44 @@ async fn lines(connection: &mut AnyConnection, quotation: &QuotationRow, priced:
     Ok(lines)
 }
 
-fn totals(quotation: &QuotationRow) -> Vec<Labelled> {
-    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", format::rm(quotation.subtotal))];
-    if quotation.discount > Sen::ZERO {
+/// The figures under a priced document's lines.
+struct Figures {
+    subtotal: Sen,
+    discount_rate: crate::money::BasisPoints,
+    discount: Sen,
+    tax_rate: crate::money::BasisPoints,
+    tax: Sen,
+    total: Sen,
+}
+
+impl From<&QuotationRow> for Figures {
+    fn from(q: &QuotationRow) -> Self {
+        Self {
+            subtotal: q.subtotal,
+            discount_rate: q.discount_rate,
+            discount: q.discount,
+            tax_rate: q.tax_rate,
+            tax: q.tax,
+            total: q.total,
+        }
+    }
+}
+
+fn totals(figures: &Figures) -> Vec<Labelled> {
+    let mut totals = vec![Labelled::new("Jumlah kecil", "Subtotal", format::rm(figures.subtotal))];
+    if figures.discount > Sen::ZERO {
         totals.push(Labelled::new(
-            &format!("Diskaun {}", format::percent(quotation.discount_rate)),
-            &format!("Discount {}", format::percent(quotation.discount_rate)),
-            format!("− {}", format::rm(quotation.discount)),
+            &format!("Diskaun {}", format::percent(figures.discount_rate)),
+            &format!("Discount {}", format::percent(figures.discount_rate)),
+            format!("− {}", format::rm(figures.discount)),
         ));
     }
     totals.push(Labelled::new(
-        &format!("Cukai Perkhidmatan (SST) {}", format::percent(quotation.tax_rate)),
-        &format!("Service Tax (SST) {}", format::percent(quotation.tax_rate)),
-        format::rm(quotation.tax),
+        &format!("Cukai Perkhidmatan (SST) {}", format::percent(figures.tax_rate)),
+        &format!("Service Tax (SST) {}", format::percent(figures.tax_rate)),
+        format::rm(figures.tax),
     ));
-    totals.push(Labelled { strong: true, ..Labelled::new("Jumlah keseluruhan", "Total", format::rm(quotation.total)) });
+    totals.push(Labelled { strong: true, ..Labelled::new("Jumlah keseluruhan", "Total", format::rm(figures.total)) });
     totals
 }
 
@@ -94,6 +117,11 @@ pub async fn compose(db: &Db, number: &str) -> AppResult<Option<(&'static str, i
         let Some(quotation) = all.into_iter().find(|q| q.number == number) else { return Ok(None) };
         let document = quotation_document(&mut connection, &settings, request_id, &quotation).await?;
         return Ok(Some(("quotation", request_id, document)));
+    }
+    if crate::finance::NoteKind::of_number(number).is_some() {
+        let Some(note) = crate::finance::store::find_note(&mut connection, number).await? else { return Ok(None) };
+        let document = note_document(&mut connection, &settings, &note).await?;
+        return Ok(Some((note.kind.as_str(), note.request_id, document)));
     }
     let Some(invoice) = super::store::invoice_by_document_number(&mut connection, number).await? else {
         return Ok(None);
@@ -146,8 +174,8 @@ async fn quotation_document(
             Labelled::new("Sah sehingga", "Valid until", valid_until.clone()),
             Labelled::new("No. permohonan", "Request no.", party.request_number),
         ],
-        lines: lines(connection, quotation, true).await?,
-        totals: Some(totals(quotation)),
+        lines: lines(connection, &quotation.lines, true).await?,
+        totals: Some(totals(&quotation.into())),
         sections: vec![
             Section {
                 heading_ms: "Kaedah pembayaran".into(),
@@ -215,8 +243,8 @@ async fn invoice_document(
             Labelled::new("Sebut harga", "Quotation", quotation.number.clone()),
             Labelled::new("Status bayaran", "Payment status", status_text),
         ],
-        lines: lines(connection, quotation, true).await?,
-        totals: Some(totals(quotation)),
+        lines: lines(connection, &quotation.lines, true).await?,
+        totals: Some(totals(&quotation.into())),
         sections: vec![Section {
             heading_ms: "Cukai".into(),
             heading_en: "Tax".into(),
@@ -252,7 +280,7 @@ async fn delivery_order_document(
             Labelled::new("Invois", "Invoice", invoice.number.clone()),
             Labelled::new("Tarikh kuota dimasukkan", "Date credited", credited),
         ],
-        lines: lines(connection, quotation, false).await?,
+        lines: lines(connection, &quotation.lines, false).await?,
         totals: None,
         sections: vec![Section {
             heading_ms: "Penghantaran".into(),
@@ -260,5 +288,67 @@ async fn delivery_order_document(
             paragraphs: vec!["Unit di atas telah dimasukkan ke dalam kuota sijil digital pemaju dalam sistem kuota. / The units above have been delivered into the developer's digital certificate quota in the kuota system.".into()],
         }],
         e_invoice: None,
+    })
+}
+
+async fn note_document(
+    connection: &mut AnyConnection,
+    settings: &crate::settings::Settings,
+    note: &crate::finance::store::NoteRow,
+) -> AppResult<Document> {
+    let party = request_party(connection, note.request_id).await?;
+    let (title_ms, title_en, number_ms, number_en, effect) = match note.kind {
+        crate::finance::NoteKind::Credit => (
+            "NOTA KREDIT",
+            "Credit note",
+            "No. nota kredit",
+            "Credit note no.",
+            "Unit di atas telah dikeluarkan daripada kuota pemaju dan nilai invois dikurangkan sebanyak jumlah ini. / The units above have been taken out of the developer's quota and the invoice's value is reduced by this total.",
+        ),
+        crate::finance::NoteKind::Refund => (
+            "NOTA BAYARAN BALIK",
+            "Refund note",
+            "No. nota bayaran balik",
+            "Refund note no.",
+            "Unit di atas telah dikeluarkan daripada kuota pemaju dan jumlah ini dikembalikan kepada pemaju. / The units above have been taken out of the developer's quota and this total is returned to the developer.",
+        ),
+    };
+    let original_uuid = crate::myinvois::store::latest(connection, &note.invoice)
+        .await?
+        .filter(|row| row.status == "valid")
+        .and_then(|row| row.uuid);
+    let mut references = vec![
+        Labelled::new(number_ms, number_en, note.number.clone()),
+        Labelled::new("Tarikh", "Date", format::stored_date(&note.issued_on)),
+        Labelled::new("Mata wang", "Currency", "MYR"),
+        Labelled::new("Invois asal", "Original invoice", note.invoice.clone()),
+    ];
+    if let Some(uuid) = original_uuid {
+        references.push(Labelled::new("UUID e-invois asal", "Original e-invoice UUID", uuid));
+    }
+    references.push(Labelled::new("No. permohonan", "Request no.", party.request_number));
+    let figures = Figures {
+        subtotal: note.subtotal,
+        discount_rate: note.discount_rate,
+        discount: note.discount,
+        tax_rate: note.tax_rate,
+        tax: note.tax,
+        total: note.total,
+    };
+    Ok(Document {
+        title_ms: title_ms.into(),
+        title_en: title_en.into(),
+        number: note.number.clone(),
+        seller: seller_of(settings),
+        buyer: party.buyer,
+        references,
+        lines: lines(connection, &note.lines, true).await?,
+        totals: Some(totals(&figures)),
+        sections: vec![Section {
+            heading_ms: "Sebab".into(),
+            heading_en: "Reason".into(),
+            paragraphs: vec![note.reason.clone(), effect.to_owned()],
+        }],
+        e_invoice: e_invoice_mark(connection, &note.number).await?,
     })
 }

@@ -83,14 +83,15 @@ pub async fn quotation_request_id(connection: &mut AnyConnection, number: &str) 
     row.map(|row| row.try_get(0)).transpose()
 }
 
-/// The request a quotation, invoice or delivery order number belongs to.
+/// The request a quotation, invoice, delivery order or note number belongs to.
 ///
 /// # Errors
 /// A database fault.
 pub async fn request_of_document(connection: &mut AnyConnection, number: &str) -> sqlx::Result<Option<i64>> {
     let row = sqlx::query(
         "SELECT request_id FROM quotations WHERE number = $1
-         UNION ALL SELECT request_id FROM invoices WHERE number = $1 OR delivery_order_number = $1",
+         UNION ALL SELECT request_id FROM invoices WHERE number = $1 OR delivery_order_number = $1
+         UNION ALL SELECT i.request_id FROM invoice_notes n JOIN invoices i ON i.number = n.invoice_number WHERE n.number = $1",
     )
     .bind(number)
     .fetch_optional(connection)
@@ -273,7 +274,7 @@ pub async fn delete_procedure(connection: &mut AnyConnection, name: &str) -> sql
 pub struct DocumentListItem {
     /// Document number.
     pub number: String,
-    /// `quotation`, `invoice` or `delivery_order`.
+    /// `quotation`, `invoice`, `delivery_order`, `credit_note` or `refund_note`.
     pub kind: String,
     /// The request's number.
     pub request_number: String,
@@ -285,7 +286,7 @@ pub struct DocumentListItem {
     pub e_invoice: Option<String>,
 }
 
-/// Every quotation, invoice and delivery order of a developer, newest
+/// Every quotation, invoice, delivery order and note of a developer, newest
 /// first, at most 500.
 ///
 /// # Errors
@@ -296,10 +297,15 @@ pub async fn developer_documents(pool: &AnyPool, developer_id: i64) -> sqlx::Res
          JOIN quota_requests r ON r.id = q.request_id WHERE r.developer_id = $1
          UNION ALL
          SELECT i.number, 'invoice', r.number, r.id, i.issued_on,
-                (SELECT e.status FROM e_invoices e WHERE e.invoice_number = i.number ORDER BY e.version DESC LIMIT 1)
+                (SELECT e.status FROM e_invoices e WHERE e.document_number = i.number ORDER BY e.version DESC LIMIT 1)
          FROM invoices i JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
          UNION ALL
          SELECT i.delivery_order_number, 'delivery_order', r.number, r.id, i.issued_on, CAST(NULL AS TEXT) FROM invoices i
+         JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
+         UNION ALL
+         SELECT n.number, n.kind, r.number, r.id, n.issued_on,
+                (SELECT e.status FROM e_invoices e WHERE e.document_number = n.number ORDER BY e.version DESC LIMIT 1)
+         FROM invoice_notes n JOIN invoices i ON i.number = n.invoice_number
          JOIN quota_requests r ON r.id = i.request_id WHERE r.developer_id = $1
          ORDER BY 5 DESC, 1 DESC LIMIT 500",
     )

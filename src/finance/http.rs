@@ -19,6 +19,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/invoices", get(list))
+        .route("/api/v1/invoices/{number}", get(invoice))
+        .route("/api/v1/invoices/{number}/credit-notes", post(credit_note))
+        .route("/api/v1/invoices/{number}/refund-notes", post(refund_note))
         .route("/api/v1/invoices/{number}/settlement", post(settle))
         .route("/api/v1/invoices/{number}/e-invoice", get(e_invoice))
         .route("/api/v1/invoices/{number}/e-invoice.json", get(e_invoice_document))
@@ -26,7 +29,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/invoices/{number}/e-invoice/cancellation", post(cancel_e_invoice))
 }
 
-/// The invoice's latest e-invoice, for a caller who may see the invoice.
+/// The developer whose invoice or note `number` is, if it exists.
+async fn owner_of(connection: &mut sqlx::AnyConnection, number: &str) -> AppResult<Option<i64>> {
+    if super::NoteKind::of_number(number).is_some() {
+        return Ok(super::store::find_note(connection, number).await?.map(|note| note.developer_id));
+    }
+    Ok(super::store::find(connection, number).await?.map(|invoice| invoice.developer_id))
+}
+
+/// The latest e-invoice of an invoice or note, for a caller who may see it.
 async fn visible_e_invoice(
     state: &AppState,
     caller: &ApiCaller,
@@ -37,11 +48,138 @@ async fn visible_e_invoice(
         return Err(not_found());
     }
     let mut connection = state.db.pool().acquire().await?;
-    let invoice = super::store::find(&mut connection, number).await?.ok_or_else(not_found)?;
-    if !caller.may_see_developer(invoice.developer_id) {
+    let owner = owner_of(&mut connection, number).await?.ok_or_else(not_found)?;
+    if !caller.may_see_developer(owner) {
         return Err(not_found());
     }
     crate::myinvois::store::latest(&mut connection, number).await?.ok_or_else(not_found)
+}
+
+/// An e-invoice as the API shows it.
+fn e_invoice_json(state: &AppState, row: &crate::myinvois::store::EInvoiceRow) -> Value {
+    let validation_url = match (&state.e_invoicing, &row.uuid, &row.long_id) {
+        (Some(e_invoicing), Some(uuid), Some(long_id)) => Some(e_invoicing.client.validation_url(uuid, long_id)),
+        _ => row.validation_url.clone(),
+    };
+    json!({
+        "invoice": row.document_number, "version": row.version, "status": row.status, "uuid": row.uuid,
+        "long_id": row.long_id, "validation_url": validation_url, "document_sha256": row.document_sha256,
+        "errors": row.errors_en.as_ref().map(|en| json!({"en": en, "ms": row.errors_ms})),
+    })
+}
+
+/// A note as the API shows it, with its e-invoice.
+fn note_json(
+    state: &AppState,
+    note: &super::store::NoteRow,
+    e_invoice: Option<&crate::myinvois::store::EInvoiceRow>,
+) -> Value {
+    let mut body = json!(note);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("e_invoice".into(), e_invoice.map_or(Value::Null, |row| e_invoice_json(state, row)));
+        object.insert("url".into(), json!(format!("/api/v1/documents/{}.pdf", note.number)));
+    }
+    body
+}
+
+/// `GET /api/v1/invoices/{number}`: the invoice, its e-invoice and its notes.
+async fn invoice(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+) -> AppResult<Json<Value>> {
+    let not_found = || AppError::NotFound(format!("invoice {number} does not exist"));
+    if caller.role == Role::Hims || number.len() > 40 {
+        return Err(not_found());
+    }
+    let mut connection = state.db.pool().acquire().await?;
+    let invoice = super::store::find(&mut connection, &number).await?.ok_or_else(not_found)?;
+    if !caller.may_see_developer(invoice.developer_id) {
+        return Err(not_found());
+    }
+    let e_invoice = crate::myinvois::store::latest(&mut connection, &number).await?;
+    let mut notes = Vec::new();
+    for note in super::store::notes_of_invoice(&mut connection, &number).await? {
+        let row = crate::myinvois::store::latest(&mut connection, &note.number).await?;
+        notes.push(note_json(&state, &note, row.as_ref()));
+    }
+    let mut body = json!(invoice);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("e_invoice".into(), e_invoice.as_ref().map_or(Value::Null, |row| e_invoice_json(&state, row)));
+        object.insert("notes".into(), json!(notes));
+        object.insert("url".into(), json!(format!("/api/v1/documents/{number}.pdf")));
+    }
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteLineBody {
+    product: String,
+    units: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    reason: String,
+    lines: Vec<NoteLineBody>,
+}
+
+/// `POST /api/v1/invoices/{number}/credit-notes`: finance reduces an invoice.
+async fn credit_note(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    issue_note(&state, &caller, &number, super::NoteKind::Credit, body).await
+}
+
+/// `POST /api/v1/invoices/{number}/refund-notes`: finance returns money paid on an invoice.
+async fn refund_note(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    issue_note(&state, &caller, &number, super::NoteKind::Refund, body).await
+}
+
+async fn issue_note(
+    state: &AppState,
+    caller: &ApiCaller,
+    number: &str,
+    kind: super::NoteKind,
+    body: NoteBody,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let mut validator = Validator::default();
+    let reason = validator.check("reason", body.reason.parse::<crate::request::Message>().map_err(|e| e.to_string()));
+    if body.lines.is_empty() || body.lines.len() > super::notes::LINES_MAX {
+        validator.fail("lines", format!("must hold 1 to {} lines", super::notes::LINES_MAX));
+    }
+    let mut lines: Vec<(String, i64)> = Vec::with_capacity(body.lines.len());
+    for (index, line) in body.lines.into_iter().enumerate() {
+        if !(1..=crate::ledger::domain::UNITS_MAX).contains(&line.units) {
+            validator
+                .fail(format!("lines[{index}].units"), format!("must be 1 to {}", crate::ledger::domain::UNITS_MAX));
+        }
+        if line.product.is_empty() || line.product.chars().count() > 64 {
+            validator.fail(format!("lines[{index}].product"), "must be a product code");
+        }
+        lines.push((line.product, line.units));
+    }
+    validator.finish()?;
+    if let Some((index, (product, _))) =
+        lines.iter().enumerate().find(|(index, (product, _))| lines[..*index].iter().any(|(p, _)| p == product))
+    {
+        let detail = format!("lines[{index}]: {product} appears more than once; give each product once");
+        return Err(AppError::Unprocessable { slug: "duplicate-product", detail });
+    }
+    let note = super::notes::issue(state, caller, number, kind, &checked(reason)?, &lines).await?;
+    let mut connection = state.db.pool().acquire().await?;
+    let row = crate::myinvois::store::latest(&mut connection, &note.number).await?;
+    Ok((StatusCode::CREATED, Json(note_json(state, &note, row.as_ref()))))
 }
 
 /// `GET /api/v1/invoices/{number}/e-invoice.json`: the exact bytes signed
@@ -69,7 +207,7 @@ async fn resubmit_e_invoice(
     let row = crate::myinvois::service::resubmit(&state, &caller, &number).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"invoice": row.invoice_number, "version": row.version, "status": row.status})),
+        Json(json!({"invoice": row.document_number, "version": row.version, "status": row.status})),
     ))
 }
 
@@ -91,7 +229,7 @@ async fn cancel_e_invoice(
         body.reason.parse::<crate::request::Message>().map_err(|e| AppError::invalid_field("reason", e.to_string()))?;
     visible_e_invoice(&state, &caller, &number).await?;
     let row = crate::myinvois::service::cancel(&state, &caller, &number, &reason).await?;
-    Ok(Json(json!({"invoice": row.invoice_number, "version": row.version, "status": row.status})))
+    Ok(Json(json!({"invoice": row.document_number, "version": row.version, "status": row.status})))
 }
 
 /// `GET /api/v1/invoices/{number}/e-invoice`: where its e-invoice stands.
@@ -101,15 +239,7 @@ async fn e_invoice(
     Path(number): Path<String>,
 ) -> AppResult<Json<Value>> {
     let row = visible_e_invoice(&state, &caller, &number).await?;
-    let validation_url = match (&state.e_invoicing, &row.uuid, &row.long_id) {
-        (Some(e_invoicing), Some(uuid), Some(long_id)) => Some(e_invoicing.client.validation_url(uuid, long_id)),
-        _ => None,
-    };
-    Ok(Json(json!({
-        "invoice": row.invoice_number, "version": row.version, "status": row.status, "uuid": row.uuid,
-        "long_id": row.long_id, "validation_url": validation_url, "document_sha256": row.document_sha256,
-        "errors": row.errors_en.as_ref().map(|en| json!({"en": en, "ms": row.errors_ms})),
-    })))
+    Ok(Json(e_invoice_json(&state, &row)))
 }
 
 #[derive(Debug, Deserialize)]

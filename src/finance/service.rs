@@ -34,6 +34,43 @@ pub enum FinanceError {
         /// What it is now.
         status: super::InvoiceStatus,
     },
+    /// A refund note returns money: only on a paid invoice (409).
+    #[error(
+        "invoice {0} is not paid; money can be returned only on a paid invoice (a credit note reduces an unpaid one)"
+    )]
+    NotPaid(String),
+    /// A note's product that the invoice does not bill (422).
+    #[error("invoice {invoice} does not bill {product}")]
+    NotOnInvoice {
+        /// The invoice.
+        invoice: String,
+        /// The product asked for.
+        product: String,
+    },
+    /// More units than the invoice billed, less earlier notes (409).
+    #[error("{requested} units of {product} were asked for but invoice {invoice} has only {remaining} left to correct")]
+    BeyondInvoiced {
+        /// The invoice.
+        invoice: String,
+        /// The product.
+        product: String,
+        /// Units asked for.
+        requested: i64,
+        /// Billed less earlier notes.
+        remaining: i64,
+    },
+    /// The units are no longer available: used or held (409).
+    #[error(
+        "{requested} units of {product} cannot be taken back: only {available} are available (the rest are used or held)"
+    )]
+    UnitsInUse {
+        /// The product.
+        product: String,
+        /// Units asked for.
+        requested: i64,
+        /// Available now.
+        available: i64,
+    },
     /// A fault.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -53,6 +90,10 @@ impl From<FinanceError> for crate::error::AppError {
             FinanceError::Forbidden => Self::Forbidden(detail),
             FinanceError::InvoiceNotFound(_) => Self::NotFound(detail),
             FinanceError::NotUnpaid { .. } => Self::conflict("invoice-not-unpaid", detail),
+            FinanceError::NotPaid(_) => Self::conflict("invoice-not-paid", detail),
+            FinanceError::NotOnInvoice { .. } => Self::Unprocessable { slug: "product-not-on-invoice", detail },
+            FinanceError::BeyondInvoiced { .. } => Self::conflict("units-beyond-invoice", detail),
+            FinanceError::UnitsInUse { .. } => Self::conflict("units-in-use", detail),
             FinanceError::Internal(cause) => Self::Internal(cause),
         }
     }

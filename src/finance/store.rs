@@ -74,9 +74,12 @@ pub struct InvoiceRow {
     /// Its id, the cursor of the next page.
     #[serde(skip)]
     pub id: i64,
+    /// The request it bills.
+    #[serde(skip)]
+    pub request_id: i64,
 }
 
-const INVOICE_COLUMNS: &str = "SELECT i.number, i.delivery_order_number, r.number, d.code, i.total_sen, i.payment_status, i.issued_on, i.paid_on, i.settlement_reference, d.id, i.id
+const INVOICE_COLUMNS: &str = "SELECT i.number, i.delivery_order_number, r.number, d.code, i.total_sen, i.payment_status, i.issued_on, i.paid_on, i.settlement_reference, d.id, i.id, i.request_id
      FROM invoices i JOIN quota_requests r ON r.id = i.request_id JOIN developers d ON d.id = r.developer_id";
 
 fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
@@ -92,6 +95,7 @@ fn invoice_from_row(row: &AnyRow) -> sqlx::Result<InvoiceRow> {
         settlement_reference: row.try_get(8)?,
         developer_id: row.try_get(9)?,
         id: row.try_get(10)?,
+        request_id: row.try_get(11)?,
     })
 }
 
@@ -205,4 +209,174 @@ pub async fn monthly_sales(pool: &AnyPool) -> sqlx::Result<Vec<MonthlySales>> {
             })
         })
         .collect()
+}
+
+/// A credit or refund note to store.
+pub struct NewNote<'a> {
+    /// `CN-2026-000001` or `RN-2026-000001`.
+    pub number: &'a str,
+    /// Which note.
+    pub kind: super::NoteKind,
+    /// The invoice it corrects.
+    pub invoice_number: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// Its figures, priced at the invoice's quotation.
+    pub pricing: &'a crate::request::quotation::Pricing,
+    /// `YYYY-MM-DD`.
+    pub issued_on: &'a str,
+    /// Who issued it (`user:3`).
+    pub issued_by: &'a str,
+    /// Now, Unix ms.
+    pub now_ms: i64,
+}
+
+/// Stores a note and its lines.
+///
+/// # Errors
+/// A database fault (a used number violates the unique key).
+pub async fn insert_note(connection: &mut AnyConnection, note: &NewNote<'_>) -> sqlx::Result<()> {
+    let pricing = note.pricing;
+    let id: i64 = sqlx::query(
+        "INSERT INTO invoice_notes (number, kind, invoice_number, reason, subtotal_sen, discount_sen, tax_rate_bp,
+                                    tax_sen, total_sen, issued_on, issued_by, created_at, discount_rate_bp)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(note.number)
+    .bind(note.kind.as_str())
+    .bind(note.invoice_number)
+    .bind(note.reason)
+    .bind(pricing.subtotal.get())
+    .bind(pricing.discount.get())
+    .bind(pricing.tax_rate.get())
+    .bind(pricing.tax.get())
+    .bind(pricing.total.get())
+    .bind(note.issued_on)
+    .bind(note.issued_by)
+    .bind(note.now_ms)
+    .bind(pricing.discount_rate.get())
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get(0)?;
+    for line in &pricing.lines {
+        sqlx::query(
+            "INSERT INTO invoice_note_lines (note_id, product_code, units, unit_price_sen, amount_sen)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&line.product)
+        .bind(line.units)
+        .bind(line.unit_price.get())
+        .bind(line.amount.get())
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A credit or refund note as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NoteRow {
+    /// `CN-2026-000001`.
+    pub number: String,
+    /// `credit_note` or `refund_note`.
+    pub kind: super::NoteKind,
+    /// The invoice it corrects.
+    pub invoice: String,
+    /// Why.
+    pub reason: String,
+    /// Sum of the line amounts.
+    pub subtotal: Sen,
+    /// The quotation's discount rate.
+    #[serde(skip)]
+    pub discount_rate: crate::money::BasisPoints,
+    /// The quotation's discount on it.
+    pub discount: Sen,
+    /// The invoice's SST rate, basis points.
+    #[serde(skip)]
+    pub tax_rate: crate::money::BasisPoints,
+    /// SST on it.
+    pub tax: Sen,
+    /// What it takes off the invoice.
+    pub total: Sen,
+    /// `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// Who issued it.
+    #[serde(skip)]
+    pub issued_by: String,
+    /// Its lines.
+    pub lines: Vec<crate::request::store::QuotationLine>,
+    /// The request the invoice bills.
+    #[serde(skip)]
+    pub request_id: i64,
+    /// The owning developer's id.
+    #[serde(skip)]
+    pub developer_id: i64,
+}
+
+const NOTE_COLUMNS: &str = "SELECT n.id, n.number, n.kind, n.invoice_number, n.reason, n.subtotal_sen, n.discount_sen,
+            n.tax_rate_bp, n.tax_sen, n.total_sen, n.issued_on, n.issued_by, i.request_id, r.developer_id, n.discount_rate_bp
+     FROM invoice_notes n JOIN invoices i ON i.number = n.invoice_number JOIN quota_requests r ON r.id = i.request_id";
+
+async fn notes_where(connection: &mut AnyConnection, filter: &str, value: &str) -> sqlx::Result<Vec<NoteRow>> {
+    let sql = format!("{NOTE_COLUMNS} WHERE {filter} = $1 ORDER BY n.id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_all(&mut *connection).await?;
+    let money = |value: i64| Sen::new(value).map_err(|e| sqlx::Error::Decode(e.into()));
+    let mut notes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let kind: String = row.try_get(2)?;
+        let lines = sqlx::query(
+            "SELECT product_code, units, unit_price_sen, amount_sen FROM invoice_note_lines WHERE note_id = $1 ORDER BY product_code",
+        )
+        .bind(id)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|line| {
+            Ok(crate::request::store::QuotationLine {
+                product: line.try_get(0)?,
+                units: line.try_get(1)?,
+                unit_price: money(line.try_get(2)?)?,
+                amount: money(line.try_get(3)?)?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+        notes.push(NoteRow {
+            number: row.try_get(1)?,
+            kind: super::NoteKind::parse(&kind)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown note kind {kind:?}").into()))?,
+            invoice: row.try_get(3)?,
+            reason: row.try_get(4)?,
+            subtotal: money(row.try_get(5)?)?,
+            discount_rate: crate::money::BasisPoints::new(row.try_get(14)?)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?,
+            discount: money(row.try_get(6)?)?,
+            tax_rate: crate::money::BasisPoints::new(row.try_get(7)?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            tax: money(row.try_get(8)?)?,
+            total: money(row.try_get(9)?)?,
+            issued_on: row.try_get(10)?,
+            issued_by: row.try_get(11)?,
+            lines,
+            request_id: row.try_get(12)?,
+            developer_id: row.try_get(13)?,
+        });
+    }
+    Ok(notes)
+}
+
+/// The note with this number.
+///
+/// # Errors
+/// A database fault.
+pub async fn find_note(connection: &mut AnyConnection, number: &str) -> sqlx::Result<Option<NoteRow>> {
+    Ok(notes_where(connection, "n.number", number).await?.into_iter().next())
+}
+
+/// An invoice's notes, oldest first.
+///
+/// # Errors
+/// A database fault.
+pub async fn notes_of_invoice(connection: &mut AnyConnection, invoice_number: &str) -> sqlx::Result<Vec<NoteRow>> {
+    notes_where(connection, "n.invoice_number", invoice_number).await
 }

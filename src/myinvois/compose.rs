@@ -132,6 +132,53 @@ pub async fn invoice(
     }))
 }
 
+/// The invoice or note `number` as a MyInvois document issued at
+/// `issued_at`; `None` for no such document.
+///
+/// # Errors
+/// A database fault.
+pub async fn document(
+    connection: &mut AnyConnection,
+    number: &str,
+    issued_at: Timestamp,
+) -> sqlx::Result<Option<Document>> {
+    if crate::finance::NoteKind::of_number(number).is_some() {
+        note(connection, number, issued_at).await
+    } else {
+        invoice(connection, number, issued_at).await
+    }
+}
+
+/// A credit or refund note: the parties of its invoice, its own lines and
+/// figures, and a reference to the invoice's e-invoice — only once that is
+/// valid (without it the rule checker holds the note back).
+async fn note(connection: &mut AnyConnection, number: &str, issued_at: Timestamp) -> sqlx::Result<Option<Document>> {
+    let Some(note) = crate::finance::store::find_note(&mut *connection, number).await? else { return Ok(None) };
+    let Some(original) = invoice(&mut *connection, &note.invoice, issued_at).await? else { return Ok(None) };
+    let validated = super::store::latest(&mut *connection, &note.invoice).await?.filter(|row| row.status == "valid");
+    let mut lines = Vec::with_capacity(note.lines.len());
+    for line in &note.lines {
+        let label = crate::documents::store::product_label(&mut *connection, &line.product).await?;
+        lines.push(Line {
+            description: format!("{} / {} ({})", label.name_ms, label.name_en, line.product),
+            units: line.units,
+            unit_price: line.unit_price,
+            amount: line.amount,
+        });
+    }
+    Ok(Some(Document {
+        kind: note.kind.e_invoice_kind(),
+        number: note.number,
+        lines,
+        discount: note.discount,
+        tax_rate: note.tax_rate,
+        tax: note.tax,
+        prepaid: None,
+        original: validated.and_then(|row| row.uuid).map(|uuid| (uuid, note.invoice)),
+        ..original
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

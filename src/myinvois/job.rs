@@ -101,7 +101,9 @@ async fn work(state: &AppState, e_invoicing: &EInvoicing, row: EInvoiceRow, owne
     if recorded && valid.is_some() {
         // The invoice's PDF is produced again with the e-invoice's QR code
         // (the earlier bytes are kept).
-        crate::documents::supersede(state, &row.invoice_number).await?;
+        crate::documents::supersede(state, &row.document_number).await?;
+        // Its notes waited for its uuid.
+        store::wake_notes_of(state.db.pool(), &row.document_number, now_ms).await?;
     }
     Ok(())
 }
@@ -135,8 +137,8 @@ async fn build(
 ) -> anyhow::Result<Result<String, (String, String)>> {
     let now = state.clock.now();
     let mut connection = state.db.pool().acquire().await?;
-    let Some(document) = super::compose::invoice(&mut connection, &row.invoice_number, now).await? else {
-        let missing = format!("invoice {} does not exist", row.invoice_number);
+    let Some(document) = super::compose::document(&mut connection, &row.document_number, now).await? else {
+        let missing = format!("{} does not exist", row.document_number);
         return Ok(Err((missing.clone(), missing)));
     };
     drop(connection);
@@ -153,7 +155,7 @@ async fn build(
     let signed = super::signature::sign(&text, e_invoicing.signer.as_ref(), &signing_time)?;
     let sha256 = crate::digest::sha256_hex(signed.as_bytes());
     if !store::keep_document(state.db.pool(), row.id, owner, &signed, &sha256).await? {
-        anyhow::bail!("the lease of e-invoice {} was lost before its document was kept", row.invoice_number);
+        anyhow::bail!("the lease of e-invoice {} was lost before its document was kept", row.document_number);
     }
     Ok(Ok(signed))
 }
@@ -166,7 +168,7 @@ async fn submit(
     document: &str,
 ) -> anyhow::Result<()> {
     let now_ms = state.clock.now_ms();
-    let submitted = e_invoicing.client.submit(document.as_bytes(), &row.invoice_number, now_ms).await;
+    let submitted = e_invoicing.client.submit(document.as_bytes(), &row.document_number, now_ms).await;
     let wait = i64::try_from(super::client::POLL_EVERY.as_millis()).unwrap_or(4_000);
     let base = Progress { attempted: true, ..Progress::default() };
     let change = match &submitted {
@@ -185,7 +187,7 @@ async fn submit(
             ..base
         },
         Submitted::Unavailable(error) => {
-            tracing::warn!(%error, number = row.invoice_number, "MyInvois is unavailable; the e-invoice waits");
+            tracing::warn!(%error, number = row.document_number, "MyInvois is unavailable; the e-invoice waits");
             Progress { status: "queued", next_attempt_at: now_ms + backoff_ms(row.attempts), ..base }
         }
     };

@@ -8,8 +8,8 @@ pub struct EInvoiceRow {
     /// Id.
     #[serde(skip)]
     pub id: i64,
-    /// The invoice.
-    pub invoice_number: String,
+    /// The invoice or note (`INV-…`, `CN-…`, `RN-…`).
+    pub document_number: String,
     /// 1, then 2… after a correction.
     pub version: i64,
     /// `queued`, `blocked`, `submitted`, `valid`, `invalid`, `cancelled`.
@@ -36,13 +36,13 @@ pub struct EInvoiceRow {
 }
 
 const COLUMNS: &str =
-    "SELECT id, invoice_number, version, status, document, document_sha256, submission_uid, uuid, long_id,
+    "SELECT id, document_number, version, status, document, document_sha256, submission_uid, uuid, long_id,
      errors_en, errors_ms, attempts, validation_url FROM e_invoices";
 
 fn row_of(row: &sqlx::any::AnyRow) -> sqlx::Result<EInvoiceRow> {
     Ok(EInvoiceRow {
         id: row.try_get(0)?,
-        invoice_number: row.try_get(1)?,
+        document_number: row.try_get(1)?,
         version: row.try_get(2)?,
         status: row.try_get(3)?,
         document: row.try_get(4)?,
@@ -57,16 +57,16 @@ fn row_of(row: &sqlx::any::AnyRow) -> sqlx::Result<EInvoiceRow> {
     })
 }
 
-/// Queues the first e-invoice of an invoice, in the issuing transaction.
+/// Queues the first e-invoice of an invoice or note, in the issuing transaction.
 ///
 /// # Errors
 /// A database fault.
-pub async fn enqueue(connection: &mut AnyConnection, invoice_number: &str, now_ms: i64) -> sqlx::Result<()> {
+pub async fn enqueue(connection: &mut AnyConnection, document_number: &str, now_ms: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO e_invoices (invoice_number, version, status, attempts, next_attempt_at, created_at, updated_at)
+        "INSERT INTO e_invoices (document_number, version, status, attempts, next_attempt_at, created_at, updated_at)
          VALUES ($1, 1, 'queued', 0, $2, $2, $2)",
     )
-    .bind(invoice_number)
+    .bind(document_number)
     .bind(now_ms)
     .execute(connection)
     .await?;
@@ -79,15 +79,15 @@ pub async fn enqueue(connection: &mut AnyConnection, invoice_number: &str, now_m
 /// A unique violation when that version exists; a database fault.
 pub async fn insert_version(
     connection: &mut AnyConnection,
-    invoice_number: &str,
+    document_number: &str,
     version: i64,
     now_ms: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO e_invoices (invoice_number, version, status, attempts, next_attempt_at, created_at, updated_at)
+        "INSERT INTO e_invoices (document_number, version, status, attempts, next_attempt_at, created_at, updated_at)
          VALUES ($1, $2, 'queued', 0, $3, $3, $3)",
     )
-    .bind(invoice_number)
+    .bind(document_number)
     .bind(version)
     .bind(now_ms)
     .execute(connection)
@@ -124,9 +124,9 @@ pub async fn mark_cancelled(connection: &mut AnyConnection, id: i64, now_ms: i64
 ///
 /// # Errors
 /// A database fault.
-pub async fn latest(connection: &mut AnyConnection, invoice_number: &str) -> sqlx::Result<Option<EInvoiceRow>> {
-    let sql = format!("{COLUMNS} WHERE invoice_number = $1 ORDER BY version DESC LIMIT 1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(invoice_number).fetch_optional(connection).await?;
+pub async fn latest(connection: &mut AnyConnection, document_number: &str) -> sqlx::Result<Option<EInvoiceRow>> {
+    let sql = format!("{COLUMNS} WHERE document_number = $1 ORDER BY version DESC LIMIT 1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(document_number).fetch_optional(connection).await?;
     row.as_ref().map(row_of).transpose()
 }
 
@@ -277,4 +277,21 @@ pub async fn with_status(pool: &AnyPool, status: &str, limit: i64) -> sqlx::Resu
     let sql = format!("{COLUMNS} WHERE status = $1 ORDER BY id DESC LIMIT $2");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).bind(limit).fetch_all(pool).await?;
     rows.iter().map(row_of).collect()
+}
+
+/// Makes the blocked e-invoices of an invoice's notes due now: they wait
+/// for the invoice's own e-invoice to be valid, which it just became.
+///
+/// # Errors
+/// A database fault.
+pub async fn wake_notes_of(pool: &AnyPool, invoice_number: &str, now_ms: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE e_invoices SET next_attempt_at = $1
+         WHERE status = 'blocked' AND document_number IN (SELECT number FROM invoice_notes WHERE invoice_number = $2)",
+    )
+    .bind(now_ms)
+    .bind(invoice_number)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
 }

@@ -231,7 +231,7 @@ async fn e_invoice_rows(state: &AppState, w: &Words) -> Result<Vec<(String, Stri
         for row in crate::myinvois::store::with_status(state.db.pool(), status, E_INVOICES_PER_STATUS).await? {
             let reason = if w.lang() == "en" { row.errors_en.clone() } else { row.errors_ms.or(row.errors_en) };
             rows.push((
-                row.invoice_number,
+                row.document_number,
                 status.to_owned(),
                 w.t(&format!("e-invoice-{status}")),
                 reason.unwrap_or_default(),

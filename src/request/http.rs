@@ -186,6 +186,11 @@ async fn view(state: &AppState, id: i64) -> AppResult<Value> {
         for (kind, number) in [("invoice", &invoice.number), ("delivery_order", &invoice.delivery_order_number)] {
             documents.push(json!({"kind": kind, "number": number, "url": format!("/api/v1/documents/{number}.pdf")}));
         }
+        for note in crate::finance::store::notes_of_invoice(&mut connection, &invoice.number).await? {
+            let number = &note.number;
+            documents
+                .push(json!({"kind": note.kind, "number": number, "url": format!("/api/v1/documents/{number}.pdf")}));
+        }
     }
     let timeline: Vec<Value> = events
         .iter()

@@ -16,6 +16,10 @@ pub enum NumberKind {
     Invoice,
     /// Delivery order.
     DeliveryOrder,
+    /// Credit note (an invoice's value reduced).
+    CreditNote,
+    /// Refund note (money returned on a paid invoice).
+    RefundNote,
 }
 
 impl NumberKind {
@@ -27,6 +31,8 @@ impl NumberKind {
             Self::Quotation => "QT",
             Self::Invoice => "INV",
             Self::DeliveryOrder => "DO",
+            Self::CreditNote => "CN",
+            Self::RefundNote => "RN",
         }
     }
 }

@@ -510,8 +510,8 @@ pub struct QuotationRow {
     pub lines: Vec<QuotationLine>,
 }
 
-/// One line of a stored quotation.
-#[derive(Debug, Clone)]
+/// One line of a stored quotation (or of a note priced at it).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct QuotationLine {
     /// Product code.
     pub product: String,

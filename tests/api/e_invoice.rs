@@ -21,6 +21,8 @@ on_both_backends!(
     every_invoice_reaches_valid_once_across_an_outage_throttling_and_two_nodes,
     a_blocked_or_invalid_e_invoice_says_why_in_both_languages,
     a_quotation_fixes_the_sst_rate_in_force_on_its_date,
+    a_credit_note_takes_back_unused_units_and_reaches_valid_referencing_its_invoice,
+    a_refund_note_needs_a_paid_invoice_and_waits_for_its_invoice_to_be_valid,
 );
 
 async fn quoted(app: &TestApp, retail: &str, id: i64) -> Value {
@@ -147,6 +149,14 @@ async fn invoiced_purchase(app: &TestApp, developer: &str, retail: &str, referen
     assert_eq!(app.post_as(retail, &format!("/api/v1/payments/{payment}/approval"), &json!({})).await.status(), 200);
     let shown: Value = app.get_as(developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
     shown["invoice"]["number"].as_str().unwrap().to_owned()
+}
+
+/// Runs the e-invoice job `times`, the clock moving on between runs.
+async fn run_job(app: &TestApp, times: usize) {
+    for _ in 0..times {
+        app.clock.advance_seconds(10);
+        kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    }
 }
 
 async fn e_invoice_of(app: &TestApp, token: &str, number: &str) -> Value {
@@ -513,4 +523,181 @@ fn a_document_signed_here_verifies_here_and_with_openssl() {
     let (other_key, _) = make_certificate(&folder, "other");
     assert!(SoftwareSigner::from_pem(&other_key, &cert).is_err(), "a key must match its certificate");
     let _ = std::fs::remove_dir_all(&folder);
+}
+
+/// What a note's rows and the ledger hold: notes, their lines, ledger
+/// entries, e-invoices, audit records.
+async fn note_footprint(app: &TestApp) -> [i64; 5] {
+    [
+        app.count("invoice_notes").await,
+        app.count("invoice_note_lines").await,
+        app.count("ledger_entries").await,
+        app.count("e_invoices").await,
+        app.count("audit_log").await,
+    ]
+}
+
+async fn a_credit_note_takes_back_unused_units_and_reaches_valid_referencing_its_invoice(backend: Backend) {
+    let (app, fake) = e_invoicing_app(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    let finance = app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let invoice = invoiced_purchase(&app, &developer, &retail, "TRX-CN").await;
+    run_job(&app, 4).await;
+    let original = e_invoice_of(&app, &finance, &invoice).await;
+    assert_eq!(original["status"], "valid", "{original}");
+    let original_uuid = original["uuid"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/invoices/{invoice}/credit-notes");
+    let one = json!({"reason": "Unit berlebihan / Units over-ordered", "lines": [{"product": "CERT-1Y", "units": 1}]});
+    // Only finance (and administrators) issue notes.
+    assert_problem(app.post_as(&retail, &path, &one).await, 403, "forbidden").await;
+    assert_problem(app.post_as(&developer, &path, &one).await, 403, "forbidden").await;
+    // The developer uses one of its two units.
+    assert_eq!(app.consume("PMJ-1", "cn-use-1", "CERT-1Y", 1).await.status(), 201);
+    let before = note_footprint(&app).await;
+    // Two units cannot come back now: one is used. Nothing is written, no number is spent.
+    let two = json!({"reason": "Batal / Cancelled", "lines": [{"product": "CERT-1Y", "units": 2}]});
+    let refused = assert_problem(app.post_as(&finance, &path, &two).await, 409, "units-in-use").await;
+    assert!(refused["detail"].as_str().unwrap().contains("only 1 are available"), "{refused}");
+    // More than the invoice billed, a product it does not bill, a product twice: refused.
+    let three = json!({"reason": "Batal", "lines": [{"product": "CERT-1Y", "units": 3}]});
+    assert_problem(app.post_as(&finance, &path, &three).await, 409, "units-beyond-invoice").await;
+    let other = json!({"reason": "Batal", "lines": [{"product": "CERT-2Y", "units": 1}]});
+    assert_problem(app.post_as(&finance, &path, &other).await, 422, "product-not-on-invoice").await;
+    let twice =
+        json!({"reason": "Batal", "lines": [{"product": "CERT-1Y", "units": 1}, {"product": "CERT-1Y", "units": 1}]});
+    assert_problem(app.post_as(&finance, &path, &twice).await, 422, "duplicate-product").await;
+    let empty = json!({"reason": " ", "lines": []});
+    assert_problem(app.post_as(&finance, &path, &empty).await, 400, "validation").await;
+    assert_eq!(note_footprint(&app).await, before, "a refused note writes nothing");
+    // The unused unit comes back: the quota drops, the note is priced at the invoice's quotation.
+    let issued = app.post_as(&finance, &path, &one).await;
+    assert_eq!(issued.status(), 201);
+    let note: Value = issued.json().await.unwrap();
+    let number = note["number"].as_str().unwrap().to_owned();
+    assert!(number.starts_with("CN-") && number.ends_with("-000001"), "gapless after the refusals: {number}");
+    assert_eq!((note["kind"].as_str(), note["invoice"].as_str()), (Some("credit_note"), Some(invoice.as_str())));
+    assert_eq!(
+        (note["subtotal"].as_str(), note["tax"].as_str(), note["total"].as_str()),
+        (Some("50.00"), Some("4.00"), Some("54.00"))
+    );
+    let balance = app.balance("PMJ-1", "CERT-1Y").await;
+    assert_eq!((balance["available"].as_i64(), balance["consumed"].as_i64()), (Some(0), Some(1)), "{balance}");
+    // The invoice's other unit is the one used: it cannot come back, and then nothing is left to take back.
+    assert_problem(app.post_as(&finance, &path, &one).await, 409, "units-in-use").await;
+    assert_problem(app.post_as(&finance, &path, &two).await, 409, "units-beyond-invoice").await;
+    // The note reaches Valid at MyInvois once, as type 02 naming the invoice's e-invoice.
+    run_job(&app, 4).await;
+    run_job(&app, 4).await;
+    let accepted: Vec<_> = fake.accepted().into_iter().filter(|r| r.number == number).collect();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    let shown = e_invoice_of(&app, &finance, &number).await;
+    assert_eq!(shown["status"], "valid", "{shown}");
+    let bytes =
+        app.get_as(&developer, &format!("/api/v1/invoices/{number}/e-invoice.json")).await.bytes().await.unwrap();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    signature::verify(text).unwrap();
+    let document: Value = serde_json::from_str(text).unwrap();
+    let body = &document["Invoice"][0];
+    assert_eq!(body["InvoiceTypeCode"][0]["_"], "02");
+    let reference = &body["BillingReference"][0]["InvoiceDocumentReference"][0];
+    assert_eq!(
+        (reference["ID"][0]["_"].as_str(), reference["UUID"][0]["_"].as_str()),
+        (Some(invoice.as_str()), Some(original_uuid.as_str()))
+    );
+    assert!(kuota::myinvois::rules::check(&kuota::myinvois::json::parse(text).unwrap()).is_empty());
+    the_note_is_shown_to_its_company_only(&app, &developer, (&invoice, &original_uuid), (&number, &accepted[0].uuid))
+        .await;
+    app.assert_ledger_verifies().await;
+}
+
+/// The invoice lists its note; the note's PDF says what it is, names the
+/// invoice and both e-invoices; another company sees none of it.
+async fn the_note_is_shown_to_its_company_only(
+    app: &TestApp,
+    developer: &str,
+    (invoice, original_uuid): (&str, &str),
+    (number, own_uuid): (&str, &str),
+) {
+    let shown: Value = app.get_as(developer, &format!("/api/v1/invoices/{invoice}")).await.json().await.unwrap();
+    assert_eq!(
+        (shown["e_invoice"]["status"].as_str(), shown["notes"][0]["number"].as_str()),
+        (Some("valid"), Some(number)),
+        "{shown}"
+    );
+    assert_eq!(shown["notes"][0]["e_invoice"]["status"], "valid");
+    let pdf = app.get_as(developer, &format!("/api/v1/documents/{number}.pdf")).await.bytes().await.unwrap();
+    let pdf_text = crate::helpers::pdf_text(&pdf);
+    for expected in ["NOTA KREDIT", "Credit note", invoice, original_uuid, own_uuid, "Unit berlebihan"] {
+        assert!(pdf_text.contains(expected), "{expected} missing from {pdf_text}");
+    }
+    let url = format!("https://preprod.myinvois.hasil.gov.my/{own_uuid}/share/LONG{own_uuid}");
+    assert_eq!(qr_in_pdf(&pdf), url);
+    // The developer's documents list has it; another company cannot see it.
+    let session = portal_session(app, "siti@binaharmoni.my", "kata-laluan-siti-1").await.unwrap();
+    let list = page(app, &session, "/documents").await.text().await.unwrap();
+    assert!(list.contains(number) && list.contains("Nota kredit"), "{list}");
+    app.add_developer("PMJ-8", "201901000088").await;
+    let stranger = app.add_user("lain@lain.my", "developer_admin", Some("PMJ-8")).await;
+    assert_eq!(app.get_as(&stranger, &format!("/api/v1/invoices/{invoice}")).await.status(), 404);
+    assert_eq!(app.get_as(&stranger, &format!("/api/v1/documents/{number}.pdf")).await.status(), 404);
+    assert_eq!(app.get_as(&stranger, &format!("/api/v1/invoices/{number}/e-invoice")).await.status(), 404);
+}
+
+async fn a_refund_note_needs_a_paid_invoice_and_waits_for_its_invoice_to_be_valid(backend: Backend) {
+    let (app, fake) = e_invoicing_app(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    let finance = app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    // A purchase order's invoice is unpaid: no money to return.
+    let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 2}]});
+    let request: Value = app.post_as(&developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
+    let id = request["id"].as_i64().unwrap();
+    let po = app
+        .submit_payment(
+            &developer,
+            id,
+            "po",
+            "PO-77",
+            "108.00",
+            "po.pdf",
+            crate::helpers::pdf_bytes("PO-77"),
+        )
+        .await;
+    let payment = po.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(app.post_as(&retail, &format!("/api/v1/payments/{payment}/approval"), &json!({})).await.status(), 200);
+    let shown: Value = app.get_as(&developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
+    let unpaid = shown["invoice"]["number"].as_str().unwrap().to_owned();
+    let two = json!({"reason": "Wang dikembalikan / Money returned", "lines": [{"product": "CERT-1Y", "units": 2}]});
+    assert_problem(
+        app.post_as(&finance, &format!("/api/v1/invoices/{unpaid}/refund-notes"), &two).await,
+        409,
+        "invoice-not-paid",
+    )
+    .await;
+    // A paid invoice, refunded before its own e-invoice is valid: the note waits for it.
+    let paid = invoiced_purchase(&app, &developer, &retail, "TRX-RN").await;
+    let issued = app.post_as(&finance, &format!("/api/v1/invoices/{paid}/refund-notes"), &two).await;
+    assert_eq!(issued.status(), 201);
+    let note: Value = issued.json().await.unwrap();
+    let number = note["number"].as_str().unwrap().to_owned();
+    assert!(number.starts_with("RN-") && number.ends_with("-000001"), "{number}");
+    assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 2, "the PO's units stay; the refunded ones left");
+    kuota::myinvois::job::run_once(&app.state, "node-a").await.unwrap();
+    let waiting = e_invoice_of(&app, &finance, &number).await;
+    assert_eq!(waiting["status"], "blocked", "{waiting}");
+    assert!(waiting["errors"]["en"].as_str().unwrap().contains("BillingReference"), "{waiting}");
+    // Once the invoice's e-invoice is valid the note goes at once, not an hour later.
+    run_job(&app, 8).await;
+    assert_eq!(e_invoice_of(&app, &finance, &paid).await["status"], "valid");
+    let shown = e_invoice_of(&app, &finance, &number).await;
+    assert_eq!(shown["status"], "valid", "{shown}");
+    let accepted: Vec<_> = fake.accepted().into_iter().filter(|r| r.number == number).collect();
+    assert_eq!(accepted.len(), 1);
+    let bytes = app.get_as(&finance, &format!("/api/v1/invoices/{number}/e-invoice.json")).await.bytes().await.unwrap();
+    let document: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(document["Invoice"][0]["InvoiceTypeCode"][0]["_"], "04");
+    let pdf = app.get_as(&developer, &format!("/api/v1/documents/{number}.pdf")).await.bytes().await.unwrap();
+    assert!(crate::helpers::pdf_text(&pdf).contains("NOTA BAYARAN BALIK"));
+    // Audited with who did it.
+    assert_eq!(app.count("audit_log WHERE action = 'invoice.refund_note'").await, 1);
+    app.assert_ledger_verifies().await;
 }

@@ -223,6 +223,10 @@ fn body_of(method: &Method, path: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/online-payments/{id}/decision") => json!({"decision": "credit"}),
         ("POST", "/api/v1/invoices/{number}/settlement") => json!({"paid_on": "2026-12-01", "reference": "MX"}),
+        // A product the invoice does not bill: authorization is decided, no quota moves.
+        ("POST", "/api/v1/invoices/{number}/credit-notes" | "/api/v1/invoices/{number}/refund-notes") => {
+            json!({"reason": "Ujian matriks", "lines": [{"product": "MX-NONE", "units": 1}]})
+        }
         ("PUT", "/api/v1/developers/{code}/alert-settings") => json!({"low_balance_threshold": 5}),
         ("PUT", "/api/v1/developers/{code}/tax-identity") => {
             json!({"tin": "C29702635060", "sst_registration_no": "NA"})

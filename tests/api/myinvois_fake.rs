@@ -90,6 +90,40 @@ fn authorised(headers: &HeaderMap) -> bool {
     headers.get("authorization").is_some_and(|v| v.as_bytes() == b"Bearer fake-token")
 }
 
+/// The submitted document's text and SHA-256, after the base64, hash,
+/// structure and signature checks MyInvois makes on submission; why not
+/// (English, Malay).
+fn checked_document(document: &Value) -> Result<(String, String), (&'static str, &'static str)> {
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(document["document"].as_str().unwrap_or_default())
+    else {
+        return Err(("The document is not base64", "Dokumen bukan base64"));
+    };
+    let sha256 = kuota::digest::sha256_hex(&bytes);
+    if document["documentHash"].as_str() != Some(sha256.as_str()) {
+        return Err(("The document hash does not match", "Cincangan dokumen tidak sepadan"));
+    }
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let Ok(node) = kuota::myinvois::json::parse(&text) else {
+        return Err(("The document is not JSON", "Dokumen bukan JSON"));
+    };
+    if !kuota::myinvois::rules::check(&node).is_empty() || kuota::myinvois::signature::verify(&text).is_err() {
+        return Err(("Structure or signature invalid", "Struktur atau tandatangan tidak sah"));
+    }
+    Ok((text, sha256))
+}
+
+/// A note (credit, debit, refund) must name a valid document MyInvois holds.
+fn names_a_valid_original(book: &Book, text: &str) -> bool {
+    let plain: Value = serde_json::from_str(text).unwrap_or_default();
+    let invoice = &plain["Invoice"][0];
+    if !matches!(invoice["InvoiceTypeCode"][0]["_"].as_str(), Some("02" | "03" | "04")) {
+        return true;
+    }
+    let reference = &invoice["BillingReference"][0]["InvoiceDocumentReference"][0];
+    let uuid = reference["UUID"][0]["_"].as_str().unwrap_or_default();
+    book.accepted.iter().any(|r| r.uuid == uuid && !r.invalid && !r.cancelled)
+}
+
 async fn submit(State(fake): State<FakeMyInvois>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     fake.attempts.fetch_add(1, Ordering::SeqCst);
     if fake.down.load(Ordering::SeqCst) {
@@ -106,33 +140,21 @@ async fn submit(State(fake): State<FakeMyInvois>, headers: HeaderMap, Json(body)
         return response;
     }
     let document = &body["documents"][0];
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(document["document"].as_str().unwrap_or_default())
-    else {
-        return error(StatusCode::BAD_REQUEST, "BadStructure", "The document is not base64", "Dokumen bukan base64");
+    let (text, sha256) = match checked_document(document) {
+        Ok(checked) => checked,
+        Err((english, malay)) => return error(StatusCode::BAD_REQUEST, "BadStructure", english, malay),
     };
-    let sha256 = kuota::digest::sha256_hex(&bytes);
-    if document["documentHash"].as_str() != Some(sha256.as_str()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "BadStructure",
-            "The document hash does not match",
-            "Cincangan dokumen tidak sepadan",
-        );
-    }
-    let text = String::from_utf8(bytes).unwrap_or_default();
-    let Ok(node) = kuota::myinvois::json::parse(&text) else {
-        return error(StatusCode::BAD_REQUEST, "BadStructure", "The document is not JSON", "Dokumen bukan JSON");
-    };
-    if !kuota::myinvois::rules::check(&node).is_empty() || kuota::myinvois::signature::verify(&text).is_err() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "BadStructure",
-            "Structure or signature invalid",
-            "Struktur atau tandatangan tidak sah",
-        );
-    }
     let number = document["codeNumber"].as_str().unwrap_or_default().to_owned();
     let mut book = fake.book.lock().unwrap();
+    if !names_a_valid_original(&book, &text) {
+        drop(book);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadStructure",
+            "The referenced document is not a valid document",
+            "Dokumen yang dirujuk bukan dokumen yang sah",
+        );
+    }
     if book.accepted.iter().any(|r| r.sha256 == sha256) {
         drop(book);
         let mut response = error(
