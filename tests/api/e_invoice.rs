@@ -651,17 +651,8 @@ async fn a_refund_note_needs_a_paid_invoice_and_waits_for_its_invoice_to_be_vali
     let body = json!({"developer": "PMJ-1", "lines": [{"product": "CERT-1Y", "units": 2}]});
     let request: Value = app.post_as(&developer, "/api/v1/quota-requests", &body).await.json().await.unwrap();
     let id = request["id"].as_i64().unwrap();
-    let po = app
-        .submit_payment(
-            &developer,
-            id,
-            "po",
-            "PO-77",
-            "108.00",
-            "po.pdf",
-            crate::helpers::pdf_bytes("PO-77"),
-        )
-        .await;
+    let po =
+        app.submit_payment(&developer, id, "po", "PO-77", "108.00", "po.pdf", crate::helpers::pdf_bytes("PO-77")).await;
     let payment = po.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     assert_eq!(app.post_as(&retail, &format!("/api/v1/payments/{payment}/approval"), &json!({})).await.status(), 200);
     let shown: Value = app.get_as(&developer, &format!("/api/v1/quota-requests/{id}")).await.json().await.unwrap();
