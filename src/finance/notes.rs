@@ -112,13 +112,35 @@ pub async fn issue(
     Ok(note)
 }
 
-/// The note's lines priced at the invoice's quotation, each within what the
-/// invoice billed less its earlier notes.
-async fn priced(
+/// One product an invoice bills, and how much of it notes may still take back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correctable {
+    /// Product code.
+    pub product: String,
+    /// Units the invoice billed.
+    pub billed: i64,
+    /// Units its notes took back so far.
+    pub noted: i64,
+    /// The invoiced unit price.
+    pub unit_price: crate::money::Sen,
+}
+
+impl Correctable {
+    /// Units a note may still take back (if the developer has not used them).
+    #[must_use]
+    pub fn remaining(&self) -> i64 {
+        self.billed - self.noted
+    }
+}
+
+/// What each product of the invoice billed and its notes took back.
+///
+/// # Errors
+/// A database fault, or an invoice without its quotation.
+pub async fn correctable(
     connection: &mut sqlx::AnyConnection,
     invoice: &store::InvoiceRow,
-    lines: &[(String, i64)],
-) -> Result<Pricing, FinanceError> {
+) -> Result<(Vec<Correctable>, crate::request::store::QuotationRow), FinanceError> {
     let quotation = crate::request::store::invoiced_quotation(&mut *connection, invoice.request_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("invoice {} has no quotation", invoice.number))?;
@@ -128,20 +150,39 @@ async fn priced(
             *noted.entry(line.product).or_default() += line.units;
         }
     }
+    let lines = quotation
+        .lines
+        .iter()
+        .map(|line| Correctable {
+            product: line.product.clone(),
+            billed: line.units,
+            noted: noted.get(&line.product).copied().unwrap_or(0),
+            unit_price: line.unit_price,
+        })
+        .collect();
+    Ok((lines, quotation))
+}
+
+/// The note's lines priced at the invoice's quotation, each within what the
+/// invoice billed less its earlier notes.
+async fn priced(
+    connection: &mut sqlx::AnyConnection,
+    invoice: &store::InvoiceRow,
+    lines: &[(String, i64)],
+) -> Result<Pricing, FinanceError> {
+    let (correctable, quotation) = correctable(connection, invoice).await?;
     let mut priced_lines = Vec::with_capacity(lines.len());
     for (product, units) in lines {
-        let billed = quotation
-            .lines
+        let billed = correctable
             .iter()
             .find(|line| &line.product == product)
             .ok_or_else(|| FinanceError::NotOnInvoice { invoice: invoice.number.clone(), product: product.clone() })?;
-        let remaining = billed.units - noted.get(product).copied().unwrap_or(0);
-        if *units > remaining {
+        if *units > billed.remaining() {
             return Err(FinanceError::BeyondInvoiced {
                 invoice: invoice.number.clone(),
                 product: product.clone(),
                 requested: *units,
-                remaining,
+                remaining: billed.remaining(),
             });
         }
         priced_lines.push((product.clone(), *units, billed.unit_price));

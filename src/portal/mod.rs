@@ -14,6 +14,7 @@ pub mod admin;
 pub mod approvals;
 pub mod developer;
 pub mod finance;
+pub mod invoice;
 pub mod online_payment;
 pub mod pages;
 pub mod people;
@@ -76,6 +77,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/{section}", post(admin::change).layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_MAX_BYTES)))
         .route("/finance", get(finance::overview))
         .route("/finance/sales.csv", get(finance::sales_csv))
+        .route("/finance/invoices", get(invoice::find))
+        .route("/finance/invoices/{number}", get(invoice::view))
+        .route("/finance/invoices/{number}/notes", post(invoice::issue_note))
         .route("/finance/invoices/{number}/settlement", post(finance::settle))
         .route("/finance/e-invoices/{number}/resubmit", post(finance::resubmit_e_invoice))
 }

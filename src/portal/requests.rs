@@ -272,6 +272,8 @@ struct RequestPage {
     quotations: Vec<QuotationItem>,
     payments: Vec<PaymentItem>,
     documents: Vec<(String, String)>,
+    /// The invoice, for finance: its page has the notes.
+    invoice_page: Option<String>,
     procedures: Vec<(String, String)>,
     events: Vec<EventItem>,
     can: Vec<&'static str>,
@@ -388,6 +390,10 @@ async fn request_page(
     let payments = store::payments(&mut connection, id).await?;
     let events = store::events(&mut connection, id).await?;
     let invoice = crate::finance::store::invoice_of_request(&mut connection, id).await?;
+    let notes = match &invoice {
+        Some(invoice) => crate::finance::store::notes_of_invoice(&mut connection, &invoice.number).await?,
+        None => Vec::new(),
+    };
     let procedures = crate::documents::procedures::current(&mut connection).await?;
     let names = actor_names(&mut connection, &events).await?;
     let staff_actions =
@@ -401,10 +407,13 @@ async fn request_page(
     let mut documents: Vec<(String, String)> =
         quotations.iter().map(|q| (q.number.clone(), format!("/api/v1/documents/{}.pdf", q.number))).collect();
     if let Some(invoice) = &invoice {
-        for number in [&invoice.number, &invoice.delivery_order_number] {
+        let numbers =
+            [&invoice.number, &invoice.delivery_order_number].into_iter().chain(notes.iter().map(|n| &n.number));
+        for number in numbers {
             documents.push((number.clone(), format!("/api/v1/documents/{number}.pdf")));
         }
     }
+    let invoice_page = invoice.as_ref().filter(|_| member.is_finance()).map(|invoice| invoice.number.clone());
     let preview = if can.contains(&"quotation") { preview(state, &lines).await? } else { None };
     Ok(RequestPage {
         chrome: Chrome::new(member, "requests", done),
@@ -429,6 +438,7 @@ async fn request_page(
         quotations: quotations.iter().rev().map(QuotationItem::new).collect(),
         payments: payments.iter().rev().map(|p| PaymentItem::new(&w, p)).collect(),
         documents,
+        invoice_page,
         procedures: procedures.iter().map(|p| (p.filename.clone(), p.url())).collect(),
         events: events.iter().rev().map(|e| EventItem::new(&w, e, &names)).collect(),
         can,
