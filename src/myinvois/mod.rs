@@ -3,7 +3,8 @@
 //! typed model written by one serializer (`document`), checked by the local
 //! rules (`rules`), signed (`signature`, `certificate`, over JSON kept as
 //! written: `json`) — and submitted by a durable job (`job`, `store`) through
-//! the API client (`client`).
+//! the API client (`client`). `simulator` is the MyInvois of the tests and
+//! of `serve --demo`.
 
 pub mod certificate;
 pub mod client;
@@ -14,4 +15,5 @@ pub mod json;
 pub mod rules;
 pub mod service;
 pub mod signature;
+pub mod simulator;
 pub mod store;

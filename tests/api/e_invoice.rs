@@ -9,6 +9,7 @@ use std::process::Command;
 use base64::Engine as _;
 use kuota::clock::Clock as _;
 use kuota::myinvois::signature::{self, Signer, SoftwareSigner};
+use kuota::myinvois::simulator::Simulator;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_problem};
@@ -23,6 +24,7 @@ on_both_backends!(
     a_quotation_fixes_the_sst_rate_in_force_on_its_date,
     a_credit_note_takes_back_unused_units_and_reaches_valid_referencing_its_invoice,
     a_refund_note_needs_a_paid_invoice_and_waits_for_its_invoice_to_be_valid,
+    finance_issues_a_note_from_the_invoice_page_with_reasons_beside_the_fields,
 );
 
 async fn quoted(app: &TestApp, retail: &str, id: i64) -> Value {
@@ -97,19 +99,22 @@ fn qr_in_pdf(pdf: &[u8]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// The fake MyInvois on loopback; its base URL.
-async fn fake_myinvois() -> (crate::myinvois_fake::FakeMyInvois, String) {
-    let fake = crate::myinvois_fake::FakeMyInvois::default();
+const CLIENT_ID: &str = "kuota-test-client";
+const CLIENT_SECRET: &str = "kuota-test-secret";
+
+/// The simulated MyInvois on loopback; its base URL.
+async fn fake_myinvois() -> (Simulator, String) {
+    let fake = Simulator::new(CLIENT_ID, CLIENT_SECRET).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = crate::myinvois_fake::router(fake.clone());
+    let router = kuota::myinvois::simulator::router(fake.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     (fake, base)
 }
 
 /// An app that submits e-invoices to the fake, signing with a certificate
 /// made now.
-async fn e_invoicing_app(backend: Backend) -> (TestApp, crate::myinvois_fake::FakeMyInvois) {
+async fn e_invoicing_app(backend: Backend) -> (TestApp, Simulator) {
     let (fake, base) = fake_myinvois().await;
     let folder = std::env::temp_dir().join(format!("kuota-signer-{}-{}", std::process::id(), crate::helpers::unique()));
     std::fs::create_dir_all(&folder).unwrap();
@@ -118,8 +123,8 @@ async fn e_invoicing_app(backend: Backend) -> (TestApp, crate::myinvois_fake::Fa
     let account = kuota::myinvois::client::Account {
         identity_url: base.clone(),
         api_url: base,
-        client_id: crate::myinvois_fake::CLIENT_ID.into(),
-        client_secret: crate::myinvois_fake::CLIENT_SECRET.into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
         portal_url: "https://preprod.myinvois.hasil.gov.my".into(),
     };
     let e_invoicing = kuota::myinvois::job::EInvoicing {
@@ -259,7 +264,7 @@ async fn a_blocked_or_invalid_e_invoice_says_why_in_both_languages(backend: Back
     assert!(finance_page.contains(&number) && finance_page.contains("Belum boleh dihantar"), "{finance_page}");
     assert!(finance_page.contains("PartyIdentification[TIN] tiada"));
     // The company gives a TIN that LHDN's register does not know.
-    let identity = json!({"tin": crate::myinvois_fake::INVALID_BUYER_TIN, "sst_registration_no": "NA"});
+    let identity = json!({"tin": kuota::myinvois::simulator::INVALID_BUYER_TIN, "sst_registration_no": "NA"});
     let saved = app
         .client
         .put(app.url("/api/v1/developers/PMJ-1/tax-identity"))
@@ -691,4 +696,67 @@ async fn a_refund_note_needs_a_paid_invoice_and_waits_for_its_invoice_to_be_vali
     // Audited with who did it.
     assert_eq!(app.count("audit_log WHERE action = 'invoice.refund_note'").await, 1);
     app.assert_ledger_verifies().await;
+}
+
+async fn finance_issues_a_note_from_the_invoice_page_with_reasons_beside_the_fields(backend: Backend) {
+    let (app, _fake) = e_invoicing_app(backend).await;
+    let (developer, retail) = e_invoicing_company(&app).await;
+    app.add_user("kewangan@posdigicert.com.my", "finance", None).await;
+    let invoice = invoiced_purchase(&app, &developer, &retail, "TRX-PG").await;
+    let session = portal_session(&app, "kewangan@posdigicert.com.my", PASSWORD).await.unwrap();
+    // The finance page leads to the invoice: from its e-invoice row and by its number.
+    let overview = page(&app, &session, "/finance").await.text().await.unwrap();
+    assert!(overview.contains(&format!("href=\"/finance/invoices/{invoice}\"")), "{overview}");
+    let found = page(&app, &session, &format!("/finance/invoices?number={}", invoice.to_lowercase())).await;
+    assert_eq!(found.status(), 303);
+    assert_eq!(found.headers()["location"], format!("/finance/invoices/{invoice}").as_str());
+    let path = format!("/finance/invoices/{invoice}");
+    let shown = page(&app, &session, &path).await.text().await.unwrap();
+    assert!(shown.contains("Boleh diambil semula") && shown.contains("Tiada nota bagi invois ini."), "{shown}");
+    // One of the two units is used: two cannot come back, and the page says so beside the units.
+    assert_eq!(app.consume("PMJ-1", "pg-use-1", "CERT-1Y", 1).await.status(), 201);
+    let token = csrf(&app, &session, &path).await;
+    let notes = format!("{path}/notes");
+    let form = |kind: &'static str, units: &'static str, reason: &'static str| {
+        vec![
+            ("csrf", token.clone()),
+            ("kind", kind.to_owned()),
+            ("product", "CERT-1Y".to_owned()),
+            ("units", units.to_owned()),
+            ("reason", reason.to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, session, notes) = (&app, &session, &notes);
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, session, notes, &pairs).await
+        }
+    };
+    let refused = post(form("credit_note", "2", "Unit berlebihan")).await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("Hanya 1 unit masih tersedia") && html.contains(r#"id="units-error""#), "{html}");
+    assert!(html.contains("Unit berlebihan"), "what was typed stays");
+    let bad = post(form("credit_note", "dua", "Unit berlebihan")).await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("Masukkan nombor bulat dari 1 hingga 1,000,000."));
+    let no_reason = post(form("credit_note", "1", "  ")).await;
+    assert_eq!(no_reason.status(), 400);
+    assert_eq!(app.count("invoice_notes").await, 0, "nothing refused is written");
+    // The unused unit comes back.
+    let issued = post(form("credit_note", "1", "Unit berlebihan")).await;
+    assert_eq!(issued.status(), 303);
+    assert_eq!(issued.headers()["location"], format!("{path}?done=note-issued").as_str());
+    let shown = page(&app, &session, &format!("{path}?done=note-issued")).await.text().await.unwrap();
+    assert!(
+        shown.contains("Nota dikeluarkan") && shown.contains("-000001") && shown.contains("Nota kredit"),
+        "{shown}"
+    );
+    assert_eq!(app.balance("PMJ-1", "CERT-1Y").await["available"], 0);
+    // Retail may not, and neither may the developer.
+    let retail_session = portal_session(&app, "retail@posdigicert.com.my", PASSWORD).await.unwrap();
+    assert_eq!(page(&app, &retail_session, &path).await.status(), 404);
+    let siti = portal_session(&app, "siti@binaharmoni.my", "kata-laluan-siti-1").await.unwrap();
+    assert_eq!(page(&app, &siti, &path).await.status(), 404);
 }

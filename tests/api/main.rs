@@ -17,7 +17,6 @@ mod idempotency;
 mod ledger;
 mod mail;
 mod matrix;
-mod myinvois_fake;
 mod online_payment;
 mod people;
 mod portal;
