@@ -100,9 +100,15 @@ async fn tax_identity(
 ) -> AppResult<Json<Value>> {
     let developer = visible_developer(&state, &caller, &code).await?;
     let identity = super::service::tax_identity(&state, developer.id).await?;
-    Ok(Json(
-        json!({"developer": developer.code, "tin": identity.tin, "sst_registration_no": identity.sst_registration_no}),
-    ))
+    Ok(Json(tax_identity_json(&developer, &identity)))
+}
+
+fn tax_identity_json(developer: &super::store::Developer, identity: &super::service::TaxIdentity) -> Value {
+    json!({
+        "developer": developer.code, "tin": identity.tin, "sst_registration_no": identity.sst_registration_no,
+        "address": identity.address, "postcode": identity.postcode, "state": identity.state_code,
+        "phone": identity.phone, "complete": identity.is_complete(),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +116,10 @@ async fn tax_identity(
 struct TaxIdentityBody {
     tin: String,
     sst_registration_no: String,
+    address: Option<String>,
+    postcode: Option<String>,
+    state: Option<String>,
+    phone: Option<String>,
 }
 
 async fn replace_tax_identity(
@@ -122,13 +132,17 @@ async fn replace_tax_identity(
     let tin = validator.check("tin", body.tin.parse::<super::domain::TaxId>());
     let sst =
         validator.check("sst_registration_no", body.sst_registration_no.parse::<super::domain::SstRegistration>());
+    let whereabouts = super::service::Whereabouts {
+        address: body.address.and_then(|text| validator.check("address", text.parse::<DisplayName>())),
+        postcode: body.postcode.and_then(|text| validator.check("postcode", text.parse::<super::domain::Postcode>())),
+        state: body.state.and_then(|text| validator.check("state", text.parse::<super::domain::StateCode>())),
+        phone: body.phone.and_then(|text| validator.check("phone", text.parse::<super::domain::Phone>())),
+    };
     validator.finish()?;
     let developer = visible_developer(&state, &caller, &code).await?;
     let (Some(tin), Some(sst)) = (tin, sst) else { return Err(AppError::invalid_field("tin", "required")) };
-    let identity = super::service::set_tax_identity(&state, &caller, developer.id, (&tin, &sst)).await?;
-    Ok(Json(
-        json!({"developer": developer.code, "tin": identity.tin, "sst_registration_no": identity.sst_registration_no}),
-    ))
+    let identity = super::service::set_tax_identity(&state, &caller, developer.id, (&tin, &sst), &whereabouts).await?;
+    Ok(Json(tax_identity_json(&developer, &identity)))
 }
 
 async fn alert_settings_json(state: &AppState, developer: &super::store::Developer) -> AppResult<Value> {

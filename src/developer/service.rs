@@ -13,6 +13,8 @@ use crate::error::{AppError, FieldError};
 use crate::ledger::Reference;
 use crate::state::AppState;
 
+pub use super::store::TaxIdentity;
+
 /// The actor of what a self-registration writes (nobody is signed in yet).
 pub const REGISTRATION_ACTOR: &str = "registration";
 
@@ -493,37 +495,32 @@ pub async fn expire_claims(state: &AppState) -> Result<usize, DeveloperError> {
     Ok(expired)
 }
 
-/// A company's e-invoice identity as stored: TIN and SST registration
-/// number, each `None` until given.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TaxIdentity {
-    /// LHDN tax identification number.
-    pub tin: Option<String>,
-    /// SST registration number, or `NA`.
-    pub sst_registration_no: Option<String>,
+/// Where a company is, for its e-invoices; each part given replaces what is
+/// stored, each left out stays.
+#[derive(Debug, Clone, Default)]
+pub struct Whereabouts {
+    /// Street address.
+    pub address: Option<DisplayName>,
+    /// Postcode.
+    pub postcode: Option<Postcode>,
+    /// State or federal territory.
+    pub state: Option<StateCode>,
+    /// Phone.
+    pub phone: Option<Phone>,
 }
 
-impl TaxIdentity {
-    /// True when an e-invoice can name the company as its buyer.
-    #[must_use]
-    pub fn is_complete(&self) -> bool {
-        self.tin.is_some() && self.sst_registration_no.is_some()
-    }
-}
-
-/// The e-invoice identity of a company.
+/// The e-invoice particulars of a company.
 ///
 /// # Errors
 /// A fault.
 pub async fn tax_identity(state: &AppState, developer_id: i64) -> Result<TaxIdentity, DeveloperError> {
-    let (tin, sst_registration_no) =
-        super::store::tax_identity(&mut *state.db.pool().acquire().await?, developer_id).await?;
-    Ok(TaxIdentity { tin, sst_registration_no })
+    Ok(super::store::tax_identity(&mut *state.db.pool().acquire().await?, developer_id).await?)
 }
 
 /// The company's administrator, retail or an administrator records the
-/// company's TIN and SST registration number for its e-invoices; audited
-/// with what they were.
+/// company's e-invoice particulars: TIN and SST registration number, and
+/// any of its address, postcode, state and phone; audited with what they
+/// were.
 ///
 /// # Errors
 /// Another role, or a fault.
@@ -532,6 +529,7 @@ pub async fn set_tax_identity(
     caller: &ApiCaller,
     developer_id: i64,
     (tin, sst): (&super::domain::TaxId, &super::domain::SstRegistration),
+    whereabouts: &Whereabouts,
 ) -> Result<TaxIdentity, DeveloperError> {
     if !matches!(caller.role, Role::DeveloperAdmin | Role::Retail | Role::Admin)
         || !caller.may_see_developer(developer_id)
@@ -539,18 +537,27 @@ pub async fn set_tax_identity(
         return Err(DeveloperError::Forbidden("the company's administrator, the retail team or an administrator"));
     }
     let mut transaction = state.db.begin_write().await?;
-    let (before_tin, before_sst) = super::store::tax_identity(&mut transaction, developer_id).await?;
-    super::store::set_tax_identity(&mut transaction, developer_id, tin.as_str(), sst.as_str()).await?;
+    let before = super::store::tax_identity(&mut transaction, developer_id).await?;
+    let given = TaxIdentity {
+        tin: Some(tin.as_str().to_owned()),
+        sst_registration_no: Some(sst.as_str().to_owned()),
+        address: whereabouts.address.as_ref().map(|a| a.as_str().to_owned()),
+        postcode: whereabouts.postcode.as_ref().map(|p| p.as_str().to_owned()),
+        state_code: whereabouts.state.map(|s| s.code().to_owned()),
+        phone: whereabouts.phone.as_ref().map(|p| p.as_str().to_owned()),
+    };
+    super::store::set_tax_identity(&mut transaction, developer_id, &given).await?;
+    let after = super::store::tax_identity(&mut transaction, developer_id).await?;
     let actor = caller.actor();
     let record = crate::audit::Record {
         actor: &actor,
         action: "developer.tax_identity",
         subject: &format!("developer_id:{developer_id}"),
-        before: Some(serde_json::json!({"tin": before_tin, "sst_registration_no": before_sst})),
-        after: Some(serde_json::json!({"tin": tin.as_str(), "sst_registration_no": sst.as_str()})),
+        before: Some(serde_json::json!(before)),
+        after: Some(serde_json::json!(after)),
         at_ms: state.clock.now_ms(),
     };
     crate::audit::record(&mut transaction, &state.audit_key, &record).await?;
     transaction.commit().await?;
-    Ok(TaxIdentity { tin: Some(tin.as_str().to_owned()), sst_registration_no: Some(sst.as_str().to_owned()) })
+    Ok(after)
 }

@@ -185,15 +185,49 @@ pub async fn insert_pending(connection: &mut AnyConnection, registration: &NewRe
 ///
 /// # Errors
 /// A database fault.
-pub async fn tax_identity(
-    connection: &mut AnyConnection,
-    developer_id: i64,
-) -> sqlx::Result<(Option<String>, Option<String>)> {
-    let row = sqlx::query("SELECT tin, sst_registration_no FROM developers WHERE id = $1")
-        .bind(developer_id)
-        .fetch_one(connection)
-        .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+pub async fn tax_identity(connection: &mut AnyConnection, developer_id: i64) -> sqlx::Result<TaxIdentity> {
+    let row = sqlx::query(
+        "SELECT tin, sst_registration_no, address, postcode, state_code, phone FROM developers WHERE id = $1",
+    )
+    .bind(developer_id)
+    .fetch_one(connection)
+    .await?;
+    Ok(TaxIdentity {
+        tin: row.try_get(0)?,
+        sst_registration_no: row.try_get(1)?,
+        address: row.try_get(2)?,
+        postcode: row.try_get(3)?,
+        state_code: row.try_get(4)?,
+        phone: row.try_get(5)?,
+    })
+}
+
+/// A company's e-invoice particulars as stored: TIN, SST registration
+/// number, address, postcode, state code and phone, each `None` until given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TaxIdentity {
+    /// LHDN tax identification number.
+    pub tin: Option<String>,
+    /// SST registration number, or `NA`.
+    pub sst_registration_no: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// Postcode.
+    pub postcode: Option<String>,
+    /// LHDN state code (`01`–`16`).
+    pub state_code: Option<String>,
+    /// Phone, E.164.
+    pub phone: Option<String>,
+}
+
+impl TaxIdentity {
+    /// True when an e-invoice can name the company as its buyer.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        [&self.tin, &self.sst_registration_no, &self.address, &self.postcode, &self.state_code, &self.phone]
+            .iter()
+            .all(|part| part.as_deref().is_some_and(|text| !text.trim().is_empty()))
+    }
 }
 
 /// What an e-invoice says of a company as its buyer (empty text for what
@@ -246,22 +280,30 @@ pub async fn invoiced_party(connection: &mut AnyConnection, developer_id: i64) -
     })
 }
 
-/// Replaces a company's TIN and SST registration number.
+/// Replaces a company's TIN and SST registration number, and each of its
+/// address, postcode, state code and phone that is given.
 ///
 /// # Errors
 /// A database fault.
 pub async fn set_tax_identity(
     connection: &mut AnyConnection,
     developer_id: i64,
-    tin: &str,
-    sst: &str,
+    identity: &TaxIdentity,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE developers SET tin = $1, sst_registration_no = $2 WHERE id = $3")
-        .bind(tin)
-        .bind(sst)
-        .bind(developer_id)
-        .execute(connection)
-        .await?;
+    sqlx::query(
+        "UPDATE developers SET tin = $1, sst_registration_no = $2, address = COALESCE($3, address),
+                postcode = COALESCE($4, postcode), state_code = COALESCE($5, state_code), phone = COALESCE($6, phone)
+         WHERE id = $7",
+    )
+    .bind(identity.tin.as_deref())
+    .bind(identity.sst_registration_no.as_deref())
+    .bind(identity.address.as_deref())
+    .bind(identity.postcode.as_deref())
+    .bind(identity.state_code.as_deref())
+    .bind(identity.phone.as_deref())
+    .bind(developer_id)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 

@@ -235,6 +235,8 @@ struct CompanyPage {
     errors: Vec<(String, String)>,
     /// The e-invoice fields: name, label, hint, value (as stored or typed).
     tax_fields: Vec<(&'static str, String, String, String)>,
+    /// The states and federal territories: code, name.
+    states: Vec<(&'static str, &'static str)>,
 }
 
 impl CompanyPage {
@@ -269,9 +271,14 @@ async fn company_page(
     let values = [
         ("tin", identity.tin.unwrap_or_default()),
         ("sst_registration_no", identity.sst_registration_no.unwrap_or_default()),
+        ("address", identity.address.unwrap_or_default()),
+        ("postcode", identity.postcode.unwrap_or_default()),
+        ("state", identity.state_code.unwrap_or_default()),
+        ("phone", identity.phone.unwrap_or_default()),
     ];
     Ok(CompanyPage {
         tax_fields: tax_fields(&w, values),
+        states: crate::developer::domain::STATES.to_vec(),
         chrome: Chrome::new(member, "company", done),
         w,
         csrf: member.csrf.clone(),
@@ -307,10 +314,18 @@ pub struct TaxIdentityForm {
     tin: String,
     #[serde(default)]
     sst_registration_no: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    postcode: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    phone: String,
 }
 
 /// The e-invoice fields of the company page with these values.
-fn tax_fields(w: &Words, values: [(&'static str, String); 2]) -> Vec<(&'static str, String, String, String)> {
+fn tax_fields(w: &Words, values: [(&'static str, String); 6]) -> Vec<(&'static str, String, String, String)> {
     values
         .into_iter()
         .map(|(name, value)| (name, w.t(&format!("reg-{name}")), w.t(&format!("reg-hint-{name}")), value))
@@ -333,23 +348,45 @@ pub async fn set_tax_identity(
     }
     let tin = form.tin.parse::<crate::developer::domain::TaxId>();
     let sst = form.sst_registration_no.parse::<crate::developer::domain::SstRegistration>();
+    let whereabouts = crate::developer::service::Whereabouts {
+        address: form.address.parse::<crate::developer::DisplayName>().ok(),
+        postcode: form.postcode.parse::<crate::developer::domain::Postcode>().ok(),
+        state: form.state.parse::<crate::developer::domain::StateCode>().ok(),
+        phone: form.phone.parse::<crate::developer::domain::Phone>().ok(),
+    };
     let mut errors = Vec::new();
-    if tin.is_err() {
-        errors.push(("tin".to_owned(), w.t("reg-error-tin")));
+    for (field, wrong) in [
+        ("tin", tin.is_err()),
+        ("sst_registration_no", sst.is_err()),
+        ("address", whereabouts.address.is_none()),
+        ("postcode", whereabouts.postcode.is_none()),
+        ("state", whereabouts.state.is_none()),
+        ("phone", whereabouts.phone.is_none()),
+    ] {
+        if wrong {
+            errors.push((field.to_owned(), w.t(&format!("reg-error-{field}"))));
+        }
     }
-    if sst.is_err() {
-        errors.push(("sst_registration_no".to_owned(), w.t("reg-error-sst_registration_no")));
-    }
-    if let (Ok(tin), Ok(sst)) = (&tin, &sst) {
+    if let (Ok(tin), Ok(sst), true) = (&tin, &sst, errors.is_empty()) {
         let company = member.caller.developer_id.unwrap_or_default();
-        return match crate::developer::service::set_tax_identity(&state, &member.caller, company, (tin, sst)).await {
+        let saved =
+            crate::developer::service::set_tax_identity(&state, &member.caller, company, (tin, sst), &whereabouts)
+                .await;
+        return match saved {
             Ok(_) => Redirect::to("/company?done=tax-identity").into_response(),
             Err(error) => app_error_page(&member, &error.into()),
         };
     }
     match company_page(&state, &member, None, (String::new(), String::new()), errors).await {
         Ok(page) => {
-            let typed = [("tin", form.tin), ("sst_registration_no", form.sst_registration_no)];
+            let typed = [
+                ("tin", form.tin),
+                ("sst_registration_no", form.sst_registration_no),
+                ("address", form.address),
+                ("postcode", form.postcode),
+                ("state", form.state),
+                ("phone", form.phone),
+            ];
             let page = CompanyPage { tax_fields: tax_fields(&w, typed), ..page };
             render(StatusCode::BAD_REQUEST, &page)
         }

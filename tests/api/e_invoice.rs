@@ -420,18 +420,26 @@ async fn a_company_records_its_tax_identity_and_is_asked_until_it_does(backend: 
     assert_eq!(saved["tin"], "C29702635060");
     assert_eq!(saved["sst_registration_no"], "W10-1808-32000000;W10-1808-32000001");
     assert_eq!(app.count("audit_log WHERE action = 'developer.tax_identity'").await, 1);
+    // A company made by an administrator has no address yet: still asked.
+    assert_eq!(saved["complete"], false);
+    assert!(page(&app, &session, "/dashboard").await.text().await.unwrap().contains("tax-identity-missing"));
+    let wrong_place = json!({"tin": "C29702635060", "sst_registration_no": "NA", "postcode": "5045", "state": "17"});
+    let refused = app.client.put(app.url(path)).bearer_auth(&admin).json(&wrong_place).send().await.unwrap();
+    let refused = assert_problem(refused, 400, "validation").await;
+    let fields: Vec<&str> =
+        refused["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["postcode", "state"]);
+    let placed = json!({"tin": "C29702635060", "sst_registration_no": "NA", "address": "Lot 5, Jalan Ampang",
+                        "postcode": "50450", "state": "14", "phone": "03-2161 1234"});
+    let saved: Value =
+        app.client.put(app.url(path)).bearer_auth(&admin).json(&placed).send().await.unwrap().json().await.unwrap();
+    assert_eq!((saved["phone"].as_str(), saved["complete"].as_bool()), (Some("+60321611234"), Some(true)), "{saved}");
     assert!(!page(&app, &session, "/dashboard").await.text().await.unwrap().contains("tax-identity-missing"));
-    // In the portal, a wrong TIN is refused beside its field and kept as typed.
-    let token = csrf(&app, &session, "/company").await;
-    let form = [("csrf", token.as_str()), ("tin", "C12"), ("sst_registration_no", "NA")];
-    let response = post_form(&app, &session, "/company/tax-identity", &form).await;
-    assert_eq!(response.status(), 400);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("id=\"tax-tin-error\"") && html.contains("value=\"C12\""), "{html}");
-    let form = [("csrf", token.as_str()), ("tin", "C20200100002"), ("sst_registration_no", "NA")];
-    assert_eq!(post_form(&app, &session, "/company/tax-identity", &form).await.status(), 303);
-    let now: Value = app.get_as(&member, path).await.json().await.unwrap();
-    assert_eq!((now["tin"].as_str(), now["sst_registration_no"].as_str()), (Some("C20200100002"), Some("NA")));
+    // Left out, the address stays.
+    let saved: Value =
+        app.client.put(app.url(path)).bearer_auth(&admin).json(&good).send().await.unwrap().json().await.unwrap();
+    assert_eq!((saved["address"].as_str(), saved["state"].as_str()), (Some("Lot 5, Jalan Ampang"), Some("14")));
+    the_company_page_takes_the_particulars(&app, &session, &member).await;
     // A registration may give them at once; a wrong one is named.
     let mut registration = json!({
         "company_name": "Bina Harmoni Sdn. Bhd.", "registration_no": "202101000034", "developer_code": "PMJ-9",
@@ -451,6 +459,34 @@ async fn a_company_records_its_tax_identity_and_is_asked_until_it_does(backend: 
     let registered: Value =
         app.get_as(&app.admin_token, "/api/v1/developers/PMJ-9/tax-identity").await.json().await.unwrap();
     assert_eq!(registered["tin"], "C2021010003");
+}
+
+/// In the portal, a wrong TIN and an empty address are refused beside their
+/// fields and kept as typed; then saved.
+async fn the_company_page_takes_the_particulars(app: &TestApp, session: &str, member: &str) {
+    let path = "/api/v1/developers/PMJ-1/tax-identity";
+    let token = csrf(app, session, "/company").await;
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("tin", "C12"),
+        ("sst_registration_no", "NA"),
+        ("address", " "),
+        ("postcode", "50450"),
+        ("state", "14"),
+        ("phone", "03-2161 1234"),
+    ];
+    let response = post_form(app, session, "/company/tax-identity", &form).await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"tax-tin-error\"") && html.contains("value=\"C12\""), "{html}");
+    assert!(html.contains("id=\"tax-address-error\"") && !html.contains("id=\"tax-phone-error\""), "{html}");
+    assert!(html.contains(r#"<option value="14" selected>"#), "the state stays chosen: {html}");
+    form[1] = ("tin", "C20200100002");
+    form[3] = ("address", "No. 1, Jalan Maju");
+    assert_eq!(post_form(app, session, "/company/tax-identity", &form).await.status(), 303);
+    let now: Value = app.get_as(member, path).await.json().await.unwrap();
+    assert_eq!((now["tin"].as_str(), now["sst_registration_no"].as_str()), (Some("C20200100002"), Some("NA")));
+    assert_eq!(now["address"], "No. 1, Jalan Maju");
 }
 
 fn openssl(args: &[&str], folder: &Path) -> String {
