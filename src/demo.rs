@@ -76,6 +76,7 @@ struct Cast {
 async fn run(state: &AppState, clock: &ManualClock) -> AppResult<()> {
     seed_prices_and_settings(state, clock).await?;
     let (ids, cast) = seed_companies_and_users(state, clock.now_ms()).await?;
+    give_particulars(state, &cast, &ids).await?;
     register_third_company(state).await?;
     // Two finished purchases a month ago: bank transfer (paid) and PO (unpaid).
     let first =
@@ -107,9 +108,9 @@ async fn seed_prices_and_settings(state: &AppState, clock: &ManualClock) -> AppR
     }
     let mut settings = crate::settings::load(pool).await?;
     settings.seller = crate::settings::Seller {
-        name: "Pos Digicert Sdn. Bhd.".into(),
-        registration_no: "200001012345 (CONTOH / EXAMPLE)".into(),
-        sst_no: "W10-1808-32000000 (CONTOH / EXAMPLE)".into(),
+        name: "Pos Digicert Sdn. Bhd. (CONTOH / EXAMPLE)".into(),
+        registration_no: "200001012345".into(),
+        sst_no: "W10-1808-32000000".into(),
         address: "Aras 8, Bangunan Contoh, Jalan Contoh, 50450 Kuala Lumpur".into(),
         phone: "03-0000 0000".into(),
         email: "kpkt.retail@posdigicert.com.my".into(),
@@ -191,6 +192,58 @@ async fn seed_companies_and_users(state: &AppState, now: i64) -> AppResult<(Vec<
         indah: callers[4].clone(),
     };
     Ok((ids, cast))
+}
+
+/// The two companies' e-invoice particulars, as their administrators would
+/// give them, so their invoices can become e-invoices.
+async fn give_particulars(state: &AppState, cast: &Cast, ids: &[i64]) -> AppResult<()> {
+    let internal = |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("demo particulars: {e}"));
+    let companies = [
+        (cast.maju.clone(), "C20190100005", "No. 12, Jalan Maju 3, Taman Maju", "43000", "10", "03-8736 1200"),
+        (cast.indah.clone(), "C20180100013", "Lot 8, Jalan Indah 1, Taman Indah", "81100", "01", "07-355 2200"),
+    ];
+    for ((caller, tin, address, postcode, state_code, phone), id) in companies.into_iter().zip(ids) {
+        let tin = tin.parse::<crate::developer::domain::TaxId>().map_err(|e| internal(&e))?;
+        let sst = "NA".parse::<crate::developer::domain::SstRegistration>().map_err(|e| internal(&e))?;
+        let whereabouts = crate::developer::service::Whereabouts {
+            address: Some(address.parse().map_err(|e| internal(&e))?),
+            postcode: Some(postcode.parse().map_err(|e| internal(&e))?),
+            state: Some(state_code.parse().map_err(|e| internal(&e))?),
+            phone: Some(phone.parse().map_err(|e| internal(&e))?),
+        };
+        crate::developer::service::set_tax_identity(state, &caller, *id, (&tin, &sst), &whereabouts).await?;
+    }
+    Ok(())
+}
+
+/// A signing key and self-signed certificate for the demo's simulated
+/// MyInvois, made now by the `openssl` command with the subject fields and
+/// key usages LHDN asks of a real one (which Pos Digicert issues). PEM key,
+/// PEM certificate.
+///
+/// # Errors
+/// No `openssl` on PATH, or it failed.
+pub fn signing_certificate() -> anyhow::Result<(String, String)> {
+    let folder = std::env::temp_dir().join(format!("kuota-demo-signer-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let subject = "/CN=kuota demo signer (not valid for LHDN)/O=kuota demo/C=MY/organizationIdentifier=C10000000000/serialNumber=DEMO0000000";
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "30"])
+        .args(["-keyout", "demo.key", "-out", "demo.pem", "-subj", subject])
+        .args(["-addext", "keyUsage=critical,nonRepudiation,digitalSignature"])
+        .args(["-addext", "extendedKeyUsage=1.3.6.1.4.1.311.10.3.12"])
+        .current_dir(&folder)
+        .output();
+    let read = |name: &str| std::fs::read_to_string(folder.join(name));
+    let result = match made {
+        Ok(output) if output.status.success() => {
+            read("demo.key").and_then(|key| Ok((key, read("demo.pem")?))).map_err(anyhow::Error::from)
+        }
+        Ok(output) => Err(anyhow::anyhow!("openssl failed: {}", String::from_utf8_lossy(&output.stderr).trim())),
+        Err(error) => Err(anyhow::anyhow!("the openssl command is needed to make the demo's certificate: {error}")),
+    };
+    let _ = std::fs::remove_dir_all(&folder);
+    result
 }
 
 /// A third company registers itself and waits for verification.

@@ -236,7 +236,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
             burst: config.public_door_burst,
             ..crate::auth::admission::Allowance::default()
         });
-    let (state, simulated_billplz) = with_outside_services(state, config, address, demo, clock.clone())?;
+    let (state, simulated) = with_outside_services(state, config, address, demo, clock.clone())?;
     if demo {
         if crate::demo::seed(&state).await? {
             println!(
@@ -256,8 +256,11 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
     let mut router = app(state);
-    if let Some(simulator) = simulated_billplz {
+    if let Some(simulator) = simulated.billplz {
         router = router.nest(SIMULATED_BILLPLZ_PATH, crate::billplz::simulator::router(simulator));
+    }
+    if let Some(simulator) = simulated.myinvois {
+        router = router.nest(SIMULATED_MYINVOIS_PATH, crate::myinvois::simulator::router(simulator));
     }
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
@@ -266,36 +269,44 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     Ok(())
 }
 
-/// The payment gateway and e-invoicing, as configured: Billplz (or, for
-/// `--demo` without an account, the simulated one, returned to be mounted)
-/// and MyInvois; `serve` logs whether each is on.
+/// The outside services `serve --demo` simulates on its own address when
+/// no real account is configured, to be mounted.
+#[derive(Default)]
+struct Simulated {
+    billplz: Option<crate::billplz::simulator::Simulator>,
+    myinvois: Option<crate::myinvois::simulator::Simulator>,
+}
+
+/// The payment gateway and e-invoicing, as configured: Billplz and MyInvois
+/// (or, for `--demo` without an account, simulated ones, returned to be
+/// mounted); `serve` logs whether each is on.
 fn with_outside_services(
     mut state: AppState,
     config: &Config,
     address: std::net::SocketAddr,
     demo: bool,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<(AppState, Option<crate::billplz::simulator::Simulator>)> {
-    let mut simulated_billplz = None;
+) -> anyhow::Result<(AppState, Simulated)> {
+    let mut simulated = Simulated::default();
     let account = match (&config.billplz, demo) {
         (Some(account), _) => Some(account.clone()),
         (None, true) => {
             let (account, simulator) = simulated_gateway(config, address, clock)?;
-            simulated_billplz = Some(simulator);
+            simulated.billplz = Some(simulator);
             Some(account)
         }
         (None, false) => None,
     };
     match account {
         Some(account) => {
-            tracing::info!(api = %account.api_url, collection = %account.collection_id, simulated = simulated_billplz.is_some(),
+            tracing::info!(api = %account.api_url, collection = %account.collection_id, simulated = simulated.billplz.is_some(),
                 "online payment through Billplz is on");
             state = state.with_billplz(crate::billplz::client::Client::new(account)?);
         }
         None => tracing::info!("online payment is off: set all four KUOTA_BILLPLZ_* variables to offer it"),
     }
-    match &config.myinvois {
-        Some((account, key_file, cert_file)) => {
+    match (&config.myinvois, demo) {
+        (Some((account, key_file, cert_file)), _) => {
             let read = |file: &std::path::Path| {
                 std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
             };
@@ -304,9 +315,45 @@ fn with_outside_services(
             let client = crate::myinvois::client::Client::new(account.clone())?;
             state = state.with_e_invoicing(crate::myinvois::job::EInvoicing { client, signer: Arc::new(signer) });
         }
-        None => tracing::info!("e-invoicing is off: set all seven KUOTA_MYINVOIS_* variables to submit e-invoices"),
+        (None, true) => match simulated_e_invoicing(config, address) {
+            Ok((e_invoicing, simulator)) => {
+                tracing::info!(path = SIMULATED_MYINVOIS_PATH, "demo: e-invoicing through a SIMULATED MyInvois is on");
+                simulated.myinvois = Some(simulator);
+                state = state.with_e_invoicing(e_invoicing);
+            }
+            Err(error) => tracing::warn!(%error, "demo: the simulated MyInvois could not start; e-invoicing is off"),
+        },
+        (None, false) => {
+            tracing::info!("e-invoicing is off: set all seven KUOTA_MYINVOIS_* variables to submit e-invoices");
+        }
     }
-    Ok((state, simulated_billplz))
+    Ok((state, simulated))
+}
+
+/// Where `serve --demo` mounts its simulated MyInvois.
+pub const SIMULATED_MYINVOIS_PATH: &str = "/demo/myinvois";
+
+/// `serve --demo` without a MyInvois account: a simulated MyInvois under
+/// [`SIMULATED_MYINVOIS_PATH`] on this server, a client secret made for this
+/// run, and a signing certificate made now (a demo one, by `openssl`).
+fn simulated_e_invoicing(
+    config: &Config,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<(crate::myinvois::job::EInvoicing, crate::myinvois::simulator::Simulator)> {
+    let (key, certificate) = crate::demo::signing_certificate()?;
+    let signer = crate::myinvois::signature::SoftwareSigner::from_pem(&key, &certificate)?;
+    let secret = crate::auth::token::generate()?;
+    let simulator = crate::myinvois::simulator::Simulator::new("kuota-demo", &secret)?;
+    let api = format!("http://{address}{SIMULATED_MYINVOIS_PATH}");
+    let account = crate::myinvois::client::Account {
+        identity_url: api.clone(),
+        api_url: api,
+        client_id: "kuota-demo".to_owned(),
+        client_secret: secret,
+        portal_url: format!("{}{SIMULATED_MYINVOIS_PATH}", config.public_url.trim_end_matches('/')),
+    };
+    let client = crate::myinvois::client::Client::new(account)?;
+    Ok((crate::myinvois::job::EInvoicing { client, signer: Arc::new(signer) }, simulator))
 }
 
 /// Where `serve --demo` mounts its simulated Billplz.

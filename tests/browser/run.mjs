@@ -271,6 +271,14 @@ async function run(backend) {
     await developer.goto('/documents');
     assert.ok((await developer.locator('table.data tbody tr').count()) >= 6, 'two purchases: quotation, invoice and DO each');
     await inspect(developer, 'developer-documents', backend);
+    // The demo's invoices become e-invoices at its simulated MyInvois (the job runs every 3 s).
+    let listed = '';
+    for (let attempt = 0; attempt < 30 && !listed.includes('Sah'); attempt += 1) {
+      await developer.waitForTimeout(1000);
+      await developer.goto('/documents');
+      listed = await developer.textContent('table.data');
+    }
+    assert.match(listed, /Sah/, 'an invoice validated by the simulated MyInvois');
 
     // Another company's request and the finance workspace are not there for this developer.
     const other = await signIn(browser, server.address, 'developer@tamanindah.demo.kuota.my', 'en');
@@ -355,6 +363,24 @@ async function run(backend) {
     assert.ok((await finance.textContent('#sales-title ~ div table')).includes('CERT-1Y'));
     const sales = await finance.request.get('/finance/sales.csv');
     assert.match(await sales.text(), /^month,product,units,amount_before_discount_and_sst_rm\r\n\d{4}-\d{2},CERT-1/);
+
+    // Finance corrects an invoice with a credit note from its page; a refused one says why beside the units.
+    await finance.goto('/finance');
+    await finance.fill('#find-invoice', 'inv-2026-000001');
+    await finance.getByRole('button', { name: 'Cari invois' }).click();
+    await finance.waitForURL(/\/finance\/invoices\/INV-2026-000001$/);
+    await inspect(finance, 'finance-invoice', backend);
+    await finance.selectOption('#note-product', 'CERT-1Y');
+    await finance.fill('#note-units', '1000000');
+    await finance.fill('#note-reason', 'Unit berlebihan dipesan');
+    await finance.getByRole('button', { name: 'Keluarkan nota' }).click();
+    assert.match(await finance.textContent('#units-error'), /unit lagi yang boleh diambil semula/);
+    assert.equal(await finance.inputValue('#note-reason'), 'Unit berlebihan dipesan', 'the form keeps what was typed');
+    await inspect(finance, 'finance-invoice-refused', backend);
+    await finance.fill('#note-units', '1');
+    await finance.getByRole('button', { name: 'Keluarkan nota' }).click();
+    assert.match(await finance.textContent('.flash'), /Nota dikeluarkan/);
+    assert.ok((await finance.textContent('#notes-title ~ div')).includes('CN-2026-000001'));
 
     // Forgotten password: the same answer whether or not the address is known.
     await visitor.goto('/password/forgot');
