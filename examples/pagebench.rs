@@ -77,6 +77,7 @@ async fn main() {
         database_url: url.clone(),
         data_dir: data_dir.into(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
         max_connections: 8,
         sqlite_synchronous: SqliteSynchronous::Full,
         smtp_url: None,

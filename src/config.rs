@@ -22,6 +22,8 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_DATABASE_URL", "sqlite://… or postgres://…; default: SQLite in the data dir"),
     ("KUOTA_DATA_DIR", "folder for the SQLite database (default ./kuota-data)"),
     ("KUOTA_LISTEN", "address to serve on (default 127.0.0.1:8080)"),
+    ("KUOTA_METRICS_LISTEN", "address of a separate listener serving Prometheus /metrics (off unless set)"),
+    ("KUOTA_LOG_FORMAT", "text (default) or json: one JSON object per log line, with the request id"),
     ("KUOTA_DATABASE_MAX_CONNECTIONS", "database pool size per process (default 10)"),
     ("KUOTA_SQLITE_SYNCHRONOUS", "full (default) or normal; full makes every answered write survive a power cut"),
     ("KUOTA_SMTP_URL", "smtp://host:port, smtps://user:pass@host; without it messages wait in the outbox"),
@@ -100,6 +102,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the `/metrics` listener, if any.
+    pub metrics_listen: Option<SocketAddr>,
     /// Pool size per process.
     pub max_connections: u32,
     /// SQLite durability.
@@ -133,6 +137,7 @@ struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     listen: Option<String>,
+    metrics_listen: Option<String>,
     database_max_connections: Option<u32>,
     sqlite_synchronous: Option<SqliteSynchronous>,
     smtp_url: Option<String>,
@@ -194,6 +199,8 @@ impl Config {
         let listen = listen_text
             .parse()
             .with_context(|| format!("KUOTA_LISTEN: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let metrics_listen =
+            parse_metrics_listen(variables.get("KUOTA_METRICS_LISTEN").cloned().or(file.metrics_listen))?;
         let max_connections =
             match variables.get("KUOTA_DATABASE_MAX_CONNECTIONS") {
                 Some(text) => text.parse().ok().filter(|n| (1..=1000).contains(n)).with_context(|| {
@@ -225,6 +232,7 @@ impl Config {
             database_url,
             data_dir,
             listen,
+            metrics_listen,
             max_connections,
             sqlite_synchronous,
             smtp_url: variables.get("KUOTA_SMTP_URL").cloned().or(file.smtp_url).filter(|url| !url.is_empty()),
@@ -320,6 +328,16 @@ fn parse_retry_base(variable: Option<&String>, in_file: Option<i64>) -> anyhow::
     text.parse().ok().filter(|ms| (1..=3_600_000).contains(ms)).with_context(|| {
         format!("KUOTA_MAIL_RETRY_BASE_MS: {text:?} is not a number of milliseconds from 1 to 3600000")
     })
+}
+
+/// `KUOTA_METRICS_LISTEN` (over the file's key): an address, or off.
+fn parse_metrics_listen(text: Option<String>) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else { return Ok(None) };
+    let address = text
+        .trim()
+        .parse()
+        .with_context(|| format!("KUOTA_METRICS_LISTEN: {text:?} is not an address like 127.0.0.1:9090"))?;
+    Ok(Some(address))
 }
 
 /// `KUOTA_PUBLIC_DOOR_BURST` (over the file's key): 1 to 1,000,000.

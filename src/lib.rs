@@ -23,6 +23,7 @@ pub mod finance;
 pub mod format;
 pub mod i18n;
 pub mod ledger;
+pub mod metrics;
 pub mod money;
 pub mod myinvois;
 pub mod notify;

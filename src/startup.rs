@@ -61,6 +61,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::documents::http::router())
         .merge(crate::documents::procedures::router())
         .merge(crate::portal::router())
+        // Every route above is counted and timed by its template.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::measure))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
@@ -253,6 +255,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     }
     spawn_background_tasks(&state);
     start_mail(config, &state)?;
+    serve_metrics(config, &state).await?;
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
     let mut router = app(state);
@@ -328,6 +331,21 @@ fn with_outside_services(
         }
     }
     Ok((state, simulated))
+}
+
+/// With `KUOTA_METRICS_LISTEN`: `/metrics` on its own listener, apart from
+/// the portal and the API (keep it off the public network).
+async fn serve_metrics(config: &Config, state: &AppState) -> anyhow::Result<()> {
+    let Some(address) = config.metrics_listen else { return Ok(()) };
+    let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address} for metrics"))?;
+    println!("metrics on http://{}/metrics", listener.local_addr()?);
+    let router = crate::metrics::router(state.clone());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Where `serve --demo` mounts its simulated MyInvois.

@@ -39,6 +39,8 @@ pub struct AppState {
     pub billplz: Option<Arc<crate::billplz::client::Client>>,
     /// E-invoicing through MyInvois, when the `KUOTA_MYINVOIS_*` are set.
     pub e_invoicing: Option<Arc<crate::myinvois::job::EInvoicing>>,
+    /// What `/metrics` shows (the ledger writer records its batches here).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -52,7 +54,8 @@ impl AppState {
         public_url: String,
         audit_key: Arc<crate::audit::Key>,
     ) -> Self {
-        let ledger = Ledger::start(db.clone(), clock.clone(), audit_key.clone());
+        let metrics = crate::metrics::Metrics::new();
+        let ledger = Ledger::start(db.clone(), clock.clone(), audit_key.clone(), metrics.clone());
         // On SQLite this process is the only node; on PostgreSQL the cache
         // is used once the node hears access changes.
         let token_cache = crate::auth::cache::TokenCache::new(db.backend() == crate::db::Backend::Sqlite);
@@ -69,6 +72,7 @@ impl AppState {
             admission: crate::auth::admission::Admission::new(crate::auth::admission::Allowance::default()),
             billplz: None,
             e_invoicing: None,
+            metrics,
         }
     }
 

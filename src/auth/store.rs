@@ -1177,3 +1177,15 @@ pub async fn company_personal_data(pool: &AnyPool, developer_id: i64) -> sqlx::R
         })
         .collect()
 }
+
+/// Failed sign-ins since `since_ms`, from every address.
+///
+/// # Errors
+/// A database fault.
+pub async fn failures_since(connection: &mut AnyConnection, since_ms: i64) -> sqlx::Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM sign_in_attempts WHERE succeeded = 0 AND created_at > $1")
+        .bind(since_ms)
+        .fetch_one(connection)
+        .await?;
+    row.try_get(0)
+}

@@ -228,8 +228,13 @@ pub struct Ledger {
 impl Ledger {
     /// Starts the ledger's writer task; it audits every entry under `audit_key`.
     #[must_use]
-    pub fn start(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<crate::audit::Key>) -> Self {
-        let writer = writer::spawn(db.clone(), clock.clone(), audit_key);
+    pub fn start(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        audit_key: Arc<crate::audit::Key>,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
+        let writer = writer::spawn(db.clone(), clock.clone(), audit_key, metrics);
         Self { db, clock, writer }
     }
 

@@ -45,13 +45,22 @@ pub(super) struct Job {
 }
 
 /// Starts the writer task; it stops when every sender is dropped.
-pub(super) fn spawn(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<Key>) -> mpsc::Sender<Job> {
+pub(super) fn spawn(
+    db: Db,
+    clock: Arc<dyn Clock>,
+    audit_key: Arc<Key>,
+    metrics: crate::metrics::Metrics,
+) -> mpsc::Sender<Job> {
     let (sender, receiver) = mpsc::channel(QUEUE_MAX);
-    tokio::spawn(run(db, clock, audit_key, receiver));
+    tokio::spawn(run(db, (clock, audit_key, metrics), receiver));
     sender
 }
 
-async fn run(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<Key>, mut receiver: mpsc::Receiver<Job>) {
+async fn run(
+    db: Db,
+    (clock, audit_key, metrics): (Arc<dyn Clock>, Arc<Key>, crate::metrics::Metrics),
+    mut receiver: mpsc::Receiver<Job>,
+) {
     let mut connection: Option<AnyConnection> = None;
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while receiver.recv_many(&mut batch, BATCH_MAX).await > 0 {
@@ -66,9 +75,13 @@ async fn run(db: Db, clock: Arc<dyn Clock>, audit_key: Arc<Key>, mut receiver: m
             }
         }
         if let Some(open) = connection.as_mut() {
-            if let Err(error) = execute_batch(&db, open, (clock.as_ref(), &audit_key), &mut batch).await {
-                tracing::error!(error = format!("{error:#}"), "ledger batch failed; reconnecting");
-                connection = None;
+            let (size, started) = (batch.len(), crate::clock::monotonic_now());
+            match execute_batch(&db, open, (clock.as_ref(), &audit_key), &mut batch).await {
+                Ok(()) => metrics.observe_batch(size, started.elapsed().as_secs_f64(), receiver.len()),
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "ledger batch failed; reconnecting");
+                    connection = None;
+                }
             }
         }
         fail_all(&mut batch, "the write could not be confirmed; retry with the same Idempotency-Key");

@@ -295,3 +295,19 @@ pub async fn wake_notes_of(pool: &AnyPool, invoice_number: &str, now_ms: i64) ->
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Invoices and notes whose latest e-invoice has `status`, and when the
+/// oldest of those versions was queued (Unix ms).
+///
+/// # Errors
+/// A database fault.
+pub async fn backlog(connection: &mut AnyConnection, status: &str) -> sqlx::Result<(i64, Option<i64>)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), MIN(e.created_at) FROM e_invoices e WHERE e.status = $1
+         AND NOT EXISTS (SELECT 1 FROM e_invoices l WHERE l.document_number = e.document_number AND l.version > e.version)",
+    )
+    .bind(status)
+    .fetch_one(connection)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}

@@ -463,3 +463,14 @@ pub async fn count_reset_mails_since(
         .await?
         .try_get(0)
 }
+
+/// Messages not yet sent nor given up, and when the oldest was queued (Unix ms).
+///
+/// # Errors
+/// A database fault.
+pub async fn backlog(connection: &mut AnyConnection) -> sqlx::Result<(i64, Option<i64>)> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+        .fetch_one(connection)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}

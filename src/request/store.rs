@@ -780,3 +780,18 @@ pub async fn bump_document_sequence(connection: &mut AnyConnection, prefix: &str
     .await?;
     row.try_get(0)
 }
+
+/// Open quota requests past their step's due date (before `today`,
+/// `YYYY-MM-DD`), counted by status.
+///
+/// # Errors
+/// A database fault.
+pub async fn overdue_by_status(connection: &mut AnyConnection, today: &str) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) FROM quota_requests WHERE due_on IS NOT NULL AND due_on < $1 GROUP BY status ORDER BY status",
+    )
+    .bind(today)
+    .fetch_all(connection)
+    .await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+}

@@ -99,6 +99,7 @@ impl TestDatabase {
             database_url: self.url.clone(),
             data_dir: self.data_dir.clone(),
             listen: "127.0.0.1:0".parse().expect("address"),
+            metrics_listen: None,
             max_connections: 8,
             sqlite_synchronous: SqliteSynchronous::Full,
             smtp_url: None,

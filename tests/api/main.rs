@@ -17,6 +17,7 @@ mod idempotency;
 mod ledger;
 mod mail;
 mod matrix;
+mod metrics;
 mod online_payment;
 mod people;
 mod portal;

@@ -88,7 +88,8 @@ fn fixture(backend: Backend) -> Fixture {
         let db = Db::connect(&database.config()).await.unwrap();
         db.migrate().await.unwrap();
         let audit_key = kuota::startup::open_audit_trail(&database.config(), &db).await.unwrap();
-        let ledger = Ledger::start(db.clone(), Arc::new(clock.clone()), audit_key.clone());
+        let ledger =
+            Ledger::start(db.clone(), Arc::new(clock.clone()), audit_key.clone(), kuota::metrics::Metrics::new());
         (database, db, ledger, audit_key)
     });
     Fixture { runtime, db, ledger, audit_key, clock, _database: database }
