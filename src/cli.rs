@@ -61,6 +61,18 @@ enum Command {
     /// Online payments.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// Write one archive while kuota serves: a consistent database snapshot, every blob, a manifest with their SHA-256.
+    Backup {
+        /// The archive to write (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore an archive into an empty data dir and database; then run `kuota ledger verify` and `kuota audit verify`.
+    Restore {
+        /// The archive to read.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +266,20 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Payments(PaymentsCommand::Reconcile) => reconcile_payments(&config, clock).await,
         Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
         Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
+        Command::Backup { to } => {
+            let manifest = crate::backup::create(&config, &migrated(&config).await?, &to, clock.now_ms()).await?;
+            println!("{}: the {} database and {} blobs", to.display(), manifest.backend, manifest.blobs.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from } => {
+            let manifest = crate::backup::restore(&config, &from).await?;
+            println!(
+                "restored the {} database and {} blobs; now run kuota ledger verify and kuota audit verify",
+                manifest.backend,
+                manifest.blobs.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

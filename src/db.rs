@@ -439,6 +439,38 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// SQLite: a consistent copy of the database into `file` (which must not
+    /// exist), taken while others read and write (`VACUUM INTO`).
+    ///
+    /// # Errors
+    /// A name that is not UTF-8, or a database fault.
+    pub async fn snapshot_into(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let target = file.to_str().ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", file.display()))?;
+        let sql = format!("VACUUM INTO '{}'", target.replace('\'', "''"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// PostgreSQL: the server's major version (15 for 15.20).
+    ///
+    /// # Errors
+    /// A database fault.
+    pub async fn server_major_version(&self) -> sqlx::Result<u32> {
+        let number: String =
+            sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(&self.pool).await?;
+        number.parse::<u32>().map(|n| n / 10_000).map_err(|e| sqlx::Error::Decode(e.into()))
+    }
+
+    /// PostgreSQL: the tables in the current schema (0 for an empty database).
+    ///
+    /// # Errors
+    /// A database fault.
+    pub async fn table_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+            .fetch_one(&self.pool)
+            .await
+    }
 }
 
 async fn prepare_sqlite_connection(connection: &mut AnyConnection, synchronous: SqliteSynchronous) -> sqlx::Result<()> {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod billplz;
 pub mod blob;
 pub mod calendar;

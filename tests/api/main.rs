@@ -5,6 +5,7 @@ mod helpers;
 
 mod approvals;
 mod audit;
+mod backup;
 mod bad_input;
 mod claims;
 mod concurrency;
