@@ -78,6 +78,7 @@ async fn main() {
         data_dir: data_dir.into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
+        shutdown_grace: std::time::Duration::from_secs(20),
         max_connections: 8,
         sqlite_synchronous: SqliteSynchronous::Full,
         smtp_url: None,

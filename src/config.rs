@@ -24,6 +24,7 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_LISTEN", "address to serve on (default 127.0.0.1:8080)"),
     ("KUOTA_METRICS_LISTEN", "address of a separate listener serving Prometheus /metrics (off unless set)"),
     ("KUOTA_LOG_FORMAT", "text (default) or json: one JSON object per log line, with the request id"),
+    ("KUOTA_SHUTDOWN_GRACE", "seconds a stopping node lets requests in flight finish (default 20)"),
     ("KUOTA_DATABASE_MAX_CONNECTIONS", "database pool size per process (default 10)"),
     ("KUOTA_SQLITE_SYNCHRONOUS", "full (default) or normal; full makes every answered write survive a power cut"),
     ("KUOTA_SMTP_URL", "smtp://host:port, smtps://user:pass@host; without it messages wait in the outbox"),
@@ -104,6 +105,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the `/metrics` listener, if any.
     pub metrics_listen: Option<SocketAddr>,
+    /// How long a stopping node lets requests in flight finish.
+    pub shutdown_grace: std::time::Duration,
     /// Pool size per process.
     pub max_connections: u32,
     /// SQLite durability.
@@ -138,6 +141,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     metrics_listen: Option<String>,
+    shutdown_grace: Option<u64>,
     database_max_connections: Option<u32>,
     sqlite_synchronous: Option<SqliteSynchronous>,
     smtp_url: Option<String>,
@@ -188,19 +192,14 @@ impl Config {
             .cloned()
             .or(file.database_url)
             .unwrap_or_else(|| sqlite_url_in(&data_dir));
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            bail!("KUOTA_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
-        }
+        check_database_url(&database_url)?;
+        let (metrics_listen, shutdown_grace) =
+            parse_operations(variables, (file.metrics_listen.clone(), file.shutdown_grace))?;
         let listen_text =
             variables.get("KUOTA_LISTEN").cloned().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text
             .parse()
             .with_context(|| format!("KUOTA_LISTEN: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
-        let metrics_listen =
-            parse_metrics_listen(variables.get("KUOTA_METRICS_LISTEN").cloned().or(file.metrics_listen))?;
         let max_connections =
             match variables.get("KUOTA_DATABASE_MAX_CONNECTIONS") {
                 Some(text) => text.parse().ok().filter(|n| (1..=1000).contains(n)).with_context(|| {
@@ -233,6 +232,7 @@ impl Config {
             data_dir,
             listen,
             metrics_listen,
+            shutdown_grace,
             max_connections,
             sqlite_synchronous,
             smtp_url: variables.get("KUOTA_SMTP_URL").cloned().or(file.smtp_url).filter(|url| !url.is_empty()),
@@ -330,14 +330,43 @@ fn parse_retry_base(variable: Option<&String>, in_file: Option<i64>) -> anyhow::
     })
 }
 
-/// `KUOTA_METRICS_LISTEN` (over the file's key): an address, or off.
-fn parse_metrics_listen(text: Option<String>) -> anyhow::Result<Option<SocketAddr>> {
-    let Some(text) = text.filter(|text| !text.trim().is_empty()) else { return Ok(None) };
-    let address = text
-        .trim()
-        .parse()
-        .with_context(|| format!("KUOTA_METRICS_LISTEN: {text:?} is not an address like 127.0.0.1:9090"))?;
-    Ok(Some(address))
+/// `KUOTA_DATABASE_URL` names one of the two backends.
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    if ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(())
+    } else {
+        bail!("KUOTA_DATABASE_URL must start with sqlite:, postgres:// or postgresql://")
+    }
+}
+
+/// Default of `KUOTA_SHUTDOWN_GRACE`, seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_S: u64 = 20;
+
+/// `KUOTA_METRICS_LISTEN` (an address, or off) and `KUOTA_SHUTDOWN_GRACE`
+/// (1 to 3,600 seconds), over the file's keys.
+fn parse_operations(
+    variables: &BTreeMap<String, String>,
+    (file_listen, file_grace): (Option<String>, Option<u64>),
+) -> anyhow::Result<(Option<SocketAddr>, std::time::Duration)> {
+    let listen = variables.get("KUOTA_METRICS_LISTEN").cloned().or(file_listen);
+    let metrics_listen = match listen.filter(|text| !text.trim().is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.trim()
+                .parse()
+                .with_context(|| format!("KUOTA_METRICS_LISTEN: {text:?} is not an address like 127.0.0.1:9090"))?,
+        ),
+    };
+    let grace = match variables.get("KUOTA_SHUTDOWN_GRACE") {
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=3_600).contains(s))
+            .with_context(|| format!("KUOTA_SHUTDOWN_GRACE: {text:?} is not a number of seconds from 1 to 3600"))?,
+        None => file_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE_S),
+    };
+    Ok((metrics_listen, std::time::Duration::from_secs(grace)))
 }
 
 /// `KUOTA_PUBLIC_DOOR_BURST` (over the file's key): 1 to 1,000,000.
@@ -409,6 +438,22 @@ mod tests {
                 Config::from_variables(&vars(&[("KUOTA_PUBLIC_DOOR_BURST", wrong)])).err().map(|e| e.to_string());
             assert!(error.is_some_and(|e| e.contains("KUOTA_PUBLIC_DOOR_BURST")), "{wrong}");
         }
+    }
+
+    #[test]
+    fn metrics_are_off_and_the_grace_is_twenty_seconds_unless_told() -> anyhow::Result<()> {
+        let (config, _) = Config::from_variables(&vars(&[]))?;
+        assert_eq!((config.metrics_listen, config.shutdown_grace.as_secs()), (None, 20));
+        let (config, _) = Config::from_variables(&vars(&[
+            ("KUOTA_METRICS_LISTEN", "127.0.0.1:9090"),
+            ("KUOTA_SHUTDOWN_GRACE", "5"),
+        ]))?;
+        assert_eq!((config.metrics_listen, config.shutdown_grace.as_secs()), (Some("127.0.0.1:9090".parse()?), 5));
+        for (name, value) in [("KUOTA_METRICS_LISTEN", "metrics"), ("KUOTA_SHUTDOWN_GRACE", "0")] {
+            let error = Config::from_variables(&vars(&[(name, value)])).err().map(|e| e.to_string());
+            assert!(error.is_some_and(|e| e.contains(name)), "{name}={value}");
+        }
+        Ok(())
     }
 
     #[test]

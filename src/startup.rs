@@ -265,10 +265,27 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     if let Some(simulator) = simulated.myinvois {
         router = router.nest(SIMULATED_MYINVOIS_PATH, crate::myinvois::simulator::router(simulator));
     }
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each
+    // ledger write is answered after its batch commits), at most the grace.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: no new connections; finishing the requests in flight");
+            let _ = stopping.send(());
+        });
+    let grace = config.shutdown_grace;
+    tokio::select! {
+        served = server => served?,
+        () = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        } => tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace; stopping anyway"),
+    }
     db.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -100,6 +100,7 @@ impl TestDatabase {
             data_dir: self.data_dir.clone(),
             listen: "127.0.0.1:0".parse().expect("address"),
             metrics_listen: None,
+            shutdown_grace: std::time::Duration::from_secs(20),
             max_connections: 8,
             sqlite_synchronous: SqliteSynchronous::Full,
             smtp_url: None,

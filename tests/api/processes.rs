@@ -242,3 +242,88 @@ async fn one_key_sent_to_two_servers_at_once_writes_one_entry() {
     assert_eq!(sqlx::Row::try_get::<i64, _>(&row, 0).unwrap(), 1);
     db.close().await;
 }
+
+/// Consumes 1 unit per key from `urls` (the current node addresses, which a
+/// restart changes) until `stop`; a connection error or a 503 is retried
+/// with the same `Idempotency-Key` on the next node. Returns every key
+/// answered 201.
+async fn retrying_client(
+    urls: std::sync::Arc<std::sync::RwLock<Vec<String>>>,
+    hims: String,
+    client: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<String> {
+    let http = kuota::outbound::client_builder().unwrap().build().unwrap();
+    let mut answered = Vec::new();
+    let mut turn = client;
+    for n in 0.. {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let key = format!("roll-{client}-{n}");
+        let body = json!({"product": "CERT-1Y", "units": 1, "reference": key});
+        loop {
+            turn += 1;
+            let url = {
+                let urls = urls.read().unwrap();
+                urls[turn % urls.len()].clone()
+            };
+            let sent = http
+                .post(format!("{url}/api/v1/developers/PMJ-1/consumptions"))
+                .bearer_auth(&hims)
+                .header("Idempotency-Key", &key)
+                .json(&body)
+                .send()
+                .await;
+            match sent.map(|response| response.status().as_u16()) {
+                Ok(201) => break answered.push(key.clone()),
+                Ok(503) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(other) => panic!("{key}: unexpected {other}"),
+            }
+        }
+    }
+    answered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_restart_under_load_loses_and_duplicates_nothing() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let (admin, hims) = prepare(&database);
+    let (mut first, second) = (Server::start(&database), Server::start(&database));
+    credit(&first.url, &admin, 1_000_000).await;
+    let urls = std::sync::Arc::new(std::sync::RwLock::new(vec![first.url.clone(), second.url.clone()]));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> =
+        (0..8).map(|client| tokio::spawn(retrying_client(urls.clone(), hims.clone(), client, stop.clone()))).collect();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // SIGTERM to the first node under load: it finishes what is in flight and exits 0.
+    let pid = first.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let exited = first.child.wait().unwrap();
+    assert!(exited.success(), "a stopped node exits 0: {exited:?}");
+    // It comes back (on a new port), and the load goes on over both.
+    first = Server::start(&database);
+    urls.write().unwrap()[0] = first.url.clone();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut answered = Vec::new();
+    for client in clients {
+        answered.extend(client.await.unwrap());
+    }
+    assert!(answered.len() > 100, "the load ran across the restart ({} answered)", answered.len());
+    let db = Db::connect(&database.config()).await.unwrap();
+    let mut written: Vec<String> =
+        sqlx::query_scalar("SELECT reference FROM ledger_entries WHERE kind = 'consume' ORDER BY reference")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    answered.sort();
+    let before = written.len();
+    written.dedup();
+    assert_eq!(written.len(), before, "no consumption applied twice");
+    assert_eq!(written, answered, "every answered consumption written, and nothing unanswered");
+    let verify = cli(&database, &["ledger", "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    db.close().await;
+    drop(second);
+}
