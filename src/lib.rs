@@ -23,6 +23,7 @@ pub mod error;
 pub mod finance;
 pub mod format;
 pub mod i18n;
+pub mod jobs;
 pub mod ledger;
 pub mod metrics;
 pub mod money;

@@ -112,96 +112,67 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     AppError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
-/// Starts the background tasks: hold expiry, quotation expiry, reminders and idempotency pruning.
+/// Starts the background tasks: retention, claim, hold and quotation
+/// expiry, reminders, reconciliation, e-invoices and pruning; each stops
+/// with the node (`state.jobs`).
 pub fn spawn_background_tasks(state: &AppState) {
     tokio::spawn(crate::auth::cache::follow_access_changes(state.db.clone(), state.token_cache.clone()));
+    let jobs = &state.jobs;
     let retention = state.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = crate::privacy::anonymise_departed(&retention).await {
-                tracing::warn!(error = %error, "personal data retention sweep failed");
-            }
-        }
+    jobs.every(CLAIM_EXPIRY_INTERVAL, "personal data retention sweep", move || {
+        let state = retention.clone();
+        async move { crate::privacy::anonymise_departed(&state).await.map(drop) }
     });
     let claims = state.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(CLAIM_EXPIRY_INTERVAL);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = crate::developer::service::expire_claims(&claims).await {
-                tracing::warn!(error = %error, "registration expiry sweep failed");
-            }
-        }
+    jobs.every(CLAIM_EXPIRY_INTERVAL, "registration expiry sweep", move || {
+        let state = claims.clone();
+        async move { crate::developer::service::expire_claims(&state).await.map(drop).map_err(anyhow::Error::from) }
     });
     let ledger = state.ledger.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(HOLD_SWEEP_INTERVAL);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = ledger.expire_due_holds().await {
-                tracing::warn!(error = %error, "hold expiry sweep failed");
-            }
+    jobs.every(HOLD_SWEEP_INTERVAL, "hold expiry sweep", move || {
+        let ledger = ledger.clone();
+        async move { ledger.expire_due_holds().await.map(drop).map_err(anyhow::Error::from) }
+    });
+    let sweeping = state.clone();
+    jobs.every(QUOTATION_EXPIRY_INTERVAL, "quotation expiry sweep", move || {
+        let state = sweeping.clone();
+        async move {
+            crate::request::expire_quotations(&state.db, state.clock.as_ref(), &state.audit_key, &state.public_url)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from)
         }
     });
-    let (db, clock, portal_url) = (state.db.clone(), state.clock.clone(), state.public_url.clone());
-    let audit_key = state.audit_key.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(QUOTATION_EXPIRY_INTERVAL);
-        loop {
-            ticker.tick().await;
-            let expired = crate::request::expire_quotations(&db, clock.as_ref(), &audit_key, &portal_url).await;
-            if let Err(error) = expired {
-                tracing::warn!(error = %error, "quotation expiry sweep failed");
-            }
+    let reminding = state.clone();
+    jobs.every(REMINDER_INTERVAL, "reminder sweep", move || {
+        let state = reminding.clone();
+        async move {
+            crate::notify::reminders::run(&state.db, state.clock.as_ref(), &state.public_url)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from)
         }
     });
-    let (db, clock, portal_url) = (state.db.clone(), state.clock.clone(), state.public_url.clone());
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(REMINDER_INTERVAL);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = crate::notify::reminders::run(&db, clock.as_ref(), &portal_url).await {
-                tracing::warn!(error = %error, "reminder sweep failed");
-            }
-        }
-    });
-    spawn_reconciliation(state);
+    if state.billplz.is_some() {
+        // Daily, not at start: a restart should not call Billplz each time.
+        let reconciling = state.clone();
+        jobs.every_from(RECONCILIATION_INTERVAL, RECONCILIATION_INTERVAL, "payment reconciliation", move || {
+            let state = reconciling.clone();
+            async move { crate::billplz::service::reconcile(&state).await.map(drop).map_err(anyhow::Error::from) }
+        });
+    }
     if state.e_invoicing.is_some() {
         crate::myinvois::job::spawn(state.clone(), E_INVOICE_INTERVAL);
     }
-    let (db, clock) = (state.db.clone(), state.clock.clone());
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(IDEMPOTENCY_PRUNE_INTERVAL);
-        loop {
-            ticker.tick().await;
-            let before = clock.now_ms() - IDEMPOTENCY_RETENTION_MS;
-            let attempts_before = clock.now_ms() - crate::auth::service::SIGN_IN_WINDOW_MS;
-            if let Err(error) = crate::auth::store::prune_sign_in_attempts(db.pool(), attempts_before).await {
-                tracing::warn!(error = %error, "sign-in attempt pruning failed");
-            }
-            if let Err(error) = crate::ledger::store::prune_idempotency_records(db.pool(), before).await {
-                tracing::warn!(error = %error, "idempotency pruning failed");
-            }
-        }
-    });
-}
-
-/// With online payment on: reconciles the online bills with Billplz daily.
-fn spawn_reconciliation(state: &AppState) {
-    if state.billplz.is_none() {
-        return;
-    }
-    let reconciling = state.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(RECONCILIATION_INTERVAL);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            if let Err(error) = crate::billplz::service::reconcile(&reconciling).await {
-                tracing::warn!(error = %error, "payment reconciliation failed");
-            }
+    let pruning = state.clone();
+    jobs.every(IDEMPOTENCY_PRUNE_INTERVAL, "idempotency and sign-in pruning", move || {
+        let state = pruning.clone();
+        async move {
+            let now = state.clock.now_ms();
+            let attempts_before = now - crate::auth::service::SIGN_IN_WINDOW_MS;
+            crate::auth::store::prune_sign_in_attempts(state.db.pool(), attempts_before).await?;
+            crate::ledger::store::prune_idempotency_records(state.db.pool(), now - IDEMPOTENCY_RETENTION_MS).await?;
+            Ok(())
         }
     });
 }
@@ -258,6 +229,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     serve_metrics(config, &state).await?;
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), "kuota is serving");
+    let jobs = state.jobs.clone();
     let mut router = app(state);
     if let Some(simulator) = simulated.billplz {
         router = router.nest(SIMULATED_BILLPLZ_PATH, crate::billplz::simulator::router(simulator));
@@ -265,25 +237,7 @@ pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow
     if let Some(simulator) = simulated.myinvois {
         router = router.nest(SIMULATED_MYINVOIS_PATH, crate::myinvois::simulator::router(simulator));
     }
-    // SIGTERM or Ctrl-C: stop accepting, let requests in flight finish (each
-    // ledger write is answered after its batch commits), at most the grace.
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("stopping: no new connections; finishing the requests in flight");
-            let _ = stopping.send(());
-        });
-    let grace = config.shutdown_grace;
-    tokio::select! {
-        served = server => served?,
-        () = async move {
-            match stopped.await {
-                Ok(()) => tokio::time::sleep(grace).await,
-                Err(_) => std::future::pending().await,
-            }
-        } => tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace; stopping anyway"),
-    }
+    serve_until_stopped(listener, router, config.shutdown_grace, &jobs).await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -348,6 +302,43 @@ fn with_outside_services(
         }
     }
     Ok((state, simulated))
+}
+
+/// Serves until SIGTERM or Ctrl-C; then stops accepting, lets requests in
+/// flight finish (each ledger write is answered after its batch commits),
+/// then the jobs' items in progress — all of it within `grace`.
+async fn serve_until_stopped(
+    listener: TcpListener,
+    router: Router,
+    grace: std::time::Duration,
+    jobs: &crate::jobs::Jobs,
+) -> anyhow::Result<()> {
+    let signalled_at = Arc::new(std::sync::OnceLock::new());
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signalled = signalled_at.clone();
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = signalled.set(crate::clock::monotonic_now());
+            tracing::info!("stopping: no new connections; finishing the requests in flight");
+            let _ = stopping.send(());
+        });
+    tokio::select! {
+        served = server => served?,
+        () = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        } => tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace; stopping anyway"),
+    }
+    let spent = signalled_at.get().map_or(std::time::Duration::ZERO, std::time::Instant::elapsed);
+    if !jobs.stop(grace.saturating_sub(spent)).await {
+        tracing::warn!(
+            "a background job was still working at the end of the grace; its lease returns the item to another node"
+        );
+    }
+    Ok(())
 }
 
 /// With `KUOTA_METRICS_LISTEN`: `/metrics` on its own listener, apart from
@@ -447,7 +438,11 @@ pub fn start_mail(config: &Config, state: &AppState) -> anyhow::Result<()> {
         retry_base_ms: config.mail_retry_base_ms,
         public_url: config.public_url.clone(),
     };
-    crate::notify::worker::spawn(state.db.clone(), state.clock.clone(), state.blobs.clone(), settings)
+    crate::notify::worker::spawn(
+        state.db.clone(),
+        (state.clock.clone(), state.blobs.clone(), state.jobs.clone()),
+        settings,
+    )
 }
 
 async fn shutdown_signal() {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub e_invoicing: Option<Arc<crate::myinvois::job::EInvoicing>>,
     /// What `/metrics` shows (the ledger writer records its batches here).
     pub metrics: crate::metrics::Metrics,
+    /// The node's background work, stopped with the node.
+    pub jobs: crate::jobs::Jobs,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             billplz: None,
             e_invoicing: None,
             metrics,
+            jobs: crate::jobs::Jobs::default(),
         }
     }
 

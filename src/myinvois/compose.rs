@@ -42,6 +42,24 @@ fn address(text: &str, postcode: &str, state: &str) -> Address {
     Address { lines, city: city.chars().take(50).collect(), postcode: postcode.to_owned(), state: state.to_owned() }
 }
 
+/// Billed lines as document lines, each described in both languages.
+async fn document_lines(
+    connection: &mut AnyConnection,
+    billed: &[crate::request::store::QuotationLine],
+) -> sqlx::Result<Vec<Line>> {
+    let mut lines = Vec::with_capacity(billed.len());
+    for line in billed {
+        let label = crate::documents::store::product_label(&mut *connection, &line.product).await?;
+        lines.push(Line {
+            description: format!("{} / {} ({})", label.name_ms, label.name_en, line.product),
+            units: line.units,
+            unit_price: line.unit_price,
+            amount: line.amount,
+        });
+    }
+    Ok(lines)
+}
+
 /// UTC date and time as MyInvois writes them.
 fn utc(at: Timestamp) -> (String, String) {
     let zoned = at.to_zoned(jiff::tz::TimeZone::UTC);
@@ -73,16 +91,7 @@ pub async fn invoice(
     let buyer = crate::developer::store::invoiced_party(&mut *connection, request.developer_id).await?;
     let payments = crate::request::store::payments(&mut *connection, facts.request_id).await?;
     let paid = payments.into_iter().rfind(|p| p.status == PaymentStatus::Approved);
-    let mut lines = Vec::new();
-    for line in &quotation.lines {
-        let label = crate::documents::store::product_label(&mut *connection, &line.product).await?;
-        lines.push(Line {
-            description: format!("{} / {} ({})", label.name_ms, label.name_en, line.product),
-            units: line.units,
-            unit_price: line.unit_price,
-            amount: line.amount,
-        });
-    }
+    let lines = document_lines(&mut *connection, &quotation.lines).await?;
     let seller = &settings.seller;
     let supplier = Party {
         name: seller.name.clone(),
@@ -156,16 +165,7 @@ async fn note(connection: &mut AnyConnection, number: &str, issued_at: Timestamp
     let Some(note) = crate::finance::store::find_note(&mut *connection, number).await? else { return Ok(None) };
     let Some(original) = invoice(&mut *connection, &note.invoice, issued_at).await? else { return Ok(None) };
     let validated = super::store::latest(&mut *connection, &note.invoice).await?.filter(|row| row.status == "valid");
-    let mut lines = Vec::with_capacity(note.lines.len());
-    for line in &note.lines {
-        let label = crate::documents::store::product_label(&mut *connection, &line.product).await?;
-        lines.push(Line {
-            description: format!("{} / {} ({})", label.name_ms, label.name_en, line.product),
-            units: line.units,
-            unit_price: line.unit_price,
-            amount: line.amount,
-        });
-    }
+    let lines = document_lines(&mut *connection, &note.lines).await?;
     Ok(Some(Document {
         kind: note.kind.e_invoice_kind(),
         number: note.number,

@@ -199,19 +199,15 @@ async fn submit(
     Ok(())
 }
 
-/// Runs the job every `every` on this node while the process lives.
+/// Runs the job every `every` on this node until it stops.
 pub fn spawn(state: AppState, every: std::time::Duration) {
     // Unique per worker, also for two servers in one process.
     let mut nonce = [0_u8; 6];
     let _ = getrandom::fill(&mut nonce);
     let owner = format!("node:{}:{}", std::process::id(), crate::digest::to_hex(&nonce));
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = run_once(&state, &owner).await {
-                tracing::warn!(error = %error, "e-invoice submission run failed");
-            }
-        }
+    let jobs = state.jobs.clone();
+    jobs.every(every, "e-invoice submission run", move || {
+        let (state, owner) = (state.clone(), owner.clone());
+        async move { run_once(&state, &owner).await.map(drop) }
     });
 }

@@ -46,14 +46,13 @@ pub fn backoff_ms(retry_base_ms: i64, attempts: i64) -> i64 {
     retry_base_ms.saturating_mul(2_i64.saturating_pow(exponent)).min(RETRY_MAX_MS)
 }
 
-/// Sends due messages until the process ends.
+/// Sends due messages until the node stops.
 ///
 /// # Errors
 /// The SMTP URL is not usable (checked at start).
 pub fn spawn(
     db: Db,
-    clock: std::sync::Arc<dyn Clock>,
-    blobs: std::sync::Arc<dyn BlobStore>,
+    (clock, blobs, jobs): (std::sync::Arc<dyn Clock>, std::sync::Arc<dyn BlobStore>, crate::jobs::Jobs),
     settings: MailSettings,
 ) -> anyhow::Result<()> {
     let transport =
@@ -61,6 +60,8 @@ pub fn spawn(
     let from: Mailbox = settings.from.parse().map_err(|e| anyhow::anyhow!("KUOTA_MAIL_FROM: {e}"))?;
     tokio::spawn(async move {
         loop {
+            // A message being sent when the node stops is sent and recorded first.
+            let Some(busy) = jobs.start_item() else { break };
             let sender = Sender {
                 db: &db,
                 clock: clock.as_ref(),
@@ -69,7 +70,9 @@ pub fn spawn(
                 from: &from,
                 public_url: &settings.public_url,
             };
-            match sender.send_next(settings.retry_base_ms).await {
+            let sent = sender.send_next(settings.retry_base_ms).await;
+            drop(busy);
+            match sent {
                 Ok(true) => {}
                 Ok(false) => tokio::time::sleep(IDLE).await,
                 Err(error) => {
