@@ -170,12 +170,6 @@ async fn issue_note(
         lines.push((line.product, line.units));
     }
     validator.finish()?;
-    if let Some((index, (product, _))) =
-        lines.iter().enumerate().find(|(index, (product, _))| lines[..*index].iter().any(|(p, _)| p == product))
-    {
-        let detail = format!("lines[{index}]: {product} appears more than once; give each product once");
-        return Err(AppError::Unprocessable { slug: "duplicate-product", detail });
-    }
     let note = super::notes::issue(state, caller, number, kind, &checked(reason)?, &lines).await?;
     let mut connection = state.db.pool().acquire().await?;
     let row = crate::myinvois::store::latest(&mut connection, &note.number).await?;

@@ -171,8 +171,13 @@ async fn priced(
     lines: &[(String, i64)],
 ) -> Result<Pricing, FinanceError> {
     let (correctable, quotation) = correctable(connection, invoice).await?;
-    let mut priced_lines = Vec::with_capacity(lines.len());
+    let mut priced_lines: Vec<(String, i64, crate::money::Sen)> = Vec::with_capacity(lines.len());
     for (product, units) in lines {
+        // Each product once: two lines could each pass the check below
+        // and together take back more than the invoice billed.
+        if priced_lines.iter().any(|(seen, _, _)| seen == product) {
+            return Err(FinanceError::DuplicateProduct(product.clone()));
+        }
         let billed = correctable
             .iter()
             .find(|line| &line.product == product)

@@ -47,6 +47,9 @@ pub enum FinanceError {
         /// The product asked for.
         product: String,
     },
+    /// A note names a product twice (422).
+    #[error("{0} appears more than once; give each product once")]
+    DuplicateProduct(String),
     /// More units than the invoice billed, less earlier notes (409).
     #[error("{requested} units of {product} were asked for but invoice {invoice} has only {remaining} left to correct")]
     BeyondInvoiced {
@@ -92,6 +95,7 @@ impl From<FinanceError> for crate::error::AppError {
             FinanceError::NotUnpaid { .. } => Self::conflict("invoice-not-unpaid", detail),
             FinanceError::NotPaid(_) => Self::conflict("invoice-not-paid", detail),
             FinanceError::NotOnInvoice { .. } => Self::Unprocessable { slug: "product-not-on-invoice", detail },
+            FinanceError::DuplicateProduct(_) => Self::Unprocessable { slug: "duplicate-product", detail },
             FinanceError::BeyondInvoiced { .. } => Self::conflict("units-beyond-invoice", detail),
             FinanceError::UnitsInUse { .. } => Self::conflict("units-in-use", detail),
             FinanceError::Internal(cause) => Self::Internal(cause),
