@@ -106,7 +106,13 @@ pub async fn create(config: &Config, db: &Db, to: &Path, taken_at_ms: i64) -> an
     crate::private_files::write_new(&partial, b"")?;
     let mut archive = tar::Builder::new(std::fs::OpenOptions::new().write(true).open(&partial)?);
     append(&mut archive, name, &database)?;
-    for (sha256, bytes) in blobs_in(&config.data_dir.join("blobs"))? {
+    drop(database);
+    // One blob in memory at a time.
+    for (sha256, file) in blob_files(&config.data_dir.join("blobs"))? {
+        let bytes = std::fs::read(&file)?;
+        if crate::digest::sha256_hex(&bytes) != sha256 {
+            bail!("blob {} does not match its name: the store is damaged", file.display());
+        }
         let path = format!("blobs/{sha256}");
         append(&mut archive, &path, &bytes)?;
         manifest.blobs.push(part(&path, &bytes));
@@ -133,32 +139,25 @@ fn append(archive: &mut tar::Builder<std::fs::File>, path: &str, bytes: &[u8]) -
     Ok(())
 }
 
-/// Every blob in the folder store, each checked against its name.
-fn blobs_in(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut blobs = Vec::new();
-    let Ok(fans) = std::fs::read_dir(root) else { return Ok(blobs) };
+/// Every blob file in the folder store (name, path), in name order; writes
+/// in progress (dot files) are left out.
+fn blob_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();
+    let Ok(fans) = std::fs::read_dir(root) else { return Ok(files) };
     for fan in fans {
         let fan = fan?.path();
         if fan.is_dir() {
             for file in std::fs::read_dir(&fan)? {
-                files.push(file?.path());
+                let path = file?.path();
+                match path.file_name().and_then(|n| n.to_str()) {
+                    Some(name) if !name.starts_with('.') => files.push((name.to_owned(), path.clone())),
+                    _ => {}
+                }
             }
         }
     }
     files.sort();
-    for file in files {
-        let Some(name) = file.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-        if name.starts_with('.') {
-            continue; // a write in progress
-        }
-        let bytes = std::fs::read(&file)?;
-        if crate::digest::sha256_hex(&bytes) != name {
-            bail!("blob {} does not match its name: the store is damaged", file.display());
-        }
-        blobs.push((name, bytes));
-    }
-    Ok(blobs)
+    Ok(files)
 }
 
 /// The server's major version, and a `pg_dump` of the same one.
@@ -193,43 +192,54 @@ async fn pg_dump(config: &Config, db: &Db, folder: &Path) -> anyhow::Result<Vec<
 /// A damaged archive, another backend, a target that is not empty,
 /// `pg_restore` missing or failing, or an I/O or database fault.
 pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<Manifest> {
-    let mut files = std::collections::BTreeMap::new();
+    let target = if config.is_sqlite() { "sqlite" } else { "postgres" };
+    let blob_root = config.data_dir.join("blobs");
+    if !blob_files(&blob_root)?.is_empty() {
+        bail!("{} is not empty: restore only into an empty data dir", blob_root.display());
+    }
+    // Unpacked into a folder of its own, one part in memory at a time, and
+    // checked against the manifest before anything is restored.
+    let scratch = Scratch::new(&config.data_dir.join("restore"))?;
+    let mut unpacked = std::collections::BTreeMap::new();
+    let mut manifest = None;
     let mut archive =
         tar::Archive::new(std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?);
-    for entry in archive.entries()? {
+    for (index, entry) in archive.entries()?.enumerate() {
         let mut entry = entry?;
         let path = entry.path()?.to_string_lossy().into_owned();
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes)?;
-        files.insert(path, bytes);
+        if path == "manifest.json" {
+            manifest = Some(serde_json::from_slice::<Manifest>(&bytes)?);
+            continue;
+        }
+        let file = scratch.0.join(index.to_string());
+        crate::private_files::write_new(&file, &bytes)?;
+        unpacked.insert(path.clone(), (part(&path, &bytes), file));
     }
-    let manifest: Manifest =
-        serde_json::from_slice(files.get("manifest.json").context("the archive has no manifest.json")?)?;
+    let manifest = manifest.context("the archive has no manifest.json")?;
     for expected in std::iter::once(&manifest.database).chain(&manifest.blobs) {
-        let bytes =
-            files.get(&expected.path).with_context(|| format!("{} is missing from the archive", expected.path))?;
-        if part(&expected.path, bytes) != *expected {
+        let (found, _) =
+            unpacked.get(&expected.path).with_context(|| format!("{} is missing from the archive", expected.path))?;
+        if found != expected {
             bail!("{} does not match the manifest: the archive is damaged", expected.path);
         }
     }
-    let target = if config.is_sqlite() { "sqlite" } else { "postgres" };
     if manifest.backend != target {
         bail!("the archive holds a {} database; this configuration uses {target}", manifest.backend);
     }
-    let blob_root = config.data_dir.join("blobs");
-    if !blobs_in(&blob_root).unwrap_or_default().is_empty() {
-        bail!("{} is not empty: restore only into an empty data dir", blob_root.display());
-    }
-    let database = files.get(&manifest.database.path).context("the database part")?;
+    let file_of = |path: &str| unpacked.get(path).map(|(_, file)| file).context("a part of the archive");
+    let database = std::fs::read(file_of(&manifest.database.path)?)?;
     if config.is_sqlite() {
-        restore_sqlite(config, database)?;
+        restore_sqlite(config, &database)?;
     } else {
-        restore_postgres(config, database).await?;
+        restore_postgres(config, &database).await?;
     }
+    drop(database);
     let store = crate::blob::FolderBlobStore::new(blob_root);
     for blob in &manifest.blobs {
         let sha256 = blob.path.trim_start_matches("blobs/");
-        store.put(sha256, files.get(&blob.path).context("a blob")?)?;
+        store.put(sha256, &std::fs::read(file_of(&blob.path)?)?)?;
     }
     Ok(manifest)
 }
