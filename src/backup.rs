@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::blob::BlobStore as _;
 use crate::config::Config;
 use crate::db::{Backend, Db};
 
@@ -76,7 +75,7 @@ impl Drop for Scratch {
 }
 
 /// Writes the archive `to` (which must not exist) from the running
-/// database and the blob store under the data dir.
+/// database and the configured blob store.
 ///
 /// # Errors
 /// `to` exists, `pg_dump` is missing or of another major version, a blob
@@ -107,12 +106,10 @@ pub async fn create(config: &Config, db: &Db, to: &Path, taken_at_ms: i64) -> an
     let mut archive = tar::Builder::new(std::fs::OpenOptions::new().write(true).open(&partial)?);
     append(&mut archive, name, &database)?;
     drop(database);
-    // One blob in memory at a time.
-    for (sha256, file) in blob_files(&config.data_dir.join("blobs"))? {
-        let bytes = std::fs::read(&file)?;
-        if crate::digest::sha256_hex(&bytes) != sha256 {
-            bail!("blob {} does not match its name: the store is damaged", file.display());
-        }
+    // One blob in memory at a time, each checked against its name.
+    let blobs = crate::blob::BlobStore::open(&config.blobs)?;
+    for sha256 in blobs.names().await? {
+        let bytes = blobs.get(&sha256).await?;
         let path = format!("blobs/{sha256}");
         append(&mut archive, &path, &bytes)?;
         manifest.blobs.push(part(&path, &bytes));
@@ -137,27 +134,6 @@ fn append(archive: &mut tar::Builder<std::fs::File>, path: &str, bytes: &[u8]) -
     header.set_cksum();
     archive.append_data(&mut header, path, bytes)?;
     Ok(())
-}
-
-/// Every blob file in the folder store (name, path), in name order; writes
-/// in progress (dot files) are left out.
-fn blob_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    let Ok(fans) = std::fs::read_dir(root) else { return Ok(files) };
-    for fan in fans {
-        let fan = fan?.path();
-        if fan.is_dir() {
-            for file in std::fs::read_dir(&fan)? {
-                let path = file?.path();
-                match path.file_name().and_then(|n| n.to_str()) {
-                    Some(name) if !name.starts_with('.') => files.push((name.to_owned(), path.clone())),
-                    _ => {}
-                }
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// The server's major version, and a `pg_dump` of the same one.
@@ -193,9 +169,9 @@ async fn pg_dump(config: &Config, db: &Db, folder: &Path) -> anyhow::Result<Vec<
 /// `pg_restore` missing or failing, or an I/O or database fault.
 pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<Manifest> {
     let target = if config.is_sqlite() { "sqlite" } else { "postgres" };
-    let blob_root = config.data_dir.join("blobs");
-    if !blob_files(&blob_root)?.is_empty() {
-        bail!("{} is not empty: restore only into an empty data dir", blob_root.display());
+    let blobs = crate::blob::BlobStore::open(&config.blobs)?;
+    if !blobs.names().await?.is_empty() {
+        bail!("the blob store {} is not empty: restore only into an empty one", config.blobs);
     }
     // Unpacked into a folder of its own, one part in memory at a time, and
     // checked against the manifest before anything is restored.
@@ -236,10 +212,9 @@ pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<Manifest> {
         restore_postgres(config, &database).await?;
     }
     drop(database);
-    let store = crate::blob::FolderBlobStore::new(blob_root);
     for blob in &manifest.blobs {
         let sha256 = blob.path.trim_start_matches("blobs/");
-        store.put(sha256, &std::fs::read(file_of(&blob.path)?)?)?;
+        blobs.put(sha256, &std::fs::read(file_of(&blob.path)?)?).await?;
     }
     Ok(manifest)
 }

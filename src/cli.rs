@@ -1,10 +1,12 @@
-//! The command line: `serve`, `migrate`, `developer add`, `api-client create`
-//! and `ledger verify`. Output meant for scripts goes to stdout (a token is
-//! always the last line); logs go to stderr.
+//! The command line: `serve`, `migrate`, `developer add`, `api-client
+//! create`, `ledger verify`, `backup`, `restore`, `blobs copy` and more.
+//! Output meant for scripts goes to stdout (a token is always the last
+//! line); logs go to stderr.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::auth::Scope;
@@ -61,6 +63,9 @@ enum Command {
     /// Online payments.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// The blob store (uploads and documents).
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
     /// Write one archive while kuota serves: a consistent database snapshot, every blob, a manifest with their SHA-256.
     Backup {
         /// The archive to write (must not exist).
@@ -79,6 +84,19 @@ enum Command {
 enum PaymentsCommand {
     /// Ask Billplz about every pending bill and every bill paid in the last 7 days; credit paid bills that were missed (once) and report differences (exit 1 when there are any).
     Reconcile,
+}
+
+#[derive(Debug, Subcommand)]
+enum BlobsCommand {
+    /// Copy every blob of the configured store (KUOTA_BLOB_URL) to another and read each back; kuota may keep serving.
+    Copy {
+        /// The store to copy to: file:///path or s3://bucket/prefix (credentials from AWS_*).
+        #[arg(long)]
+        to: String,
+        /// The S3-compatible service of the target, when not AWS.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +282,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
         Command::Audit(AuditCommand::Seal) => seal_audit(&config).await,
         Command::Payments(PaymentsCommand::Reconcile) => reconcile_payments(&config, clock).await,
+        Command::Blobs(BlobsCommand::Copy { to, endpoint }) => copy_blobs(&config, &to, endpoint.as_deref()).await,
         Command::Documents(DocumentsCommand::Samples { out }) => write_samples(&out),
         Command::Ledger(LedgerCommand::Verify) => verify_ledger(&migrated(&config).await?).await,
         Command::Backup { to } => {
@@ -381,6 +400,17 @@ async fn add_user(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `kuota blobs copy --to URL`: every blob of the configured store into
+/// another, each read back from it and checked.
+async fn copy_blobs(config: &Config, to: &str, endpoint: Option<&str>) -> anyhow::Result<ExitCode> {
+    let target = crate::blob::BlobLocation::parse(to, endpoint)?;
+    let (from, to) = (crate::blob::BlobStore::open(&config.blobs)?, crate::blob::BlobStore::open(&target)?);
+    to.check().await.with_context(|| format!("the blob store {target}"))?;
+    let copied = crate::blob::copy_all(&from, &to).await?;
+    println!("{copied} blobs copied from {} to {target}, each read back and checked", config.blobs);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `kuota payments reconcile`: one reconciliation run now (see
 /// `billplz::service::reconcile`); prints each finding.
 async fn reconcile_payments(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {
@@ -388,7 +418,7 @@ async fn reconcile_payments(config: &Config, clock: Arc<dyn Clock>) -> anyhow::R
         anyhow::bail!("online payment is off: set all four KUOTA_BILLPLZ_* variables");
     };
     let (db, audit_key) = opened(config).await?;
-    let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    let blobs = crate::blob::BlobStore::open(&config.blobs)?;
     let state = AppState::new(db, clock, blobs, config.public_url.clone(), audit_key)
         .with_billplz(crate::billplz::client::Client::new(account)?);
     let report = crate::billplz::service::reconcile(&state).await.map_err(|error| describe(error.into()))?;

@@ -21,6 +21,11 @@ pub const KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("KUOTA_CONFIG", "path of an optional TOML file with the same keys in lower case"),
     ("KUOTA_DATABASE_URL", "sqlite://… or postgres://…; default: SQLite in the data dir"),
     ("KUOTA_DATA_DIR", "folder for the SQLite database (default ./kuota-data)"),
+    (
+        "KUOTA_BLOB_URL",
+        "where uploads and documents are kept: file:///path or s3://bucket/prefix (default file://<data dir>/blobs); S3 credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION",
+    ),
+    ("KUOTA_S3_ENDPOINT", "an S3-compatible service other than AWS, e.g. https://minio.internal:9000"),
     ("KUOTA_LISTEN", "address to serve on (default 127.0.0.1:8080)"),
     ("KUOTA_METRICS_LISTEN", "address of a separate listener serving Prometheus /metrics (off unless set)"),
     ("KUOTA_LOG_FORMAT", "text (default) or json: one JSON object per log line, with the request id"),
@@ -101,6 +106,8 @@ pub struct Config {
     pub database_url: String,
     /// Folder for local data.
     pub data_dir: PathBuf,
+    /// Where blobs are kept.
+    pub blobs: crate::blob::BlobLocation,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Address of the `/metrics` listener, if any.
@@ -139,6 +146,8 @@ pub struct Config {
 struct FileConfig {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
+    blob_url: Option<String>,
+    s3_endpoint: Option<String>,
     listen: Option<String>,
     metrics_listen: Option<String>,
     shutdown_grace: Option<u64>,
@@ -181,12 +190,9 @@ impl Config {
             None => FileConfig::default(),
         };
         let billplz = billplz_account(variables, &file)?;
+        let blobs = blob_location(variables, &file, &data_dir_of(variables, &file))?;
         let myinvois = myinvois_account(variables)?;
-        let data_dir = variables
-            .get("KUOTA_DATA_DIR")
-            .map(PathBuf::from)
-            .or(file.data_dir)
-            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let data_dir = data_dir_of(variables, &file);
         let database_url = variables
             .get("KUOTA_DATABASE_URL")
             .cloned()
@@ -230,6 +236,7 @@ impl Config {
             audit_key_file,
             database_url,
             data_dir,
+            blobs,
             listen,
             metrics_listen,
             shutdown_grace,
@@ -256,6 +263,31 @@ impl Config {
     #[must_use]
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn data_dir_of(variables: &BTreeMap<String, String>, file: &FileConfig) -> PathBuf {
+    variables
+        .get("KUOTA_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into())
+}
+
+/// `KUOTA_BLOB_URL` and `KUOTA_S3_ENDPOINT` (over the file's keys); by
+/// default the folder `blobs` in the data dir.
+fn blob_location(
+    variables: &BTreeMap<String, String>,
+    file: &FileConfig,
+    data_dir: &Path,
+) -> anyhow::Result<crate::blob::BlobLocation> {
+    let endpoint = variables.get("KUOTA_S3_ENDPOINT").or(file.s3_endpoint.as_ref()).map(String::as_str);
+    match (variables.get("KUOTA_BLOB_URL").or(file.blob_url.as_ref()), endpoint) {
+        (Some(url), endpoint) => crate::blob::BlobLocation::parse(url, endpoint),
+        (None, Some(_)) => {
+            bail!("KUOTA_S3_ENDPOINT is set but KUOTA_BLOB_URL is not: name the bucket (s3://bucket/prefix)")
+        }
+        (None, None) => Ok(crate::blob::BlobLocation::Folder(data_dir.join("blobs"))),
     }
 }
 

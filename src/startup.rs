@@ -185,7 +185,9 @@ pub fn spawn_background_tasks(state: &AppState) {
 pub async fn serve(config: &Config, clock: Arc<dyn Clock>, demo: bool) -> anyhow::Result<()> {
     let db = Db::connect(config).await?;
     db.migrate().await?;
-    let blobs = Arc::new(crate::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    let blobs = crate::blob::BlobStore::open(&config.blobs)?;
+    blobs.check().await.with_context(|| format!("the blob store {}", config.blobs))?;
+    tracing::info!(store = %config.blobs, "blob store");
     for email in crate::auth::store::email_case_conflicts(db.pool()).await? {
         tracing::error!(
             email,

@@ -22,7 +22,7 @@ pub struct AppState {
     /// Recently authenticated API tokens.
     pub token_cache: crate::auth::cache::TokenCache,
     /// Uploaded documents.
-    pub blobs: Arc<dyn crate::blob::BlobStore>,
+    pub blobs: crate::blob::BlobStore,
     /// The portal's address, for links in e-mail.
     pub public_url: String,
     /// Password hashing off the async workers, bounded.
@@ -52,7 +52,7 @@ impl AppState {
     pub fn new(
         db: Db,
         clock: Arc<dyn Clock>,
-        blobs: Arc<dyn crate::blob::BlobStore>,
+        blobs: crate::blob::BlobStore,
         public_url: String,
         audit_key: Arc<crate::audit::Key>,
     ) -> Self {

@@ -473,7 +473,7 @@ async fn insert_online_payment(
     evidence: &[u8],
 ) -> Result<i64, OnlinePaymentError> {
     let sha256 = crate::digest::sha256_hex(evidence);
-    state.blobs.put(&sha256, evidence).context("storing the gateway's record of the bill")?;
+    state.blobs.put(&sha256, evidence).await.context("storing the gateway's record of the bill")?;
     let paid_on = bill
         .paid_at
         .as_deref()

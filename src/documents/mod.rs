@@ -10,8 +10,6 @@ pub mod http;
 pub mod procedures;
 pub mod store;
 
-use std::sync::Arc;
-
 use crate::blob::BlobStore;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -32,12 +30,7 @@ pub struct StoredDocument {
 ///
 /// # Errors
 /// A database, rendering or blob-store fault.
-pub async fn fetch(
-    db: &Db,
-    blobs: &Arc<dyn BlobStore>,
-    number: &str,
-    now_ms: i64,
-) -> AppResult<Option<StoredDocument>> {
+pub async fn fetch(db: &Db, blobs: &BlobStore, number: &str, now_ms: i64) -> AppResult<Option<StoredDocument>> {
     if let Some(stored) = stored(db, blobs, number).await? {
         return Ok(Some(stored));
     }
@@ -47,7 +40,7 @@ pub async fn fetch(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("render task: {e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {number}: {e}")))?;
     let sha256 = crate::digest::sha256_hex(&bytes);
-    blobs.put(&sha256, &bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
+    blobs.put(&sha256, &bytes).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
     let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     store::insert_document(db.pool(), number, kind, request_id, &sha256, size_bytes, now_ms).await?;
     // Whoever recorded first wins; everyone serves the recorded bytes.
@@ -69,8 +62,8 @@ pub async fn supersede(state: &crate::state::AppState, number: &str) -> AppResul
     Ok(())
 }
 
-async fn stored(db: &Db, blobs: &Arc<dyn BlobStore>, number: &str) -> AppResult<Option<StoredDocument>> {
+async fn stored(db: &Db, blobs: &BlobStore, number: &str) -> AppResult<Option<StoredDocument>> {
     let Some((request_id, sha256)) = store::find_document(db.pool(), number).await? else { return Ok(None) };
-    let bytes = blobs.get(&sha256).map_err(|e| AppError::Internal(anyhow::anyhow!("reading {number}: {e}")))?;
+    let bytes = blobs.get(&sha256).await.map_err(|e| AppError::Internal(anyhow::anyhow!("reading {number}: {e}")))?;
     Ok(Some(StoredDocument { number: number.to_owned(), request_id, bytes }))
 }

@@ -101,6 +101,7 @@ async fn download(State(state): State<AppState>, caller: ApiCaller, Path(name): 
     let bytes = state
         .blobs
         .get(&procedure.sha256)
+        .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("reading attachment {name}: {e}")))?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -152,7 +153,7 @@ pub(crate) async fn store(
         return Err(AppError::UnsupportedMediaType("the body is not a PDF file (it does not begin with %PDF-)".into()));
     }
     let sha256 = crate::digest::sha256_hex(body);
-    state.blobs.put(&sha256, body).map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
+    state.blobs.put(&sha256, body).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
     let procedure = Procedure {
         filename: format!("{name}.pdf"),
         name,

@@ -52,7 +52,7 @@ pub fn backoff_ms(retry_base_ms: i64, attempts: i64) -> i64 {
 /// The SMTP URL is not usable (checked at start).
 pub fn spawn(
     db: Db,
-    (clock, blobs, jobs): (std::sync::Arc<dyn Clock>, std::sync::Arc<dyn BlobStore>, crate::jobs::Jobs),
+    (clock, blobs, jobs): (std::sync::Arc<dyn Clock>, BlobStore, crate::jobs::Jobs),
     settings: MailSettings,
 ) -> anyhow::Result<()> {
     let transport =
@@ -89,7 +89,7 @@ pub fn spawn(
 struct Sender<'a> {
     db: &'a Db,
     clock: &'a dyn Clock,
-    blobs: &'a std::sync::Arc<dyn BlobStore>,
+    blobs: &'a BlobStore,
     transport: &'a AsyncSmtpTransport<Tokio1Executor>,
     from: &'a Mailbox,
     public_url: &'a str,
@@ -201,7 +201,8 @@ impl Sender<'_> {
                 (format!("{number}.pdf"), document.bytes)
             }
             Attachment::Procedure { filename, sha256 } => {
-                let bytes = self.blobs.get(&sha256).map_err(|e| (format!("attachment {filename}: {e}"), false))?;
+                let bytes =
+                    self.blobs.get(&sha256).await.map_err(|e| (format!("attachment {filename}: {e}"), false))?;
                 (filename, bytes)
             }
         };

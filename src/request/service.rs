@@ -435,7 +435,7 @@ pub async fn submit_payment(
         Err(error) if is_unique_violation(&error) => return Err(RequestError::DuplicatePayment),
         Err(error) => return Err(error.into()),
     };
-    state.blobs.put(&sha256, &payment.document).context("storing the proof of payment")?;
+    state.blobs.put(&sha256, &payment.document).await.context("storing the proof of payment")?;
     // Paid another way: the online bill must not be paid as well.
     let withdrawn = crate::billplz::store::withdraw_pending(&mut transaction, id, step.now_ms).await?;
     transaction.commit().await?;
@@ -651,7 +651,7 @@ pub async fn payment_document(
     let row = store::find(&mut connection, payment.request_id).await?.ok_or_else(not_found)?;
     drop(connection);
     party_of(caller, &row).map_err(|_| not_found())?;
-    let bytes = state.blobs.get(&payment.document_sha256).context("reading the proof of payment")?;
+    let bytes = state.blobs.get(&payment.document_sha256).await.context("reading the proof of payment")?;
     Ok((payment.document_type, bytes))
 }
 

@@ -6,7 +6,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use kuota::blob::BlobStore as _;
 use sqlx::Row as _;
 
 use crate::helpers::{Backend, TestApp, TestDatabase};
@@ -131,10 +130,10 @@ async fn a_backup_under_load_restores_every_acknowledged_consumption_balance_and
     let (target, db) = restored(&app, backend, &quiet).await;
     let (source, copy) = (contents(&app.db).await, contents(&db).await);
     assert_eq!(source, copy);
-    let blobs = kuota::blob::FolderBlobStore::new(target.data_dir.join("blobs"));
+    let blobs = kuota::blob::BlobStore::folder(target.data_dir.join("blobs"));
     for (number, sha256) in &copy.2 {
-        let bytes = blobs.get(sha256).unwrap_or_else(|e| panic!("{number}: {e}"));
-        assert_eq!(bytes, app.state.blobs.get(sha256).unwrap(), "{number}");
+        let bytes = blobs.get(sha256).await.unwrap_or_else(|e| panic!("{number}: {e}"));
+        assert_eq!(bytes, app.state.blobs.get(sha256).await.unwrap(), "{number}");
     }
     // A damaged archive is refused before anything is written.
     let mut damaged = std::fs::read(&quiet).unwrap();

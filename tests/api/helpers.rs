@@ -98,6 +98,7 @@ impl TestDatabase {
         Config {
             database_url: self.url.clone(),
             data_dir: self.data_dir.clone(),
+            blobs: kuota::blob::BlobLocation::Folder(self.data_dir.join("blobs")),
             listen: "127.0.0.1:0".parse().expect("address"),
             metrics_listen: None,
             shutdown_grace: std::time::Duration::from_secs(20),
@@ -276,7 +277,7 @@ impl TestApp {
             kuota::settings::save(&mut connection, &settings).await.expect("manual workflow settings");
         }
         let clock = ManualClock::starting_at(SystemClock.now());
-        let blobs = Arc::new(kuota::blob::FolderBlobStore::new(database.data_dir.join("blobs")));
+        let blobs = kuota::blob::BlobStore::folder(database.data_dir.join("blobs"));
         let audit_key = kuota::startup::open_audit_trail(&database.config(), &db).await.expect("audit key");
         // The tests stand behind a trusted proxy on loopback, so they can speak
         // from several client addresses with X-Forwarded-For.
@@ -326,7 +327,7 @@ impl TestApp {
     /// returns its base URL and state.
     pub async fn second_node(&self) -> (String, AppState) {
         let db = Db::connect(&self.database.config()).await.expect("connect");
-        let blobs = Arc::new(kuota::blob::FolderBlobStore::new(self.database.data_dir.join("blobs")));
+        let blobs = kuota::blob::BlobStore::folder(self.database.data_dir.join("blobs"));
         let audit_key = kuota::startup::open_audit_trail(&self.database.config(), &db).await.expect("audit key");
         let mut state =
             AppState::new(db, Arc::new(self.clock.clone()), blobs, "https://kuota.test".to_owned(), audit_key)

@@ -19,6 +19,7 @@ mod ledger;
 mod mail;
 mod matrix;
 mod metrics;
+mod object_storage;
 mod online_payment;
 mod people;
 mod portal;

@@ -17,27 +17,38 @@ on_both_backends!(
     the_cli_creates_developers_and_clients_and_verifies_the_ledger,
 );
 
-const BINARY: &str = env!("CARGO_BIN_EXE_kuota");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_kuota");
 
 fn cli(database: &TestDatabase, args: &[&str]) -> Output {
-    Command::new(BINARY).args(args).envs(database.env()).output().expect("run kuota")
+    cli_with(database, &[], args)
 }
 
-fn last_line(output: &Output) -> String {
+/// `kuota ARGS` with the database's environment and `extra` over it.
+pub fn cli_with(database: &TestDatabase, extra: &[(&str, String)], args: &[&str]) -> Output {
+    Command::new(BINARY).args(args).envs(database.env()).envs(extra.iter().cloned()).output().expect("run kuota")
+}
+
+pub fn last_line(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned()
 }
 
 /// A `kuota serve` process; killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
     fn start(database: &TestDatabase) -> Self {
+        Self::start_with(database, &[])
+    }
+
+    /// A server with the database's environment and `extra` over it.
+    pub fn start_with(database: &TestDatabase, extra: &[(&str, String)]) -> Self {
         let mut child = Command::new(BINARY)
             .arg("serve")
             .envs(database.env())
+            .envs(extra.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -62,7 +73,7 @@ impl Drop for Server {
 }
 
 /// A developer, an operator (an admin API client) and HIMS.
-fn prepare(database: &TestDatabase) -> (String, String) {
+pub fn prepare(database: &TestDatabase) -> (String, String) {
     let added = cli(
         database,
         &[
