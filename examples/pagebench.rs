@@ -1,11 +1,14 @@
 //! Page benchmark for `scripts/bench-pages` (not a test): seeds a database
 //! with REQUESTS quota requests and ENTRIES ledger entries (over 100
-//! developers), serves the app in-process, and times SAMPLES sequential
-//! requests of the retail queue, a developer's ledger page and dashboard, and
-//! `/healthz` as the same-run baseline (the HTTP floor on this machine).
+//! developers; the developer whose pages are timed has HEAVY of them, over a
+//! year), serves the app in-process, and times SAMPLES sequential requests of
+//! the retail queue, a developer's ledger page and dashboard, and `/healthz`
+//! as the same-run baseline (the HTTP floor on this machine). Last, the
+//! dashboard again without the index its 30-day chart reads (the plan before
+//! migration 26), as that page's own same-run baseline.
 //!
 //! ```text
-//! pagebench DATABASE_URL DATA_DIR REQUESTS ENTRIES SAMPLES
+//! pagebench DATABASE_URL DATA_DIR REQUESTS ENTRIES SAMPLES [HEAVY]
 //! ```
 //! Prints one JSON line per page: median, p95 and p99 in milliseconds.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -68,14 +71,20 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, data_dir, requests, entries, samples] = args.as_slice() else {
-        panic!("usage: pagebench DATABASE_URL DATA_DIR REQUESTS ENTRIES SAMPLES")
+    let (url, data_dir, requests, entries, samples, heavy) = match args.as_slice() {
+        [url, data_dir, requests, entries, samples] => (url, data_dir, requests, entries, samples, None),
+        [url, data_dir, requests, entries, samples, heavy] => {
+            (url, data_dir, requests, entries, samples, Some(heavy.parse::<i64>().unwrap()))
+        }
+        _ => panic!("usage: pagebench DATABASE_URL DATA_DIR REQUESTS ENTRIES SAMPLES [HEAVY]"),
     };
     let (requests, entries, samples): (i64, i64, usize) =
         (requests.parse().unwrap(), entries.parse().unwrap(), samples.parse().unwrap());
+    let heavy = heavy.unwrap_or(entries / DEVELOPERS);
     let config = Config {
         database_url: url.clone(),
         data_dir: data_dir.into(),
+        blobs: kuota::blob::BlobLocation::Folder(std::path::Path::new(data_dir).join("blobs")),
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
         shutdown_grace: std::time::Duration::from_secs(20),
@@ -95,7 +104,7 @@ async fn main() {
     db.migrate().await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now_ms();
-    let blobs = Arc::new(kuota::blob::FolderBlobStore::new(config.data_dir.join("blobs")));
+    let blobs = kuota::blob::BlobStore::folder(config.data_dir.join("blobs"));
     let audit_key = kuota::startup::open_audit_trail(&config, &db).await.unwrap();
     let state = AppState::new(db.clone(), clock.clone(), blobs, config.public_url.clone(), audit_key);
 
@@ -103,7 +112,7 @@ async fn main() {
     seed_developers_and_prices(&db, &state.audit_key, now).await;
     let mut transaction = db.begin_write().await.unwrap();
     seed_requests(&mut transaction, requests, now, kuota::clock::today_local(clock.now())).await;
-    seed_ledger(&mut transaction, entries, now).await;
+    seed_ledger(&mut transaction, (entries, heavy), now).await;
     transaction.commit().await.unwrap();
     sqlx::query("ANALYZE").execute(db.pool()).await.unwrap();
     let seeded_s = seeding.elapsed().as_secs_f64();
@@ -115,8 +124,10 @@ async fn main() {
         axum::serve(listener, kuota::startup::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
             .await
     });
-    let run = Run { address, backend, requests, entries, samples, seeded_s };
+    let run = Run { address, backend, requests, entries, heavy, samples, seeded_s };
     time_pages(&run, &sessions).await;
+    sqlx::query("DROP INDEX ledger_entries_by_developer_time").execute(db.pool()).await.unwrap();
+    time_page(&run, ("developer dashboard, without the index of migration 26", "/dashboard", &sessions[1])).await;
 }
 
 async fn seed_developers_and_prices(db: &Db, audit_key: &kuota::audit::Key, now: i64) {
@@ -167,11 +178,17 @@ async fn seed_requests(transaction: &mut sqlx::AnyConnection, requests: i64, now
     .await;
 }
 
-async fn seed_ledger(transaction: &mut sqlx::AnyConnection, entries: i64, now: i64) {
+/// The developer whose ledger page and dashboard are timed (`sign_in`).
+const TIMED_DEVELOPER: i64 = 2;
+
+/// ENTRIES over the developers, HEAVY of them for the timed one, each
+/// developer's spread evenly over the last year.
+async fn seed_ledger(transaction: &mut sqlx::AnyConnection, (entries, heavy): (i64, i64), now: i64) {
     let per_developer = entries / DEVELOPERS;
+    let count = |d: i64| if d == TIMED_DEVELOPER { heavy } else { per_developer };
     let accounts: Vec<Vec<Cell>> = (1..=DEVELOPERS)
         .map(|d| {
-            let consumed = per_developer - 1;
+            let consumed = count(d) - 1;
             vec![
                 Cell::I(d),
                 Cell::S("CERT-1Y".into()),
@@ -191,8 +208,8 @@ async fn seed_ledger(transaction: &mut sqlx::AnyConnection, entries: i64, now: i
     .await;
     let span_ms = 365 * DAY_MS;
     let mut batch = Vec::new();
-    for n in 0..per_developer {
-        for d in 1..=DEVELOPERS {
+    for n in 0..per_developer.max(heavy) {
+        for d in (1..=DEVELOPERS).filter(|d| n < count(*d)) {
             let (kind, units) = if n == 0 { ("credit", 1_000_000) } else { ("consume", 1) };
             batch.push(vec![
                 Cell::I(d),
@@ -201,7 +218,7 @@ async fn seed_ledger(transaction: &mut sqlx::AnyConnection, entries: i64, now: i
                 Cell::I(units),
                 Cell::S(format!("HIMS-{d}-{n}")),
                 Cell::S("api_client:1".into()),
-                Cell::I(now - span_ms + n * (span_ms / per_developer)),
+                Cell::I(now - span_ms + n * (span_ms / count(d))),
             ]);
         }
         if batch.len() >= 50_000 {
@@ -229,7 +246,7 @@ async fn sign_in(state: &AppState, now: i64) -> Vec<String> {
     let hash = kuota::auth::password::hash("bench-password-1").unwrap();
     let mut sessions = Vec::new();
     for (email, role, developer_id) in
-        [("retail@bench.my", "retail", None), ("pemaju@bench.my", "developer_admin", Some(2_i64))]
+        [("retail@bench.my", "retail", None), ("pemaju@bench.my", "developer_admin", Some(TIMED_DEVELOPER))]
     {
         let user = kuota::auth::users::NewUser {
             email: email.parse().unwrap(),
@@ -252,13 +269,12 @@ struct Run {
     backend: String,
     requests: i64,
     entries: i64,
+    heavy: i64,
     samples: usize,
     seeded_s: f64,
 }
 
 async fn time_pages(run: &Run, sessions: &[String]) {
-    let (address, samples) = (&run.address, run.samples);
-    let client = reqwest::Client::new();
     let pages = [
         ("healthz (baseline)", "/healthz", &sessions[0]),
         ("retail queue, by due date", "/requests", &sessions[0]),
@@ -267,26 +283,33 @@ async fn time_pages(run: &Run, sessions: &[String]) {
         ("developer ledger page", "/ledger", &sessions[1]),
         ("developer dashboard", "/dashboard", &sessions[1]),
     ];
-    for (name, path, cookie) in pages {
-        let mut times = Vec::with_capacity(samples);
-        for round in 0..samples + 20 {
-            let started = Instant::now();
-            let response =
-                client.get(format!("{address}{path}")).header("cookie", cookie.as_str()).send().await.unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            let body = response.bytes().await.unwrap();
-            assert!(!body.is_empty());
-            if round >= 20 {
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        println!(
-            "{}",
-            json!({"backend": run.backend, "page": name, "requests": run.requests, "entries": run.entries,
-                   "samples": samples, "median_ms": (percentile(&times, 0.5) * 100.0).round() / 100.0,
-                   "p95_ms": (percentile(&times, 0.95) * 100.0).round() / 100.0,
-                   "p99_ms": (percentile(&times, 0.99) * 100.0).round() / 100.0, "seeding_s": run.seeded_s.round()})
-        );
+    for page in pages {
+        time_page(run, page).await;
     }
+}
+
+/// SAMPLES sequential requests of one page after 20 warm-up ones; prints its line.
+async fn time_page(run: &Run, (name, path, cookie): (&str, &str, &String)) {
+    let (address, samples) = (&run.address, run.samples);
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(samples);
+    for round in 0..samples + 20 {
+        let started = Instant::now();
+        let response = client.get(format!("{address}{path}")).header("cookie", cookie.as_str()).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body = response.bytes().await.unwrap();
+        assert!(!body.is_empty());
+        if round >= 20 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({"backend": run.backend, "page": name, "requests": run.requests, "entries": run.entries,
+               "entries_of_timed_developer": run.heavy,
+               "samples": samples, "median_ms": (percentile(&times, 0.5) * 100.0).round() / 100.0,
+               "p95_ms": (percentile(&times, 0.95) * 100.0).round() / 100.0,
+               "p99_ms": (percentile(&times, 0.99) * 100.0).round() / 100.0, "seeding_s": run.seeded_s.round()})
+    );
 }

@@ -190,6 +190,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0025_invoice_notes.sql"),
         postgres: include_str!("../migrations/postgres/0025_invoice_notes.sql"),
     },
+    Migration {
+        version: 26,
+        name: "ledger_entries_by_developer_time",
+        sqlite: include_str!("../migrations/sqlite/0026_ledger_entries_by_developer_time.sql"),
+        postgres: include_str!("../migrations/postgres/0026_ledger_entries_by_developer_time.sql"),
+    },
 ];
 
 /// The PostgreSQL channel on which nodes hear that a user or token lost access.
