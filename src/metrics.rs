@@ -4,9 +4,11 @@
 //! template and status with their latency; the ledger writer's batches
 //! (size, commit time, commands waiting); and, read from the database at
 //! each scrape (so every node shows the whole system), the backlogs of the
-//! mail outbox and the e-invoice job with the age of their oldest item,
-//! quota requests overdue per step, and sign-in failures of the last 15
-//! minutes; and the build.
+//! mail outbox, the e-invoice job, online payments (bills due at the gateway,
+//! bills waiting for finance's decision) and payments waiting for retail's
+//! review, with the age of their oldest item; quota requests overdue per
+//! step; sign-in failures of the last 15 minutes; this node's refusals at
+//! the public doors; and the build.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -69,6 +71,7 @@ pub struct Metrics {
     oldest_seconds: Family<JobLabels, Gauge<f64, AtomicU64>>,
     overdue: Family<StepLabels, Gauge>,
     sign_in_failures: Gauge,
+    door_refusals: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -118,6 +121,12 @@ impl Metrics {
         registry.register("requests_overdue", "Quota requests past their step's due date, by status", overdue.clone());
         let sign_in_failures = Gauge::default();
         registry.register("sign_in_failures_15m", "Failed sign-ins in the last 15 minutes", sign_in_failures.clone());
+        let door_refusals = Counter::default();
+        registry.register(
+            "public_door_refusals",
+            "Sign-ins, registrations and password-reset requests this node refused (429) for coming too fast from one address",
+            door_refusals.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
         registry.register("build_info", "The running build", build);
@@ -132,6 +141,7 @@ impl Metrics {
             oldest_seconds,
             overdue,
             sign_in_failures,
+            door_refusals,
         }
     }
 
@@ -166,6 +176,14 @@ impl Metrics {
             self.backlog.get_or_create(&JobLabels { job: "e_invoice", status }).set(count);
             self.oldest_seconds.get_or_create(&JobLabels { job: "e_invoice", status }).set(age(oldest));
         }
+        for status in ["pending", "needs_decision"] {
+            let (count, oldest) = crate::billplz::store::backlog(&mut connection, status).await?;
+            self.backlog.get_or_create(&JobLabels { job: "online_payment", status }).set(count);
+            self.oldest_seconds.get_or_create(&JobLabels { job: "online_payment", status }).set(age(oldest));
+        }
+        let (count, oldest) = crate::request::store::payments_awaiting_review(&mut connection).await?;
+        self.backlog.get_or_create(&JobLabels { job: "payment_review", status: "submitted" }).set(count);
+        self.oldest_seconds.get_or_create(&JobLabels { job: "payment_review", status: "submitted" }).set(age(oldest));
         let today = crate::clock::today_local(state.clock.now()).to_string();
         self.overdue.clear();
         for (status, count) in crate::request::store::overdue_by_status(&mut connection, &today).await? {
@@ -174,6 +192,8 @@ impl Metrics {
         let since = now_ms - crate::auth::service::SIGN_IN_WINDOW_MS;
         self.sign_in_failures.set(crate::auth::store::failures_since(&mut connection, since).await?);
         drop(connection);
+        let refused = state.admission.refused();
+        self.door_refusals.inc_by(refused.saturating_sub(self.door_refusals.get()));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

@@ -56,13 +56,20 @@ struct Bucket {
 pub struct Admission {
     allowance: Allowance,
     buckets: Arc<Mutex<HashMap<String, Bucket>>>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Admission {
     /// Buckets with this allowance.
     #[must_use]
     pub fn new(allowance: Allowance) -> Self {
-        Self { allowance, buckets: Arc::default() }
+        Self { allowance, buckets: Arc::default(), refused: Arc::default() }
+    }
+
+    /// Requests this node refused at the public doors since it started.
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// True when `address` may go on now (taking one of its tokens); a
@@ -71,6 +78,7 @@ impl Admission {
         if self.admit_at(address, crate::clock::monotonic_now()) {
             return true;
         }
+        self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(self.allowance.tarpit).await;
         false
     }

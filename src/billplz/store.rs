@@ -358,3 +358,15 @@ pub async fn latest_reconciliation(connection: &mut AnyConnection) -> sqlx::Resu
         .await?;
     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
 }
+
+/// How many bills have `status`, and when the oldest was made (metrics).
+///
+/// # Errors
+/// A database fault.
+pub async fn backlog(connection: &mut AnyConnection, status: &str) -> sqlx::Result<(i64, Option<i64>)> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM online_bills WHERE status = $1")
+        .bind(status)
+        .fetch_one(connection)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}

@@ -795,3 +795,14 @@ pub async fn overdue_by_status(connection: &mut AnyConnection, today: &str) -> s
     .await?;
     rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
 }
+
+/// How many payments wait for retail's review, and when the oldest came (metrics).
+///
+/// # Errors
+/// A database fault.
+pub async fn payments_awaiting_review(connection: &mut AnyConnection) -> sqlx::Result<(i64, Option<i64>)> {
+    let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM payments WHERE status = 'submitted'")
+        .fetch_one(connection)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
