@@ -1,10 +1,13 @@
 //! Load generator for `scripts/bench` (not a test): many concurrent clients
-//! doing consumptions over HTTP, or, as the baseline, the ledger's own SQL
-//! transaction in a tight loop without HTTP (one transaction per consumption,
-//! same durability settings).
+//! doing consumptions over HTTP, spread over DEVELOPERS × PRODUCTS (comma
+//! lists: one of each is the one-hot account); or GETs of one path (`/healthz`,
+//! the HTTP floor of this machine, or a balance read); or, as the baseline,
+//! the ledger's own SQL transaction in a tight loop without HTTP (one
+//! transaction per consumption, same durability settings).
 //!
 //! ```text
-//! loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE_PER_SECOND]
+//! loadgen http URL TOKEN DEVELOPERS PRODUCTS CLIENTS SECONDS [RATE_PER_SECOND]
+//! loadgen get URL TOKEN PATH CLIENTS SECONDS
 //! loadgen baseline DATABASE_URL DEVELOPER SECONDS
 //! ```
 //! Prints one JSON line of results.
@@ -28,10 +31,11 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("http") => http(&args[1..]).await,
+        Some("get") => get(&args[1..]).await,
         Some("baseline") => baseline(&args[1..]).await,
         Some("flood") => flood(&args[1..]).await,
         _ => panic!(
-            "usage: loadgen http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE] | loadgen baseline DATABASE_URL DEVELOPER SECONDS"
+            "usage: loadgen http URL TOKEN DEVELOPERS PRODUCTS CLIENTS SECONDS [RATE] | loadgen get URL TOKEN PATH CLIENTS SECONDS | loadgen baseline DATABASE_URL DEVELOPER SECONDS"
         ),
     }
 }
@@ -59,9 +63,11 @@ fn report(mode: &str, elapsed: Duration, mut latencies_us: Vec<u64>, ok: u64, re
 }
 
 async fn http(args: &[String]) {
-    let [url, token, developer, clients, seconds, rest @ ..] = args else {
-        panic!("http URL TOKEN DEVELOPER CLIENTS SECONDS [RATE]")
+    let [url, token, developers, products, clients, seconds, rest @ ..] = args else {
+        panic!("http URL TOKEN DEVELOPERS PRODUCTS CLIENTS SECONDS [RATE]")
     };
+    let developers: Arc<Vec<String>> = Arc::new(developers.split(',').map(str::to_owned).collect());
+    let products: Arc<Vec<String>> = Arc::new(products.split(',').map(str::to_owned).collect());
     let clients: usize = clients.parse().expect("clients");
     let duration = Duration::from_secs(seconds.parse().expect("seconds"));
     let rate: Option<f64> = rest.first().map(|r| r.parse().expect("rate"));
@@ -72,8 +78,7 @@ async fn http(args: &[String]) {
     let mut tasks = Vec::new();
     for client_index in 0..clients {
         let (http, sequence) = (http.clone(), sequence.clone());
-        let endpoint = format!("{url}/api/v1/developers/{developer}/consumptions");
-        let token = token.clone();
+        let (url, token, developers, products) = (url.clone(), token.clone(), developers.clone(), products.clone());
         tasks.push(tokio::spawn(async move {
             let (mut latencies, mut ok, mut refused, mut errors) = (Vec::new(), 0_u64, 0_u64, 0_u64);
             // Stagger the clients evenly over one period, so a fixed rate is an
@@ -89,14 +94,17 @@ async fn http(args: &[String]) {
                 if let Some(ticker) = ticker.as_mut() {
                     ticker.tick().await;
                 }
-                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let n = sequence.fetch_add(1, Ordering::Relaxed) as usize;
                 let key = format!("bench-{run_id}-{n}");
+                // Every account in turn: developer by developer, then product by product.
+                let developer = &developers[n % developers.len()];
+                let product = &products[(n / developers.len()) % products.len()];
                 let sent = Instant::now();
                 let response = http
-                    .post(&endpoint)
+                    .post(format!("{url}/api/v1/developers/{developer}/consumptions"))
                     .bearer_auth(&token)
                     .header("Idempotency-Key", &key)
-                    .json(&json!({"product": "CERT-1Y", "units": 1, "reference": key}))
+                    .json(&json!({"product": product, "units": 1, "reference": key}))
                     .send()
                     .await;
                 let status = match response {
@@ -126,6 +134,46 @@ async fn http(args: &[String]) {
         errors += e;
     }
     report(if rate.is_some() { "http-fixed-rate" } else { "http" }, start.elapsed(), all, ok, refused, errors);
+}
+
+/// CLIENTS clients each GETting PATH back to back for SECONDS (every answer
+/// must be 200).
+async fn get(args: &[String]) {
+    let [url, token, path, clients, seconds] = args else { panic!("get URL TOKEN PATH CLIENTS SECONDS") };
+    let clients: usize = clients.parse().expect("clients");
+    let duration = Duration::from_secs(seconds.parse().expect("seconds"));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, target, token) = (http.clone(), format!("{url}{path}"), token.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut ok, mut errors) = (Vec::new(), 0_u64, 0_u64);
+                while start.elapsed() < duration {
+                    let sent = Instant::now();
+                    let status = match http.get(&target).bearer_auth(&token).send().await {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let _ = response.bytes().await;
+                            status
+                        }
+                        Err(_) => 0,
+                    };
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                    if status == 200 { ok += 1 } else { errors += 1 }
+                }
+                (latencies, ok, errors)
+            })
+        })
+        .collect();
+    let (mut all, mut ok, mut errors) = (Vec::new(), 0, 0);
+    for task in tasks {
+        let (latencies, o, e) = task.await.expect("task");
+        all.extend(latencies);
+        ok += o;
+        errors += e;
+    }
+    report("get", start.elapsed(), all, ok, 0, errors);
 }
 
 /// An attack for `scripts/bench-under-attack`: SIGN_IN clients post wrong

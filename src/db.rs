@@ -300,7 +300,10 @@ impl Db {
         Ok(Some(listener))
     }
 
-    /// A dedicated connection outside the pool, for the ledger writer.
+    /// A dedicated connection outside the pool, for the ledger writer. On
+    /// SQLite it never checkpoints the WAL itself (the commit that crosses
+    /// the threshold would run the checkpoint, and every caller in its batch
+    /// would wait for it); [`Self::checkpoint`] does it beside the writer.
     ///
     /// # Errors
     /// The database cannot be reached.
@@ -308,8 +311,23 @@ impl Db {
         let mut connection = AnyConnection::connect(&self.url).await.context("opening the writer connection")?;
         if self.backend == Backend::Sqlite {
             prepare_sqlite_connection(&mut connection, self.sqlite_synchronous).await?;
+            connection.execute("PRAGMA wal_autocheckpoint = 0").await?;
         }
         Ok(connection)
+    }
+
+    /// SQLite: copies what the WAL holds into the database file (PASSIVE:
+    /// never waits for, nor blocks, a writer or a reader); pages of a
+    /// transaction still in progress stay for the next run. Nothing to do on
+    /// PostgreSQL.
+    ///
+    /// # Errors
+    /// A database fault.
+    pub async fn checkpoint(&self) -> sqlx::Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// The statement that opens a write transaction. On SQLite it takes the

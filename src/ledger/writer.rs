@@ -52,8 +52,30 @@ pub(super) fn spawn(
     metrics: crate::metrics::Metrics,
 ) -> mpsc::Sender<Job> {
     let (sender, receiver) = mpsc::channel(QUEUE_MAX);
+    if db.backend() == crate::db::Backend::Sqlite {
+        tokio::spawn(checkpoint_beside(db.clone(), sender.downgrade()));
+    }
     tokio::spawn(run(db, (clock, audit_key, metrics), receiver));
     sender
+}
+
+/// How often the WAL is checkpointed beside the writer (SQLite).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the SQLite WAL every [`CHECKPOINT_EVERY`] on a pool
+/// connection while the writer lives, so no batch's commit runs one.
+async fn checkpoint_beside(db: Db, writer: mpsc::WeakSender<Job>) {
+    let mut ticker = tokio::time::interval(CHECKPOINT_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if writer.upgrade().is_none() {
+            break;
+        }
+        if let Err(error) = db.checkpoint().await {
+            tracing::warn!(error = %error, "WAL checkpoint");
+        }
+    }
 }
 
 async fn run(
