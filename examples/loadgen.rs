@@ -71,7 +71,7 @@ async fn http(args: &[String]) {
     let clients: usize = clients.parse().expect("clients");
     let duration = Duration::from_secs(seconds.parse().expect("seconds"));
     let rate: Option<f64> = rest.first().map(|r| r.parse().expect("rate"));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let http = kuota::outbound::client_builder().unwrap().pool_max_idle_per_host(clients).build().expect("client");
     let sequence = Arc::new(AtomicU64::new(0));
     let run_id = SystemClock.now_ms();
     let start = Instant::now();
@@ -142,7 +142,7 @@ async fn get(args: &[String]) {
     let [url, token, path, clients, seconds] = args else { panic!("get URL TOKEN PATH CLIENTS SECONDS") };
     let clients: usize = clients.parse().expect("clients");
     let duration = Duration::from_secs(seconds.parse().expect("seconds"));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let http = kuota::outbound::client_builder().unwrap().pool_max_idle_per_host(clients).build().expect("client");
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
@@ -187,8 +187,11 @@ async fn flood(args: &[String]) {
     let (sign_in_clients, register_clients): (usize, usize) =
         (sign_in_clients.parse().expect("clients"), register_clients.parse().expect("clients"));
     let duration = Duration::from_secs(seconds.parse().expect("seconds"));
-    let http =
-        reqwest::Client::builder().pool_max_idle_per_host(sign_in_clients + register_clients).build().expect("client");
+    let http = kuota::outbound::client_builder()
+        .unwrap()
+        .pool_max_idle_per_host(sign_in_clients + register_clients)
+        .build()
+        .expect("client");
     let sequence = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();

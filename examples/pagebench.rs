@@ -291,7 +291,7 @@ async fn time_pages(run: &Run, sessions: &[String]) {
 /// SAMPLES sequential requests of one page after 20 warm-up ones; prints its line.
 async fn time_page(run: &Run, (name, path, cookie): (&str, &str, &String)) {
     let (address, samples) = (&run.address, run.samples);
-    let client = reqwest::Client::new();
+    let client = kuota::outbound::client_builder().unwrap().build().unwrap();
     let mut times = Vec::with_capacity(samples);
     for round in 0..samples + 20 {
         let started = Instant::now();
