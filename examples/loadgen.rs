@@ -282,10 +282,11 @@ async fn baseline(args: &[String]) {
             .expect("audit head");
         let found = store::find_idempotency_records(&mut tx, &[(client_id, key.as_str())]).await.expect("lookup");
         assert!(found.is_empty());
-        let account = store::lock_account(&mut tx, developer_id, "CERT-1Y", db.row_lock_clause()).await.expect("lock");
-        match account {
-            Some((account_id, available)) if available >= 1 => {
-                assert!(store::consume_from_account(&mut tx, account_id, 1).await.expect("update"));
+        let account =
+            store::lock_accounts(&mut tx, &[(developer_id, "CERT-1Y")], db.row_lock_clause()).await.expect("lock");
+        match account.first() {
+            Some(&(_, _, account_id, available)) if available >= 1 => {
+                assert!(store::consume_from_accounts(&mut tx, &[(account_id, 1)]).await.expect("update"));
                 let entry = NewEntry {
                     account_id,
                     developer_id,

@@ -96,39 +96,63 @@ pub async fn insert_entries(connection: &mut AnyConnection, entries: &[NewEntry<
     Ok(inserted.into_iter().map(|(id, _, _)| id).collect())
 }
 
-/// The account of (developer, product) with its available units, locked for
-/// the rest of the transaction (`lock_clause` is `FOR UPDATE` on PostgreSQL;
-/// SQLite's write transaction already holds the whole database).
+/// The accounts of these (developer, product) pairs with their available
+/// units — `(developer id, product, account id, available)`, pairs without an
+/// account left out — locked for the rest of the transaction with one
+/// statement, in (developer, product) order so two nodes never lock in
+/// opposite orders (`lock_clause` is `FOR UPDATE` on PostgreSQL; SQLite's
+/// write transaction already holds the whole database).
 ///
 /// # Errors
 /// A database fault.
-pub async fn lock_account(
+pub async fn lock_accounts(
     connection: &mut AnyConnection,
-    developer_id: i64,
-    product: &str,
+    pairs: &[(i64, &str)],
     lock_clause: &str,
-) -> sqlx::Result<Option<(i64, i64)>> {
+) -> sqlx::Result<Vec<(i64, String, i64, i64)>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<String> = (0..pairs.len())
+        .map(|n| format!("(developer_id = ${} AND product_code = ${})", 2 * n + 1, 2 * n + 2))
+        .collect();
     let sql = format!(
-        "SELECT id, available FROM ledger_accounts WHERE developer_id = $1 AND product_code = $2 {lock_clause}"
+        "SELECT developer_id, product_code, id, available FROM ledger_accounts WHERE {}
+         ORDER BY developer_id, product_code {lock_clause}",
+        wanted.join(" OR ")
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(developer_id).bind(product).fetch_optional(connection).await?;
-    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (developer_id, product) in pairs {
+        query = query.bind(*developer_id).bind(*product);
+    }
+    let rows = query.fetch_all(connection).await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).collect()
 }
 
-/// Consumes `units` from a locked account; false if it would go negative
-/// (which the caller's arithmetic has already excluded).
+/// Consumes `(account id, units)` from locked accounts with one statement;
+/// false if any would go negative (which the caller's arithmetic has already
+/// excluded), and then the caller must roll back.
 ///
 /// # Errors
 /// A database fault.
-pub async fn consume_from_account(connection: &mut AnyConnection, account_id: i64, units: i64) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE ledger_accounts SET consumed = consumed + $1, available = available - $1 WHERE id = $2 AND available >= $1",
-    )
-    .bind(units)
-    .bind(account_id)
-    .execute(connection)
-    .await?;
-    Ok(result.rows_affected() == 1)
+pub async fn consume_from_accounts(connection: &mut AnyConnection, takes: &[(i64, i64)]) -> sqlx::Result<bool> {
+    if takes.is_empty() {
+        return Ok(true);
+    }
+    let units: String =
+        (0..takes.len()).map(|n| format!(" WHEN ${} THEN CAST(${} AS BIGINT)", 2 * n + 1, 2 * n + 2)).collect();
+    let ids: Vec<String> = (0..takes.len()).map(|n| format!("${}", 2 * n + 1)).collect();
+    let sql = format!(
+        "UPDATE ledger_accounts SET consumed = consumed + CASE id{units} END, available = available - CASE id{units} END
+         WHERE id IN ({}) AND available >= CASE id{units} END",
+        ids.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (account_id, units) in takes {
+        query = query.bind(*account_id).bind(*units);
+    }
+    let result = query.execute(connection).await?;
+    Ok(result.rows_affected() == takes.len() as u64)
 }
 
 /// Moves `units` from available to held, only if enough is available.

@@ -5,10 +5,12 @@
 //! COMMIT has returned.
 //!
 //! Consecutive consumptions in a batch are applied as a group: their
-//! idempotency records are looked up in one query, each account is locked
-//! once, each consumption is decided in order against the locked balance,
-//! and the balance update, the entries and the idempotency records are each
-//! written with one statement. If anything in the grouped batch fails, the
+//! idempotency records are looked up in one query, all their accounts are
+//! locked with one query, each consumption is decided in order against the
+//! locked balance, and the balance updates, the entries, the idempotency
+//! records and the audit records are each written with one statement: a
+//! batch costs the same number of round trips however many accounts it
+//! touches. If anything in the grouped batch fails, the
 //! batch is rolled back and replayed one command at a time, each in its own
 //! savepoint, so one bad command never costs the others their answer.
 
@@ -284,8 +286,8 @@ struct Consumption<'a> {
 
 /// Applies consecutive consumptions with a fixed number of statements:
 /// read the stored answers, lock the accounts, decide (the pure
-/// [`super::domain::plan_consumptions`]), then one UPDATE per account and
-/// one INSERT each for entries, idempotency records and audit records.
+/// [`super::domain::plan_consumptions`]), then one UPDATE for every account
+/// and one INSERT each for entries, idempotency records and audit records.
 async fn consume_group(
     connection: &mut AnyConnection,
     lock: &str,
@@ -317,10 +319,9 @@ async fn consume_group(
         .collect();
     let decisions = plan_consumptions(&asks, &mut balances);
     let (plan, entries, totals) = planned(&consumptions, &decisions, &stored, now_ms);
-    for (account_id, units) in totals {
-        if !store::consume_from_account(connection, account_id, units).await? {
-            return Err(LedgerError::Unconfirmed("a locked balance changed under the writer".into()));
-        }
+    let takes: Vec<(i64, i64)> = totals.into_iter().collect();
+    if !store::consume_from_accounts(connection, &takes).await? {
+        return Err(LedgerError::Unconfirmed("a locked balance changed under the writer".into()));
     }
     let entry_ids = store::insert_entries(connection, &entries).await?;
     let (answers, records) = answers_of(plan, &consumptions, &entry_ids);
@@ -347,18 +348,20 @@ fn consumptions_of<'a>(commands: &[&'a Command]) -> Result<Vec<Consumption<'a>>,
         .collect()
 }
 
-/// Locks every account of the group once, in a fixed order (no deadlock
-/// between nodes); `(account id, available)` per existing account.
+/// Locks every account of the group with one statement, in a fixed order
+/// (no deadlock between nodes); `(account id, available)` per existing account.
 async fn lock_accounts<'a>(
     connection: &mut AnyConnection,
     lock: &str,
     consumptions: &[Consumption<'a>],
 ) -> Result<HashMap<(i64, &'a str), (i64, i64)>, LedgerError> {
-    let account_keys: BTreeSet<(i64, &str)> = consumptions.iter().map(|c| (c.developer_id, c.product)).collect();
+    let pairs: Vec<(i64, &str)> =
+        consumptions.iter().map(|c| (c.developer_id, c.product)).collect::<BTreeSet<_>>().into_iter().collect();
     let mut balances = HashMap::new();
-    for (developer_id, product) in account_keys {
-        if let Some(account) = store::lock_account(connection, developer_id, product, lock).await? {
-            balances.insert((developer_id, product), account);
+    for (developer_id, product, account_id, available) in store::lock_accounts(connection, &pairs, lock).await? {
+        // `pairs` is sorted: find the caller's borrowed product name.
+        if let Ok(index) = pairs.binary_search(&(developer_id, product.as_str())) {
+            balances.insert(pairs[index], (account_id, available));
         }
     }
     Ok(balances)

@@ -1,4 +1,6 @@
-//! Many clients at once on one account: exactly the units there are, no more.
+//! Many clients at once on one account, and on many accounts whose
+//! consumptions share the writer's batches: exactly the units there are, no
+//! more, on every account.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +10,10 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(sixty_four_clients_spend_exactly_the_units_there_are);
+on_both_backends!(
+    sixty_four_clients_spend_exactly_the_units_there_are,
+    consumptions_on_many_accounts_in_one_batch_spend_exactly_each_accounts_units,
+);
 
 /// What a load of consumption attempts got back.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -77,5 +82,67 @@ async fn sixty_four_clients_spend_exactly_the_units_there_are(backend: Backend) 
     assert_eq!((tally.created, tally.insufficient), (1000, 1000));
     let balance = app.balance("PMJ-1", "CERT-1Y").await;
     assert_eq!((balance["available"].as_i64(), balance["consumed"].as_i64()), (Some(0), Some(1000)));
+    app.assert_ledger_verifies().await;
+}
+
+/// Four developers × two products, each account with its own balance;
+/// 48 clients ask every account in turn for more than it holds, so batches
+/// mix accounts that can pay with accounts that cannot.
+async fn consumptions_on_many_accounts_in_one_batch_spend_exactly_each_accounts_units(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let developers = ["PMJ-1", "PMJ-2", "PMJ-3", "PMJ-4"];
+    let mut accounts = Vec::new();
+    for (index, code) in developers.iter().enumerate() {
+        app.add_developer(code, &format!("20190100000{}", index + 1)).await;
+        for (product, units) in [("CERT-1Y", 30 + 10 * index), ("CERT-1M", 5 + index)] {
+            assert_eq!(app.adjust(code, product, i64::try_from(units).unwrap()).await.status(), 201);
+            accounts.push((*code, product, units));
+        }
+    }
+    let accounts = Arc::new(accounts);
+    let next = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..48)
+        .map(|_| {
+            let (app_url, token, accounts, next) =
+                (app.address.clone(), app.hims_token.clone(), accounts.clone(), next.clone());
+            let http = kuota::outbound::client_builder().unwrap().build().unwrap();
+            tokio::spawn(async move {
+                let mut created = vec![0_usize; accounts.len()];
+                loop {
+                    let attempt = next.fetch_add(1, Ordering::SeqCst);
+                    if attempt >= 600 {
+                        return created;
+                    }
+                    let which = attempt % accounts.len();
+                    let (code, product, _) = accounts[which];
+                    let key = format!("many-{attempt}");
+                    let response = http
+                        .post(format!("{app_url}/api/v1/developers/{code}/consumptions"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&json!({"product": product, "units": 1, "reference": key}))
+                        .send()
+                        .await
+                        .unwrap();
+                    match response.status().as_u16() {
+                        201 => created[which] += 1,
+                        409 => {}
+                        other => panic!("{code} {product}: {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut created = vec![0_usize; accounts.len()];
+    for task in tasks {
+        for (total, got) in created.iter_mut().zip(task.await.unwrap()) {
+            *total += got;
+        }
+    }
+    for ((code, product, units), got) in accounts.iter().zip(&created) {
+        assert_eq!(got, units, "{code} {product}: every unit spent, none twice");
+        let balance = app.balance(code, product).await;
+        assert_eq!((balance["available"].as_i64(), balance["consumed"].as_i64()), (Some(0), Some(*units as i64)));
+    }
     app.assert_ledger_verifies().await;
 }
