@@ -40,6 +40,18 @@ async fn main() {
     }
 }
 
+/// The status of an answer read to its end; 0 when there was none.
+async fn status_of(response: reqwest::Result<reqwest::Response>) -> u16 {
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let _ = response.bytes().await;
+            status
+        }
+        Err(_) => 0,
+    }
+}
+
 fn percentile(sorted_us: &[u64], fraction: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
@@ -107,14 +119,7 @@ async fn http(args: &[String]) {
                     .json(&json!({"product": product, "units": 1, "reference": key}))
                     .send()
                     .await;
-                let status = match response {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        let _ = response.bytes().await;
-                        status
-                    }
-                    Err(_) => 0,
-                };
+                let status = status_of(response).await;
                 latencies.push(sent.elapsed().as_micros() as u64);
                 match status {
                     201 => ok += 1,
@@ -151,14 +156,7 @@ async fn get(args: &[String]) {
                 let (mut latencies, mut ok, mut errors) = (Vec::new(), 0_u64, 0_u64);
                 while start.elapsed() < duration {
                     let sent = Instant::now();
-                    let status = match http.get(&target).bearer_auth(&token).send().await {
-                        Ok(response) => {
-                            let status = response.status().as_u16();
-                            let _ = response.bytes().await;
-                            status
-                        }
-                        Err(_) => 0,
-                    };
+                    let status = status_of(http.get(&target).bearer_auth(&token).send().await).await;
                     latencies.push(sent.elapsed().as_micros() as u64);
                     if status == 200 { ok += 1 } else { errors += 1 }
                 }
@@ -214,14 +212,7 @@ async fn flood(args: &[String]) {
                     let account = ["retail@posdigicert.com.my", "finance@posdigicert.com.my", "admin@posdigicert.com.my"][(n % 3) as usize];
                     http.post(format!("{url}/api/v1/tokens")).json(&json!({"email": account, "password": format!("tekaan-{n}")}))
                 };
-                let status = match request.send().await {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        let _ = response.bytes().await;
-                        status
-                    }
-                    Err(_) => 0,
-                };
+                let status = status_of(request.send().await).await;
                 *statuses.entry(status).or_default() += 1;
             }
             (registering, statuses)
