@@ -241,7 +241,39 @@ async fn two_nodes_on_one_s3_store_serve_every_file_from_either_node() {
     for folder in [&nodes.database.data_dir, &nodes.second_folder] {
         assert!(!folder.join("blobs").exists(), "{} keeps no blobs of its own", folder.display());
     }
+    backup_and_restore_through_buckets(&nodes, &proof).await;
     copy_and_damage(&nodes, &proof, payment).await;
+}
+
+/// `kuota backup` reads the blobs from the bucket; `kuota restore` puts them
+/// into another (empty) prefix for an empty database, and refuses a prefix
+/// that already holds blobs.
+async fn backup_and_restore_through_buckets(nodes: &TwoNodes, proof: &[u8]) {
+    let archive = std::env::temp_dir().join(format!("kuota-s3-backup-{}.tar", unique()));
+    let backup = cli_with(&nodes.database, &nodes.store, &["backup", "--to", &archive.display().to_string()]);
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    assert!(last_line(&backup).ends_with("the postgres database and 2 blobs"), "{}", last_line(&backup));
+    let target = TestDatabase::create(Backend::Postgres).await;
+    let restored_prefix = format!("{}-restored", nodes.prefix);
+    let mut into = nodes.store.clone();
+    into[0] = ("KUOTA_BLOB_URL", format!("s3://{}/{restored_prefix}", nodes.bucket));
+    let restore = cli_with(&target, &into, &["restore", "--from", &archive.display().to_string()]);
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    assert_eq!(nodes.s3.keys(nodes.bucket, &restored_prefix).await.len(), 2);
+    let verify = cli_with(&target, &into, &["ledger", "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let other = TestDatabase::create(Backend::Postgres).await;
+    let refused = cli_with(&other, &into, &["restore", "--from", &archive.display().to_string()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let sha256 = kuota::digest::sha256_hex(proof);
+    let archived = std::fs::read(&archive).unwrap();
+    assert!(archived.windows(proof.len()).any(|w| w == proof), "the proof {sha256} is in the archive");
+    let _ = std::fs::remove_file(&archive);
 }
 
 /// Every blob copies to a folder and from there into another prefix, each
