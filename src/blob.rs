@@ -47,7 +47,7 @@ impl BlobLocation {
             return Ok(Self::Folder(PathBuf::from(path)));
         }
         let Some(rest) = url.strip_prefix("s3://") else {
-            anyhow::bail!("KUOTA_BLOB_URL: {url:?} is neither file://PATH nor s3://BUCKET/PREFIX");
+            anyhow::bail!("KUOTA_BLOB_URL is neither file://PATH nor s3://BUCKET/PREFIX");
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let valid_bucket = (3..=63).contains(&bucket.len())
@@ -62,9 +62,12 @@ impl BlobLocation {
             "KUOTA_BLOB_URL: the prefix {prefix:?} has an empty, '.' or '..' part"
         );
         if let Some(endpoint) = endpoint {
+            let host = endpoint.strip_prefix("https://").or_else(|| endpoint.strip_prefix("http://"));
+            let Some(host) = host else { anyhow::bail!("KUOTA_S3_ENDPOINT is not an http(s) address") };
+            // Credentials belong in AWS_*: an address is logged.
             anyhow::ensure!(
-                endpoint.starts_with("https://") || endpoint.starts_with("http://"),
-                "KUOTA_S3_ENDPOINT: {endpoint:?} is not an http(s) address"
+                !host.split('/').next().unwrap_or_default().contains('@'),
+                "KUOTA_S3_ENDPOINT holds a user name or password; give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             );
         }
         Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.to_owned(), endpoint: endpoint.map(str::to_owned) })
@@ -237,10 +240,16 @@ impl BlobStore {
             }
             Backend::Object { store, prefix } => {
                 let objects: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+                // Only `<prefix>/<ab>/<sha256>`: a store under a deeper
+                // prefix (`<prefix>/restored/…`) is another store.
+                let depth = prefix.parts().count() + 2;
                 objects
                     .into_iter()
                     .filter_map(|object| {
                         let mut parts: Vec<_> = object.location.parts().collect();
+                        if parts.len() != depth {
+                            return None;
+                        }
                         let name = parts.pop()?.as_ref().to_owned();
                         let fan = parts.pop()?;
                         (check_name(&name).is_ok() && fan.as_ref() == &name[..2]).then_some(name)
@@ -409,6 +418,10 @@ mod tests {
             assert!(BlobLocation::parse(wrong, None).is_err(), "{wrong}");
         }
         assert!(BlobLocation::parse("s3://kuota", Some("minio:9000")).is_err());
+        let Err(secret) = BlobLocation::parse("s3://kuota", Some("https://key:rahsia@minio:9000")) else {
+            anyhow::bail!("an endpoint with a password was accepted");
+        };
+        assert!(!secret.to_string().contains("rahsia"), "{secret}");
         Ok(())
     }
 }

@@ -72,6 +72,8 @@ pub struct Metrics {
     overdue: Family<StepLabels, Gauge>,
     sign_in_failures: Gauge,
     door_refusals: Counter,
+    /// The admission's count already added to `door_refusals`.
+    door_refusals_seen: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -142,6 +144,7 @@ impl Metrics {
             overdue,
             sign_in_failures,
             door_refusals,
+            door_refusals_seen: Arc::default(),
         }
     }
 
@@ -192,8 +195,10 @@ impl Metrics {
         let since = now_ms - crate::auth::service::SIGN_IN_WINDOW_MS;
         self.sign_in_failures.set(crate::auth::store::failures_since(&mut connection, since).await?);
         drop(connection);
+        // Scrapes at once each add only what no other scrape added.
         let refused = state.admission.refused();
-        self.door_refusals.inc_by(refused.saturating_sub(self.door_refusals.get()));
+        let seen = self.door_refusals_seen.fetch_max(refused, std::sync::atomic::Ordering::Relaxed);
+        self.door_refusals.inc_by(refused.saturating_sub(seen));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)

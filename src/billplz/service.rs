@@ -376,6 +376,10 @@ async fn record_payment(
     bill: &Bill,
     evidence: &[u8],
 ) -> Result<Settled, OnlinePaymentError> {
+    // Stored before any lock is taken (with S3 a network call); unused when
+    // another callback won, which is harmless for a content-addressed blob.
+    let evidence_sha256 = crate::digest::sha256_hex(evidence);
+    state.blobs.put(&evidence_sha256, evidence).await.context("storing the gateway's record of the bill")?;
     let (mut transaction, step) = Step::begin_as_system(state, row.request_id).await?;
     // Read again under the request's lock: another callback may have won.
     let Some(row) = store::find(&mut transaction, row.id).await? else {
@@ -400,7 +404,7 @@ async fn record_payment(
     };
     let mut issued = Vec::new();
     if problem.is_none() {
-        let payment_id = insert_online_payment(&mut transaction, state, &step, &row, bill, evidence).await?;
+        let payment_id = insert_online_payment(&mut transaction, &step, &row, bill, &evidence_sha256).await?;
         let lines = crate::request::store::lines(&mut transaction, row.request_id).await?;
         issued = crate::request::service::credit(&mut transaction, state, &step, Action::PayOnline, &lines).await?;
         paid = store::Paid { status: BillStatus::Credited, payment_id: Some(payment_id), ..paid };
@@ -463,17 +467,15 @@ async fn audit_paid(
 }
 
 /// The payment row of a paid bill: method `online`, the bill id as its
-/// reference, the gateway's record of the bill as its proof; approved.
+/// reference, the gateway's record of the bill (stored already under
+/// `evidence_sha256`) as its proof; approved.
 async fn insert_online_payment(
     connection: &mut sqlx::AnyConnection,
-    state: &AppState,
     step: &Step,
     row: &BillRow,
     bill: &Bill,
-    evidence: &[u8],
+    evidence_sha256: &str,
 ) -> Result<i64, OnlinePaymentError> {
-    let sha256 = crate::digest::sha256_hex(evidence);
-    state.blobs.put(&sha256, evidence).await.context("storing the gateway's record of the bill")?;
     let paid_on = bill
         .paid_at
         .as_deref()
@@ -490,7 +492,7 @@ async fn insert_online_payment(
         // credits a payment of another amount).
         amount: crate::money::Sen::new(bill.paid_amount).context("the gateway's paid amount")?,
         paid_on,
-        document_sha256: &sha256,
+        document_sha256: evidence_sha256,
         document_type: "application/json",
         submitted_by: SYSTEM_ACTOR,
         now_ms: step.now_ms,
@@ -546,7 +548,11 @@ pub async fn decide(
                 paid_at: row.paid_at.clone(),
             };
             let evidence = serde_json::to_vec(&bill_json(&bill)).context("bill as JSON")?;
-            let payment_id = insert_online_payment(&mut transaction, state, &step, &row, &bill, &evidence).await?;
+            // Made from the row read under the lock, so stored here: a
+            // person's rare decision may wait for one small upload.
+            let evidence_sha256 = crate::digest::sha256_hex(&evidence);
+            state.blobs.put(&evidence_sha256, &evidence).await.context("storing the gateway's record of the bill")?;
+            let payment_id = insert_online_payment(&mut transaction, &step, &row, &bill, &evidence_sha256).await?;
             let quotations = crate::request::store::quotations(&mut transaction, row.request_id).await?;
             let paid = quotations.into_iter().find(|q| q.id == row.quotation_id).context("the paid quotation")?;
             let lines: Vec<(String, i64)> = paid.lines.into_iter().map(|l| (l.product, l.units)).collect();

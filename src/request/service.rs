@@ -408,6 +408,28 @@ pub async fn submit_payment(
 ) -> Result<i64, RequestError> {
     let media_type = sniff(&payment.document, payment.file_name.as_deref())?;
     let sha256 = sha256_hex(&payment.document);
+    // Decided first in a transaction that is rolled back, so a refused proof
+    // is never stored; then stored (with S3 a network call) while no lock is
+    // held; then decided again and recorded.
+    let (transaction, _, _) = record_payment(state, caller, id, &payment, (&sha256, media_type)).await?;
+    transaction.rollback().await?;
+    state.blobs.put(&sha256, &payment.document).await.context("storing the proof of payment")?;
+    let (transaction, payment_id, withdrawn) =
+        record_payment(state, caller, id, &payment, (&sha256, media_type)).await?;
+    transaction.commit().await?;
+    crate::billplz::service::delete_at_gateway(state, &withdrawn).await;
+    Ok(payment_id)
+}
+
+/// The payment's row and its effects, in a transaction left open: the
+/// payment's id and the ids of the online bills it withdrew.
+async fn record_payment(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    payment: &NewPayment,
+    (sha256, media_type): (&str, &'static str),
+) -> Result<(Transaction<'static, Any>, i64, Vec<String>), RequestError> {
     let (mut transaction, step) = Step::begin(state, caller, id).await?;
     let quotation = store::current_quotation(&mut transaction, id).await?;
     let context = step.context(state, None, Some(payment.reference.as_str()), None);
@@ -425,7 +447,7 @@ pub async fn submit_payment(
         reference: payment.reference.as_str(),
         amount: payment.amount,
         paid_on: payment.paid_on,
-        document_sha256: &sha256,
+        document_sha256: sha256,
         document_type: media_type,
         submitted_by: &step.actor,
         now_ms: step.now_ms,
@@ -435,12 +457,9 @@ pub async fn submit_payment(
         Err(error) if is_unique_violation(&error) => return Err(RequestError::DuplicatePayment),
         Err(error) => return Err(error.into()),
     };
-    state.blobs.put(&sha256, &payment.document).await.context("storing the proof of payment")?;
     // Paid another way: the online bill must not be paid as well.
     let withdrawn = crate::billplz::store::withdraw_pending(&mut transaction, id, step.now_ms).await?;
-    transaction.commit().await?;
-    crate::billplz::service::delete_at_gateway(state, &withdrawn).await;
-    Ok(payment_id)
+    Ok((transaction, payment_id, withdrawn))
 }
 
 /// Opens a step on the request of a payment; another company's payment is

@@ -246,15 +246,16 @@ async fn two_nodes_on_one_s3_store_serve_every_file_from_either_node() {
 }
 
 /// `kuota backup` reads the blobs from the bucket; `kuota restore` puts them
-/// into another (empty) prefix for an empty database, and refuses a prefix
-/// that already holds blobs.
+/// into another (empty) prefix, nested in the first, for an empty database,
+/// and refuses a prefix that already holds blobs.
 async fn backup_and_restore_through_buckets(nodes: &TwoNodes, proof: &[u8]) {
     let archive = std::env::temp_dir().join(format!("kuota-s3-backup-{}.tar", unique()));
     let backup = cli_with(&nodes.database, &nodes.store, &["backup", "--to", &archive.display().to_string()]);
     assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
     assert!(last_line(&backup).ends_with("the postgres database and 2 blobs"), "{}", last_line(&backup));
     let target = TestDatabase::create(Backend::Postgres).await;
-    let restored_prefix = format!("{}-restored", nodes.prefix);
+    // Inside the nodes' own prefix: another store, which theirs must not list.
+    let restored_prefix = format!("{}/restored", nodes.prefix);
     let mut into = nodes.store.clone();
     into[0] = ("KUOTA_BLOB_URL", format!("s3://{}/{restored_prefix}", nodes.bucket));
     let restore = cli_with(&target, &into, &["restore", "--from", &archive.display().to_string()]);
