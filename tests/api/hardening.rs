@@ -24,10 +24,13 @@ async fn sensitive_answers_are_not_cached_and_proofs_never_run_in_the_origin(bac
     let balances = app.get_as(&app.admin_token, "/api/v1/developers/PMJ-1/balances").await;
     assert_eq!(balances.headers()["cache-control"], "no-store");
     assert_eq!(balances.headers()["strict-transport-security"], "max-age=31536000", "the portal is on https");
-    let proof = app.get_as(&parties.retail, "/api/v1/payments/1/document").await;
+    // On PostgreSQL the rolled-back first decision of a submission spends a sequence value.
+    let payment: i64 = sqlx::query_scalar("SELECT id FROM payments").fetch_one(app.db.pool()).await.unwrap();
+    let proof = app.get_as(&parties.retail, &format!("/api/v1/payments/{payment}/document")).await;
     assert_eq!(proof.status(), 200);
     assert_eq!(proof.headers()["cache-control"], "no-store");
-    assert_eq!(proof.headers()["content-disposition"], "attachment; filename=\"payment-1.pdf\"");
+    let disposition = format!("attachment; filename=\"payment-{payment}.pdf\"");
+    assert_eq!(proof.headers()["content-disposition"], disposition.as_str());
     let policy = proof.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(policy.starts_with("sandbox"), "{policy}");
     let stylesheet = app.client.get(app.url("/assets/kuota.css")).send().await.unwrap();
