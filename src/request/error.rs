@@ -87,7 +87,8 @@ pub enum RequestError {
         /// The date.
         on: Date,
     },
-    /// The figures would not fit (400).
+    /// The figures would not fit (422: each line can be valid and the sum
+    /// still beyond RM 10 billion).
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
     /// A payment for a request that has no quotation (409).
@@ -164,7 +165,8 @@ impl From<RequestError> for AppError {
             RequestError::DuplicatePayment => Self::conflict("duplicate-payment", detail),
             RequestError::PaymentNotPending { .. } => Self::conflict("payment-not-pending", detail),
             RequestError::SecondPersonRequired => Self::conflict("second-person-required", detail),
-            RequestError::LineCount | RequestError::TooLarge(_) => Self::invalid_field("lines", detail),
+            RequestError::LineCount => Self::invalid_field("lines", detail),
+            RequestError::TooLarge(_) => Self::Unprocessable { slug: "total-too-large", detail },
             RequestError::Lines(problems) => {
                 let errors = problems
                     .iter()
