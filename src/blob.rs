@@ -187,6 +187,22 @@ impl BlobStore {
         if crate::digest::sha256_hex(bytes) != sha256 {
             return Err(BlobError::WrongName(sha256.to_owned()));
         }
+        self.write(sha256, bytes).await
+    }
+
+    /// Stores `bytes` under their SHA-256 and returns it (for a caller that
+    /// has not hashed them already).
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn store(&self, bytes: &[u8]) -> Result<String, BlobError> {
+        let sha256 = crate::digest::sha256_hex(bytes);
+        self.write(&sha256, bytes).await?;
+        Ok(sha256)
+    }
+
+    /// Writes bytes already known to have the digest `sha256`.
+    async fn write(&self, sha256: &str, bytes: &[u8]) -> Result<(), BlobError> {
         match &self.backend {
             Backend::Folder(root) => {
                 let (path, bytes) = (folder_path(root, sha256), bytes.to_vec());
@@ -392,6 +408,11 @@ mod tests {
         assert_eq!(store.get(&key).await?, b"bukti");
         assert!(matches!(store.put("../../etc/passwd", b"x").await, Err(BlobError::NotAName(_))));
         assert!(matches!(store.put(&key, b"lain").await, Err(BlobError::WrongName(_))));
+        let other = store.store(b"lain").await?;
+        assert_eq!(
+            (other.as_str(), store.get(&other).await?),
+            (crate::digest::sha256_hex(b"lain").as_str(), b"lain".to_vec())
+        );
         std::fs::write(root.join(&key[..2]).join(&key), b"rosak")?;
         assert!(matches!(store.get(&key).await, Err(BlobError::Damaged(_))));
         std::fs::remove_dir_all(root)?;

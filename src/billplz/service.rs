@@ -378,8 +378,7 @@ async fn record_payment(
 ) -> Result<Settled, OnlinePaymentError> {
     // Stored before any lock is taken (with S3 a network call); unused when
     // another callback won, which is harmless for a content-addressed blob.
-    let evidence_sha256 = crate::digest::sha256_hex(evidence);
-    state.blobs.put(&evidence_sha256, evidence).await.context("storing the gateway's record of the bill")?;
+    let evidence_sha256 = store_evidence(state, evidence).await?;
     let (mut transaction, step) = Step::begin_as_system(state, row.request_id).await?;
     // Read again under the request's lock: another callback may have won.
     let Some(row) = store::find(&mut transaction, row.id).await? else {
@@ -466,6 +465,11 @@ async fn audit_paid(
     Ok(())
 }
 
+/// Stores the gateway's record of a bill; returns its SHA-256.
+async fn store_evidence(state: &AppState, evidence: &[u8]) -> Result<String, OnlinePaymentError> {
+    Ok(state.blobs.store(evidence).await.context("storing the gateway's record of the bill")?)
+}
+
 /// The payment row of a paid bill: method `online`, the bill id as its
 /// reference, the gateway's record of the bill (stored already under
 /// `evidence_sha256`) as its proof; approved.
@@ -550,8 +554,7 @@ pub async fn decide(
             let evidence = serde_json::to_vec(&bill_json(&bill)).context("bill as JSON")?;
             // Made from the row read under the lock, so stored here: a
             // person's rare decision may wait for one small upload.
-            let evidence_sha256 = crate::digest::sha256_hex(&evidence);
-            state.blobs.put(&evidence_sha256, &evidence).await.context("storing the gateway's record of the bill")?;
+            let evidence_sha256 = store_evidence(state, &evidence).await?;
             let payment_id = insert_online_payment(&mut transaction, &step, &row, &bill, &evidence_sha256).await?;
             let quotations = crate::request::store::quotations(&mut transaction, row.request_id).await?;
             let paid = quotations.into_iter().find(|q| q.id == row.quotation_id).context("the paid quotation")?;

@@ -39,8 +39,7 @@ pub async fn fetch(db: &Db, blobs: &BlobStore, number: &str, now_ms: i64) -> App
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("render task: {e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {number}: {e}")))?;
-    let sha256 = crate::digest::sha256_hex(&bytes);
-    blobs.put(&sha256, &bytes).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
+    let sha256 = blobs.store(&bytes).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {number}: {e}")))?;
     let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     store::insert_document(db.pool(), number, kind, request_id, &sha256, size_bytes, now_ms).await?;
     // Whoever recorded first wins; everyone serves the recorded bytes.

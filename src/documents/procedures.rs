@@ -152,8 +152,8 @@ pub(crate) async fn store(
     if !body.starts_with(b"%PDF-") {
         return Err(AppError::UnsupportedMediaType("the body is not a PDF file (it does not begin with %PDF-)".into()));
     }
-    let sha256 = crate::digest::sha256_hex(body);
-    state.blobs.put(&sha256, body).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
+    let sha256 =
+        state.blobs.store(body).await.map_err(|e| AppError::Internal(anyhow::anyhow!("storing {name}: {e}")))?;
     let procedure = Procedure {
         filename: format!("{name}.pdf"),
         name,
